@@ -1,0 +1,39 @@
+# Everything installs itself: a fresh machine needs only Python 3.11, Node 20 and the registries.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYDEPS := $(VENV)/.deps-installed
+NODEDEPS := node_modules/.deps-installed
+
+.PHONY: install run test lint bench clean
+
+install: $(PYDEPS) $(NODEDEPS)
+
+$(PYDEPS): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODEDEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Serve the registered functions on http://localhost:7071/api/... with Azurite (Ctrl-C stops all).
+run: install
+	$(PY) -m tools.localhost
+
+## Lint, then every test against a fresh Azurite on a free loopback port.
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+## Benchmarks against a fresh Azurite; figures go to bench/results/.
+bench: install
+	$(PY) -m bench.ingest
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,247 @@
+"""The HTTP edge, written once for every route: principal, CORS, body limits, errors, headers.
+
+A route module declares an `Endpoint` (one Azure Function per route) and its operations; this
+module turns each request into: method check → principal → role → content type → size → schema
+→ handler → JSON. Domain errors carry their status (shared/errors.py) and are rendered here in the
+contract's shape; anything unexpected is a 500 without a stack trace. Nothing here logs headers,
+bodies or identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
+itself is the FunctionApp's (the host and tools/localhost.py both read the registered functions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import (
+    AnalyticsError,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from shared.identity import PRINCIPAL_HEADER, Principal, principal_from_header
+from shared.logs import log
+from shared.services import Services, services
+from shared.settings import Settings
+
+LOG = logging.getLogger("cetegra.http")
+
+Auth = Literal["public", "user", "ops"]
+JSON = "application/json"
+BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+PREFLIGHT_HEADERS = ("content-type", "authorization")
+"""Request headers a browser may send cross-origin; the principal header is set by Easy Auth only."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler result whose status is decided at run time (health: 200 or 503)."""
+
+    status: int
+    payload: Any
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """What a handler may see: never raw headers, IPs or the unparsed body."""
+
+    principal: Principal | None
+    body: Any
+    received_at: datetime
+    services: Services
+
+    @property
+    def user(self) -> Principal:
+        assert self.principal is not None, "operation declared auth='public'"
+        return self.principal
+
+
+Handler = Callable[[ApiRequest], BaseModel | Reply | dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    handler: Handler
+    summary: str
+    auth: Auth
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    content_types: tuple[str, ...]
+    max_body: int
+    errors: tuple[int, ...] = field(default=())
+
+
+ENDPOINTS: dict[str, Endpoint] = {}
+
+
+class Endpoint:
+    """One route = one Azure Function that accepts every method and answers 405 itself.
+
+    Registering all methods lets wrong methods get the contract's JSON 405 (the host would
+    otherwise answer a bare 404) and lets CORS preflights reach the app.
+    """
+
+    def __init__(self, blueprint: func.Blueprint, route: str, name: str) -> None:
+        self.route = route
+        self.name = name
+        self.operations: dict[str, Operation] = {}
+        ENDPOINTS[route] = self
+
+        def dispatch(req: func.HttpRequest) -> func.HttpResponse:
+            return self.dispatch(req)
+
+        dispatch.__name__ = name
+        dispatch.__qualname__ = name
+        blueprint.function_name(name)(
+            blueprint.route(route=route, methods=None, auth_level=func.AuthLevel.ANONYMOUS)(dispatch)
+        )
+
+    def operation(self, method: str, *, summary: str, auth: Auth = "user",
+                  body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+                  status: int = 200, content_types: tuple[str, ...] = (JSON,),
+                  max_body: int = 4096, errors: tuple[int, ...] = ()) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations[method] = Operation(method, handler, summary, auth, body, response,
+                                                status, content_types, max_body, errors)
+            return handler
+
+        return register
+
+    # ---- request pipeline ----------------------------------------------------------------------
+
+    def dispatch(self, req: func.HttpRequest) -> func.HttpResponse:
+        started = time.perf_counter()
+        method = req.method.upper()
+        origin = req.headers.get("origin")
+        settings: Settings | None = None
+        try:
+            svc = services()
+            settings = svc.settings
+            if method == "OPTIONS" and req.headers.get("access-control-request-method"):
+                response = self._preflight(req, origin, settings)
+            else:
+                response = self._invoke(req, method, svc)
+        except AnalyticsError as exc:
+            response = error_response(exc)
+        except Exception as exc:  # the contract: never a stack trace to the client
+            log(LOG, logging.ERROR, "http.unhandled", route=self.route, method=method,
+                error=type(exc).__name__)
+            response = error_response(AnalyticsError("internal error"))
+        for name, value in BASE_HEADERS.items():
+            response.headers[name] = value
+        if origin:
+            response.headers["Vary"] = "Origin"
+            if settings is not None and origin in settings.cors_allowed_origins:
+                response.headers["Access-Control-Allow-Origin"] = origin
+                response.headers["Access-Control-Allow-Credentials"] = "true"
+        log(LOG, logging.INFO, "http.request", route=self.route, method=method,
+            status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 2))
+        return response
+
+    def _invoke(self, req: func.HttpRequest, method: str, svc: Services) -> func.HttpResponse:
+        op = self.operations.get(method)
+        if op is None:
+            raise MethodNotAllowed(f"{method} is not allowed on /api/{self.route}", allow=self.allow)
+        principal = None
+        if op.auth != "public":
+            principal = principal_from_header(req.headers.get(PRINCIPAL_HEADER), svc.settings)
+            if op.auth == "ops" and not principal.has_role(svc.settings.ops_role):
+                raise Forbidden("this operation needs the analytics operator role")
+        body = parse_body(req, op) if op.body is not None else None
+        result = op.handler(ApiRequest(principal, body, svc.clock(), svc))
+        if isinstance(result, Reply):
+            response = json_response(result.status, result.payload)
+            if result.retry_after is not None:
+                response.headers["Retry-After"] = str(result.retry_after)
+            return response
+        return json_response(op.status, result)
+
+    def _preflight(self, req: func.HttpRequest, origin: str | None, settings: Settings) -> func.HttpResponse:
+        if not origin or origin not in settings.cors_allowed_origins:
+            raise Forbidden("origin is not allowed", code="cors_origin_not_allowed")
+        requested = (req.headers.get("access-control-request-method") or "").upper()
+        if requested not in self.operations:
+            raise MethodNotAllowed(f"{requested} is not allowed on /api/{self.route}", allow=self.allow)
+        response = func.HttpResponse(status_code=204)
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(self.operations)
+        response.headers["Access-Control-Allow-Headers"] = ", ".join(PREFLIGHT_HEADERS)
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @property
+    def allow(self) -> tuple[str, ...]:
+        return (*self.operations, "OPTIONS")
+
+
+def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
+    """Content type → size → JSON → schema. Nothing is stored before all of it has passed."""
+    assert op.body is not None
+    content_type = req.headers.get("content-type") or ""
+    media, _, params = content_type.partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"') if params.strip() else "utf-8"
+    if media.strip().lower() not in op.content_types or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"send the body as {' or '.join(op.content_types)} (UTF-8)")
+    raw = req.get_body() or b""
+    if len(raw) > op.max_body:
+        raise PayloadTooLarge(f"body exceeds {op.max_body} bytes")
+    try:
+        return op.body.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> BadRequest:
+    """The first schema error as a 400 whose `field` is the JSON path of the offending value."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    first = errors[0]
+    kind = first["type"]
+    if kind == "json_invalid":
+        return BadRequest("body is not valid JSON", code="invalid_json")
+    path = json_path(first["loc"])
+    if kind == "extra_forbidden":
+        return BadRequest(f"unknown field {path}", code="unknown_field", field=path)
+    if kind == "missing":
+        return BadRequest(f"missing field {path}", code="missing_field", field=path)
+    if not path:
+        return BadRequest(f"body: {first['msg']}", code="invalid_body")
+    message = first["msg"].removeprefix("Value error, ")
+    return BadRequest(f"{path}: {message}", code="invalid_value", field=path)
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def json_response(status: int, payload: BaseModel | dict[str, Any] | None) -> func.HttpResponse:
+    if isinstance(payload, BaseModel):
+        body = payload.model_dump_json()
+    else:
+        body = json.dumps(payload, separators=(",", ":"), default=str)
+    return func.HttpResponse(body=body, status_code=status,
+                             headers={"Content-Type": "application/json; charset=utf-8"})
+
+
+def error_response(exc: AnalyticsError) -> func.HttpResponse:
+    response = json_response(exc.status, exc.body())
+    if isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(exc.allow)
+    return response

@@ -1,0 +1,115 @@
+"""OpenAPI 3.1 generated from the registered endpoints and their pydantic models.
+
+The paths are exactly the routes registered with the FunctionApp (each `Endpoint` registers its
+function and its documentation in the same constructor); the schemas are the models that
+validate requests and shape responses, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
+
+from functions._http import ENDPOINTS, Operation
+
+STATUS_TEXT = {
+    200: "OK", 202: "Accepted", 400: "Invalid JSON, schema or value", 401: "No or bad principal",
+    403: "Missing role", 405: "Method not allowed", 413: "Body too large",
+    415: "Unsupported content type", 503: "Storage or Key Vault unavailable (see Retry-After)",
+}
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(title="ErrorDetail")
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(title="ErrorBody")
+
+    error: ErrorDetail
+
+
+def error_statuses(op: Operation) -> list[int]:
+    statuses = {405, *op.errors}
+    if op.auth != "public":
+        statuses |= {401, 503}
+    if op.auth == "ops":
+        statuses.add(403)
+    if op.body is not None:
+        statuses |= {400, 413, 415}
+    return sorted(statuses)
+
+
+@lru_cache(maxsize=1)
+def build_document() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
+    for endpoint in ENDPOINTS.values():
+        for op in endpoint.operations.values():
+            if op.body is not None:
+                models.append((op.body, "validation"))
+            if op.response is not None:
+                models.append((op.response, "serialization"))
+    refs, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return refs[(model, mode)]
+
+    error_ref = ref(ErrorBody, "serialization")
+    paths: dict[str, Any] = {}
+    for route, endpoint in sorted(ENDPOINTS.items()):
+        item: dict[str, Any] = {}
+        for method, op in endpoint.operations.items():
+            success: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
+            if op.response is not None:
+                success["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
+            else:
+                success["content"] = {"application/json": {"schema": {"type": "object"}}}
+            responses: dict[str, Any] = {str(op.status): success}
+            for status in error_statuses(op):
+                responses[str(status)] = {
+                    "description": STATUS_TEXT[status],
+                    "content": {"application/json": {"schema": error_ref}},
+                }
+            operation: dict[str, Any] = {
+                "operationId": f"{endpoint.name}_{method.lower()}",
+                "summary": op.summary,
+                "responses": responses,
+            }
+            if op.auth != "public":
+                operation["security"] = [{"easyAuthPrincipal": []}]
+            if op.body is not None:
+                schema = ref(op.body, "validation")
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {media: {"schema": schema} for media in op.content_types},
+                }
+            item[method.lower()] = operation
+        paths[f"/api/{route}"] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cetegra Analytics",
+            "version": "1.0.0",
+            "description": "Privacy-first usage analytics for Cetegra Workspace. "
+            "Contract: ../shared/api-contract.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {
+                "easyAuthPrincipal": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-MS-CLIENT-PRINCIPAL",
+                    "description": "Set by App Service Authentication; base64 JSON of the claims.",
+                }
+            },
+        },
+    }

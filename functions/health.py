@@ -1,0 +1,21 @@
+"""GET /api/health: is storage reachable and a pseudonym salt available? Reveals no secret."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import ApiRequest, Endpoint, Reply
+from shared.errors import ServiceUnavailable
+from shared.health import HealthReport
+
+bp = func.Blueprint()
+health = Endpoint(bp, "health", "health")
+
+
+@health.operation("GET", summary="Liveness of storage and the pseudonym salt", auth="public",
+                  response=HealthReport, errors=(503,))
+def check(request: ApiRequest) -> Reply:
+    report = HealthReport.of(request.services)
+    if report.status == "ok":
+        return Reply(200, report)
+    return Reply(503, report, retry_after=ServiceUnavailable.retry_after_seconds)

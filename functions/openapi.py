@@ -1,0 +1,19 @@
+"""GET /api/openapi.json: the OpenAPI 3.1 document, generated from the models and the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from functions._http import ApiRequest, Endpoint
+
+bp = func.Blueprint()
+openapi = Endpoint(bp, "openapi.json", "openapi")
+
+
+@openapi.operation("GET", summary="This document", auth="public")
+def document(request: ApiRequest) -> dict[str, Any]:
+    from functions._openapi import build_document  # after every blueprint module registered
+
+    return build_document()

@@ -1,0 +1,137 @@
+"""Consent: analytics stay off until the user says yes, and every decision is provable.
+
+Policy: "When you first access Cetegra Workspace ... you are presented with a consent dialog" and
+"You can change or withdraw your consent at any time". Usage analytics rest on "your explicit
+consent (Article 6(1)(a) GDPR)", so each change is appended to a history (time, previous → new
+status, policy version) as proof. `unset` means off. The record is keyed by a consent key derived
+from the Key Vault salt, never by the raw user id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.identity import Principal
+from shared.logs import log
+from shared.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.settings import POLICY_VERSION_PATTERN, Settings
+from shared.storage import CONSENT, STATE_ROW, Storage
+
+LOG = logging.getLogger("cetegra.consent")
+
+Status = Literal["granted", "declined", "unset"]
+
+
+class ConsentDecision(BaseModel):
+    """Body of `PUT /api/consent`: the user's choice under the policy version they were shown."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="ConsentDecision")
+
+    status: Literal["granted", "declined"]
+    policy_version: str = Field(pattern=POLICY_VERSION_PATTERN, min_length=1, max_length=64)
+
+
+class ConsentView(BaseModel):
+    """What the client needs to decide whether to show the consent dialog."""
+
+    model_config = ConfigDict(title="ConsentView")
+
+    status: Status
+    policy_version: str | None
+    decided_at: datetime | None
+    reprompt: bool
+    """True when unset, or when the decision was made under another policy version."""
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """The stored decision as the ingestion path needs it."""
+
+    status: Status
+    policy_version: str | None
+    decided_at: datetime | None
+
+    @property
+    def granted(self) -> bool:
+        return self.status == "granted"
+
+
+UNSET = ConsentState("unset", None, None)
+
+
+class ConsentService:
+    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, settings: Settings,
+                 clock: Callable[[], datetime]) -> None:
+        self._storage = storage
+        self._pseudonymizer = pseudonymizer
+        self._settings = settings
+        self._clock = clock
+        self._table = storage.table(CONSENT)
+
+    def state(self, pseudonyms: Pseudonyms) -> ConsentState:
+        """Read from storage on every call: a withdrawal must never be outlived by a cache."""
+        entity = self._storage.get(self._table, pseudonyms.consent_key, STATE_ROW)
+        if entity is None:
+            return UNSET
+        return ConsentState(entity["status"], entity.get("policy_version"), entity.get("decided_at"))
+
+    def view(self, principal: Principal) -> ConsentView:
+        return self._view(self.state(self._pseudonymizer.current(principal.tenant_id, principal.user_id)))
+
+    def decide(self, principal: Principal, decision: ConsentDecision) -> ConsentView:
+        """Store a decision and its history entry in one transaction (all or nothing).
+
+        Re-sending the same decision under the same policy version changes nothing and adds no
+        history entry: the first decision's time stays the proof.
+        """
+        pseudonyms = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
+        previous = self.state(pseudonyms)
+        if previous.status == decision.status and previous.policy_version == decision.policy_version:
+            return self._view(previous)
+
+        now = self._clock()
+        state = {
+            "PartitionKey": pseudonyms.consent_key,
+            "RowKey": STATE_ROW,
+            "status": decision.status,
+            "policy_version": decision.policy_version,
+            "decided_at": now,
+            "salt_version": pseudonyms.salt_version,
+        }
+        history = {
+            "PartitionKey": pseudonyms.consent_key,
+            "RowKey": f"h{now:%Y%m%dT%H%M%S%fZ}{secrets.token_hex(4)}",
+            "at": now,
+            "previous_status": previous.status,
+            "status": decision.status,
+            "policy_version": decision.policy_version,
+            "previous_policy_version": previous.policy_version or "",
+        }
+        self._storage.write_partition(self._table, [state, history], upsert=True)
+        log(LOG, logging.INFO, "consent.changed", previous=previous.status, status=decision.status,
+            policy_version=decision.policy_version)
+        return self._view(ConsentState(decision.status, decision.policy_version, now))
+
+    def history(self, pseudonyms: Pseudonyms) -> list[dict[str, object]]:
+        """The proof of consent, oldest first (export and tests)."""
+        rows = self._storage.partition(self._table, pseudonyms.consent_key)
+        return [
+            {key: row[key] for key in ("at", "previous_status", "status", "policy_version")}
+            for row in sorted(rows, key=lambda r: r["RowKey"])
+            if row["RowKey"] != STATE_ROW
+        ]
+
+    def _view(self, state: ConsentState) -> ConsentView:
+        return ConsentView(
+            status=state.status,
+            policy_version=state.policy_version,
+            decided_at=state.decided_at,
+            reprompt=state.status == "unset" or state.policy_version != self._settings.policy_version,
+        )

@@ -1,0 +1,83 @@
+"""The process-wide object graph: settings → storage, salts → pseudonyms → consent, events.
+
+Built lazily once per worker process (clients hold connection pools and the salt cache).
+Tests, the local host and the benchmarks inject their own parts via `build()` + `install()`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.consent import ConsentService
+from shared.logs import quiet_azure_sdk
+from shared.pseudonyms import DevSaltSource, KeyVaultSaltSource, Pseudonymizer, SaltCache, SaltSource
+from shared.settings import Settings, load
+from shared.storage import Storage
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    storage: Storage
+    salts: SaltCache
+    pseudonymizer: Pseudonymizer
+    consent: ConsentService
+    clock: Clock
+
+
+def build(settings: Settings, *, storage: Storage | None = None, salt_source: SaltSource | None = None,
+          clock: Clock = utc_now, storage_options: dict[str, Any] | None = None) -> Services:
+    quiet_azure_sdk()
+    if storage is None:
+        storage = Storage.connect(
+            connection_string=settings.tables_connection_string,
+            endpoint=settings.tables_endpoint,
+            prefix=settings.table_prefix,
+            **(storage_options or {}),
+        )
+    if salt_source is None:
+        if settings.key_vault_url:
+            salt_source = KeyVaultSaltSource.connect(settings.key_vault_url, settings.salt_secret_name)
+        else:
+            assert settings.dev_salt_file is not None
+            salt_source = DevSaltSource(settings.dev_salt_file)
+    salts = SaltCache(salt_source, ttl=settings.salt_cache_seconds)
+    pseudonymizer = Pseudonymizer(salts)
+    return Services(
+        settings=settings,
+        storage=storage,
+        salts=salts,
+        pseudonymizer=pseudonymizer,
+        consent=ConsentService(storage, pseudonymizer, settings, clock),
+        clock=clock,
+    )
+
+
+_lock = threading.Lock()
+_current: Services | None = None
+
+
+def services() -> Services:
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = build(load())
+    return _current
+
+
+def install(new: Services | None) -> None:
+    """Replace the process graph (tests, local host, benchmarks); None rebuilds from settings."""
+    global _current
+    with _lock:
+        _current = new

@@ -1,0 +1,225 @@
+"""All Azure Table Storage access: table names, keys and the SDK live here and nowhere else.
+
+Layout (docs/storage.md has the reasoning and numbers):
+
+* `consent` — partition = consent key (never the raw user id); row `state` is the current
+  decision, rows `h<time><nonce>` its history. One partition, so a decision and its history
+  entry are written in one entity-group transaction: never half-way.
+* `ev<YYYYMMDD>` — raw events, one table per UTC day, so expiry deletes a whole day in one
+  operation. Partition = one user (or an anonymous session bucket), row key = event id.
+* `audit` — ops calls, partitioned by day.
+
+Failures of the service (unreachable, throttled, 5xx, auth) become StorageUnavailable → 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, NoReturn
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.data.tables import EdmType, EntityProperty, TableServiceClient, UpdateMode
+
+from shared.errors import StorageUnavailable
+from shared.logs import log
+
+LOG = logging.getLogger("cetegra.storage")
+
+CONSENT = "consent"
+AUDIT = "audit"
+EVENTS = "ev"
+STATE_ROW = "state"
+MAX_BATCH = 100
+"""Entity-group transactions hold at most 100 entities of one partition (and < 4 MiB)."""
+
+Entity = dict[str, Any]
+
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 2,
+    "retry_backoff_factor": 0.2,
+    "retry_backoff_max": 2,
+    "connection_timeout": 3,
+    "read_timeout": 10,
+}
+"""Fail fast: a client waiting on a dead store gets 503 + Retry-After within seconds, not minutes."""
+
+
+def int64(value: int) -> EntityProperty:
+    """Pseudonyms use all 63 bits; the SDK refuses ints >= 2^31 unless typed Int64."""
+    return EntityProperty(value, EdmType.INT64)
+
+
+def _plain(entity: Mapping[str, Any]) -> Entity:
+    return {
+        key: (value.value if isinstance(value, EntityProperty) else value)
+        for key, value in entity.items()
+    }
+
+
+@contextmanager
+def _service_errors(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except ResourceNotFoundError:
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code == 404 and getattr(exc, "error_code", None) == "TableNotFound":
+            raise _TableMissing from None
+        _unavailable(operation, exc)
+    except (AzureError, OSError) as exc:
+        _unavailable(operation, exc)
+
+
+def _unavailable(operation: str, exc: Exception) -> NoReturn:
+    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    log(LOG, logging.WARNING, "storage.unavailable", operation=operation,
+        error=type(exc).__name__, status=status)
+    raise StorageUnavailable("table storage is unavailable") from None
+
+
+class _TableMissing(Exception):
+    """The table does not exist yet (a transaction reports this as 404 TableNotFound)."""
+
+
+class Storage:
+    """Thin, typed access to the project's tables in one storage account."""
+
+    def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
+        self._service = service
+        self._prefix = prefix
+        self._known_tables: set[str] = set()
+
+    @classmethod
+    def connect(cls, *, connection_string: str | None, endpoint: str | None, prefix: str = "",
+                **client_kwargs: Any) -> Storage:
+        """Azurite locally (connection string); in Azure the managed identity, never keys."""
+        options = {**CLIENT_OPTIONS, **client_kwargs}
+        if connection_string:
+            service = TableServiceClient.from_connection_string(connection_string, **options)
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            assert endpoint is not None
+            credential = options.pop("credential", None) or DefaultAzureCredential()
+            service = TableServiceClient(endpoint=endpoint, credential=credential, **options)
+        return cls(service, prefix)
+
+    # ---- tables -------------------------------------------------------------------------------
+
+    def table(self, base: str) -> str:
+        return f"{self._prefix}{base}"
+
+    @staticmethod
+    def events_table_base(day: date) -> str:
+        return f"{EVENTS}{day:%Y%m%d}"
+
+    def ensure_table(self, name: str) -> None:
+        if name in self._known_tables:
+            return
+        with _service_errors("create_table"):
+            self._service.create_table_if_not_exists(name)
+        self._known_tables.add(name)
+
+    def list_tables(self, base_prefix: str) -> list[str]:
+        """Names of tables that start with prefix+base_prefix (range query on TableName)."""
+        low = self.table(base_prefix)
+        high = low + "{"  # '{' sorts after every alphanumeric character
+        with _service_errors("query_tables"):
+            return sorted(
+                table.name
+                for table in self._service.query_tables(
+                    "TableName ge @low and TableName lt @high", parameters={"low": low, "high": high}
+                )
+            )
+
+    def delete_table(self, name: str) -> None:
+        with _service_errors("delete_table"):
+            self._service.delete_table(name)
+        self._known_tables.discard(name)
+
+    def ping(self) -> None:
+        """Health: one cheap round trip to the table service."""
+        with _service_errors("ping"):
+            next(iter(self._service.list_tables(results_per_page=1).by_page()), None)
+
+    # ---- entity-group transactions ------------------------------------------------------------
+
+    def write_partition(self, table: str, entities: list[Entity], *, upsert: bool) -> None:
+        """Write entities of one partition as one transaction per 100: all or nothing per call.
+
+        Creates the table on first use (cached) so the hot path costs one transaction.
+        """
+        operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) if upsert else ("create", e)
+                      for e in entities]
+        chunks = [operations[i : i + MAX_BATCH] for i in range(0, len(operations), MAX_BATCH)]
+        client = self._service.get_table_client(table)
+        for chunk in chunks:
+            try:
+                with _service_errors("transaction"):
+                    client.submit_transaction(chunk)
+            except (_TableMissing, ResourceNotFoundError):
+                self._known_tables.discard(table)
+                self.ensure_table(table)
+                with _service_errors("transaction"):
+                    client.submit_transaction(chunk)
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    def get(self, table: str, partition: str, row: str) -> Entity | None:
+        client = self._service.get_table_client(table)
+        try:
+            with _service_errors("get_entity"):
+                return _plain(client.get_entity(partition, row))
+        except ResourceNotFoundError:
+            return None
+
+    def partition(self, table: str, partition: str, *, select: list[str] | None = None) -> list[Entity]:
+        """Every entity of one partition (a range read of that partition only, never a scan)."""
+        return self.query(table, "PartitionKey eq @pk", {"pk": partition}, select=select)
+
+    def query(self, table: str, filter_: str, parameters: Mapping[str, Any],
+              *, select: list[str] | None = None) -> list[Entity]:
+        client = self._service.get_table_client(table)
+        try:
+            with _service_errors("query"):
+                return [
+                    _plain(entity)
+                    for entity in client.query_entities(filter_, parameters=dict(parameters), select=select)
+                ]
+        except ResourceNotFoundError:
+            return []
+
+    def scan(self, table: str, *, select: list[str] | None = None) -> Iterable[Entity]:
+        """Every entity of a table, page by page (aggregation and tests only)."""
+        client = self._service.get_table_client(table)
+        try:
+            with _service_errors("scan"):
+                for entity in client.list_entities(select=select, results_per_page=1000):
+                    yield _plain(entity)
+        except ResourceNotFoundError:
+            return
+
+    def delete_entities(self, table: str, keys: Iterable[tuple[str, str]]) -> int:
+        """Delete by (partition, row), batched per partition. Returns how many were deleted."""
+        by_partition: dict[str, list[str]] = {}
+        for partition, row in keys:
+            by_partition.setdefault(partition, []).append(row)
+        client = self._service.get_table_client(table)
+        count = 0
+        for partition, rows in by_partition.items():
+            for i in range(0, len(rows), MAX_BATCH):
+                chunk = rows[i : i + MAX_BATCH]
+                with _service_errors("delete"):
+                    client.submit_transaction(
+                        [("delete", {"PartitionKey": partition, "RowKey": row}) for row in chunk]
+                    )
+                count += len(chunk)
+        return count
+
+    @property
+    def service(self) -> TableServiceClient:
+        """The SDK client, for the benchmark's raw-SDK baseline and for tests only."""
+        return self._service

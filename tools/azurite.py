@@ -1,0 +1,95 @@
+"""Start and stop Azurite (the Azure Storage emulator from npm) on free loopback ports.
+
+Used by `make run`, `make test` (via tests/conftest.py) and `make bench`. In-memory, no
+telemetry, silent, bound to 127.0.0.1 only. The account and key are Azurite's documented,
+well-known development credentials — they open nothing but this local emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "devstoreaccount1"
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105 — Azurite's public dev key
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    return _listening(port)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Azurite:
+    """One Azurite process; `services` is ("table",) or ("blob", "queue", "table")."""
+
+    def __init__(self, services: tuple[str, ...] = ("table",)) -> None:
+        self.services = services
+        self.ports: dict[str, int] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> Azurite:
+        binary = ROOT / "node_modules" / ".bin" / ("azurite-table" if self.services == ("table",) else "azurite")
+        if not binary.exists():
+            raise RuntimeError(f"{binary} is missing: run `npm ci` (make does this for you)")
+        self.ports = {service: free_port() for service in self.services}
+        args = [str(binary), "--inMemoryPersistence", "--disableTelemetry", "--silent",
+                "--skipApiVersionCheck"]
+        for service, port in self.ports.items():
+            args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
+        self._process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not all(_listening(port) for port in self.ports.values()):
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise RuntimeError(f"azurite exited early: {err.strip()[:500]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("azurite did not start listening in time")
+            time.sleep(0.05)
+        return self
+
+    def connection_string(self) -> str:
+        parts = ["DefaultEndpointsProtocol=http", f"AccountName={ACCOUNT}", f"AccountKey={ACCOUNT_KEY}"]
+        for service, port in self.ports.items():
+            parts.append(f"{service.capitalize()}Endpoint=http://127.0.0.1:{port}/{ACCOUNT}")
+        return ";".join(parts) + ";"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def __enter__(self) -> Azurite:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,222 @@
+"""`make run`: the registered functions on http://localhost:7071/api/... with Azurite behind them.
+
+When Azure Functions Core Tools (`func`) is installed, this starts Azurite and hands over to
+`func start`. Otherwise it serves the functions itself: the routes are read from the FunctionApp
+(`app.get_functions()`, called once), never from a second route table. Ctrl-C stops everything
+it started. It never logs client addresses or request lines (BaseHTTPRequestHandler would).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTE_PREFIX = "/api/"
+MAX_BODY = 1024 * 1024
+NOT_FOUND = {"error": {"code": "not_found", "message": "no such route"}}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    template: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str] | None
+    handler: Callable[..., Any]
+    arg_name: str
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    """Azure Functions route template → regex ({name}, {name:constraint}, {*rest}, {name?})."""
+    out = ""
+    for literal, param in re.findall(r"([^{]*)(\{[^}]*\})?", template):
+        out += re.escape(literal)
+        if param:
+            name = param[1:-1].split(":")[0].rstrip("?")
+            out += f"(?P<{name[1:]}>.*)" if name.startswith("*") else f"(?P<{name}>[^/]+)"
+    return re.compile(out + r"\Z")
+
+
+class Router:
+    """Routes of the HTTP-triggered functions of a FunctionApp, read from its registrations."""
+
+    def __init__(self, functions: Iterable[func.FunctionApp | Any]) -> None:
+        self.routes: list[Route] = []
+        self.timers: list[Any] = []
+        for function in functions:
+            trigger = function.get_trigger()
+            kind = trigger.get_binding_name() if trigger is not None else None
+            if kind == "httpTrigger":
+                methods = trigger.methods
+                self.routes.append(Route(
+                    name=function.get_function_name(),
+                    template=trigger.route or function.get_function_name(),
+                    pattern=_compile(trigger.route or function.get_function_name()),
+                    methods=frozenset(str(m.value if hasattr(m, "value") else m).upper() for m in methods)
+                    if methods else None,
+                    handler=function.get_user_function(),
+                    arg_name=trigger.name,
+                ))
+            elif kind == "timerTrigger":
+                self.timers.append(function)
+
+    @classmethod
+    def from_app(cls, app: func.FunctionApp) -> Router:
+        return cls(app.get_functions())
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found and (route.methods is None or method in route.methods):
+                return route, found.groupdict()
+        return None
+
+    def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> func.HttpResponse:
+        """Invoke the function a request maps to, as the Functions host would."""
+        parts = urlsplit(url)
+        path = parts.path
+        if not path.startswith(ROUTE_PREFIX):
+            return _json(404, NOT_FOUND)
+        matched = self.match(method.upper(), path[len(ROUTE_PREFIX):])
+        if matched is None:
+            return _json(404, NOT_FOUND)
+        route, params = matched
+        request = func.HttpRequest(
+            method=method.upper(), url=url, headers=headers,
+            params=dict(parse_qsl(parts.query)), route_params=params, body=body,
+        )
+        return route.handler(**{route.arg_name: request})
+
+
+def _json(status: int, payload: dict[str, Any]) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(payload), status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
+                 "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def encode_response(response: func.HttpResponse) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body as the Python worker's HttpResponseConverter would send them."""
+    headers = dict(response.headers.items())
+    if not any(name.lower() == "content-type" for name in headers):
+        mimetype = response.mimetype or "text/plain"
+        headers["Content-Type"] = f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/") else mimetype
+    body = response.get_body() or b""
+    return response.status_code, list(headers.items()), body
+
+
+def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "cetegra-localhost"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Silenced: the default access log writes client IPs and request lines."""
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                status, headers, body = encode_response(_json(413, {"error": {
+                    "code": "payload_too_large", "message": "body too large"}}))
+                self.close_connection = True
+            else:
+                raw = self.rfile.read(length) if length else b""
+                url = f"http://localhost:{port}{self.path}"
+                response = router.call(self.command, url, dict(self.headers.items()), raw)
+                status, headers, body = encode_response(response)
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+    return Handler
+
+
+def local_settings() -> dict[str, str]:
+    """Values of local.settings.json (or its committed example)."""
+    for name in ("local.settings.json", "local.settings.json.example"):
+        path = ROOT / name
+        if path.exists():
+            return {k: str(v) for k, v in json.loads(path.read_text())["Values"].items()}
+    return {}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--no-func", action="store_true", help="serve in-process even if `func` exists")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    from tools.azurite import Azurite, port_in_use
+
+    if port_in_use(args.port):
+        print(f"port {args.port} is already in use: stop the other server or pass --port", file=sys.stderr)
+        return 2
+    use_func = shutil.which("func") is not None and not args.no_func
+    azurite = Azurite(("blob", "queue", "table") if use_func else ("table",)).start()
+    env = {**local_settings(), **{k: v for k, v in os.environ.items() if k not in ("WEBSITE_SITE_NAME",)}}
+    env["TABLES_CONNECTION_STRING"] = azurite.connection_string()
+    env["AzureWebJobsStorage"] = azurite.connection_string()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    print(f"Azurite tables on 127.0.0.1:{azurite.ports['table']} (in memory)", file=sys.stderr)
+    try:
+        if use_func:
+            print("Azure Functions Core Tools found: running `func start`", file=sys.stderr)
+            process = subprocess.Popen(["func", "start", "--port", str(args.port)], cwd=ROOT, env=env)
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGINT)
+                return process.wait()
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        import function_app
+
+        router = Router.from_app(function_app.app)
+        server = ThreadingHTTPServer((args.host, args.port), make_handler(router, args.port))
+        server.daemon_threads = True
+        routes = ", ".join(sorted(f"/api/{route.template}" for route in router.routes))
+        print(f"Serving {len(router.routes)} functions on http://localhost:{args.port}: {routes}", file=sys.stderr)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopping", file=sys.stderr)
+        finally:
+            server.server_close()
+        return 0
+    finally:
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
