@@ -110,13 +110,32 @@ class Endpoint:
             blueprint.route(route=route, methods=None, auth_level=func.AuthLevel.ANONYMOUS)(dispatch)
         )
 
-    def operation(self, method: str, *, summary: str, auth: Auth = "user",
-                  body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-                  status: int = 200, content_types: tuple[str, ...] = (JSON,),
-                  max_body: int = 4096, errors: tuple[int, ...] = ()) -> Callable[[Handler], Handler]:
+    def operation(
+        self,
+        method: str,
+        *,
+        summary: str,
+        auth: Auth = "user",
+        body: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        content_types: tuple[str, ...] = (JSON,),
+        max_body: int = 4096,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.operations[method] = Operation(method, handler, summary, auth, body, response,
-                                                status, content_types, max_body, errors)
+            self.operations[method] = Operation(
+                method,
+                handler,
+                summary,
+                auth,
+                body,
+                response,
+                status,
+                content_types,
+                max_body,
+                errors,
+            )
             return handler
 
         return register
@@ -138,8 +157,14 @@ class Endpoint:
         except AnalyticsError as exc:
             response = error_response(exc)
         except Exception as exc:  # the contract: never a stack trace to the client
-            log(LOG, logging.ERROR, "http.unhandled", route=self.route, method=method,
-                error=type(exc).__name__)
+            log(
+                LOG,
+                logging.ERROR,
+                "http.unhandled",
+                route=self.route,
+                method=method,
+                error=type(exc).__name__,
+            )
             response = error_response(AnalyticsError("internal error"))
         for name, value in BASE_HEADERS.items():
             response.headers[name] = value
@@ -148,8 +173,15 @@ class Endpoint:
             if settings is not None and origin in settings.cors_allowed_origins:
                 response.headers["Access-Control-Allow-Origin"] = origin
                 response.headers["Access-Control-Allow-Credentials"] = "true"
-        log(LOG, logging.INFO, "http.request", route=self.route, method=method,
-            status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 2))
+        log(
+            LOG,
+            logging.INFO,
+            "http.request",
+            route=self.route,
+            method=method,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         return response
 
     def _invoke(self, req: func.HttpRequest, method: str, svc: Services) -> func.HttpResponse:
@@ -234,8 +266,9 @@ def json_response(status: int, payload: BaseModel | dict[str, Any] | None) -> fu
         body = payload.model_dump_json()
     else:
         body = json.dumps(payload, separators=(",", ":"), default=str)
-    return func.HttpResponse(body=body, status_code=status,
-                             headers={"Content-Type": "application/json; charset=utf-8"})
+    return func.HttpResponse(
+        body=body, status_code=status, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
 
 
 def error_response(exc: AnalyticsError) -> func.HttpResponse:

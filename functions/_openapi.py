@@ -16,9 +16,15 @@ from pydantic.json_schema import models_json_schema
 from functions._http import ENDPOINTS, Operation
 
 STATUS_TEXT = {
-    200: "OK", 202: "Accepted", 400: "Invalid JSON, schema or value", 401: "No or bad principal",
-    403: "Missing role", 405: "Method not allowed", 413: "Body too large",
-    415: "Unsupported content type", 503: "Storage or Key Vault unavailable (see Retry-After)",
+    200: "OK",
+    202: "Accepted",
+    400: "Invalid JSON, schema or value",
+    401: "No or bad principal",
+    403: "Missing role",
+    405: "Method not allowed",
+    413: "Body too large",
+    415: "Unsupported content type",
+    503: "Storage or Key Vault unavailable (see Retry-After)",
 }
 
 

@@ -11,13 +11,22 @@ bp = func.Blueprint()
 consent = Endpoint(bp, "consent", "consent")
 
 
-@consent.operation("GET", summary="Read the caller's consent and whether to show the dialog",
-                   response=ConsentView, errors=(401, 503))
+@consent.operation(
+    "GET",
+    summary="Read the caller's consent and whether to show the dialog",
+    response=ConsentView,
+    errors=(401, 503),
+)
 def read(request: ApiRequest) -> ConsentView:
     return request.services.consent.view(request.user)
 
 
-@consent.operation("PUT", summary="Record the caller's consent decision (with history)",
-                   body=ConsentDecision, response=ConsentView, errors=(400, 401, 413, 415, 503))
+@consent.operation(
+    "PUT",
+    summary="Record the caller's consent decision (with history)",
+    body=ConsentDecision,
+    response=ConsentView,
+    errors=(400, 401, 413, 415, 503),
+)
 def decide(request: ApiRequest) -> ConsentView:
     return request.services.consent.decide(request.user, request.body)

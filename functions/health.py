@@ -12,8 +12,13 @@ bp = func.Blueprint()
 health = Endpoint(bp, "health", "health")
 
 
-@health.operation("GET", summary="Liveness of storage and the pseudonym salt", auth="public",
-                  response=HealthReport, errors=(503,))
+@health.operation(
+    "GET",
+    summary="Liveness of storage and the pseudonym salt",
+    auth="public",
+    response=HealthReport,
+    errors=(503,),
+)
 def check(request: ApiRequest) -> Reply:
     report = HealthReport.of(request.services)
     if report.status == "ok":

@@ -67,8 +67,13 @@ UNSET = ConsentState("unset", None, None)
 
 
 class ConsentService:
-    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, settings: Settings,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        pseudonymizer: Pseudonymizer,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._storage = storage
         self._pseudonymizer = pseudonymizer
         self._settings = settings
@@ -115,8 +120,14 @@ class ConsentService:
             "previous_policy_version": previous.policy_version or "",
         }
         self._storage.write_partition(self._table, [state, history], upsert=True)
-        log(LOG, logging.INFO, "consent.changed", previous=previous.status, status=decision.status,
-            policy_version=decision.policy_version)
+        log(
+            LOG,
+            logging.INFO,
+            "consent.changed",
+            previous=previous.status,
+            status=decision.status,
+            policy_version=decision.policy_version,
+        )
         return self._view(ConsentState(decision.status, decision.policy_version, now))
 
     def history(self, pseudonyms: Pseudonyms) -> list[dict[str, object]]:

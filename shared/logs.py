@@ -12,9 +12,29 @@ import logging
 
 FORBIDDEN_FIELDS = frozenset(
     {
-        "user_id", "userid", "oid", "tenant_id", "tid", "email", "mail", "name", "upn",
-        "ip", "client_ip", "x_forwarded_for", "user_agent", "referer", "referrer",
-        "body", "payload", "token", "principal", "headers", "cookie", "session_id", "page",
+        "user_id",
+        "userid",
+        "oid",
+        "tenant_id",
+        "tid",
+        "email",
+        "mail",
+        "name",
+        "upn",
+        "ip",
+        "client_ip",
+        "x_forwarded_for",
+        "user_agent",
+        "referer",
+        "referrer",
+        "body",
+        "payload",
+        "token",
+        "principal",
+        "headers",
+        "cookie",
+        "session_id",
+        "page",
     }
 )
 

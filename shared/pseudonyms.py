@@ -98,8 +98,13 @@ class KeyVaultSaltSource:
         from azure.keyvault.secrets import SecretClient
 
         credential = client_kwargs.pop("credential", None) or DefaultAzureCredential()
-        options = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 5,
-                   "read_timeout": 10, **client_kwargs}
+        options = {
+            "retry_total": 2,
+            "retry_backoff_factor": 0.2,
+            "connection_timeout": 5,
+            "read_timeout": 10,
+            **client_kwargs,
+        }
         return cls(SecretClient(vault_url=vault_url, credential=credential, **options), secret_name)
 
     def fetch(self, version: str | None) -> Salt:
@@ -131,8 +136,12 @@ class DevSaltSource:
         if (environ if environ is not None else os.environ).get("WEBSITE_SITE_NAME"):
             raise RuntimeError("the dev salt is local-only and refuses to run in Azure")
         self._path = path
-        log(LOG, logging.WARNING, "salt.dev_mode",
-            warning="DEV SALT IN USE: pseudonyms are NOT protected by Key Vault; local development only")
+        log(
+            LOG,
+            logging.WARNING,
+            "salt.dev_mode",
+            warning="DEV SALT IN USE: pseudonyms are NOT protected by Key Vault; local development only",
+        )
 
     def fetch(self, version: str | None) -> Salt:
         if version not in (None, DEV_SALT_VERSION):
@@ -153,8 +162,14 @@ class SaltCache:
     versions are immutable in Key Vault and cached for the process lifetime.
     """
 
-    def __init__(self, source: SaltSource, ttl: float, *, retry_seconds: float = 15.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        source: SaltSource,
+        ttl: float,
+        *,
+        retry_seconds: float = 15.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._source = source
         self._ttl = ttl
         self._retry = min(retry_seconds, ttl)

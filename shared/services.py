@@ -14,7 +14,13 @@ from typing import Any
 
 from shared.consent import ConsentService
 from shared.logs import quiet_azure_sdk
-from shared.pseudonyms import DevSaltSource, KeyVaultSaltSource, Pseudonymizer, SaltCache, SaltSource
+from shared.pseudonyms import (
+    DevSaltSource,
+    KeyVaultSaltSource,
+    Pseudonymizer,
+    SaltCache,
+    SaltSource,
+)
 from shared.settings import Settings, load
 from shared.storage import Storage
 
@@ -35,8 +41,14 @@ class Services:
     clock: Clock
 
 
-def build(settings: Settings, *, storage: Storage | None = None, salt_source: SaltSource | None = None,
-          clock: Clock = utc_now, storage_options: dict[str, Any] | None = None) -> Services:
+def build(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    salt_source: SaltSource | None = None,
+    clock: Clock = utc_now,
+    storage_options: dict[str, Any] | None = None,
+) -> Services:
     quiet_azure_sdk()
     if storage is None:
         storage = Storage.connect(

@@ -25,7 +25,10 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 DEFAULT_USER_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
 DEFAULT_TENANT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/tenantid", "tid")
-DEFAULT_ROLE_USER_TYPES = (("Cetegra.ITAdmin", "it_admin"), ("Cetegra.AdvancedUser", "advanced_user"))
+DEFAULT_ROLE_USER_TYPES = (
+    ("Cetegra.ITAdmin", "it_admin"),
+    ("Cetegra.AdvancedUser", "advanced_user"),
+)
 
 
 class SettingsError(RuntimeError):
@@ -62,11 +65,9 @@ class Settings(BaseModel):
     policy_version: str = Field(alias="POLICY_VERSION", pattern=POLICY_VERSION_PATTERN)
 
     user_id_claims: tuple[str, ...] = Field(DEFAULT_USER_ID_CLAIMS, alias="CLAIM_USER_ID", min_length=1)
-    tenant_id_claims: tuple[str, ...] = Field(
-        DEFAULT_TENANT_ID_CLAIMS, alias="CLAIM_TENANT_ID", min_length=1
-    )
-    role_user_types: tuple[tuple[str, Literal["it_admin", "advanced_user", "basic_user"]], ...] = (
-        Field(DEFAULT_ROLE_USER_TYPES, alias="ROLE_USER_TYPES")
+    tenant_id_claims: tuple[str, ...] = Field(DEFAULT_TENANT_ID_CLAIMS, alias="CLAIM_TENANT_ID", min_length=1)
+    role_user_types: tuple[tuple[str, Literal["it_admin", "advanced_user", "basic_user"]], ...] = Field(
+        DEFAULT_ROLE_USER_TYPES, alias="ROLE_USER_TYPES"
     )
     """Role → user type, highest first (JSON object in the app setting; its key order counts)."""
     ops_role: str = Field("Cetegra.Analytics.Operator", alias="OPS_ROLE", min_length=1)
@@ -128,7 +129,7 @@ class Settings(BaseModel):
         if self.running_in_azure:
             if self.tables_connection_string:
                 problems.append(
-                    "TABLES_CONNECTION_STRING: refused in Azure; use TABLES_ENDPOINT with the managed identity"
+                    "TABLES_CONNECTION_STRING: refused in Azure; use TABLES_ENDPOINT (managed identity)"
                 )
             if self.dev_salt_file:
                 problems.append("DEV_SALT_FILE: the dev salt is local-only and refused in Azure")

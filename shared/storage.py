@@ -54,8 +54,7 @@ def int64(value: int) -> EntityProperty:
 
 def _plain(entity: Mapping[str, Any]) -> Entity:
     return {
-        key: (value.value if isinstance(value, EntityProperty) else value)
-        for key, value in entity.items()
+        key: (value.value if isinstance(value, EntityProperty) else value) for key, value in entity.items()
     }
 
 
@@ -75,8 +74,14 @@ def _service_errors(operation: str) -> Iterator[None]:
 
 def _unavailable(operation: str, exc: Exception) -> NoReturn:
     status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    log(LOG, logging.WARNING, "storage.unavailable", operation=operation,
-        error=type(exc).__name__, status=status)
+    log(
+        LOG,
+        logging.WARNING,
+        "storage.unavailable",
+        operation=operation,
+        error=type(exc).__name__,
+        status=status,
+    )
     raise StorageUnavailable("table storage is unavailable") from None
 
 
@@ -93,8 +98,14 @@ class Storage:
         self._known_tables: set[str] = set()
 
     @classmethod
-    def connect(cls, *, connection_string: str | None, endpoint: str | None, prefix: str = "",
-                **client_kwargs: Any) -> Storage:
+    def connect(
+        cls,
+        *,
+        connection_string: str | None,
+        endpoint: str | None,
+        prefix: str = "",
+        **client_kwargs: Any,
+    ) -> Storage:
         """Azurite locally (connection string); in Azure the managed identity, never keys."""
         options = {**CLIENT_OPTIONS, **client_kwargs}
         if connection_string:
@@ -131,7 +142,8 @@ class Storage:
             return sorted(
                 table.name
                 for table in self._service.query_tables(
-                    "TableName ge @low and TableName lt @high", parameters={"low": low, "high": high}
+                    "TableName ge @low and TableName lt @high",
+                    parameters={"low": low, "high": high},
                 )
             )
 
@@ -152,8 +164,9 @@ class Storage:
 
         Creates the table on first use (cached) so the hot path costs one transaction.
         """
-        operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) if upsert else ("create", e)
-                      for e in entities]
+        operations = [
+            ("upsert", e, {"mode": UpdateMode.REPLACE}) if upsert else ("create", e) for e in entities
+        ]
         chunks = [operations[i : i + MAX_BATCH] for i in range(0, len(operations), MAX_BATCH)]
         client = self._service.get_table_client(table)
         for chunk in chunks:
@@ -180,8 +193,14 @@ class Storage:
         """Every entity of one partition (a range read of that partition only, never a scan)."""
         return self.query(table, "PartitionKey eq @pk", {"pk": partition}, select=select)
 
-    def query(self, table: str, filter_: str, parameters: Mapping[str, Any],
-              *, select: list[str] | None = None) -> list[Entity]:
+    def query(
+        self,
+        table: str,
+        filter_: str,
+        parameters: Mapping[str, Any],
+        *,
+        select: list[str] | None = None,
+    ) -> list[Entity]:
         client = self._service.get_table_client(table)
         try:
             with _service_errors("query"):

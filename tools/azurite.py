@@ -17,7 +17,7 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105 — Azurite's public dev key
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def free_port() -> int:
@@ -45,16 +45,28 @@ class Azurite:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Azurite:
-        binary = ROOT / "node_modules" / ".bin" / ("azurite-table" if self.services == ("table",) else "azurite")
+        binary = (
+            ROOT / "node_modules" / ".bin" / ("azurite-table" if self.services == ("table",) else "azurite")
+        )
         if not binary.exists():
             raise RuntimeError(f"{binary} is missing: run `npm ci` (make does this for you)")
         self.ports = {service: free_port() for service in self.services}
-        args = [str(binary), "--inMemoryPersistence", "--disableTelemetry", "--silent",
-                "--skipApiVersionCheck"]
+        args = [
+            str(binary),
+            "--inMemoryPersistence",
+            "--disableTelemetry",
+            "--silent",
+            "--skipApiVersionCheck",
+        ]
         for service, port in self.ports.items():
             args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
-        self._process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, start_new_session=True)
+        self._process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while not all(_listening(port) for port in self.ports.values()):
             if self._process.poll() is not None:
@@ -67,7 +79,11 @@ class Azurite:
         return self
 
     def connection_string(self) -> str:
-        parts = ["DefaultEndpointsProtocol=http", f"AccountName={ACCOUNT}", f"AccountKey={ACCOUNT_KEY}"]
+        parts = [
+            "DefaultEndpointsProtocol=http",
+            f"AccountName={ACCOUNT}",
+            f"AccountKey={ACCOUNT_KEY}",
+        ]
         for service, port in self.ports.items():
             parts.append(f"{service.capitalize()}Endpoint=http://127.0.0.1:{port}/{ACCOUNT}")
         return ";".join(parts) + ";"
@@ -90,6 +106,10 @@ class Azurite:
     def __enter__(self) -> Azurite:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -64,15 +64,18 @@ class Router:
             kind = trigger.get_binding_name() if trigger is not None else None
             if kind == "httpTrigger":
                 methods = trigger.methods
-                self.routes.append(Route(
-                    name=function.get_function_name(),
-                    template=trigger.route or function.get_function_name(),
-                    pattern=_compile(trigger.route or function.get_function_name()),
-                    methods=frozenset(str(m.value if hasattr(m, "value") else m).upper() for m in methods)
-                    if methods else None,
-                    handler=function.get_user_function(),
-                    arg_name=trigger.name,
-                ))
+                self.routes.append(
+                    Route(
+                        name=function.get_function_name(),
+                        template=trigger.route or function.get_function_name(),
+                        pattern=_compile(trigger.route or function.get_function_name()),
+                        methods=frozenset(str(m.value if hasattr(m, "value") else m).upper() for m in methods)
+                        if methods
+                        else None,
+                        handler=function.get_user_function(),
+                        arg_name=trigger.name,
+                    )
+                )
             elif kind == "timerTrigger":
                 self.timers.append(function)
 
@@ -93,22 +96,30 @@ class Router:
         path = parts.path
         if not path.startswith(ROUTE_PREFIX):
             return _json(404, NOT_FOUND)
-        matched = self.match(method.upper(), path[len(ROUTE_PREFIX):])
+        matched = self.match(method.upper(), path[len(ROUTE_PREFIX) :])
         if matched is None:
             return _json(404, NOT_FOUND)
         route, params = matched
         request = func.HttpRequest(
-            method=method.upper(), url=url, headers=headers,
-            params=dict(parse_qsl(parts.query)), route_params=params, body=body,
+            method=method.upper(),
+            url=url,
+            headers=headers,
+            params=dict(parse_qsl(parts.query)),
+            route_params=params,
+            body=body,
         )
         return route.handler(**{route.arg_name: request})
 
 
 def _json(status: int, payload: dict[str, Any]) -> func.HttpResponse:
     return func.HttpResponse(
-        json.dumps(payload), status_code=status,
-        headers={"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
-                 "X-Content-Type-Options": "nosniff"},
+        json.dumps(payload),
+        status_code=status,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -117,7 +128,9 @@ def encode_response(response: func.HttpResponse) -> tuple[int, list[tuple[str, s
     headers = dict(response.headers.items())
     if not any(name.lower() == "content-type" for name in headers):
         mimetype = response.mimetype or "text/plain"
-        headers["Content-Type"] = f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/") else mimetype
+        headers["Content-Type"] = (
+            f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/") else mimetype
+        )
     body = response.get_body() or b""
     return response.status_code, list(headers.items()), body
 
@@ -128,14 +141,15 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
         server_version = "cetegra-localhost"
         sys_version = ""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Silenced: the default access log writes client IPs and request lines."""
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
-                status, headers, body = encode_response(_json(413, {"error": {
-                    "code": "payload_too_large", "message": "body too large"}}))
+                status, headers, body = encode_response(
+                    _json(413, {"error": {"code": "payload_too_large", "message": "body too large"}})
+                )
                 self.close_connection = True
             else:
                 raw = self.rfile.read(length) if length else b""
@@ -151,7 +165,7 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle  # noqa: N815
 
     return Handler
 
@@ -180,11 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     from tools.azurite import Azurite, port_in_use
 
     if port_in_use(args.port):
-        print(f"port {args.port} is already in use: stop the other server or pass --port", file=sys.stderr)
+        print(
+            f"port {args.port} is already in use: stop the other server or pass --port",
+            file=sys.stderr,
+        )
         return 2
     use_func = shutil.which("func") is not None and not args.no_func
     azurite = Azurite(("blob", "queue", "table") if use_func else ("table",)).start()
-    env = {**local_settings(), **{k: v for k, v in os.environ.items() if k not in ("WEBSITE_SITE_NAME",)}}
+    env = {
+        **local_settings(),
+        **{k: v for k, v in os.environ.items() if k not in ("WEBSITE_SITE_NAME",)},
+    }
     env["TABLES_CONNECTION_STRING"] = azurite.connection_string()
     env["AzureWebJobsStorage"] = azurite.connection_string()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -206,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         server = ThreadingHTTPServer((args.host, args.port), make_handler(router, args.port))
         server.daemon_threads = True
         routes = ", ".join(sorted(f"/api/{route.template}" for route in router.routes))
-        print(f"Serving {len(router.routes)} functions on http://localhost:{args.port}: {routes}", file=sys.stderr)
+        print(
+            f"Serving {len(router.routes)} functions on http://localhost:{args.port}: {routes}",
+            file=sys.stderr,
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -1,0 +1,65 @@
+"""`make run`'s host: real sockets, routes read from the FunctionApp, no access log with IPs."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from http.server import ThreadingHTTPServer
+
+import pytest
+
+from tests.conftest import principal_header
+from tools.azurite import free_port
+from tools.localhost import _compile, make_handler
+
+
+@pytest.fixture
+def server(client, router):
+    port = free_port()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(router, port))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield port
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _request(port, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+
+
+def test_serves_registered_functions(server, capsys):
+    status, headers, body = _request(server, "GET", "/api/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    assert headers["Cache-Control"] == "no-store"
+    principal = principal_header()
+    payload = json.dumps({"status": "granted", "policy_version": "2026-04"})
+    status, _, body = _request(
+        server,
+        "PUT",
+        "/api/consent",
+        payload,
+        {"Content-Type": "application/json", "X-MS-CLIENT-PRINCIPAL": principal},
+    )
+    assert status == 200 and json.loads(body)["status"] == "granted"
+    status, _, body = _request(server, "GET", "/api/consent", headers={"X-MS-CLIENT-PRINCIPAL": principal})
+    assert json.loads(body)["status"] == "granted"
+    assert "127.0.0.1" not in capsys.readouterr().err  # no access log with client addresses
+
+
+def test_unknown_path_and_prefix(server):
+    for path in ("/api/unknown", "/consent", "/"):
+        status, _, body = _request(server, "GET", path)
+        assert status == 404
+        assert json.loads(body)["error"]["code"] == "not_found"
+
+
+def test_route_templates():
+    assert _compile("ops/erasure").match("ops/erasure")
+    assert not _compile("ops/erasure").match("ops/erasure/x")
+    assert _compile("items/{id:int}").match("items/42").group("id") == "42"
+    assert _compile("files/{*rest}").match("files/a/b").group("rest") == "a/b"
