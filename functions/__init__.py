@@ -1,5 +1,5 @@
 """Thin adapters: each module turns a trigger into a call of domain code in `shared/`."""
 
-from functions import consent, health, openapi
+from functions import consent, events, health, openapi
 
-BLUEPRINTS = (health.bp, openapi.bp, consent.bp)
+BLUEPRINTS = (health.bp, openapi.bp, consent.bp, events.bp)

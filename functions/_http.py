@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from shared.errors import (
     AnalyticsError,
@@ -38,6 +39,7 @@ from shared.settings import Settings
 LOG = logging.getLogger("cetegra.http")
 
 Auth = Literal["public", "user", "ops"]
+BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
 JSON = "application/json"
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PREFLIGHT_HEADERS = ("content-type", "authorization")
@@ -251,7 +253,9 @@ def validation_error(exc: ValidationError) -> BadRequest:
     if not path:
         return BadRequest(f"body: {first['msg']}", code="invalid_body")
     message = first["msg"].removeprefix("Value error, ")
-    return BadRequest(f"{path}: {message}", code="invalid_value", field=path)
+    # Domain rules raise PydanticCustomError with their own code (e.g. unknown_event_name).
+    code = "invalid_value" if kind in BUILTIN_ERROR_TYPES else kind
+    return BadRequest(f"{path}: {message}", code=code, field=path)
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:

@@ -52,5 +52,5 @@ def log(logger: logging.Logger, level: int, event: str, **fields: Scalar) -> Non
 
 def quiet_azure_sdk() -> None:
     """The SDKs' HTTP logging policy writes request URLs (with table keys) at INFO: keep it out."""
-    for name in ("azure", "azure.core.pipeline.policies.http_logging_policy", "azure.identity"):
+    for name in ("azure", "azure.core.pipeline.policies.http_logging_policy", "azure.identity", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)

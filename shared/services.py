@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.consent import ConsentService
+from shared.ingest import Ingest
 from shared.logs import quiet_azure_sdk
 from shared.pseudonyms import (
     DevSaltSource,
@@ -38,6 +39,7 @@ class Services:
     salts: SaltCache
     pseudonymizer: Pseudonymizer
     consent: ConsentService
+    ingest: Ingest
     clock: Clock
 
 
@@ -65,12 +67,14 @@ def build(
             salt_source = DevSaltSource(settings.dev_salt_file)
     salts = SaltCache(salt_source, ttl=settings.salt_cache_seconds)
     pseudonymizer = Pseudonymizer(salts)
+    consent = ConsentService(storage, pseudonymizer, settings, clock)
     return Services(
         settings=settings,
         storage=storage,
         salts=salts,
         pseudonymizer=pseudonymizer,
-        consent=ConsentService(storage, pseudonymizer, settings, clock),
+        consent=consent,
+        ingest=Ingest(storage, pseudonymizer, consent, settings, clock),
         clock=clock,
     )
 

@@ -19,11 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, NoReturn
+from uuid import UUID
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient, UpdateMode
 
 from shared.errors import StorageUnavailable
+from shared.events import StoredEvent
 from shared.logs import log
 
 LOG = logging.getLogger("cetegra.storage")
@@ -33,6 +35,7 @@ AUDIT = "audit"
 EVENTS = "ev"
 STATE_ROW = "state"
 MAX_BATCH = 100
+ANONYMOUS_BUCKETS = 64
 """Entity-group transactions hold at most 100 entities of one partition (and < 4 MiB)."""
 
 Entity = dict[str, Any]
@@ -83,6 +86,44 @@ def _unavailable(operation: str, exc: Exception) -> NoReturn:
         status=status,
     )
     raise StorageUnavailable("table storage is unavailable") from None
+
+
+def _event_entity(event: StoredEvent, partition: str) -> Entity:
+    entity: Entity = {
+        "PartitionKey": partition,
+        "RowKey": event.event_id,
+        "name": event.name,
+        "session_id": event.session_id,
+        "received": event.received,
+        "tenant": event.tenant_ref,
+        "user_type": event.user_type,
+        "salt_version": event.salt_version,
+    }
+    if event.ts is not None:
+        entity["ts"] = event.ts
+    if event.app is not None:
+        entity["app"] = event.app
+    if event.page is not None:
+        entity["page"] = event.page
+    if event.pseudonym is not None:
+        entity["pseudonym"] = int64(event.pseudonym)
+    return entity
+
+
+def _stored_event(entity: Entity) -> StoredEvent:
+    return StoredEvent(
+        event_id=entity["RowKey"],
+        name=entity["name"],
+        session_id=entity["session_id"],
+        received=entity["received"],
+        ts=entity.get("ts"),
+        app=entity.get("app"),
+        page=entity.get("page"),
+        tenant_ref=entity["tenant"],
+        user_type=entity["user_type"],
+        pseudonym=entity.get("pseudonym"),
+        salt_version=entity["salt_version"],
+    )
 
 
 class _TableMissing(Exception):
@@ -237,6 +278,39 @@ class Storage:
                     )
                 count += len(chunk)
         return count
+
+    # ---- raw events -----------------------------------------------------------------------------
+
+    def events_table(self, day: date) -> str:
+        return self.table(self.events_table_base(day))
+
+    @staticmethod
+    def event_partition(pseudonym: int | None, session_id: str) -> str:
+        """One user's events of a day share a partition (erasure reads only theirs; a request is one
+        transaction). Anonymous events spread over 64 buckets by session, so none is hot."""
+        if pseudonym is not None:
+            return f"u{pseudonym:016x}"
+        return f"a{UUID(session_id).int % ANONYMOUS_BUCKETS:02x}"
+
+    def write_events(self, events: Iterable[StoredEvent]) -> int:
+        """Upsert events keyed by event id: a re-sent event replaces itself, never duplicates.
+
+        Events of one request share a day and a partition, so this is one entity-group transaction
+        (all or nothing). A batch whose client times straddle midnight takes one per day; if the
+        second fails the client gets 503, and its retry re-writes both idempotently.
+        """
+        groups: dict[tuple[str, str], list[Entity]] = {}
+        for event in events:
+            partition = self.event_partition(event.pseudonym, event.session_id)
+            table = self.events_table(event.day.date())
+            groups.setdefault((table, partition), []).append(_event_entity(event, partition))
+        for (table, _), entities in groups.items():
+            self.write_partition(table, entities, upsert=True)
+        return sum(len(entities) for entities in groups.values())
+
+    def read_events(self, day: date) -> Iterator[StoredEvent]:
+        for entity in self.scan(self.events_table(day)):
+            yield _stored_event(entity)
 
     @property
     def service(self) -> TableServiceClient:

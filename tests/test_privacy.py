@@ -8,6 +8,11 @@ tenant claim, the e-mail-like name, the IP, user agent or referrer that were sen
 
 from __future__ import annotations
 
+import json
+import uuid
+
+import pytest
+
 from tests.conftest import ORIGIN, POLICY, principal_header
 
 USER = "9d6a1c7e-5b3f-4e2a-8c1d-0f9e8d7c6b5a"
@@ -25,20 +30,21 @@ HOSTILE = {
     "Origin": ORIGIN,
     "Cookie": "AppServiceAuthSession=abcdef123456",
 }
-SECRETS = [
-    USER,
-    TENANT,
-    EMAIL,
-    "kari.nordmann",
-    IP,
-    UA,
-    "PrivacyProbe",
-    REFERER,
-    "secret-project",
-    "abcdef123456",
-    USER.upper(),
-    TENANT.upper(),
+ORDER_ID = "ORD-99887766"
+CASE_GUID = "5f0c7d1e-2b3a-4c5d-8e9f-a0b1c2d3e4f5"
+HOSTILE_PAGES = [
+    f"/users/{EMAIL}/profile",
+    f"https://workspace.cetegra.com/catalog/order/{ORDER_ID}?note=urgent+delivery#top",
+    f"/cases/{CASE_GUID}/edit?description=printer+on+fire",
+    "/search?q=salary+review+2026",
+    "/tokens/0123456789abcdef0123456789abcdef",
+    f"/users/{USER}",
 ]
+SECRETS = [
+    USER, TENANT, EMAIL, "kari.nordmann", IP, UA, "PrivacyProbe", REFERER, "secret-project",
+    "abcdef123456", USER.upper(), TENANT.upper(), ORDER_ID, "99887766", CASE_GUID, "urgent",
+    "printer", "salary", "0123456789abcdef",
+]  # fmt: skip
 
 
 def scenario(client):
@@ -72,17 +78,64 @@ def scenario(client):
         == 400
     )
     assert client.get("/api/health", headers=HOSTILE).status == 200
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "name": "nav.page_view",
+            "session_id": str(uuid.uuid4()),
+            "app": "workspace",
+            "page": page,
+        }
+        for page in HOSTILE_PAGES
+    ]
+    assert (
+        client.put(
+            "/api/consent",
+            {"status": "granted", "policy_version": POLICY},
+            principal=principal,
+            headers=HOSTILE,
+        ).status
+        == 200
+    )
+    assert client.post("/api/events", {"events": events}, principal=principal, headers=HOSTILE).status == 202
+    beacon = json.dumps({"events": [{**e, "event_id": str(uuid.uuid4())} for e in events]})
+    assert client.request(
+        "POST", "/api/events", body=beacon, content_type="text/plain", principal=principal, headers=HOSTILE
+    ).json()["accepted"] == len(events)
+    rejected = {"events": [{**events[0], "event_id": str(uuid.uuid4()), "note": EMAIL}]}
+    assert client.post("/api/events", rejected, principal=principal, headers=HOSTILE).status == 400
 
 
-def test_no_identifier_in_any_table(client):
+@pytest.fixture(params=["drop", "anonymous"])
+def any_mode_client(request, make_client):
+    return make_client(DECLINED_MODE=request.param)
+
+
+def test_no_identifier_in_any_table(any_mode_client):
+    client = any_mode_client
     scenario(client)
+    assert any("ev" in name for name in client.tables()), "no events stored"
     stored = client.stored_text()
     assert client.tables(), "the scenario stored nothing, so the scan would prove nothing"
     for secret in SECRETS:
         assert secret.lower() not in stored.lower(), secret
 
 
-def test_no_identifier_in_any_log_line(client, logs):
+def test_pages_are_minimised(client):
+    scenario(client)
+    pages = {row["page"] for name, rows in client.stored().items() if "ev2" in name for row in rows}
+    assert pages == {
+        "/users/{id}/profile",
+        "/catalog/order/{id}",
+        "/cases/{id}/edit",
+        "/search",
+        "/tokens/{id}",
+        "/users/{id}",
+    }
+
+
+def test_no_identifier_in_any_log_line(any_mode_client, logs):
+    client = any_mode_client
     scenario(client)
     assert logs.records, "no log lines captured"
     text = "\n".join(record.getMessage() for record in logs.records)
@@ -92,8 +145,6 @@ def test_no_identifier_in_any_log_line(client, logs):
 
 def test_logger_refuses_personal_fields():
     import logging
-
-    import pytest
 
     from shared.logs import log
 

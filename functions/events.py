@@ -1,0 +1,24 @@
+"""POST /api/events: a batch of usage events, consent-checked and minimised, stored all or nothing."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._http import JSON, ApiRequest, Endpoint
+from shared.events import MAX_BATCH_BYTES, EventBatch, IngestResult
+
+bp = func.Blueprint()
+events = Endpoint(bp, "events", "events")
+
+
+@events.operation(
+    "POST",
+    summary="Record usage events (text/plain is accepted for navigator.sendBeacon)",
+    body=EventBatch,
+    response=IngestResult,
+    status=202,
+    content_types=(JSON, "text/plain"),
+    max_body=MAX_BATCH_BYTES,
+)
+def record(request: ApiRequest) -> IngestResult:
+    return request.services.ingest.accept(request.user, request.body, request.received_at)

@@ -1,0 +1,160 @@
+"""Usage events: what a client may send, and the minimised record that is kept.
+
+Policy: "Information submitted through forms ... is not captured by analytics. Only the fact that
+an action occurred is recorded, not its content", and "We do not collect order IDs, case
+descriptions, free-text input, or similar content". So an event is a registered name plus where
+it happened (module, page path with ids replaced by `{id}`) and when; there is no free-text field,
+unknown fields are rejected, and the page keeps the path only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from shared.errors import BadRequest
+
+MAX_EVENTS = 100
+MAX_BATCH_BYTES = 64 * 1024
+MAX_PAGE_CHARS = 512
+ID = "{id}"
+
+CATALOGUE_FILE = Path(__file__).with_name("event_catalogue.json")
+CATALOGUE: dict[str, str] = json.loads(CATALOGUE_FILE.read_text())["events"]
+EVENT_NAMES = frozenset(CATALOGUE)
+
+
+def _registered(name: str) -> str:
+    if name not in EVENT_NAMES:
+        raise PydanticCustomError("unknown_event_name", "not a registered event name (see the catalogue)")
+    return name
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is not None and ts.utcoffset() is None:
+        raise PydanticCustomError("naive_timestamp", "ts must carry a UTC offset, e.g. 2026-11-23T12:00:00Z")
+    return ts
+
+
+class Event(BaseModel):
+    """One usage event as a client sends it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Event")
+
+    event_id: UUID
+    """Chosen by the client; re-sending the same event never stores it twice."""
+    name: Annotated[str, AfterValidator(_registered)] = Field(json_schema_extra={"enum": sorted(EVENT_NAMES)})
+    session_id: UUID
+    """Tab-lifetime id from the browser's sessionStorage."""
+    ts: Annotated[datetime | None, AfterValidator(_aware)] = None
+    app: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    page: str | None = Field(None, max_length=MAX_PAGE_CHARS)
+
+
+class EventBatch(BaseModel):
+    """Body of `POST /api/events`: 1 to 100 events, stored all or nothing."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="EventBatch")
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class IngestResult(BaseModel):
+    model_config = ConfigDict(title="IngestResult")
+
+    accepted: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """The minimised record kept in raw form for at most 24 months."""
+
+    event_id: str
+    name: str
+    session_id: str
+    received: datetime
+    ts: datetime | None
+    app: str | None
+    page: str | None
+    tenant_ref: str
+    user_type: str
+    pseudonym: int | None
+    """Present only under granted consent; None for anonymous events."""
+    salt_version: str
+
+    @property
+    def day(self) -> datetime:
+        """The UTC instant whose day holds this event: the client's time when sent, so a retry of
+        the same event always lands on the same table and row."""
+        return self.ts or self.received
+
+
+# ---- minimisation ------------------------------------------------------------------------------
+
+_PLAIN_WORD = re.compile(r"[A-Za-z]{1,40}(?:[-_][A-Za-z]{1,40}){0,5}\Z")
+
+
+def minimise_page(page: str) -> str:
+    """Keep the path only; every segment that is not a plain word becomes `{id}`.
+
+    Scheme, host, query and fragment go. A plain word is letters, optionally joined by '-' or '_'
+    (`service-catalog`, `my_cases`); anything else (numbers, GUIDs, hex, e-mail addresses,
+    tokens, encoded text, dots) is treated as an identifier. So no digit, '@', '?' or '#'
+    can ever be stored.
+    """
+    end = len(page)
+    for mark in ("?", "#"):
+        found = page.find(mark)
+        if found != -1 and found < end:
+            end = found
+    path = page[:end]
+    scheme = path.find("://")
+    if scheme != -1:
+        path = path[scheme + 3 :]
+        slash = path.find("/")
+        path = path[slash:] if slash != -1 else ""
+    elif path.startswith("//"):
+        slash = path.find("/", 2)
+        path = path[slash:] if slash != -1 else ""
+    segments = []
+    for segment in path.split("/"):
+        if not segment:
+            continue
+        word = unquote(segment) if "%" in segment else segment
+        segments.append(word if _PLAIN_WORD.match(word) else ID)
+    return "/" + "/".join(segments)
+
+
+def check_batch(batch: EventBatch, received: datetime, max_age: timedelta, max_ahead: timedelta) -> None:
+    """Rules that need the whole batch or the server's clock; any failure rejects the batch whole.
+
+    An event id may appear once per batch (a transaction cannot hold one entity twice), and client
+    times far from the server's are refused (stale replays, skewed clocks).
+    """
+    earliest, latest = received - max_age, received + max_ahead
+    seen: set[UUID] = set()
+    for index, event in enumerate(batch.events):
+        if event.event_id in seen:
+            raise BadRequest(
+                f"events[{index}].event_id appears twice in the batch",
+                code="duplicate_event_id",
+                field=f"events[{index}].event_id",
+            )
+        seen.add(event.event_id)
+        if event.ts is not None and not (earliest <= event.ts <= latest):
+            raise BadRequest(
+                f"events[{index}].ts is outside the accepted window "
+                f"({int(max_age.total_seconds() // 3600)} h back, {int(max_ahead.total_seconds())} s ahead)",
+                code="event_time_out_of_window",
+                field=f"events[{index}].ts",
+            )
