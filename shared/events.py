@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 from urllib.parse import unquote
-from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -33,6 +32,13 @@ CATALOGUE: dict[str, str] = json.loads(CATALOGUE_FILE.read_text())["events"]
 EVENT_NAMES = frozenset(CATALOGUE)
 
 
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+"""Canonical 8-4-4-4-12 form, validated as a string and stored as sent (a re-sent event carries
+the identical string), so no UUID object is built and printed back per event on the hot path."""
+
+Uuid = Annotated[str, Field(pattern=UUID_PATTERN, json_schema_extra={"format": "uuid"})]
+
+
 def _registered(name: str) -> str:
     if name not in EVENT_NAMES:
         raise PydanticCustomError("unknown_event_name", "not a registered event name (see the catalogue)")
@@ -40,9 +46,13 @@ def _registered(name: str) -> str:
 
 
 def _aware(ts: datetime | None) -> datetime | None:
-    if ts is not None and ts.utcoffset() is None:
+    """Require an offset and normalise to UTC, so the event's day is its UTC day."""
+    if ts is None:
+        return None
+    offset = ts.utcoffset()
+    if offset is None:
         raise PydanticCustomError("naive_timestamp", "ts must carry a UTC offset, e.g. 2026-11-23T12:00:00Z")
-    return ts
+    return ts.astimezone(UTC) if offset else ts
 
 
 class Event(BaseModel):
@@ -50,10 +60,10 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, title="Event")
 
-    event_id: UUID
+    event_id: Uuid
     """Chosen by the client; re-sending the same event never stores it twice."""
     name: Annotated[str, AfterValidator(_registered)] = Field(json_schema_extra={"enum": sorted(EVENT_NAMES)})
-    session_id: UUID
+    session_id: Uuid
     """Tab-lifetime id from the browser's sessionStorage."""
     ts: Annotated[datetime | None, AfterValidator(_aware)] = None
     app: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -75,8 +85,7 @@ class IngestResult(BaseModel):
     dropped: int
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
     """The minimised record kept in raw form for at most 24 months."""
 
     event_id: str
@@ -102,36 +111,31 @@ class StoredEvent:
 # ---- minimisation ------------------------------------------------------------------------------
 
 _PLAIN_WORD = re.compile(r"[A-Za-z]{1,40}(?:[-_][A-Za-z]{1,40}){0,5}\Z")
+_CLEAN_PATH = re.compile(r"(?:/[A-Za-z]{1,40}(?:[-_][A-Za-z]{1,40}){0,5})+/?\Z")
 
 
+@lru_cache(maxsize=8192)
 def minimise_page(page: str) -> str:
     """Keep the path only; every segment that is not a plain word becomes `{id}`.
 
     Scheme, host, query and fragment go. A plain word is letters, optionally joined by '-' or '_'
     (`service-catalog`, `my_cases`); anything else (numbers, GUIDs, hex, e-mail addresses,
     tokens, encoded text, dots) is treated as an identifier. So no digit, '@', '?' or '#'
-    can ever be stored.
+    can ever be stored. Cached: real traffic repeats a small set of pages.
     """
-    end = len(page)
-    for mark in ("?", "#"):
-        found = page.find(mark)
-        if found != -1 and found < end:
-            end = found
-    path = page[:end]
+    path = page.partition("?")[0].partition("#")[0]
     scheme = path.find("://")
     if scheme != -1:
         path = path[scheme + 3 :]
-        slash = path.find("/")
-        path = path[slash:] if slash != -1 else ""
+        path = path[path.find("/") :] if "/" in path else ""
     elif path.startswith("//"):
         slash = path.find("/", 2)
         path = path[slash:] if slash != -1 else ""
-    segments = []
-    for segment in path.split("/"):
-        if not segment:
-            continue
-        word = unquote(segment) if "%" in segment else segment
-        segments.append(word if _PLAIN_WORD.match(word) else ID)
+    if "%" in path:
+        path = unquote(path)
+    if _CLEAN_PATH.match(path):
+        return path.rstrip("/")
+    segments = [segment if _PLAIN_WORD.match(segment) else ID for segment in path.split("/") if segment]
     return "/" + "/".join(segments)
 
 
@@ -142,7 +146,7 @@ def check_batch(batch: EventBatch, received: datetime, max_age: timedelta, max_a
     times far from the server's are refused (stale replays, skewed clocks).
     """
     earliest, latest = received - max_age, received + max_ahead
-    seen: set[UUID] = set()
+    seen: set[str] = set()
     for index, event in enumerate(batch.events):
         if event.event_id in seen:
             raise BadRequest(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from shared.consent import ConsentService
 from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, minimise_page
@@ -61,7 +61,7 @@ class Ingest:
                 name=event.name,
                 session_id=str(event.session_id),
                 received=received,
-                ts=event.ts.astimezone(UTC) if event.ts is not None else None,
+                ts=event.ts,
                 app=event.app,
                 page=minimise_page(event.page) if event.page is not None else None,
                 tenant_ref=tenant,

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, NoReturn
-from uuid import UUID
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient, UpdateMode
 
 from shared.errors import StorageUnavailable
@@ -88,7 +88,7 @@ def _unavailable(operation: str, exc: Exception) -> NoReturn:
     raise StorageUnavailable("table storage is unavailable") from None
 
 
-def _event_entity(event: StoredEvent, partition: str) -> Entity:
+def _event_entity(event: StoredEvent, partition: str, pseudonym: EntityProperty | None) -> Entity:
     entity: Entity = {
         "PartitionKey": partition,
         "RowKey": event.event_id,
@@ -105,8 +105,8 @@ def _event_entity(event: StoredEvent, partition: str) -> Entity:
         entity["app"] = event.app
     if event.page is not None:
         entity["page"] = event.page
-    if event.pseudonym is not None:
-        entity["pseudonym"] = int64(event.pseudonym)
+    if pseudonym is not None:
+        entity["pseudonym"] = pseudonym
     return entity
 
 
@@ -149,6 +149,8 @@ class Storage:
     ) -> Storage:
         """Azurite locally (connection string); in Azure the managed identity, never keys."""
         options = {**CLIENT_OPTIONS, **client_kwargs}
+        # requests otherwise re-reads proxy settings from the whole environment on every call.
+        options.setdefault("transport", RequestsTransport(use_env_settings=False))
         if connection_string:
             service = TableServiceClient.from_connection_string(connection_string, **options)
         else:
@@ -290,7 +292,7 @@ class Storage:
         transaction). Anonymous events spread over 64 buckets by session, so none is hot."""
         if pseudonym is not None:
             return f"u{pseudonym:016x}"
-        return f"a{UUID(session_id).int % ANONYMOUS_BUCKETS:02x}"
+        return f"a{int(session_id[-2:], 16) % ANONYMOUS_BUCKETS:02x}"
 
     def write_events(self, events: Iterable[StoredEvent]) -> int:
         """Upsert events keyed by event id: a re-sent event replaces itself, never duplicates.
@@ -300,10 +302,19 @@ class Storage:
         second fails the client gets 503, and its retry re-writes both idempotently.
         """
         groups: dict[tuple[str, str], list[Entity]] = {}
+        tables: dict[date, str] = {}
+        owners: dict[int | str, tuple[str, EntityProperty | None]] = {}
         for event in events:
-            partition = self.event_partition(event.pseudonym, event.session_id)
-            table = self.events_table(event.day.date())
-            groups.setdefault((table, partition), []).append(_event_entity(event, partition))
+            owner = event.pseudonym if event.pseudonym is not None else event.session_id
+            keys = owners.get(owner)
+            if keys is None:
+                keys = owners[owner] = (
+                    self.event_partition(event.pseudonym, event.session_id),
+                    int64(event.pseudonym) if event.pseudonym is not None else None,
+                )
+            day = event.day.date()
+            table = tables.get(day) or tables.setdefault(day, self.events_table(day))
+            groups.setdefault((table, keys[0]), []).append(_event_entity(event, *keys))
         for (table, _), entities in groups.items():
             self.write_partition(table, entities, upsert=True)
         return sum(len(entities) for entities in groups.values())
