@@ -1,5 +1,5 @@
 """Thin adapters: each module turns a trigger into a call of domain code in `shared/`."""
 
-from functions import consent, events, health, openapi
+from functions import consent, events, health, openapi, ops, timers
 
-BLUEPRINTS = (health.bp, openapi.bp, consent.bp, events.bp)
+BLUEPRINTS = (health.bp, openapi.bp, consent.bp, events.bp, ops.bp, timers.bp)

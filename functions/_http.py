@@ -22,6 +22,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core.core_schema import ErrorType
 
+from shared.audit import new_audit_id
 from shared.errors import (
     AnalyticsError,
     BadRequest,
@@ -63,6 +64,8 @@ class ApiRequest:
     body: Any
     received_at: datetime
     services: Services
+    audit_id: str | None = None
+    """Set on audited (ops) routes: the id of the audit record this call will write."""
 
     @property
     def user(self) -> Principal:
@@ -87,6 +90,15 @@ class Operation:
     errors: tuple[int, ...] = field(default=())
 
 
+@dataclass
+class _Call:
+    """What one call learned on its way, for the audit record."""
+
+    audit_id: str | None
+    principal: Principal | None = None
+    result: Any = None
+
+
 ENDPOINTS: dict[str, Endpoint] = {}
 
 
@@ -97,9 +109,10 @@ class Endpoint:
     otherwise answer a bare 404) and lets CORS preflights reach the app.
     """
 
-    def __init__(self, blueprint: func.Blueprint, route: str, name: str) -> None:
+    def __init__(self, blueprint: func.Blueprint, route: str, name: str, *, audited: bool = False) -> None:
         self.route = route
         self.name = name
+        self.audited = audited
         self.operations: dict[str, Operation] = {}
         ENDPOINTS[route] = self
 
@@ -148,14 +161,15 @@ class Endpoint:
         started = time.perf_counter()
         method = req.method.upper()
         origin = req.headers.get("origin")
-        settings: Settings | None = None
+        svc: Services | None = None
+        call = _Call(audit_id=new_audit_id() if self.audited else None)
+        preflight = method == "OPTIONS" and bool(req.headers.get("access-control-request-method"))
         try:
             svc = services()
-            settings = svc.settings
-            if method == "OPTIONS" and req.headers.get("access-control-request-method"):
-                response = self._preflight(req, origin, settings)
+            if preflight:
+                response = self._preflight(req, origin, svc.settings)
             else:
-                response = self._invoke(req, method, svc)
+                response = self._invoke(req, method, svc, call)
         except AnalyticsError as exc:
             response = error_response(exc)
         except Exception as exc:  # the contract: never a stack trace to the client
@@ -168,11 +182,13 @@ class Endpoint:
                 error=type(exc).__name__,
             )
             response = error_response(AnalyticsError("internal error"))
+        if call.audit_id is not None and svc is not None and not preflight:
+            response = self._audit(svc, call, method, response)
         for name, value in BASE_HEADERS.items():
             response.headers[name] = value
         if origin:
             response.headers["Vary"] = "Origin"
-            if settings is not None and origin in settings.cors_allowed_origins:
+            if svc is not None and origin in svc.settings.cors_allowed_origins:
                 response.headers["Access-Control-Allow-Origin"] = origin
                 response.headers["Access-Control-Allow-Credentials"] = "true"
         log(
@@ -186,17 +202,38 @@ class Endpoint:
         )
         return response
 
-    def _invoke(self, req: func.HttpRequest, method: str, svc: Services) -> func.HttpResponse:
+    def _audit(
+        self, svc: Services, call: _Call, method: str, response: func.HttpResponse
+    ) -> func.HttpResponse:
+        """Every ops call leaves a record; if it cannot be written the call is reported as 503."""
+        assert call.audit_id is not None
+        try:
+            svc.audit.record(
+                call.audit_id,
+                f"{method} /api/{self.route}",
+                call.principal,
+                response.status_code,
+                call.result,
+            )
+        except ServiceUnavailable as exc:
+            return error_response(exc)
+        return response
+
+    def _invoke(self, req: func.HttpRequest, method: str, svc: Services, call: _Call) -> func.HttpResponse:
         op = self.operations.get(method)
         if op is None:
             raise MethodNotAllowed(f"{method} is not allowed on /api/{self.route}", allow=self.allow)
         principal = None
         if op.auth != "public":
-            principal = principal_from_header(req.headers.get(PRINCIPAL_HEADER), svc.settings)
+            principal = call.principal = principal_from_header(
+                req.headers.get(PRINCIPAL_HEADER), svc.settings
+            )
             if op.auth == "ops" and not principal.has_role(svc.settings.ops_role):
                 raise Forbidden("this operation needs the analytics operator role")
         body = parse_body(req, op) if op.body is not None else None
-        result = op.handler(ApiRequest(principal, body, svc.clock(), svc))
+        result = op.handler(ApiRequest(principal, body, svc.clock(), svc, call.audit_id))
+        payload = result.payload if isinstance(result, Reply) else result
+        call.result = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         if isinstance(result, Reply):
             response = json_response(result.status, result.payload)
             if result.retry_after is not None:
@@ -224,12 +261,14 @@ class Endpoint:
 def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
     """Content type → size → JSON → schema. Nothing is stored before all of it has passed."""
     assert op.body is not None
+    raw = req.get_body() or b""
+    if not raw and not any(f.is_required() for f in op.body.model_fields.values()):
+        return op.body()  # e.g. `POST /api/ops/retention/run` with no body means `{}`
     content_type = req.headers.get("content-type") or ""
     media, _, params = content_type.partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"') if params.strip() else "utf-8"
     if media.strip().lower() not in op.content_types or charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"send the body as {' or '.join(op.content_types)} (UTF-8)")
-    raw = req.get_body() or b""
     if len(raw) > op.max_body:
         raise PayloadTooLarge(f"body exceeds {op.max_body} bytes")
     try:

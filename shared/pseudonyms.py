@@ -48,7 +48,7 @@ class Salt:
     def _keys(self) -> dict[str, bytes]:
         return {
             purpose: hmac.new(self.key, b"cetegra-analytics/v1/" + purpose.encode(), hashlib.sha256).digest()
-            for purpose in ("event-pseudonym", "consent-key", "tenant-ref")
+            for purpose in ("event-pseudonym", "consent-key", "tenant-ref", "operator-ref")
         }
 
     def derive(self, purpose: str, subject: str) -> bytes:
@@ -66,6 +66,8 @@ class Pseudonyms:
     """Key of the consent record: a different derivation, so it cannot be joined to events."""
     tenant_ref: str
     """Opaque tenant reference kept with events and aggregates instead of the tenant claim."""
+    operator_ref: str
+    """Who ran an ops call, in the audit table: resolvable by the ops team with the vault only."""
 
 
 def derive(salt: Salt, tenant_id: str, user_id: str) -> Pseudonyms:
@@ -76,6 +78,7 @@ def derive(salt: Salt, tenant_id: str, user_id: str) -> Pseudonyms:
         event_pseudonym=number or 1,
         consent_key="c" + salt.derive("consent-key", subject)[:16].hex(),
         tenant_ref="t" + salt.derive("tenant-ref", tenant_id.lower())[:8].hex(),
+        operator_ref="o" + salt.derive("operator-ref", subject)[:8].hex(),
     )
 
 

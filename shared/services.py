@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.aggregates import Aggregation
+from shared.audit import Audit
 from shared.consent import ConsentService
 from shared.ingest import Ingest
 from shared.logs import quiet_azure_sdk
@@ -22,6 +24,7 @@ from shared.pseudonyms import (
     SaltCache,
     SaltSource,
 )
+from shared.retention import Retention
 from shared.settings import Settings, load
 from shared.storage import Storage
 
@@ -40,6 +43,9 @@ class Services:
     pseudonymizer: Pseudonymizer
     consent: ConsentService
     ingest: Ingest
+    retention: Retention
+    aggregation: Aggregation
+    audit: Audit
     clock: Clock
 
 
@@ -75,6 +81,9 @@ def build(
         pseudonymizer=pseudonymizer,
         consent=consent,
         ingest=Ingest(storage, pseudonymizer, consent, settings, clock),
+        retention=Retention(storage, settings, clock),
+        aggregation=Aggregation(storage, settings, clock),
+        audit=Audit(storage, pseudonymizer, clock),
         clock=clock,
     )
 

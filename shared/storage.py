@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NoReturn
 
@@ -34,6 +35,9 @@ CONSENT = "consent"
 AUDIT = "audit"
 EVENTS = "ev"
 STATE_ROW = "state"
+AGGREGATES = {"daily": "aggdaily", "monthly": "aggmonthly"}
+AGGREGATE_KEYS = {"daily": ("tenant", "user_type", "name", "app"), "monthly": ("tenant", "user_type")}
+AGGREGATE_STATE = "aggstate"
 MAX_BATCH = 100
 ANONYMOUS_BUCKETS = 64
 """Entity-group transactions hold at most 100 entities of one partition (and < 4 MiB)."""
@@ -126,6 +130,14 @@ def _stored_event(entity: Entity) -> StoredEvent:
     )
 
 
+@dataclass
+class AggregateState:
+    """Which periods are built, and whether they were final (past the late-event window) then."""
+
+    daily: dict[date, bool] = field(default_factory=dict)
+    monthly: dict[date, bool] = field(default_factory=dict)
+
+
 class _TableMissing(Exception):
     """The table does not exist yet (a transaction reports this as 404 TableNotFound)."""
 
@@ -207,20 +219,22 @@ class Storage:
 
         Creates the table on first use (cached) so the hot path costs one transaction.
         """
-        operations = [
+        operations: list[Any] = [
             ("upsert", e, {"mode": UpdateMode.REPLACE}) if upsert else ("create", e) for e in entities
         ]
-        chunks = [operations[i : i + MAX_BATCH] for i in range(0, len(operations), MAX_BATCH)]
+        try:
+            self._submit(table, operations)
+        except _TableMissing:
+            self._known_tables.discard(table)
+            self.ensure_table(table)
+            self._submit(table, operations)
+
+    def _submit(self, table: str, operations: list[Any]) -> None:
+        """Entity-group transactions of at most 100 operations (callers keep one partition)."""
         client = self._service.get_table_client(table)
-        for chunk in chunks:
-            try:
-                with _service_errors("transaction"):
-                    client.submit_transaction(chunk)
-            except (_TableMissing, ResourceNotFoundError):
-                self._known_tables.discard(table)
-                self.ensure_table(table)
-                with _service_errors("transaction"):
-                    client.submit_transaction(chunk)
+        for i in range(0, len(operations), MAX_BATCH):
+            with _service_errors("transaction"):
+                client.submit_transaction(operations[i : i + MAX_BATCH])
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -265,20 +279,17 @@ class Storage:
             return
 
     def delete_entities(self, table: str, keys: Iterable[tuple[str, str]]) -> int:
-        """Delete by (partition, row), batched per partition. Returns how many were deleted."""
+        """Delete by (partition, row), one transaction per partition and 100 rows; returns the count."""
         by_partition: dict[str, list[str]] = {}
         for partition, row in keys:
             by_partition.setdefault(partition, []).append(row)
-        client = self._service.get_table_client(table)
         count = 0
         for partition, rows in by_partition.items():
-            for i in range(0, len(rows), MAX_BATCH):
-                chunk = rows[i : i + MAX_BATCH]
-                with _service_errors("delete"):
-                    client.submit_transaction(
-                        [("delete", {"PartitionKey": partition, "RowKey": row}) for row in chunk]
-                    )
-                count += len(chunk)
+            try:
+                self._submit(table, [("delete", {"PartitionKey": partition, "RowKey": row}) for row in rows])
+            except _TableMissing:
+                return count
+            count += len(rows)
         return count
 
     # ---- raw events -----------------------------------------------------------------------------
@@ -322,6 +333,62 @@ class Storage:
     def read_events(self, day: date) -> Iterator[StoredEvent]:
         for entity in self.scan(self.events_table(day)):
             yield _stored_event(entity)
+
+    def event_days(self) -> list[date]:
+        """Days that have a raw-event table (one listing call). Only exact `ev<YYYYMMDD>` names
+        count, so consent, aggregate and audit tables can never be mistaken for events."""
+        prefix = self.table(EVENTS)
+        days = []
+        for name in self.list_tables(EVENTS):
+            digits = name[len(prefix) :]
+            if len(digits) == 8 and digits.isdigit():
+                days.append(date(int(digits[:4]), int(digits[4:6]), int(digits[6:])))
+        return sorted(days)
+
+    def scan_events(self, day: date, fields: list[str]) -> Iterator[Entity]:
+        """The named fields of one day's events, server-side projected ($select)."""
+        return iter(self.scan(self.events_table(day), select=fields))
+
+    # ---- audit ---------------------------------------------------------------------------------
+
+    def write_audit(self, record: Entity) -> None:
+        self.write_partition(self.table(AUDIT), [record], upsert=False)
+
+    def audit_records(self, day: str) -> list[Entity]:
+        return self.partition(self.table(AUDIT), day)
+
+    # ---- aggregates -----------------------------------------------------------------------------
+
+    def replace_aggregates(self, kind: str, period: str, rows: list[Entity]) -> None:
+        """Make a period's cells exactly `rows`: deterministic keys and upserts, then delete cells
+        a rebuild no longer has (e.g. folded after late events). Re-running gives identical rows."""
+        table = self.table(AGGREGATES[kind])
+        keys = AGGREGATE_KEYS[kind]
+        entities = [{"PartitionKey": period, "RowKey": "|".join(row[k] for k in keys), **row} for row in rows]
+        existing = {e["RowKey"] for e in self.partition(table, period, select=["RowKey"])}
+        if entities:
+            self.write_partition(table, entities, upsert=True)
+        stale = existing - {e["RowKey"] for e in entities}
+        if stale:
+            self.delete_entities(table, ((period, row) for row in sorted(stale)))
+
+    def aggregates(self, kind: str, period: str) -> list[Entity]:
+        return self.partition(self.table(AGGREGATES[kind]), period)
+
+    def aggregate_state(self) -> AggregateState:
+        state = AggregateState()
+        for row in self.scan(self.table(AGGREGATE_STATE)):
+            key = row["RowKey"]
+            if row["PartitionKey"] == "daily":
+                state.daily[date(int(key[:4]), int(key[4:6]), int(key[6:]))] = bool(row["final"])
+            else:
+                state.monthly[date(int(key[:4]), int(key[4:6]), 1)] = bool(row["final"])
+        return state
+
+    def save_aggregate_state(self, kind: str, period: str, *, final: bool, events: int) -> None:
+        """Recorded after a period's cells are written, so a crash resumes by rebuilding it."""
+        row = {"PartitionKey": kind, "RowKey": period, "final": final, "events": events}
+        self.write_partition(self.table(AGGREGATE_STATE), [row], upsert=True)
 
     @property
     def service(self) -> TableServiceClient:

@@ -63,3 +63,27 @@ def test_route_templates():
     assert not _compile("ops/erasure").match("ops/erasure/x")
     assert _compile("items/{id:int}").match("items/42").group("id") == "42"
     assert _compile("files/{*rest}").match("files/a/b").group("rest") == "a/b"
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        ("0 5 0 * * *", "2026-11-23T12:00:00", "2026-11-24T00:05:00"),
+        ("0 5 0 * * *", "2026-11-23T00:04:59", "2026-11-23T00:05:00"),
+        ("0 30 0 * * *", "2026-12-31T23:59:59", "2027-01-01T00:30:00"),
+        ("*/15 * * * * *", "2026-11-23T12:00:14", "2026-11-23T12:00:15"),
+        ("0 0 9 * * 1-5", "2026-11-21T10:00:00", "2026-11-23T09:00:00"),  # Saturday → Monday
+        ("0 0 0 29 2 *", "2026-03-01T00:00:00", "2028-02-29T00:00:00"),
+    ],
+)
+def test_ncrontab(expression, after, expected):
+    from datetime import UTC, datetime
+
+    from tools.localhost import next_fire
+
+    start = datetime.fromisoformat(after).replace(tzinfo=UTC)
+    assert next_fire(expression, start) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+
+
+def test_timers_are_registered_for_the_local_host(router):
+    assert {t.get_function_name() for t in router.timers} == {"retention_timer", "aggregation_timer"}

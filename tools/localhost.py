@@ -17,8 +17,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,72 @@ class Router:
             body=body,
         )
         return route.handler(**{route.arg_name: request})
+
+
+def _field(spec: str, low: int, high: int) -> frozenset[int]:
+    values: set[int] = set()
+    for part in spec.split(","):
+        body, _, step = part.partition("/")
+        if body == "*":
+            start, end = low, high
+        elif "-" in body:
+            start, end = (int(x) for x in body.split("-", 1))
+        else:
+            start = end = int(body)
+            if step:
+                end = high
+        values.update(range(start, end + 1, int(step or 1)))
+    if not values or min(values) < low or max(values) > high:
+        raise ValueError(f"NCRONTAB field {spec!r} is outside {low}-{high}")
+    return frozenset(values)
+
+
+def next_fire(expression: str, after: datetime) -> datetime:
+    """Next time an Azure Functions NCRONTAB expression ({second} {minute} {hour} {day} {month}
+    {day-of-week}, UTC) fires strictly after `after`: numbers, *, ranges, lists and steps."""
+    fields = expression.split()
+    if len(fields) != 6:
+        raise ValueError(f"NCRONTAB needs 6 fields: {expression!r}")
+    second, minute, hour, day, month, weekday = (
+        _field(spec, low, high)
+        for spec, (low, high) in zip(
+            fields, ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 6)), strict=True
+        )
+    )
+    at = after.replace(microsecond=0) + timedelta(seconds=1)
+    for _ in range(500_000):
+        if at.month not in month:
+            at = (at.replace(day=1, hour=0, minute=0, second=0) + timedelta(days=32)).replace(day=1)
+        elif at.day not in day or (at.weekday() + 1) % 7 not in weekday:
+            at = at.replace(hour=0, minute=0, second=0) + timedelta(days=1)
+        elif at.hour not in hour:
+            at = at.replace(minute=0, second=0) + timedelta(hours=1)
+        elif at.minute not in minute:
+            at = at.replace(second=0) + timedelta(minutes=1)
+        elif at.second not in second:
+            at += timedelta(seconds=1)
+        else:
+            return at
+    raise ValueError(f"NCRONTAB {expression!r} never fires")
+
+
+def run_timers(timers: list[Any], stop: threading.Event) -> None:
+    """Fire each registered timer function on its schedule, as the Functions host would."""
+    from azure.functions.timer import TimerRequest
+
+    log = logging.getLogger("cetegra.localhost")
+    now = datetime.now(UTC)
+    due = {t.get_function_name(): next_fire(t.get_trigger().schedule, now) for t in timers}
+    by_name = {t.get_function_name(): t for t in timers}
+    while not stop.is_set():
+        name, when = min(due.items(), key=lambda item: item[1])
+        if stop.wait(max(0.0, (when - datetime.now(UTC)).total_seconds())):
+            return
+        try:
+            by_name[name].get_user_function()(TimerRequest(past_due=False))
+        except Exception as exc:  # a failed run is logged and retried at the next schedule
+            log.error(json.dumps({"event": "timer.failed", "timer": name, "error": type(exc).__name__}))
+        due[name] = next_fire(by_name[name].get_trigger().schedule, datetime.now(UTC))
 
 
 def _json(status: int, payload: dict[str, Any]) -> func.HttpResponse:
@@ -225,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         router = Router.from_app(function_app.app)
         server = ThreadingHTTPServer((args.host, args.port), make_handler(router, args.port))
         server.daemon_threads = True
+        stop = threading.Event()
+        threading.Thread(target=run_timers, args=(router.timers, stop), daemon=True, name="timers").start()
+        timers = ", ".join(f"{t.get_function_name()} ({t.get_trigger().schedule})" for t in router.timers)
+        print(f"Timers scheduled (UTC): {timers}", file=sys.stderr)
         routes = ", ".join(sorted(f"/api/{route.template}" for route in router.routes))
         print(
             f"Serving {len(router.routes)} functions on http://localhost:{args.port}: {routes}",
@@ -235,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("stopping", file=sys.stderr)
         finally:
+            stop.set()
             server.server_close()
         return 0
     finally:

@@ -1,0 +1,47 @@
+"""Ops routes (role `Cetegra.Analytics.Operator`, every call audited): run the timers' work on demand."""
+
+from __future__ import annotations
+
+import azure.functions as func
+from pydantic import BaseModel, ConfigDict
+
+from functions._http import ApiRequest, Endpoint
+from shared.aggregates import AggregationRequest, AggregationResult
+from shared.retention import RetentionResult
+
+bp = func.Blueprint()
+
+
+class RetentionRequest(BaseModel):
+    """Body of `POST /api/ops/retention/run`: `{}` (the cutoff is a setting, never a parameter)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="RetentionRequest")
+
+
+retention = Endpoint(bp, "ops/retention/run", "ops_retention_run", audited=True)
+
+
+@retention.operation(
+    "POST",
+    summary="Delete raw events older than the retention cutoff now",
+    auth="ops",
+    body=RetentionRequest,
+    response=RetentionResult,
+)
+def run_retention(request: ApiRequest) -> RetentionResult:
+    return request.services.retention.run()
+
+
+aggregation = Endpoint(bp, "ops/aggregation/run", "ops_aggregation_run", audited=True)
+
+
+@aggregation.operation(
+    "POST",
+    summary="Build pending aggregates, or rebuild an inclusive day range",
+    auth="ops",
+    body=AggregationRequest,
+    response=AggregationResult,
+)
+def run_aggregation(request: ApiRequest) -> AggregationResult:
+    body: AggregationRequest = request.body
+    return request.services.aggregation.run(body.from_, body.to)

@@ -1,0 +1,75 @@
+"""Retention: raw analytics data is kept "for a maximum of 24 months in raw form" (cookie policy §4).
+
+Raw events live in one table per UTC day, so expiry deletes whole days: one operation per
+expired day, whatever it holds. A run on day T removes every day ≤ T - RETENTION_MONTHS, so the
+oldest kept day is T - RETENTION_MONTHS + 1 day. Run daily just after midnight UTC, no raw event
+outlives 24 months by more than the minutes until that run. Consent records, aggregates and audit
+data are other tables and are never touched. Re-running, or resuming after a crash, simply deletes
+what is still there.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.logs import log
+from shared.settings import Settings
+from shared.storage import Storage
+
+LOG = logging.getLogger("cetegra.retention")
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day-of-month `months` earlier, clamped to that month's end (Mar 31 - 1 → Feb 28)."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def oldest_kept_day(today: date, months: int) -> date:
+    return months_before(today, months) + timedelta(days=1)
+
+
+class RetentionResult(BaseModel):
+    model_config = ConfigDict(title="RetentionResult")
+
+    oldest_kept_day: date
+    removed_days: list[date]
+    removed_periods: int
+    storage_operations: int
+    """Table-service calls this run made: one listing plus one delete per removed day."""
+
+
+class Retention:
+    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self._storage = storage
+        self._months = settings.retention_months
+        self._clock = clock
+
+    def run(self) -> RetentionResult:
+        keep_from = oldest_kept_day(self._clock().date(), self._months)
+        days = self._storage.event_days()
+        expired = [day for day in days if day < keep_from]
+        for day in expired:
+            self._storage.delete_table(self._storage.events_table(day))
+            log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
+        log(
+            LOG,
+            logging.INFO,
+            "retention.run",
+            oldest_kept_day=keep_from.isoformat(),
+            removed_periods=len(expired),
+            kept_periods=len(days) - len(expired),
+        )
+        return RetentionResult(
+            oldest_kept_day=keep_from,
+            removed_days=expired,
+            removed_periods=len(expired),
+            storage_operations=1 + len(expired),
+        )

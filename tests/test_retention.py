@@ -1,0 +1,182 @@
+"""Retention against Azurite with an injected clock: the exact 24-month boundary and its safety."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+from shared.errors import StorageUnavailable
+from shared.events import StoredEvent
+from shared.retention import months_before, oldest_kept_day
+from tests.conftest import POLICY, principal_header
+
+OPS = principal_header(
+    user_id="ops-user-oid", name="operator@cegal.example", roles=("Cetegra.Analytics.Operator",)
+)
+
+
+def seed(client, day: date, count: int = 1, pseudonym: int | None = 2**62 + 5) -> None:
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    client.services.storage.write_events(
+        StoredEvent(
+            event_id=str(uuid.uuid4()),
+            name="app.launch",
+            session_id=str(uuid.uuid4()),
+            received=moment,
+            ts=moment,
+            app="workspace",
+            page="/home",
+            tenant_ref="tabc",
+            user_type="basic_user",
+            pseudonym=pseudonym,
+            salt_version="v1",
+        )
+        for _ in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    ("today", "months", "expected"),
+    [
+        (date(2026, 11, 23), 24, date(2024, 11, 23)),
+        (date(2026, 3, 31), 1, date(2026, 2, 28)),
+        (date(2028, 2, 29), 24, date(2026, 2, 28)),
+        (date(2026, 1, 15), 13, date(2024, 12, 15)),
+    ],
+)
+def test_months_before(today, months, expected):
+    assert months_before(today, months) == expected
+
+
+def test_exact_24_month_boundary(client):
+    for day in (date(2024, 11, 22), date(2024, 11, 23), date(2024, 11, 24), date(2026, 11, 22)):
+        seed(client, day)
+    result = client.services.retention.run()  # clock: 2026-11-23 12:00 UTC
+    assert result.oldest_kept_day == date(2024, 11, 24) == oldest_kept_day(date(2026, 11, 23), 24)
+    assert result.removed_days == [date(2024, 11, 22), date(2024, 11, 23)]  # first removed day: 2024-11-23
+    assert client.services.storage.event_days() == [
+        date(2024, 11, 24),
+        date(2026, 11, 22),
+    ]  # last kept: 11-24
+    remaining = [
+        e for d in client.services.storage.event_days() for e in client.services.storage.read_events(d)
+    ]
+    assert min(e.day for e in remaining).date() == date(2024, 11, 24)
+
+
+def test_next_day_moves_the_boundary(client, clock):
+    seed(client, date(2024, 11, 24))
+    client.services.retention.run()
+    assert client.services.storage.event_days() == [date(2024, 11, 24)]
+    clock.advance(days=1)
+    assert client.services.retention.run().removed_days == [date(2024, 11, 24)]
+
+
+def test_rerun_is_harmless(client):
+    seed(client, date(2024, 1, 1))
+    seed(client, date(2026, 11, 1))
+    first = client.services.retention.run()
+    second = client.services.retention.run()
+    assert first.removed_periods == 1 and second.removed_periods == 0
+    assert client.services.storage.event_days() == [date(2026, 11, 1)]
+
+
+def test_crash_between_periods_then_rerun(client, monkeypatch):
+    for day in (date(2023, 5, 1), date(2023, 6, 1), date(2023, 7, 1), date(2026, 11, 1)):
+        seed(client, day)
+    storage = client.services.storage
+    real_delete = storage.delete_table
+    calls = []
+
+    def flaky(name):
+        calls.append(name)
+        if len(calls) == 2:
+            raise StorageUnavailable("table storage is unavailable")
+        real_delete(name)
+
+    monkeypatch.setattr(storage, "delete_table", flaky)
+    with pytest.raises(StorageUnavailable):
+        client.services.retention.run()
+    assert storage.event_days() == [date(2023, 6, 1), date(2023, 7, 1), date(2026, 11, 1)]
+    monkeypatch.setattr(storage, "delete_table", real_delete)
+    assert client.services.retention.run().removed_days == [date(2023, 6, 1), date(2023, 7, 1)]
+    assert storage.event_days() == [date(2026, 11, 1)]
+
+
+def test_cost_is_one_operation_per_period_not_per_event(client, monkeypatch):
+    seed(client, date(2023, 1, 1), count=1)
+    seed(client, date(2023, 1, 2), count=300)
+    storage = client.services.storage
+    calls = {"list": 0, "delete": 0, "entity": 0}
+    for name, key in (
+        ("list_tables", "list"),
+        ("delete_table", "delete"),
+        ("delete_entities", "entity"),
+        ("query", "entity"),
+        ("scan", "entity"),
+    ):
+        real = getattr(storage, name)
+
+        def spy(*args, _real=real, _key=key, **kwargs):
+            calls[_key] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(storage, name, spy)
+    result = client.services.retention.run()
+    assert calls == {"list": 1, "delete": 2, "entity": 0}
+    assert result.storage_operations == 3
+
+
+def test_never_touches_consent_aggregates_or_audit(client, clock):
+    assert client.put("/api/consent", {"status": "granted", "policy_version": POLICY}).status == 200
+    for user in range(5):
+        seed(client, date(2026, 11, 20), pseudonym=2**40 + user)
+    assert client.post("/api/ops/aggregation/run", {}, principal=OPS).json()["cells"] == 1
+    seed(client, date(2020, 1, 1))
+    before = set(client.tables())
+    assert client.post("/api/ops/retention/run", {}, principal=OPS).status == 200
+    after = set(client.tables())
+    assert before - after == {client.services.storage.events_table(date(2020, 1, 1))}
+    for base in ("consent", "aggdaily", "aggstate", "audit"):
+        assert client.services.storage.table(base) in after
+
+
+def test_ops_route_needs_role_and_is_audited(client):
+    seed(client, date(2020, 1, 1))
+    denied = client.post("/api/ops/retention/run", {})  # a normal user
+    assert denied.status == 403 and denied.json()["error"]["code"] == "forbidden"
+    assert client.services.storage.event_days() == [date(2020, 1, 1)]
+    ok = client.request("POST", "/api/ops/retention/run", principal=OPS)  # no body means {}
+    assert ok.status == 200
+    assert ok.json()["removed_days"] == ["2020-01-01"] and ok.json()["removed_periods"] == 1
+    bad = client.post("/api/ops/retention/run", {"months": 1}, principal=OPS)
+    assert bad.status == 400 and bad.json()["error"]["code"] == "unknown_field"
+    records = client.services.storage.audit_records("20261123")
+    assert sorted(r["status"] for r in records) == [200, 400, 403]
+    granted = next(r for r in records if r["status"] == 200)
+    assert granted["operation"] == "POST /api/ops/retention/run"
+    assert json.loads(granted["counts"]) == {"removed_periods": 1}
+    assert granted["actor"].startswith("o") and len(granted["actor"]) == 17
+    text = json.dumps(records, default=str)
+    for raw in (
+        "ops-user-oid",
+        "operator@cegal.example",
+        "c0ffee00-1111-2222-3333-444455556666",
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+    ):
+        assert raw not in text
+
+
+def test_timer_function_runs_retention(router, client):
+    import function_app  # noqa: F401 — the router was built from its registrations
+
+    seed(client, date(2020, 1, 1))
+    timer = next(t for t in router.timers if t.get_function_name() == "retention_timer")
+    trigger = timer.get_trigger()
+    assert trigger.schedule == "0 5 0 * * *" and trigger.use_monitor is True and not trigger.run_on_startup
+    timer.get_user_function()(TimerRequest(past_due=True))
+    assert client.services.storage.event_days() == []
