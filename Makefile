@@ -34,6 +34,7 @@ lint: install
 ## Benchmarks against a fresh Azurite; figures go to bench/results/.
 bench: install
 	$(PY) -m bench.ingest
+	$(PY) -m bench.timers
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

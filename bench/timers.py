@@ -1,0 +1,191 @@
+"""Timer benchmarks against one fresh Azurite: retention cost vs. event count, aggregation vs. a scan.
+
+* Retention: expire the same number of day periods holding ~1k, ~10k and ~100k events; print the
+  storage operations (counted at the transport) and seconds for each. Target: operations
+  independent of the event count.
+* Aggregation: build one day of 100k events and, in the same run, time a raw `$select` scan of the
+  same table with the plain SDK (alternating, median of rounds). Target: build ≤ 1.5x the scan.
+
+Results: bench/results/timers.json.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bench.common import CountingTransport, median, timed, write_results
+
+PERIODS = 4
+SIZES = (1_000, 10_000, 100_000)
+AGG_EVENTS = 100_000
+ROUNDS = 3
+NAMES = ("app.launch", "nav.page_view", "feature.used", "case.submitted", "catalog.ordered")
+
+
+def events_for(day: date, count: int, rng: random.Random) -> list[Any]:
+    from shared.events import StoredEvent
+
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    out = []
+    for _ in range(count):
+        user = rng.randint(1, 2000)
+        out.append(
+            StoredEvent(
+                event_id=str(uuid.uuid4()),
+                name=rng.choice(NAMES),
+                session_id=f"{user:08x}-0000-4000-8000-{rng.randint(0, 9):012x}",
+                received=moment,
+                ts=moment,
+                app=rng.choice(("workspace", "docs", "catalog", "admin")),
+                page="/cases/{id}",
+                tenant_ref=f"t{user % 3:016x}",
+                user_type=("basic_user", "advanced_user", "it_admin")[user % 3],
+                pseudonym=None if user % 10 == 0 else 2**62 + user,
+                salt_version="v1",
+            )
+        )
+    return out
+
+
+def storage(conn: str, prefix: str) -> tuple[Any, CountingTransport]:
+    from shared.storage import Storage
+
+    transport = CountingTransport(use_env_settings=False)
+    return Storage.connect(
+        connection_string=conn, endpoint=None, prefix=prefix, transport=transport
+    ), transport
+
+
+def settings(conn: str, prefix: str) -> Any:
+    from shared.settings import Settings
+
+    return Settings.from_env(
+        {
+            "TABLES_CONNECTION_STRING": conn,
+            "TABLE_PREFIX": prefix,
+            "POLICY_VERSION": "2026-04",
+            "DEV_SALT_FILE": os.environ["DEV_SALT_FILE"],
+        }
+    )
+
+
+def bench_retention(conn: str, rng: random.Random) -> list[dict[str, Any]]:
+    from shared.retention import Retention
+
+    results = []
+    for size in SIZES:
+        prefix = f"ret{size}"
+        store, transport = storage(conn, prefix)
+        for period in range(PERIODS):
+            store.write_events(events_for(date(2020, 1, 1) + timedelta(days=period), size // PERIODS, rng))
+        before = transport.sent
+        retention = Retention(store, settings(conn, prefix), lambda: datetime.now(UTC))
+        outcome: dict[str, Any] = {}
+        wall, _ = timed(lambda r=retention, o=outcome: o.update(result=r.run()))
+        results.append(
+            {
+                "events": size,
+                "periods_removed": outcome["result"].removed_periods,
+                "storage_operations": transport.sent - before,
+                "seconds": wall,
+            }
+        )
+        print(
+            f"retention: {size:>7} events in {PERIODS} periods -> {results[-1]['storage_operations']} "
+            f"operations, {wall:.3f} s",
+            file=sys.stderr,
+        )
+    return results
+
+
+def bench_aggregation(conn: str, rng: random.Random) -> dict[str, Any]:
+    from azure.data.tables import TableServiceClient
+
+    from shared.aggregates import EVENT_FIELDS, Aggregation
+
+    day = date(2020, 6, 15)
+    store, _ = storage(conn, "agg")
+    batch = 5_000
+    for _ in range(0, AGG_EVENTS, batch):
+        store.write_events(events_for(day, batch, rng))
+    aggregation = Aggregation(store, settings(conn, "agg"), lambda: datetime.now(UTC))
+    raw_table = TableServiceClient.from_connection_string(conn).get_table_client(store.events_table(day))
+
+    def raw_scan() -> None:
+        count = sum(1 for _ in raw_table.list_entities(select=EVENT_FIELDS, results_per_page=1000))
+        if count != AGG_EVENTS:
+            raise RuntimeError(f"scan saw {count} events")
+
+    def build() -> None:
+        result = aggregation.run(day, day)
+        if result.events != AGG_EVENTS:
+            raise RuntimeError(f"aggregation saw {result.events} events")
+
+    scans, builds = [], []
+    for round_ in range(ROUNDS):
+        for name, action, into in (("scan", raw_scan, scans), ("build", build, builds))[
+            :: 1 if round_ % 2 == 0 else -1
+        ]:
+            wall, _ = timed(action)
+            into.append(wall)
+            print(f"aggregation round {round_ + 1}: {name} {wall:.2f} s", file=sys.stderr)
+    cells = len(store.aggregates("daily", day.strftime("%Y%m%d")))
+    return {
+        "events": AGG_EVENTS,
+        "raw_scan_seconds": median(scans),
+        "build_seconds": median(builds),
+        "build_vs_scan": median(builds) / median(scans),
+        "cells": cells,
+    }
+
+
+def main() -> int:
+    from tools.azurite import Azurite
+
+    rng = random.Random(20261123)
+    with Azurite(("table",)) as azurite:
+        conn = azurite.connection_string()
+        retention = bench_retention(conn, rng)
+        aggregation = bench_aggregation(conn, rng)
+    operations = {r["storage_operations"] for r in retention}
+    summary = {
+        "retention_operations_independent_of_events": len(operations) == 1,
+        "aggregation_build_vs_scan": aggregation["build_vs_scan"],
+        "targets": {
+            "retention operations independent of event count": len(operations) == 1,
+            "aggregation build <= 1.5x raw scan": aggregation["build_vs_scan"] <= 1.5,
+        },
+    }
+    print("\nretention (periods removed, storage operations, seconds):")
+    for r in retention:
+        print(
+            f"  {r['events']:>7} events: {r['periods_removed']} periods, "
+            f"{r['storage_operations']} operations, {r['seconds']:.3f} s"
+        )
+    print(
+        f"aggregation of {AGG_EVENTS} events: build {aggregation['build_seconds']:.2f} s "
+        f"vs raw $select scan {aggregation['raw_scan_seconds']:.2f} s "
+        f"= {aggregation['build_vs_scan']:.2f}x ({aggregation['cells']} cells)"
+    )
+    for target, met in summary["targets"].items():
+        print(f"  {'MET ' if met else 'MISS'} {target}")
+    path = write_results(
+        "timers.json",
+        {
+            "measured_at": datetime.now(UTC).isoformat(),
+            "summary": summary,
+            "retention": retention,
+            "aggregation": aggregation,
+        },
+    )
+    print(f"written to {path.relative_to(path.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
