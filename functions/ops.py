@@ -1,4 +1,5 @@
-"""Ops routes (role `Cetegra.Analytics.Operator`, every call audited): run the timers' work on demand."""
+"""Ops routes (role `Cetegra.Analytics.Operator`, every call audited): data-subject rights and the
+timers' work on demand."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions._http import ApiRequest, Endpoint
 from shared.aggregates import AggregationRequest, AggregationResult
+from shared.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
 from shared.retention import RetentionResult
 
 bp = func.Blueprint()
@@ -45,3 +47,35 @@ aggregation = Endpoint(bp, "ops/aggregation/run", "ops_aggregation_run", audited
 def run_aggregation(request: ApiRequest) -> AggregationResult:
     body: AggregationRequest = request.body
     return request.services.aggregation.run(body.from_, body.to)
+
+
+erasure = Endpoint(bp, "ops/erasure", "ops_erasure", audited=True)
+
+
+@erasure.operation(
+    "POST",
+    summary="Erase one user's raw events (delete or unlink) and consent record",
+    auth="ops",
+    body=ErasureRequest,
+    response=ErasureResult,
+)
+def erase(request: ApiRequest) -> ErasureResult:
+    body: ErasureRequest = request.body
+    affected, consent_deleted = request.services.erasure.erase(body.user_id, body.tenant_id, body.mode)
+    assert request.audit_id is not None
+    return ErasureResult(events_affected=affected, consent_deleted=consent_deleted, audit_id=request.audit_id)
+
+
+export = Endpoint(bp, "ops/export", "ops_export", audited=True)
+
+
+@export.operation(
+    "POST",
+    summary="Export one user's consent record and raw events (as stored)",
+    auth="ops",
+    body=SubjectRequest,
+    response=ExportResult,
+)
+def export_subject(request: ApiRequest) -> ExportResult:
+    body: SubjectRequest = request.body
+    return request.services.erasure.export(body.user_id, body.tenant_id)

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +22,7 @@ from shared.identity import Principal
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.settings import POLICY_VERSION_PATTERN, Settings
-from shared.storage import CONSENT, STATE_ROW, Storage
+from shared.storage import CONSENT, STATE_ROW, Entity, Storage
 
 LOG = logging.getLogger("cetegra.consent")
 
@@ -80,15 +80,47 @@ class ConsentService:
         self._clock = clock
         self._table = storage.table(CONSENT)
 
-    def state(self, pseudonyms: Pseudonyms) -> ConsentState:
-        """Read from storage on every call: a withdrawal must never be outlived by a cache."""
+    def lookup(self, principal: Principal) -> tuple[ConsentState, Pseudonyms]:
+        """The caller's decision and current pseudonyms, read from storage on every call: a
+        withdrawal must never be outlived by a cache.
+
+        After a salt rotation the record still sits under the old consent key: it is then found
+        under an older enabled version and moved to the current key, so a rotation never resets
+        anyone's decision (nor reveals it to whoever holds an old salt).
+        """
+        pseudonyms = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
         entity = self._storage.get(self._table, pseudonyms.consent_key, STATE_ROW)
         if entity is None:
-            return UNSET
-        return ConsentState(entity["status"], entity.get("policy_version"), entity.get("decided_at"))
+            entity = self._migrate(principal, pseudonyms)
+        if entity is None:
+            return UNSET, pseudonyms
+        return ConsentState(
+            entity["status"], entity.get("policy_version"), entity.get("decided_at")
+        ), pseudonyms
+
+    def _migrate(self, principal: Principal, current: Pseudonyms) -> Entity | None:
+        for older in self._pseudonymizer.previous(current, principal.tenant_id, principal.user_id):
+            rows = self._storage.partition(self._table, older.consent_key)
+            if not rows:
+                continue
+            moved = [{**row, "PartitionKey": current.consent_key} for row in rows]
+            for row in moved:
+                if row["RowKey"] == STATE_ROW:
+                    row["salt_version"] = current.salt_version
+            self._storage.write_partition(self._table, moved, upsert=True)
+            self._storage.delete_entities(self._table, ((older.consent_key, row["RowKey"]) for row in rows))
+            log(
+                LOG,
+                logging.INFO,
+                "consent.migrated",
+                from_version=older.salt_version,
+                to_version=current.salt_version,
+            )
+            return next((row for row in moved if row["RowKey"] == STATE_ROW), None)
+        return None
 
     def view(self, principal: Principal) -> ConsentView:
-        return self._view(self.state(self._pseudonymizer.current(principal.tenant_id, principal.user_id)))
+        return self._view(self.lookup(principal)[0])
 
     def decide(self, principal: Principal, decision: ConsentDecision) -> ConsentView:
         """Store a decision and its history entry in one transaction (all or nothing).
@@ -96,8 +128,7 @@ class ConsentService:
         Re-sending the same decision under the same policy version changes nothing and adds no
         history entry: the first decision's time stays the proof.
         """
-        pseudonyms = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
-        previous = self.state(pseudonyms)
+        previous, pseudonyms = self.lookup(principal)
         if previous.status == decision.status and previous.policy_version == decision.policy_version:
             return self._view(previous)
 
@@ -132,12 +163,32 @@ class ConsentService:
 
     def history(self, pseudonyms: Pseudonyms) -> list[dict[str, object]]:
         """The proof of consent, oldest first (export and tests)."""
-        rows = self._storage.partition(self._table, pseudonyms.consent_key)
-        return [
-            {key: row[key] for key in ("at", "previous_status", "status", "policy_version")}
-            for row in sorted(rows, key=lambda r: r["RowKey"])
-            if row["RowKey"] != STATE_ROW
-        ]
+        record = self.record(pseudonyms)
+        return record["history"] if record else []
+
+    def record(self, pseudonyms: Pseudonyms) -> dict[str, Any] | None:
+        """The stored decision with its history under one consent key, or None (export)."""
+        rows = sorted(self._storage.partition(self._table, pseudonyms.consent_key), key=lambda r: r["RowKey"])
+        state = next((row for row in rows if row["RowKey"] == STATE_ROW), None)
+        if state is None:
+            return None
+        return {
+            "status": state["status"],
+            "policy_version": state.get("policy_version"),
+            "decided_at": state.get("decided_at"),
+            "salt_version": state.get("salt_version"),
+            "history": [
+                {key: row.get(key) for key in ("at", "previous_status", "status", "policy_version")}
+                for row in rows
+                if row["RowKey"] != STATE_ROW
+            ],
+        }
+
+    def erase(self, pseudonyms: Pseudonyms) -> bool:
+        """Delete the record and its history under one consent key; True if there was one."""
+        rows = self._storage.partition(self._table, pseudonyms.consent_key, select=["RowKey"])
+        self._storage.delete_entities(self._table, ((pseudonyms.consent_key, row["RowKey"]) for row in rows))
+        return bool(rows)
 
     def _view(self, state: ConsentState) -> ConsentView:
         return ConsentView(

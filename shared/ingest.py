@@ -10,14 +10,12 @@ could let a withdrawn consent through — and "Withdrawal stops all future colle
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from shared.consent import ConsentService
 from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, minimise_page
 from shared.identity import Principal
 from shared.logs import log
-from shared.pseudonyms import Pseudonymizer
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -25,16 +23,8 @@ LOG = logging.getLogger("cetegra.ingest")
 
 
 class Ingest:
-    def __init__(
-        self,
-        storage: Storage,
-        pseudonymizer: Pseudonymizer,
-        consent: ConsentService,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
+    def __init__(self, storage: Storage, consent: ConsentService, settings: Settings) -> None:
         self._storage = storage
-        self._pseudonymizer = pseudonymizer
         self._consent = consent
         self._settings = settings
         self._max_age = timedelta(hours=settings.event_max_age_hours)
@@ -43,8 +33,7 @@ class Ingest:
     def accept(self, principal: Principal, batch: EventBatch, received: datetime) -> IngestResult:
         """Validate the whole batch, then store all of it or nothing."""
         check_batch(batch, received, self._max_age, self._max_ahead)
-        pseudonyms = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
-        consent = self._consent.state(pseudonyms)
+        consent, pseudonyms = self._consent.lookup(principal)
         count = len(batch.events)
         if consent.granted:
             pseudonym: int | None = pseudonyms.event_pseudonym

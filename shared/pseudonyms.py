@@ -87,6 +87,10 @@ class SaltSource(Protocol):
         """The given version, or the current one for None. Raises VaultUnavailable."""
         ...
 
+    def versions(self) -> list[str]:
+        """Every enabled version, newest first: data made with any of them may still exist."""
+        ...
+
 
 class KeyVaultSaltSource:
     """Reads the salt through the real `SecretClient` (tests swap only its HTTP transport)."""
@@ -125,6 +129,15 @@ class KeyVaultSaltSource:
             raise VaultUnavailable("pseudonym salt is not usable")
         return Salt(version=str(secret.properties.version), key=value.encode())
 
+    def versions(self) -> list[str]:
+        try:
+            found = [p for p in self._client.list_properties_of_secret_versions(self._name) if p.enabled]
+        except AzureError as exc:
+            log(LOG, logging.WARNING, "salt.list_failed", error=type(exc).__name__)
+            raise VaultUnavailable("key vault is unavailable") from None
+        found.sort(key=lambda p: p.created_on or 0, reverse=True)
+        return [str(p.version) for p in found]
+
 
 class DevSaltSource:
     """Local development only: a random salt generated once into a git-ignored file.
@@ -155,6 +168,9 @@ class DevSaltSource:
             self._path.chmod(0o600)
         return Salt(version=DEV_SALT_VERSION, key=self._path.read_text().strip().encode())
 
+    def versions(self) -> list[str]:
+        return [DEV_SALT_VERSION]
+
 
 class SaltCache:
     """Process cache in front of a SaltSource.
@@ -181,6 +197,14 @@ class SaltCache:
         self._current: Salt | None = None
         self._refresh_at = 0.0
         self._versions: dict[str, Salt] = {}
+        self._listed: tuple[float, list[str]] | None = None
+
+    def versions(self) -> list[str]:
+        """Enabled versions, newest first; listed at most once per TTL (rotation is rare)."""
+        listed = self._listed
+        if listed is None or self._now() >= listed[0]:
+            listed = self._listed = (self._now() + self._ttl, self._source.versions())
+        return listed[1]
 
     def current(self) -> Salt:
         salt = self._current
@@ -225,6 +249,16 @@ class Pseudonymizer:
 
     def under(self, version: str, tenant_id: str, user_id: str) -> Pseudonyms:
         return derive(self._salts.version(version), tenant_id, user_id)
+
+    def previous(self, current: Pseudonyms, tenant_id: str, user_id: str) -> list[Pseudonyms]:
+        """The user's pseudonyms under every other enabled salt version, newest first."""
+        versions = [v for v in self._salts.versions() if v != current.salt_version]
+        return [self.under(version, tenant_id, user_id) for version in versions]
+
+    def every_version(self, tenant_id: str, user_id: str) -> list[Pseudonyms]:
+        """Current first, then older versions: erasure and export also find pre-rotation data."""
+        current = self.current(tenant_id, user_id)
+        return [current, *self.previous(current, tenant_id, user_id)]
 
     def check(self) -> None:
         """Health: is a salt available? Raises VaultUnavailable; reveals nothing about it."""

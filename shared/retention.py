@@ -17,7 +17,9 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.errors import VaultUnavailable
 from shared.logs import log
+from shared.pseudonyms import SaltCache
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -43,14 +45,26 @@ class RetentionResult(BaseModel):
     removed_days: list[date]
     removed_periods: int
     storage_operations: int
-    """Table-service calls this run made: one listing plus one delete per removed day."""
+    """Table-service calls for the expiry itself: one listing plus one delete per removed day."""
+    salt_versions_in_use: list[str]
+    """Salt versions that made raw data still kept (erasure and export need them readable)."""
+    salt_versions_may_disable: list[str] | None
+    """Enabled, non-current versions with no data left: ops may disable them in Key Vault (any
+    leftover is then anonymous). None when Key Vault could not be asked; expiry ran regardless."""
 
 
 class Retention:
-    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        salts: SaltCache | None = None,
+    ) -> None:
         self._storage = storage
         self._months = settings.retention_months
         self._clock = clock
+        self._salts = salts
 
     def run(self) -> RetentionResult:
         keep_from = oldest_kept_day(self._clock().date(), self._months)
@@ -59,6 +73,7 @@ class Retention:
         for day in expired:
             self._storage.delete_table(self._storage.events_table(day))
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
+        in_use, may_disable = self._salt_versions(keep_from)
         log(
             LOG,
             logging.INFO,
@@ -66,10 +81,27 @@ class Retention:
             oldest_kept_day=keep_from.isoformat(),
             removed_periods=len(expired),
             kept_periods=len(days) - len(expired),
+            salt_versions_in_use=len(in_use),
+            salt_versions_may_disable=None if may_disable is None else len(may_disable),
         )
         return RetentionResult(
             oldest_kept_day=keep_from,
             removed_days=expired,
             removed_periods=len(expired),
             storage_operations=1 + len(expired),
+            salt_versions_in_use=in_use,
+            salt_versions_may_disable=may_disable,
         )
+
+    def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
+        usage = self._storage.salt_usage()
+        self._storage.forget_salt_usage([(day, version) for day, version in usage if day < keep_from])
+        in_use = sorted({version for day, version in usage if day >= keep_from})
+        if self._salts is None:
+            return in_use, None
+        try:
+            current = self._salts.current().version
+            enabled = self._salts.versions()
+        except VaultUnavailable:
+            return in_use, None
+        return in_use, [v for v in enabled if v != current and v not in in_use]

@@ -15,6 +15,7 @@ from typing import Any
 from shared.aggregates import Aggregation
 from shared.audit import Audit
 from shared.consent import ConsentService
+from shared.erasure import Erasure
 from shared.ingest import Ingest
 from shared.logs import quiet_azure_sdk
 from shared.pseudonyms import (
@@ -46,6 +47,7 @@ class Services:
     retention: Retention
     aggregation: Aggregation
     audit: Audit
+    erasure: Erasure
     clock: Clock
 
 
@@ -80,10 +82,11 @@ def build(
         salts=salts,
         pseudonymizer=pseudonymizer,
         consent=consent,
-        ingest=Ingest(storage, pseudonymizer, consent, settings, clock),
-        retention=Retention(storage, settings, clock),
+        ingest=Ingest(storage, consent, settings),
+        retention=Retention(storage, settings, clock, salts),
         aggregation=Aggregation(storage, settings, clock),
         audit=Audit(storage, pseudonymizer, clock),
+        erasure=Erasure(storage, pseudonymizer, consent),
         clock=clock,
     )
 

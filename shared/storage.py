@@ -38,6 +38,7 @@ STATE_ROW = "state"
 AGGREGATES = {"daily": "aggdaily", "monthly": "aggmonthly"}
 AGGREGATE_KEYS = {"daily": ("tenant", "user_type", "name", "app"), "monthly": ("tenant", "user_type")}
 AGGREGATE_STATE = "aggstate"
+SALT_USAGE = "saltusage"
 MAX_BATCH = 100
 ANONYMOUS_BUCKETS = 64
 """Entity-group transactions hold at most 100 entities of one partition (and < 4 MiB)."""
@@ -149,6 +150,7 @@ class Storage:
         self._service = service
         self._prefix = prefix
         self._known_tables: set[str] = set()
+        self._salt_usage: set[tuple[date, str]] = set()
 
     @classmethod
     def connect(
@@ -312,10 +314,11 @@ class Storage:
         (all or nothing). A batch whose client times straddle midnight takes one per day; if the
         second fails the client gets 503, and its retry re-writes both idempotently.
         """
+        events_list = list(events)
         groups: dict[tuple[str, str], list[Entity]] = {}
         tables: dict[date, str] = {}
         owners: dict[int | str, tuple[str, EntityProperty | None]] = {}
-        for event in events:
+        for event in events_list:
             owner = event.pseudonym if event.pseudonym is not None else event.session_id
             keys = owners.get(owner)
             if keys is None:
@@ -326,6 +329,8 @@ class Storage:
             day = event.day.date()
             table = tables.get(day) or tables.setdefault(day, self.events_table(day))
             groups.setdefault((table, keys[0]), []).append(_event_entity(event, *keys))
+        for day, version in {(event.day.date(), event.salt_version) for event in events_list}:
+            self.note_salt_usage(day, version)
         for (table, _), entities in groups.items():
             self.write_partition(table, entities, upsert=True)
         return sum(len(entities) for entities in groups.values())
@@ -344,6 +349,51 @@ class Storage:
             if len(digits) == 8 and digits.isdigit():
                 days.append(date(int(digits[:4]), int(digits[4:6]), int(digits[6:])))
         return sorted(days)
+
+    def user_events(self, day: date, pseudonym: int) -> list[Entity]:
+        """One user's events of one day: an exact-partition query, never a scan of everyone's."""
+        return self.partition(self.events_table(day), self.event_partition(pseudonym, ""))
+
+    def delete_events(self, day: date, entities: list[Entity]) -> int:
+        return self.delete_entities(
+            self.events_table(day), ((e["PartitionKey"], e["RowKey"]) for e in entities)
+        )
+
+    def unlink_events(self, day: date, entities: list[Entity]) -> int:
+        """Keep the events but without the pseudonym: copy each into its anonymous session bucket,
+        then delete the original. A crash in between leaves a copy that a re-run rewrites (same key)."""
+        table = self.events_table(day)
+        buckets: dict[str, list[Entity]] = {}
+        for entity in entities:
+            anonymous = {k: v for k, v in entity.items() if k not in ("pseudonym", "Timestamp")}
+            anonymous["PartitionKey"] = self.event_partition(None, entity["session_id"])
+            buckets.setdefault(anonymous["PartitionKey"], []).append(anonymous)
+        for rows in buckets.values():
+            self.write_partition(table, rows, upsert=True)
+        return self.delete_events(day, entities)
+
+    # ---- salt usage (which salt versions still have raw data) ----------------------------------
+
+    def note_salt_usage(self, day: date, version: str) -> None:
+        """Record once per process that `version` made data on `day` (one upsert per new pair), so
+        retention can tell which versions have no data left without reading any event."""
+        key = (day, version)
+        if key in self._salt_usage:
+            return
+        row = {"PartitionKey": "usage", "RowKey": f"{day:%Y%m%d}|{version}"}
+        self.write_partition(self.table(SALT_USAGE), [row], upsert=True)
+        self._salt_usage.add(key)
+
+    def salt_usage(self) -> list[tuple[date, str]]:
+        rows = self.partition(self.table(SALT_USAGE), "usage", select=["RowKey"])
+        out = []
+        for row in rows:
+            day, _, version = row["RowKey"].partition("|")
+            out.append((date(int(day[:4]), int(day[4:6]), int(day[6:])), version))
+        return out
+
+    def forget_salt_usage(self, entries: list[tuple[date, str]]) -> None:
+        self.delete_entities(self.table(SALT_USAGE), (("usage", f"{d:%Y%m%d}|{v}") for d, v in entries))
 
     def scan_events(self, day: date, fields: list[str]) -> Iterator[Entity]:
         """The named fields of one day's events, server-side projected ($select)."""

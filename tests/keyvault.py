@@ -49,8 +49,10 @@ class FakeKeyVault(HTTPAdapter):
     secret_name: str = "analytics-pseudonym-salt"
     versions: dict[str, str] = field(default_factory=dict)
     latest: str | None = None
+    disabled: set[str] = field(default_factory=set)
     down: bool = False
     secret_gets: int = 0
+    version_lists: int = 0
     unauthenticated: int = 0
 
     def __post_init__(self) -> None:
@@ -96,6 +98,41 @@ class FakeKeyVault(HTTPAdapter):
                 },
             )
         segments = [s for s in parts.path.split("/") if s]
+        if segments == ["secrets", self.secret_name, "versions"]:
+            self.version_lists += 1
+            created = int(time.time()) - len(self.versions)
+            return self._reply(
+                request,
+                200,
+                {
+                    "value": [
+                        {
+                            "id": f"{VAULT_URL}/secrets/{self.secret_name}/{version}",
+                            "attributes": {
+                                "enabled": version not in self.disabled,
+                                "created": created + i,
+                                "updated": created + i,
+                                "recoveryLevel": "Recoverable+Purgeable",
+                            },
+                            "tags": {},
+                        }
+                        for i, version in enumerate(self.versions)
+                    ],
+                    "nextLink": None,
+                },
+            )
+        if len(segments) == 3 and segments[2] in self.disabled:
+            return self._reply(
+                request,
+                403,
+                {
+                    "error": {
+                        "code": "Forbidden",
+                        "message": "Operation get is not allowed on a disabled secret.",
+                        "innererror": {"code": "SecretDisabled"},
+                    }
+                },
+            )
         if len(segments) in (2, 3) and segments[0] == "secrets" and segments[1] == self.secret_name:
             self.secret_gets += 1
             version = segments[2] if len(segments) == 3 else self.latest

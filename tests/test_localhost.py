@@ -87,3 +87,70 @@ def test_ncrontab(expression, after, expected):
 
 def test_timers_are_registered_for_the_local_host(router):
     assert {t.get_function_name() for t in router.timers} == {"retention_timer", "aggregation_timer"}
+
+
+def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
+    from tools import ops
+
+    base = f"http://127.0.0.1:{server}"
+    assert ops.main(["--url", base, "--local-operator", "retention"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed_periods"] == 0
+    out = tmp_path / "export.json"
+    assert (
+        ops.main(
+            [
+                "--url",
+                base,
+                "--local-operator",
+                "export",
+                "--user-id",
+                "u",
+                "--tenant-id",
+                "t",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text()) == {"consent": None, "events": []}
+    assert (
+        ops.main(
+            [
+                "--url",
+                base,
+                "--local-operator",
+                "erasure",
+                "--user-id",
+                "u",
+                "--tenant-id",
+                "t",
+                "--mode",
+                "delete",
+            ]
+        )
+        == 0
+    )
+    output = capsys.readouterr().out
+    assert output.startswith(f"export written to {out} (0 events)")
+    erased = json.loads(output[output.index("{") :])
+    assert (
+        erased["events_affected"] == 0
+        and erased["consent_deleted"] is False
+        and len(erased["audit_id"]) == 32
+    )
+    records = client.services.storage.audit_records(client.clock.now.strftime("%Y%m%d"))
+    assert len(records) == 3
+
+
+def test_ops_cli_refuses_local_principal_for_remote_urls():
+    from tools import ops
+
+    with pytest.raises(SystemExit, match="local host"):
+        ops.main(["--url", "https://analytics.cetegra.com", "--local-operator", "retention"])
+
+
+def test_ops_cli_without_role_fails(server):
+    from tools import ops
+
+    assert ops.main(["--url", f"http://127.0.0.1:{server}", "--token", "not-a-real-token", "retention"]) == 1

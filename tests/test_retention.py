@@ -107,28 +107,32 @@ def test_crash_between_periods_then_rerun(client, monkeypatch):
     assert storage.event_days() == [date(2026, 11, 1)]
 
 
-def test_cost_is_one_operation_per_period_not_per_event(client, monkeypatch):
-    seed(client, date(2023, 1, 1), count=1)
-    seed(client, date(2023, 1, 2), count=300)
-    storage = client.services.storage
-    calls = {"list": 0, "delete": 0, "entity": 0}
-    for name, key in (
-        ("list_tables", "list"),
-        ("delete_table", "delete"),
-        ("delete_entities", "entity"),
-        ("query", "entity"),
-        ("scan", "entity"),
-    ):
-        real = getattr(storage, name)
+def test_cost_is_one_operation_per_period_not_per_event(make_client, monkeypatch):
+    costs = []
+    for size in (1, 300):
+        client = make_client()
+        seed(client, date(2023, 1, 1), count=size)
+        seed(client, date(2023, 1, 2), count=size)
+        storage = client.services.storage
+        calls: list[tuple[str, str]] = []
+        for name in ("list_tables", "delete_table", "delete_entities", "query", "scan", "get"):
+            real = getattr(storage, name)
 
-        def spy(*args, _real=real, _key=key, **kwargs):
-            calls[_key] += 1
-            return _real(*args, **kwargs)
+            def spy(*args, _real=real, _name=name, _calls=calls, **kwargs):
+                _calls.append((_name, str(args[0]) if args else ""))
+                return _real(*args, **kwargs)
 
-        monkeypatch.setattr(storage, name, spy)
-    result = client.services.retention.run()
-    assert calls == {"list": 1, "delete": 2, "entity": 0}
-    assert result.storage_operations == 3
+            monkeypatch.setattr(storage, name, spy)
+        result = client.services.retention.run()
+        assert result.storage_operations == 3  # one listing + one delete per expired day
+        assert [c for c in calls if c[0] == "delete_table"] == [
+            ("delete_table", storage.events_table(date(2023, 1, 1))),
+            ("delete_table", storage.events_table(date(2023, 1, 2))),
+        ]
+        event_tables = (storage.events_table(date(2023, 1, 1)), storage.events_table(date(2023, 1, 2)))
+        assert not [c for c in calls if c[0] != "delete_table" and c[1] in event_tables]  # never entity-level
+        costs.append(len(calls))
+    assert costs[0] == costs[1]
 
 
 def test_never_touches_consent_aggregates_or_audit(client, clock):

@@ -1,0 +1,124 @@
+"""Data-subject rights, operated by Cegal: erasure and export of one user's analytics data.
+
+Policy: "If you would like previously collected data removed, you can submit a data erasure
+request", and the pseudonym "can only be correlated with a specific account by Cegal's internal
+operations team". So ops supply the user's real ids; the service derives the user's pseudonyms
+under every salt version that may still have data, and touches only that user's partitions: one
+exact-partition query per retained day per version, never a scan of everyone's events.
+Aggregates hold no link to anyone and are left as they are. Erasing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.consent import ConsentService
+from shared.logs import log
+from shared.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.storage import Storage
+
+LOG = logging.getLogger("cetegra.erasure")
+
+Id = Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
+class SubjectRequest(BaseModel):
+    """Whose data: the raw Entra ids, known to the requester and to the ops team only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="SubjectRequest")
+
+    user_id: str = Id
+    tenant_id: str = Id
+
+
+class ErasureRequest(SubjectRequest):
+    model_config = ConfigDict(extra="forbid", strict=True, title="ErasureRequest")
+
+    mode: Literal["delete", "unlink"]
+    """`delete` removes the raw events; `unlink` keeps them without the pseudonym (anonymous)."""
+
+
+class ErasureResult(BaseModel):
+    model_config = ConfigDict(title="ErasureResult")
+
+    events_affected: int
+    consent_deleted: bool
+    audit_id: str
+
+
+class ExportResult(BaseModel):
+    """For the data-protection officer: the consent record and raw events as stored."""
+
+    model_config = ConfigDict(title="ExportResult")
+
+    consent: dict[str, Any] | None
+    events: list[dict[str, Any]]
+
+
+EXPORT_FIELDS = (
+    "name",
+    "session_id",
+    "received",
+    "ts",
+    "app",
+    "page",
+    "tenant",
+    "user_type",
+    "pseudonym",
+    "salt_version",
+)
+
+
+class Erasure:
+    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, consent: ConsentService) -> None:
+        self._storage = storage
+        self._pseudonymizer = pseudonymizer
+        self._consent = consent
+
+    def erase(self, user_id: str, tenant_id: str, mode: Literal["delete", "unlink"]) -> tuple[int, bool]:
+        """Returns (events deleted or unlinked, whether a consent record was deleted)."""
+        identities = self._pseudonymizer.every_version(tenant_id, user_id)
+        affected = 0
+        for day, rows in self._events(identities):
+            affected += (self._storage.delete_events if mode == "delete" else self._storage.unlink_events)(
+                day, rows
+            )
+        consent_deleted = [self._consent.erase(p) for p in identities]
+        log(
+            LOG,
+            logging.INFO,
+            "erasure.done",
+            mode=mode,
+            events_affected=affected,
+            consent_deleted=any(consent_deleted),
+            salt_versions=len(identities),
+        )
+        return affected, any(consent_deleted)
+
+    def export(self, user_id: str, tenant_id: str) -> ExportResult:
+        identities = self._pseudonymizer.every_version(tenant_id, user_id)
+        consent = next((record for p in identities if (record := self._consent.record(p)) is not None), None)
+        events = [
+            {
+                "event_id": row["RowKey"],
+                "day": day.isoformat(),
+                **{k: row[k] for k in EXPORT_FIELDS if k in row},
+            }
+            for day, rows in self._events(identities)
+            for row in rows
+        ]
+        log(LOG, logging.INFO, "export.done", events=len(events), consent=consent is not None)
+        return ExportResult(consent=consent, events=events)
+
+    def _events(self, identities: list[Pseudonyms]) -> list[tuple[date, list[dict[str, Any]]]]:
+        found = []
+        for day in self._storage.event_days():
+            for identity in identities:
+                rows = self._storage.user_events(day, identity.event_pseudonym)
+                if rows:
+                    found.append((day, rows))
+        return found

@@ -1,0 +1,118 @@
+"""Command line for the ops routes: erasure, export, retention and aggregation runs.
+
+    python -m tools.ops --scope api://<app-id>/.default erasure --user-id <oid> --tenant-id <tid> \
+        --mode delete
+    python -m tools.ops --local-operator export --user-id <oid> --tenant-id <tid> --out subject.json
+
+It calls the same HTTP routes as any other client, so the operator role is checked and every
+call is audited in one place. In Azure it sends an Entra bearer token (App Service Authentication
+turns it into the principal, roles included); against `make run` it can send a local operator
+principal, which it refuses to do for any non-loopback URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+OPS_ROLE = "Cetegra.Analytics.Operator"
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def local_principal(user_id: str, tenant_id: str) -> str:
+    claims = [
+        {"typ": "oid", "val": user_id},
+        {"typ": "tid", "val": tenant_id},
+        {"typ": "roles", "val": OPS_ROLE},
+    ]
+    return base64.b64encode(
+        json.dumps({"auth_typ": "aad", "role_typ": "roles", "claims": claims}).encode()
+    ).decode()
+
+
+def auth_headers(args: argparse.Namespace) -> dict[str, str]:
+    if args.local_operator:
+        if urlsplit(args.url).hostname not in LOOPBACK:
+            raise SystemExit("--local-operator only works against the local host (make run)")
+        return {"X-MS-CLIENT-PRINCIPAL": local_principal("local-operator", "local-tenant")}
+    token = args.token or os.environ.get("CETEGRA_OPS_TOKEN")
+    if not token and args.scope:
+        from azure.identity import DefaultAzureCredential
+
+        token = DefaultAzureCredential().get_token(args.scope).token
+    if not token:
+        raise SystemExit("give --token, --scope (Entra app scope) or, locally, --local-operator")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def call(url: str, path: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 — the scheme is the operator's own --url
+        url.rstrip("/") + path,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default=os.environ.get("CETEGRA_ANALYTICS_URL", "http://localhost:7071"))
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--token", help="Entra access token for the app (or CETEGRA_OPS_TOKEN)")
+    auth.add_argument("--scope", help="get a token with DefaultAzureCredential, e.g. api://<app-id>/.default")
+    auth.add_argument("--local-operator", action="store_true", help="local host only: act as an operator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("erasure", "export"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--user-id", required=True)
+        sub.add_argument("--tenant-id", required=True)
+        if name == "erasure":
+            sub.add_argument("--mode", required=True, choices=("delete", "unlink"))
+        else:
+            sub.add_argument("--out", help="write the export here instead of standard output")
+    commands.add_parser("retention")
+    aggregation = commands.add_parser("aggregation")
+    aggregation.add_argument("--from", dest="from_")
+    aggregation.add_argument("--to")
+    args = parser.parse_args(argv)
+
+    headers = auth_headers(args)
+    if args.command == "erasure":
+        path, payload = (
+            "/api/ops/erasure",
+            {"user_id": args.user_id, "tenant_id": args.tenant_id, "mode": args.mode},
+        )
+    elif args.command == "export":
+        path, payload = "/api/ops/export", {"user_id": args.user_id, "tenant_id": args.tenant_id}
+    elif args.command == "retention":
+        path, payload = "/api/ops/retention/run", {}
+    else:
+        path = "/api/ops/aggregation/run"
+        payload = {"from": args.from_, "to": args.to} if args.from_ or args.to else {}
+    status, body = call(args.url, path, payload, headers)
+    text = json.dumps(body, indent=2)
+    if args.command == "export" and args.out and 200 <= status < 300:
+        with open(args.out, "w", encoding="utf-8") as out:  # noqa: PTH123
+            out.write(text + "\n")
+        print(f"export written to {args.out} ({len(body.get('events', []))} events)")
+    else:
+        print(text)
+    return 0 if 200 <= status < 300 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
