@@ -4,8 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYDEPS := $(VENV)/.deps-installed
 NODEDEPS := node_modules/.deps-installed
+INFRAVENV := .venv-infra
+INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench infra-check clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -22,10 +24,20 @@ $(NODEDEPS): package.json package-lock.json
 run: install
 	$(PY) -m tools.localhost
 
-## Lint, then every test against a fresh Azurite on a free loopback port.
+## Lint, checkov on infra/, then every test against a fresh Azurite on a free loopback port.
 test: install
 	$(PY) -m ruff check .
+	$(MAKE) --no-print-directory infra-check
 	$(PY) -m pytest
+
+## checkov on the Bicep templates, offline (no platform download); must report 0 failed checks.
+infra-check: $(INFRADEPS)
+	$(INFRAVENV)/bin/checkov --framework bicep -d infra --skip-download --quiet --compact
+
+$(INFRADEPS): requirements-infra.txt
+	$(PYTHON) -m venv $(INFRAVENV)
+	$(INFRAVENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	touch $@
 
 lint: install
 	$(PY) -m ruff check .
@@ -35,6 +47,7 @@ lint: install
 bench: install
 	$(PY) -m bench.ingest
 	$(PY) -m bench.timers
+	$(PY) -m bench.erasure
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INFRAVENV) node_modules .pytest_cache .ruff_cache

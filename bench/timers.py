@@ -27,18 +27,19 @@ ROUNDS = 3
 NAMES = ("app.launch", "nav.page_view", "feature.used", "case.submitted", "catalog.ordered")
 
 
-def events_for(day: date, count: int, rng: random.Random) -> list[Any]:
+def events_for(day: date, count: int, rng: random.Random, per_user: int = 50) -> list[Any]:
+    """`count` events of one day from count/per_user users (a user's day is one partition)."""
     from shared.events import StoredEvent
 
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     out = []
-    for _ in range(count):
-        user = rng.randint(1, 2000)
+    for i in range(count):
+        user = 1 + i // per_user
         out.append(
             StoredEvent(
                 event_id=str(uuid.uuid4()),
                 name=rng.choice(NAMES),
-                session_id=f"{user:08x}-0000-4000-8000-{rng.randint(0, 9):012x}",
+                session_id=f"{user:08x}-0000-4000-8000-{rng.randint(0, 3):012x}",
                 received=moment,
                 ts=moment,
                 app=rng.choice(("workspace", "docs", "catalog", "admin")),
@@ -110,9 +111,7 @@ def bench_aggregation(conn: str, rng: random.Random) -> dict[str, Any]:
 
     day = date(2020, 6, 15)
     store, _ = storage(conn, "agg")
-    batch = 5_000
-    for _ in range(0, AGG_EVENTS, batch):
-        store.write_events(events_for(day, batch, rng))
+    store.write_events(events_for(day, AGG_EVENTS, rng))
     aggregation = Aggregation(store, settings(conn, "agg"), lambda: datetime.now(UTC))
     raw_table = TableServiceClient.from_connection_string(conn).get_table_client(store.events_table(day))
 

@@ -67,7 +67,11 @@ class Retention:
         self._salts = salts
 
     def run(self) -> RetentionResult:
-        keep_from = oldest_kept_day(self._clock().date(), self._months)
+        today = self._clock().date()
+        keep_from = oldest_kept_day(today, self._months)
+        # Create today's and tomorrow's tables ahead, so no request meets a missing table.
+        for day in (today, today + timedelta(days=1)):
+            self._storage.ensure_table(self._storage.events_table(day))
         days = self._storage.event_days()
         expired = [day for day in days if day < keep_from]
         for day in expired:

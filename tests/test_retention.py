@@ -14,6 +14,8 @@ from shared.events import StoredEvent
 from shared.retention import months_before, oldest_kept_day
 from tests.conftest import POLICY, principal_header
 
+AHEAD = [date(2026, 11, 23), date(2026, 11, 24)]
+"""Today's and tomorrow's tables, which every retention run creates ahead of the traffic."""
 OPS = principal_header(
     user_id="ops-user-oid", name="operator@cegal.example", roles=("Cetegra.Analytics.Operator",)
 )
@@ -58,10 +60,8 @@ def test_exact_24_month_boundary(client):
     result = client.services.retention.run()  # clock: 2026-11-23 12:00 UTC
     assert result.oldest_kept_day == date(2024, 11, 24) == oldest_kept_day(date(2026, 11, 23), 24)
     assert result.removed_days == [date(2024, 11, 22), date(2024, 11, 23)]  # first removed day: 2024-11-23
-    assert client.services.storage.event_days() == [
-        date(2024, 11, 24),
-        date(2026, 11, 22),
-    ]  # last kept: 11-24
+    kept = client.services.storage.event_days()
+    assert kept == [date(2024, 11, 24), date(2026, 11, 22), *AHEAD]  # last kept day: 2024-11-24
     remaining = [
         e for d in client.services.storage.event_days() for e in client.services.storage.read_events(d)
     ]
@@ -71,7 +71,7 @@ def test_exact_24_month_boundary(client):
 def test_next_day_moves_the_boundary(client, clock):
     seed(client, date(2024, 11, 24))
     client.services.retention.run()
-    assert client.services.storage.event_days() == [date(2024, 11, 24)]
+    assert client.services.storage.event_days() == [date(2024, 11, 24), *AHEAD]
     clock.advance(days=1)
     assert client.services.retention.run().removed_days == [date(2024, 11, 24)]
 
@@ -82,7 +82,7 @@ def test_rerun_is_harmless(client):
     first = client.services.retention.run()
     second = client.services.retention.run()
     assert first.removed_periods == 1 and second.removed_periods == 0
-    assert client.services.storage.event_days() == [date(2026, 11, 1)]
+    assert client.services.storage.event_days() == [date(2026, 11, 1), *AHEAD]
 
 
 def test_crash_between_periods_then_rerun(client, monkeypatch):
@@ -101,10 +101,10 @@ def test_crash_between_periods_then_rerun(client, monkeypatch):
     monkeypatch.setattr(storage, "delete_table", flaky)
     with pytest.raises(StorageUnavailable):
         client.services.retention.run()
-    assert storage.event_days() == [date(2023, 6, 1), date(2023, 7, 1), date(2026, 11, 1)]
+    assert storage.event_days() == [date(2023, 6, 1), date(2023, 7, 1), date(2026, 11, 1), *AHEAD]
     monkeypatch.setattr(storage, "delete_table", real_delete)
     assert client.services.retention.run().removed_days == [date(2023, 6, 1), date(2023, 7, 1)]
-    assert storage.event_days() == [date(2026, 11, 1)]
+    assert storage.event_days() == [date(2026, 11, 1), *AHEAD]
 
 
 def test_cost_is_one_operation_per_period_not_per_event(make_client, monkeypatch):
@@ -145,6 +145,7 @@ def test_never_touches_consent_aggregates_or_audit(client, clock):
     assert client.post("/api/ops/retention/run", {}, principal=OPS).status == 200
     after = set(client.tables())
     assert before - after == {client.services.storage.events_table(date(2020, 1, 1))}
+    assert after - before == {client.services.storage.events_table(d) for d in AHEAD} - before
     for base in ("consent", "aggdaily", "aggstate", "audit"):
         assert client.services.storage.table(base) in after
 
@@ -183,4 +184,4 @@ def test_timer_function_runs_retention(router, client):
     trigger = timer.get_trigger()
     assert trigger.schedule == "0 5 0 * * *" and trigger.use_monitor is True and not trigger.run_on_startup
     timer.get_user_function()(TimerRequest(past_due=True))
-    assert client.services.storage.event_days() == []
+    assert client.services.storage.event_days() == AHEAD

@@ -20,6 +20,17 @@ ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux sends it SIGTERM when its parent dies, so an emulator
+    never outlives a killed test run or `make run` (no-op where prctl is unavailable)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -66,6 +77,7 @@ class Azurite:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # before exec: the kernel ends Azurite with us
         )
         deadline = time.monotonic() + timeout
         while not all(_listening(port) for port in self.ports.values()):

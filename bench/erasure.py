@@ -1,0 +1,156 @@
+"""Erasure benchmark: one user with 24 monthly periods of data among 100k other events.
+
+Prints, from one run against one fresh Azurite: erasure time, storage calls (counted at the
+transport) and entities read, next to a full scan of the same tables with the plain SDK (what an
+erasure without the pseudonym-keyed layout would have to do). Target (issue 5): erasure reads
+≥ 10x fewer entities than the scan. Results: bench/results/erasure.json.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bench.common import CountingTransport, timed, write_results
+
+PERIODS = 24
+OTHERS = 100_000
+PER_PERIOD = 5
+USER, TENANT = "erasure-subject", "erasure-tenant"
+
+
+def main() -> int:
+    from azure.data.tables import TableServiceClient
+
+    from shared.events import StoredEvent
+    from shared.pseudonyms import Salt, SaltCache, derive
+    from shared.services import build
+    from shared.settings import Settings
+    from shared.storage import Storage
+    from tools.azurite import Azurite
+
+    class StaticSalt:
+        def fetch(self, version: str | None) -> Salt:
+            return Salt("v1", b"bench-salt-" * 4)
+
+        def versions(self) -> list[str]:
+            return ["v1"]
+
+    rng = random.Random(5)
+    days = [date(2025, 1 + m % 12, 1) if m < 12 else date(2026, 1 + m % 12, 1) for m in range(PERIODS)]
+    with Azurite(("table",)) as azurite:
+        conn = azurite.connection_string()
+        transport = CountingTransport(use_env_settings=False)
+        storage = Storage.connect(connection_string=conn, endpoint=None, prefix="er", transport=transport)
+        settings = Settings.from_env(
+            {
+                "TABLES_CONNECTION_STRING": conn,
+                "TABLE_PREFIX": "er",
+                "POLICY_VERSION": "2026-04",
+                "KEY_VAULT_URL": "https://bench.vault.azure.net",
+            }
+        )
+        services = build(
+            settings,
+            storage=storage,
+            salt_source=StaticSalt(),
+            clock=lambda: datetime(2026, 12, 15, tzinfo=UTC),
+        )
+        subject = derive(SaltCache(StaticSalt(), ttl=60).current(), TENANT, USER)
+
+        def event(day: date, pseudonym: int) -> Any:
+            moment = datetime(day.year, day.month, day.day, rng.randint(0, 23), tzinfo=UTC)
+            return StoredEvent(
+                event_id=str(uuid.uuid4()),
+                name="nav.page_view",
+                session_id=str(uuid.uuid4()),
+                received=moment,
+                ts=moment,
+                app="workspace",
+                page="/cases/{id}",
+                tenant_ref="t1",
+                user_type="basic_user",
+                pseudonym=pseudonym,
+                salt_version="v1",
+            )
+
+        for day in days:
+            storage.write_events([event(day, subject.event_pseudonym) for _ in range(PER_PERIOD)])
+            per_day = OTHERS // PERIODS
+            for start in range(0, per_day, 100):  # 100 other users per batch, each a partition of their own
+                storage.write_events(
+                    [event(day, 10**9 + start + i) for i in range(min(100, per_day - start))]
+                )
+        print(
+            f"seeded {PERIODS} periods: {PERIODS * PER_PERIOD} subject events, "
+            f"{(OTHERS // PERIODS) * PERIODS} others",
+            file=sys.stderr,
+        )
+
+        raw = TableServiceClient.from_connection_string(conn)
+        scanned = 0
+
+        def full_scan() -> None:
+            nonlocal scanned
+            for day in days:
+                for entity in raw.get_table_client(storage.events_table(day)).list_entities(
+                    select=["pseudonym"]
+                ):
+                    scanned += 1
+                    _ = entity
+
+        scan_seconds, _ = timed(full_scan)
+
+        read = 0
+        real_partition = storage.partition
+
+        def counting_partition(*args: Any, **kwargs: Any) -> list[Any]:
+            nonlocal read
+            rows = real_partition(*args, **kwargs)
+            read += len(rows)
+            return rows
+
+        storage.partition = counting_partition  # type: ignore[method-assign]
+        before = transport.sent
+        outcome: dict[str, Any] = {}
+        erase_seconds, _ = timed(lambda: outcome.update(r=services.erasure.erase(USER, TENANT, "delete")))
+        operations = transport.sent - before
+        affected, _ = outcome["r"]
+        left = sum(1 for day in days for _ in storage.user_events(day, subject.event_pseudonym))
+
+    result = {
+        "periods": PERIODS,
+        "subject_events": PERIODS * PER_PERIOD,
+        "other_events": (OTHERS // PERIODS) * PERIODS,
+        "erasure": {
+            "seconds": erase_seconds,
+            "storage_operations": operations,
+            "entities_read": read,
+            "events_deleted": affected,
+            "left_after": left,
+        },
+        "full_scan": {"seconds": scan_seconds, "entities_read": scanned},
+        "entities_read_ratio": scanned / max(read, 1),
+        "targets": {
+            "erasure reads >= 10x fewer entities than a scan": scanned / max(read, 1) >= 10,
+            "every subject event deleted": affected == PERIODS * PER_PERIOD and left == 0,
+        },
+    }
+    print(
+        f"erasure: {erase_seconds:.2f} s, {operations} storage operations, {read} entities read, "
+        f"{affected} deleted, {left} left"
+    )
+    print(f"full scan of the same tables: {scan_seconds:.2f} s, {scanned} entities read")
+    print(f"entities read: scan / erasure = {result['entities_read_ratio']:.0f}x")
+    for target, met in result["targets"].items():
+        print(f"  {'MET ' if met else 'MISS'} {target}")
+    path = write_results("erasure.json", {"measured_at": datetime.now(UTC).isoformat(), **result})
+    print(f"written to {path.relative_to(path.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+// The function app: Flex Consumption, Python 3.11, system-assigned identity, identity-based
+// connections only, and App Service Authentication (Entra ID) in front of every route except
+// health and OpenAPI, so that X-MS-CLIENT-PRINCIPAL is set by the platform and never by a client.
+param name string
+param planName string
+param location string
+param tags object
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+param keyVaultUri string
+param entraClientId string
+param entraTenantId string
+@description('Values for the app settings the code reads (shared/settings.py).')
+param settings object
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy is not offered in every allowed EEA region; data is ZRS and clients retry on 503
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: a public API for browser clients; every route but health and OpenAPI requires Entra sign-in (authsettingsV2 below)
+  // checkov:skip=CKV_AZURE_17: browsers authenticate with Entra tokens through App Service Authentication, not client certificates
+  // checkov:skip=CKV_AZURE_63: HTTP logs record client IP, user agent and referrer, which the privacy policy says are never logged
+  // checkov:skip=CKV_AZURE_66: failed-request traces record request headers (IP, user agent, referrer), which the policy forbids
+  // checkov:skip=CKV_AZURE_65: detailed error pages are written with request details; the app logs structured, identifier-free errors itself
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; clients queue and retry, so no always-on failover instance is kept
+  // checkov:skip=CKV_AZURE_213: Flex Consumption has no platform health check; GET /api/health is probed by the deploy workflow and monitoring
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      cors: {
+        allowedOrigins: empty(settings.corsAllowedOrigins) ? [] : split(settings.corsAllowedOrigins, ',')
+        supportCredentials: true
+      }
+      appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: 40 }
+      runtime: { name: 'python', version: '3.11' }
+    }
+  }
+}
+
+// Every app setting the code reads (shared/settings.py), and the host's identity-based
+// connections; set inline in siteConfig above. tests/test_infra.py fails if this list and the
+// settings model drift apart.
+var appSettings = {
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  TABLES_ENDPOINT: storage.properties.primaryEndpoints.table
+  KEY_VAULT_URL: keyVaultUri
+  SALT_SECRET_NAME: settings.saltSecretName
+  SALT_CACHE_SECONDS: '300'
+  POLICY_VERSION: settings.policyVersion
+  DECLINED_MODE: settings.declinedMode
+  CORS_ALLOWED_ORIGINS: settings.corsAllowedOrigins
+  OPS_ROLE: 'Cetegra.Analytics.Operator'
+  RETENTION_MONTHS: '24'
+  AGGREGATE_MIN_USERS: '5'
+}
+
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: false positive, this resource IS the site's App Service Authentication (authsettingsV2)
+  // checkov:skip=CKV_AZURE_63: false positive, a site check run on the authsettingsV2 child; see the site's own reason
+  // checkov:skip=CKV_AZURE_65: false positive, a site check run on the authsettingsV2 child; see the site's own reason
+  // checkov:skip=CKV_AZURE_66: false positive, a site check run on the authsettingsV2 child; see the site's own reason
+  // checkov:skip=CKV_AZURE_80: false positive, a .NET check; the app is Python 3.11
+  // checkov:skip=CKV_AZURE_88: false positive, Azure Files is for App Service content; Flex Consumption deploys from blob
+  // checkov:skip=CKV_AZURE_222: false positive, a site check run on the authsettingsV2 child; see the site's own reason
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: ['/api/health', '/api/openapi.json']
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: entraClientId
+          openIdIssuer: 'https://sts.windows.net/${entraTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: ['api://${entraClientId}', entraClientId]
+        }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
+    httpSettings: {
+      requireHttps: true
+      forwardProxy: { convention: 'NoProxy' }
+    }
+  }
+}
+
+output name string = app.name
+output uri string = 'https://${app.properties.defaultHostName}'
+output identityPrincipalId string = app.identity.principalId
