@@ -4,10 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYDEPS := $(VENV)/.deps-installed
 NODEDEPS := node_modules/.deps-installed
+CHROMIUM := /usr/bin/chromium
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test lint bench infra-check clean
+.PHONY: install run test lint bench infra-check browser-test clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -24,11 +25,20 @@ $(NODEDEPS): package.json package-lock.json
 run: install
 	$(PY) -m tools.localhost
 
-## Lint, checkov on infra/, then every test against a fresh Azurite on a free loopback port.
+## Lint, checkov on infra/, the web client in Chromium, then every Python test, each against a
+## fresh Azurite on a free loopback port.
 test: install
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory infra-check
+	$(MAKE) --no-print-directory browser-test
 	$(PY) -m pytest
+
+## The web client (client/) in headless Chromium (Debian's package) via playwright-core.
+browser-test: install $(CHROMIUM)
+	node --test client/test/
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 ## checkov on the Bicep templates, offline (no platform download); must report 0 failed checks.
 infra-check: $(INFRADEPS)

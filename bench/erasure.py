@@ -80,10 +80,8 @@ def main() -> int:
         for day in days:
             storage.write_events([event(day, subject.event_pseudonym) for _ in range(PER_PERIOD)])
             per_day = OTHERS // PERIODS
-            for start in range(0, per_day, 100):  # 100 other users per batch, each a partition of their own
-                storage.write_events(
-                    [event(day, 10**9 + start + i) for i in range(min(100, per_day - start))]
-                )
+            # other users, ~50 events each per day: one transaction per user (a realistic shape)
+            storage.write_events([event(day, 10**9 + day.month * 1000 + i // 50) for i in range(per_day)])
         print(
             f"seeded {PERIODS} periods: {PERIODS * PER_PERIOD} subject events, "
             f"{(OTHERS // PERIODS) * PERIODS} others",

@@ -203,6 +203,53 @@ def encode_response(response: func.HttpResponse) -> tuple[int, list[tuple[str, s
     return response.status_code, list(headers.items()), body
 
 
+CLIENT = ROOT / "client"
+STATIC_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+}
+SESSION_COOKIE = "AppServiceAuthSession"
+
+
+def static_file(path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """The web client and its demo (`/` and `/client/...`): local development only."""
+    relative = "demo/index.html" if path in ("/", "/demo", "/demo/") else path.removeprefix("/client/")
+    if relative == path:
+        return None
+    target = (CLIENT / relative).resolve()
+    if (
+        not target.is_relative_to(CLIENT.resolve())
+        or not target.is_file()
+        or target.suffix not in STATIC_TYPES
+    ):
+        return None
+    return (
+        200,
+        [
+            ("Content-Type", STATIC_TYPES[target.suffix]),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+        target.read_bytes(),
+    )
+
+
+def emulate_easy_auth(headers: dict[str, str]) -> dict[str, str]:
+    """Easy Auth turns its session cookie into X-MS-CLIENT-PRINCIPAL (which is how sendBeacon,
+    which cannot set headers, is authenticated in Azure). Locally the demo's cookie holds the
+    base64 principal itself; a request that sends the header keeps it as-is."""
+    if any(name.lower() == "x-ms-client-principal" for name in headers):
+        return headers
+    cookies = next((value for name, value in headers.items() if name.lower() == "cookie"), "")
+    for part in cookies.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return {**headers, "X-MS-CLIENT-PRINCIPAL": value}
+    return headers
+
+
 def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -221,9 +268,15 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 raw = self.rfile.read(length) if length else b""
-                url = f"http://localhost:{port}{self.path}"
-                response = router.call(self.command, url, dict(self.headers.items()), raw)
-                status, headers, body = encode_response(response)
+                static = static_file(urlsplit(self.path).path) if self.command in ("GET", "HEAD") else None
+                if static is not None:
+                    status, headers, body = static
+                else:
+                    url = f"http://localhost:{port}{self.path}"
+                    request_headers = emulate_easy_auth(dict(self.headers.items()))
+                    status, headers, body = encode_response(
+                        router.call(self.command, url, request_headers, raw)
+                    )
             self.send_response(status)
             for name, value in headers:
                 if name.lower() != "content-length":
