@@ -25,10 +25,11 @@ $(NODEDEPS): package.json package-lock.json
 run: install
 	$(PY) -m tools.localhost
 
-## Lint, checkov on infra/, the web client in Chromium, then every Python test, each against a
-## fresh Azurite on a free loopback port.
+## Lint (ruff, mypy --strict), checkov on infra/, the web client in Chromium, then every Python
+## test, each against a fresh Azurite on a free loopback port.
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy --strict shared functions
 	$(MAKE) --no-print-directory infra-check
 	$(MAKE) --no-print-directory browser-test
 	$(PY) -m pytest

@@ -8,7 +8,7 @@ validate requests and shape responses, so the document cannot drift from the cod
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
@@ -53,9 +53,12 @@ def error_statuses(op: Operation) -> list[int]:
     return sorted(statuses)
 
 
+Mode = Literal["validation", "serialization"]
+
+
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
+    models: list[tuple[type[BaseModel], Mode]] = [(ErrorBody, "serialization")]
     for endpoint in ENDPOINTS.values():
         for op in endpoint.operations.values():
             if op.body is not None:
@@ -64,7 +67,7 @@ def build_document() -> dict[str, Any]:
                 models.append((op.response, "serialization"))
     refs, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
 
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    def ref(model: type[BaseModel], mode: Mode) -> dict[str, Any]:
         return refs[(model, mode)]
 
     error_ref = ref(ErrorBody, "serialization")

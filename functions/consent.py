@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import azure.functions as func
-
-from functions._http import ApiRequest, Endpoint
+from functions._http import ApiRequest, Endpoint, blueprint
 from shared.consent import ConsentDecision, ConsentView
 
-bp = func.Blueprint()
+bp = blueprint()
 consent = Endpoint(bp, "consent", "consent")
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import azure.functions as func
-
-from functions._http import JSON, ApiRequest, Endpoint
+from functions._http import JSON, ApiRequest, Endpoint, blueprint
 from shared.events import MAX_BATCH_BYTES, EventBatch, IngestResult
 
-bp = func.Blueprint()
+bp = blueprint()
 events = Endpoint(bp, "events", "events")
 
 

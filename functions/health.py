@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import azure.functions as func
-
-from functions._http import ApiRequest, Endpoint, Reply
+from functions._http import ApiRequest, Endpoint, Reply, blueprint
 from shared.errors import ServiceUnavailable
 from shared.health import HealthReport
 
-bp = func.Blueprint()
+bp = blueprint()
 health = Endpoint(bp, "health", "health")
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import azure.functions as func
+from functions._http import ApiRequest, Endpoint, blueprint
 
-from functions._http import ApiRequest, Endpoint
-
-bp = func.Blueprint()
+bp = blueprint()
 openapi = Endpoint(bp, "openapi.json", "openapi")
 
 

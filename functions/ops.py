@@ -3,15 +3,14 @@ timers' work on demand."""
 
 from __future__ import annotations
 
-import azure.functions as func
 from pydantic import BaseModel, ConfigDict
 
-from functions._http import ApiRequest, Endpoint
+from functions._http import ApiRequest, Endpoint, blueprint
 from shared.aggregates import AggregationRequest, AggregationResult
 from shared.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
 from shared.retention import RetentionResult
 
-bp = func.Blueprint()
+bp = blueprint()
 
 
 class RetentionRequest(BaseModel):

@@ -11,6 +11,7 @@ import logging
 
 import azure.functions as func
 
+from functions._http import blueprint
 from shared.logs import log
 from shared.services import services
 
@@ -18,7 +19,7 @@ LOG = logging.getLogger("cetegra.timers")
 RETENTION_SCHEDULE = "0 5 0 * * *"
 AGGREGATION_SCHEDULE = "0 30 0 * * *"
 
-bp = func.Blueprint()
+bp = blueprint()
 
 
 @bp.function_name("retention_timer")

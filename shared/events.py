@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, NamedTuple
 from urllib.parse import unquote
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
 from shared.errors import BadRequest
@@ -30,6 +30,7 @@ ID = "{id}"
 CATALOGUE_FILE = Path(__file__).with_name("event_catalogue.json")
 CATALOGUE: dict[str, str] = json.loads(CATALOGUE_FILE.read_text())["events"]
 EVENT_NAMES = frozenset(CATALOGUE)
+_NAME_ENUM: list[JsonValue] = [*sorted(EVENT_NAMES)]
 
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -62,7 +63,7 @@ class Event(BaseModel):
 
     event_id: Uuid
     """Chosen by the client; re-sending the same event never stores it twice."""
-    name: Annotated[str, AfterValidator(_registered)] = Field(json_schema_extra={"enum": sorted(EVENT_NAMES)})
+    name: Annotated[str, AfterValidator(_registered)] = Field(json_schema_extra={"enum": _NAME_ENUM})
     session_id: Uuid
     """Tab-lifetime id from the browser's sessionStorage."""
     ts: Annotated[datetime | None, AfterValidator(_aware)] = None

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-USER_TYPES = ("it_admin", "advanced_user", "basic_user")
+UserType = Literal["it_admin", "advanced_user", "basic_user"]
+USER_TYPES: tuple[UserType, ...] = ("it_admin", "advanced_user", "basic_user")
 """User types the policy names ("IT Admin, Advanced User, or Basic User"); basic_user is the floor."""
 
 POLICY_VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -25,7 +26,7 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 DEFAULT_USER_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
 DEFAULT_TENANT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/tenantid", "tid")
-DEFAULT_ROLE_USER_TYPES = (
+DEFAULT_ROLE_USER_TYPES: tuple[tuple[str, UserType], ...] = (
     ("Cetegra.ITAdmin", "it_admin"),
     ("Cetegra.AdvancedUser", "advanced_user"),
 )
@@ -66,7 +67,7 @@ class Settings(BaseModel):
 
     user_id_claims: tuple[str, ...] = Field(DEFAULT_USER_ID_CLAIMS, alias="CLAIM_USER_ID", min_length=1)
     tenant_id_claims: tuple[str, ...] = Field(DEFAULT_TENANT_ID_CLAIMS, alias="CLAIM_TENANT_ID", min_length=1)
-    role_user_types: tuple[tuple[str, Literal["it_admin", "advanced_user", "basic_user"]], ...] = Field(
+    role_user_types: tuple[tuple[str, UserType], ...] = Field(
         DEFAULT_ROLE_USER_TYPES, alias="ROLE_USER_TYPES"
     )
     """Role → user type, highest first (JSON object in the app setting; its key order counts)."""

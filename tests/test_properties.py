@@ -1,0 +1,167 @@
+"""Property-based tests (hypothesis): the parsers never crash and never let forbidden data through."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from shared.consent import ConsentDecision
+from shared.errors import Unauthenticated
+from shared.events import MAX_EVENTS, EventBatch, minimise_page
+from shared.identity import principal_from_header
+from shared.settings import Settings
+
+SETTINGS = Settings.from_env(
+    {
+        "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+        "DEV_SALT_FILE": "/tmp/unused",
+        "POLICY_VERSION": "2026-04",
+    }
+)
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+url_tokens = st.sampled_from(
+    [
+        *"abcdefghijklmnopqrstuvwxyzABC0123456789/-_.@?#%:=&+~!$'()*,;[] ",
+        "%40",
+        "%2F",
+        "%3F",
+        "%2E",
+        "//",
+        "://",
+    ]
+)
+segments = st.one_of(
+    st.uuids().map(str),
+    st.emails(),
+    st.integers(0, 10**12).map(str),
+    st.text(alphabet="abcdef0123456789", min_size=8, max_size=40),
+    st.from_regex(r"[a-z]{1,12}(-[a-z]{1,8})?", fullmatch=True),
+)
+paths = st.lists(segments, max_size=8).map(lambda parts: "/" + "/".join(parts))
+queries = st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), st.text(max_size=20), max_size=3)
+pages = st.one_of(
+    st.lists(url_tokens, max_size=60).map("".join),
+    st.text(max_size=120),
+    st.builds(
+        lambda scheme, host, path, q, frag: (
+            f"{scheme}://{host}{path}?{'&'.join(f'{k}={v}' for k, v in q.items())}#{frag}"
+        ),
+        st.sampled_from(["https", "http", "ftp"]),
+        st.from_regex(r"[a-z]{1,10}\.example", fullmatch=True),
+        paths,
+        queries,
+        st.text(max_size=10),
+    ),
+    paths,
+)
+
+
+@FAST
+@given(pages)
+def test_minimised_pages_never_hold_digits_at_guids_or_queries(page):
+    out = minimise_page(page)
+    assert out.startswith("/")
+    assert not re.search(r"\d", out), out
+    assert "@" not in out and "?" not in out and "#" not in out and "://" not in out
+    assert not GUID.search(out)
+    assert all(
+        segment == "{id}" or re.fullmatch(r"[A-Za-z]+([-_][A-Za-z]+)*", segment)
+        for segment in out.strip("/").split("/")
+        if segment
+    )
+
+
+@FAST
+@given(pages)
+def test_minimising_is_idempotent(page):
+    once = minimise_page(page)
+    assert minimise_page(once) == once
+
+
+claims = st.lists(
+    st.fixed_dictionaries(
+        {"typ": st.sampled_from(["oid", "tid", "roles", "name", "x"]), "val": st.text(max_size=40)}
+    ),
+    max_size=6,
+)
+headers = st.one_of(
+    st.none(),
+    st.text(max_size=200),
+    st.binary(max_size=200).map(lambda b: base64.b64encode(b).decode()),
+    st.builds(
+        lambda c, r: base64.b64encode(json.dumps({"claims": c, "role_typ": r}).encode()).decode(),
+        claims,
+        st.sampled_from(["roles", None, "x"]),
+    ),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=10,
+    ).map(lambda v: base64.b64encode(json.dumps(v).encode()).decode()),
+)
+
+
+@FAST
+@given(headers)
+def test_principal_parser_accepts_or_says_401_never_crashes(header):
+    try:
+        principal = principal_from_header(header, SETTINGS)
+    except Unauthenticated as exc:
+        assert exc.status == 401
+        return
+    assert principal.user_id.strip() and principal.tenant_id.strip()
+    assert principal.user_type in ("it_admin", "advanced_user", "basic_user")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=25,
+)
+event_like = st.fixed_dictionaries(
+    {
+        "event_id": st.one_of(st.uuids().map(str), st.text(max_size=40)),
+        "name": st.sampled_from(["app.launch", "nav.page_view", "form.content", ""]),
+        "session_id": st.one_of(st.uuids().map(str), st.integers()),
+    },
+    optional={
+        "ts": st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), st.text(max_size=30)),
+        "app": st.text(max_size=45),
+        "page": st.text(max_size=600),
+        "extra": json_values,
+    },
+)
+
+
+@FAST
+@given(st.one_of(json_values, st.fixed_dictionaries({"events": st.lists(event_like, max_size=5)})))
+def test_event_batches_validate_or_fail_cleanly(body):
+    raw = json.dumps(body)
+    try:
+        batch = EventBatch.model_validate_json(raw)
+    except ValidationError as exc:
+        assert exc.errors(include_input=False)  # a structured, locatable error
+        return
+    assert 1 <= len(batch.events) <= MAX_EVENTS
+    for event in batch.events:
+        assert GUID.fullmatch(event.event_id) and GUID.fullmatch(event.session_id)
+        assert event.ts is None or event.ts.utcoffset() is not None
+        assert "extra" not in event.model_fields_set
+
+
+@FAST
+@given(json_values)
+def test_consent_decisions_validate_or_fail_cleanly(body):
+    try:
+        decision = ConsentDecision.model_validate_json(json.dumps(body))
+    except ValidationError:
+        return
+    assert decision.status in ("granted", "declined")
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", decision.policy_version)
