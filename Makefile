@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test lint bench infra-check browser-test clean
+.PHONY: install run test lint bench infra-check browser-test audit clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -38,6 +38,12 @@ test: install
 browser-test: install $(CHROMIUM)
 	node --test client/test/
 
+## Known vulnerabilities in the pinned requirements (needs PyPI's JSON API / OSV: GitHub CI runs it).
+audit:
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	.venv-audit/bin/pip-audit --strict --no-deps --disable-pip -r requirements.txt -r requirements-dev.txt
+
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
@@ -61,4 +67,4 @@ bench: install
 	$(PY) -m bench.erasure
 
 clean:
-	rm -rf $(VENV) $(INFRAVENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INFRAVENV) .venv-audit node_modules .pytest_cache .ruff_cache

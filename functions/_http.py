@@ -237,8 +237,9 @@ class Endpoint:
                 raise Forbidden("this operation needs the analytics operator role")
         body = parse_body(req, op) if op.body is not None else None
         result = op.handler(ApiRequest(principal, body, svc.clock(), svc, call.audit_id))
-        payload = result.payload if isinstance(result, Reply) else result
-        call.result = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        if call.audit_id is not None:  # only audited (ops) calls keep their counts for the record
+            payload = result.payload if isinstance(result, Reply) else result
+            call.result = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         if isinstance(result, Reply):
             response = json_response(result.status, result.payload)
             if result.retry_after is not None:

@@ -314,11 +314,11 @@ class Storage:
         (all or nothing). A batch whose client times straddle midnight takes one per day; if the
         second fails the client gets 503, and its retry re-writes both idempotently.
         """
-        events_list = list(events)
         groups: dict[tuple[str, str], list[Entity]] = {}
         tables: dict[date, str] = {}
         owners: dict[int | str, tuple[str, EntityProperty | None]] = {}
-        for event in events_list:
+        usage: set[tuple[date, str]] = set()
+        for event in events:
             owner = event.pseudonym if event.pseudonym is not None else event.session_id
             keys = owners.get(owner)
             if keys is None:
@@ -329,7 +329,8 @@ class Storage:
             day = event.day.date()
             table = tables.get(day) or tables.setdefault(day, self.events_table(day))
             groups.setdefault((table, keys[0]), []).append(_event_entity(event, *keys))
-        for day, version in {(event.day.date(), event.salt_version) for event in events_list}:
+            usage.add((day, event.salt_version))
+        for day, version in usage:
             self.note_salt_usage(day, version)
         for (table, _), entities in groups.items():
             self.write_partition(table, entities, upsert=True)

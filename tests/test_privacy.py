@@ -150,3 +150,36 @@ def test_logger_refuses_personal_fields():
 
     with pytest.raises(ValueError, match="user_id"):
         log(logging.getLogger("t"), logging.INFO, "x", user_id="u")
+
+
+def test_full_lifecycle_leaves_no_identifier_anywhere(make_client, logs, clock):
+    """Consent, hostile events, both timers, export and erasure: then every table and log line."""
+    client = make_client(DECLINED_MODE="anonymous")
+    scenario(client)
+    ops = principal_header(
+        user_id="ops-" + USER, tenant_id=TENANT, name="ops." + EMAIL, roles=("Cetegra.Analytics.Operator",)
+    )
+    clock.advance(days=2)
+    assert client.post("/api/ops/aggregation/run", {}, principal=ops, headers=HOSTILE).status == 200
+    assert client.post("/api/ops/retention/run", {}, principal=ops, headers=HOSTILE).status == 200
+    exported = client.post(
+        "/api/ops/export", {"user_id": USER, "tenant_id": TENANT}, principal=ops, headers=HOSTILE
+    )
+    assert exported.status == 200 and exported.json()["events"]
+    erased = client.post(
+        "/api/ops/erasure",
+        {"user_id": USER, "tenant_id": TENANT, "mode": "unlink"},
+        principal=ops,
+        headers=HOSTILE,
+    )
+    assert erased.status == 200 and erased.json()["events_affected"] > 0
+    after_erasure = client.stored_text().lower()  # unlinked events are still there, anonymous
+    assert "ev2" in after_erasure
+    clock.advance(days=800)
+    assert client.services.retention.run().removed_periods > 0
+    after_expiry = client.stored_text().lower()  # aggregates, audit and salt usage outlive raw data
+    assert "aggstate" in after_expiry and "audit" in after_expiry  # one person: every cell suppressed (k=5)
+    text = "\n".join(record.getMessage() for record in logs.records).lower()
+    for secret in [*SECRETS, "ops-" + USER, "ops." + EMAIL]:
+        for place in (after_erasure, after_expiry, text):
+            assert secret.lower() not in place, secret

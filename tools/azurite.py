@@ -48,10 +48,15 @@ def _listening(port: int) -> bool:
 
 
 class Azurite:
-    """One Azurite process; `services` is ("table",) or ("blob", "queue", "table")."""
+    """One Azurite process; `services` is ("table",) or ("blob", "queue", "table").
 
-    def __init__(self, services: tuple[str, ...] = ("table",)) -> None:
+    In memory by default. With `location`, data is kept on disk there, so a stopped emulator can be
+    started again (same ports, same data): the fault tests use that to simulate a storage outage.
+    """
+
+    def __init__(self, services: tuple[str, ...] = ("table",), *, location: Path | None = None) -> None:
         self.services = services
+        self.location = location
         self.ports: dict[str, int] = {}
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -61,10 +66,12 @@ class Azurite:
         )
         if not binary.exists():
             raise RuntimeError(f"{binary} is missing: run `npm ci` (make does this for you)")
-        self.ports = {service: free_port() for service in self.services}
+        if not self.ports:  # a restart keeps its ports, so clients reconnect to the same address
+            self.ports = {service: free_port() for service in self.services}
+        persistence = ["--location", str(self.location)] if self.location else ["--inMemoryPersistence"]
         args = [
             str(binary),
-            "--inMemoryPersistence",
+            *persistence,
             "--disableTelemetry",
             "--silent",
             "--skipApiVersionCheck",
@@ -105,15 +112,18 @@ class Azurite:
         return self._process is not None and self._process.poll() is None
 
     def stop(self) -> None:
+        """SIGINT first: Azurite then flushes its store (on SIGTERM a disk store loses the writes
+        since its last autosave), so a stop is an outage, never data loss."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        for sig, wait in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
     def __enter__(self) -> Azurite:
         return self.start()
