@@ -23,8 +23,9 @@ USERS = [principal_header(user_id=f"fault-user-{i}", name=f"u{i}@contoso.com") f
 def outage(tmp_path, router, vault, clock):
     emulator = Azurite(("table",), location=tmp_path / "azurite").start()
     settings = make_settings(emulator.connection_string())
-    storage = Storage.connect(connection_string=emulator.connection_string(), endpoint=None,
-                              prefix=settings.table_prefix)
+    storage = Storage.connect(
+        connection_string=emulator.connection_string(), endpoint=None, prefix=settings.table_prefix
+    )
     services = build(settings, storage=storage, salt_source=vault.salt_source(), clock=clock)
     install(services)
     yield Client(router, services, vault, clock), emulator
@@ -34,14 +35,28 @@ def outage(tmp_path, router, vault, clock):
 
 def batch(n=5):
     ts = "2026-11-23T11:59:00Z"
-    return {"events": [{"event_id": str(uuid.uuid4()), "name": "feature.used", "session_id": str(uuid.uuid4()),
-                        "ts": ts, "app": "workspace", "page": "/cases"} for _ in range(n)]}
+    return {
+        "events": [
+            {
+                "event_id": str(uuid.uuid4()),
+                "name": "feature.used",
+                "session_id": str(uuid.uuid4()),
+                "ts": ts,
+                "app": "workspace",
+                "page": "/cases",
+            }
+            for _ in range(n)
+        ]
+    }
 
 
 def test_storage_outage_mid_load(outage):
     client, emulator = outage
     for user in USERS:
-        assert client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user).status == 200
+        assert (
+            client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user).status
+            == 200
+        )
     acknowledged: set[str] = set()
     statuses: list[int] = []
 
@@ -69,8 +84,11 @@ def test_storage_outage_mid_load(outage):
     send(5)
     assert statuses[-20:] == [202] * 20  # recovered without a restart of the app
 
-    stored = [row["RowKey"] for day in client.services.storage.event_days()
-              for row in client.services.storage.scan(client.services.storage.events_table(day))]
+    stored = [
+        row["RowKey"]
+        for day in client.services.storage.event_days()
+        for row in client.services.storage.scan(client.services.storage.events_table(day))
+    ]
     assert len(stored) == len(set(stored))  # exactly once
     assert acknowledged <= set(stored)  # every 202 is in storage
     assert len(acknowledged) == 10 * len(USERS) * 5
@@ -79,28 +97,43 @@ def test_storage_outage_mid_load(outage):
 def test_retried_batch_after_an_outage_is_stored_once(outage):
     client, emulator = outage
     user = USERS[0]
-    assert client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user).status == 200
+    assert (
+        client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user).status
+        == 200
+    )
     body = batch(20)
     emulator.stop()
     assert client.post("/api/events", body, principal=user).status == 503
     emulator.start()
     assert client.post("/api/events", body, principal=user).status == 202
     assert client.post("/api/events", body, principal=user).status == 202  # the client retried once more
-    rows = [row for day in client.services.storage.event_days()
-            for row in client.services.storage.scan(client.services.storage.events_table(day))]
+    rows = [
+        row
+        for day in client.services.storage.event_days()
+        for row in client.services.storage.scan(client.services.storage.events_table(day))
+    ]
     assert sorted(r["RowKey"] for r in rows) == sorted(e["event_id"] for e in body["events"])
 
 
 def test_vault_down_warm_then_cold(outage, vault):
     client, _ = outage
     user = USERS[1]
-    assert client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user).status == 200
+    assert (
+        client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user).status
+        == 200
+    )
     vault.down = True
     client.clock.advance(minutes=10)  # past the cache lifetime: the refresh fails, the warm salt serves
     client.services.salts._refresh_at = 0
     assert client.post("/api/events", batch(), principal=user).status == 202
-    install(build(client.services.settings, storage=client.services.storage, salt_source=vault.salt_source(),
-                  clock=client.clock))  # a new worker: cold cache
+    install(
+        build(
+            client.services.settings,
+            storage=client.services.storage,
+            salt_source=vault.salt_source(),
+            clock=client.clock,
+        )
+    )  # a new worker: cold cache
     cold = client.post("/api/events", batch(), principal=user)
     assert cold.status == 503 and cold.json()["error"]["code"] == "key_vault_unavailable"
     vault.down = False
