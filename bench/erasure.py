@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import random
 import sys
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bench.common import CountingTransport, timed, write_results
+from bench.common import CountingTransport, report, timed
 
 PERIODS = 24
 OTHERS = 100_000
@@ -25,11 +24,11 @@ USER, TENANT = "erasure-subject", "erasure-tenant"
 def main() -> int:
     from azure.data.tables import TableServiceClient
 
-    from shared.events import StoredEvent
     from shared.pseudonyms import Salt, SaltCache, derive
     from shared.services import build
     from shared.settings import Settings
     from shared.storage import Storage
+    from tests.factories import stored_event
     from tools.azurite import Azurite
 
     class StaticSalt:
@@ -63,18 +62,8 @@ def main() -> int:
 
         def event(day: date, pseudonym: int) -> Any:
             moment = datetime(day.year, day.month, day.day, rng.randint(0, 23), tzinfo=UTC)
-            return StoredEvent(
-                event_id=str(uuid.uuid4()),
-                name="nav.page_view",
-                session_id=str(uuid.uuid4()),
-                received=moment,
-                ts=moment,
-                app="workspace",
-                page="/cases/{id}",
-                tenant_ref="t1",
-                user_type="basic_user",
-                pseudonym=pseudonym,
-                salt_version="v1",
+            return stored_event(
+                moment, name="nav.page_view", page="/cases/{id}", tenant_ref="t1", pseudonym=pseudonym
             )
 
         for day in days:
@@ -143,11 +132,7 @@ def main() -> int:
     )
     print(f"full scan of the same tables: {scan_seconds:.2f} s, {scanned} entities read")
     print(f"entities read: scan / erasure = {result['entities_read_ratio']:.0f}x")
-    for target, met in result["targets"].items():
-        print(f"  {'MET ' if met else 'MISS'} {target}")
-    path = write_results("erasure.json", {"measured_at": datetime.now(UTC).isoformat(), **result})
-    print(f"written to {path.relative_to(path.parents[2])}")
-    return 0
+    return report("erasure.json", result["targets"], {"measured_at": datetime.now(UTC).isoformat(), **result})
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 import random
 import sys
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bench.common import CountingTransport, median, timed, write_results
+from bench.common import CountingTransport, median, report, timed
 
 PERIODS = 4
 SIZES = (1_000, 10_000, 100_000)
@@ -29,25 +28,22 @@ NAMES = ("app.launch", "nav.page_view", "feature.used", "case.submitted", "catal
 
 def events_for(day: date, count: int, rng: random.Random, per_user: int = 50) -> list[Any]:
     """`count` events of one day from count/per_user users (a user's day is one partition)."""
-    from shared.events import StoredEvent
+    from tests.factories import stored_event
 
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     out = []
     for i in range(count):
         user = 1 + i // per_user
         out.append(
-            StoredEvent(
-                event_id=str(uuid.uuid4()),
+            stored_event(
+                moment,
                 name=rng.choice(NAMES),
                 session_id=f"{user:08x}-0000-4000-8000-{rng.randint(0, 3):012x}",
-                received=moment,
-                ts=moment,
                 app=rng.choice(("workspace", "docs", "catalog", "admin")),
                 page="/cases/{id}",
                 tenant_ref=f"t{user % 3:016x}",
                 user_type=("basic_user", "advanced_user", "it_admin")[user % 3],
                 pseudonym=None if user % 10 == 0 else 2**62 + user,
-                salt_version="v1",
             )
         )
     return out
@@ -171,10 +167,9 @@ def main() -> int:
         f"vs raw $select scan {aggregation['raw_scan_seconds']:.2f} s "
         f"= {aggregation['build_vs_scan']:.2f}x ({aggregation['cells']} cells)"
     )
-    for target, met in summary["targets"].items():
-        print(f"  {'MET ' if met else 'MISS'} {target}")
-    path = write_results(
+    return report(
         "timers.json",
+        summary["targets"],
         {
             "measured_at": datetime.now(UTC).isoformat(),
             "summary": summary,
@@ -182,8 +177,6 @@ def main() -> int:
             "aggregation": aggregation,
         },
     )
-    print(f"written to {path.relative_to(path.parents[2])}")
-    return 0
 
 
 if __name__ == "__main__":

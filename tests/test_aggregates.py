@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
 
@@ -12,7 +11,7 @@ from azure.functions.timer import TimerRequest
 
 from shared.aggregates import ALL, OTHER, Cell, fold
 from shared.errors import StorageUnavailable
-from shared.events import StoredEvent
+from tests.factories import stored_event
 from tests.test_retention import OPS
 
 DAY = date(2026, 11, 20)
@@ -30,18 +29,14 @@ def ev(
     hour=12,
 ):
     moment = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-    return StoredEvent(
-        event_id=str(uuid.uuid4()),
+    return stored_event(
+        moment,
         name=name,
         session_id=session or f"00000000-0000-0000-0000-{user:012d}",
-        received=moment,
-        ts=moment,
         app=app,
-        page="/home",
         tenant_ref=tenant,
         user_type=user_type,
         pseudonym=None if user is None else 2**62 + user,
-        salt_version="v1",
     )
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.events import StoredEvent
 from tests.conftest import POLICY, principal_header
+from tests.factories import stored_event
 from tests.test_retention import OPS
 
 USER = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -39,16 +39,12 @@ def crowd(client, users=1000):
     """1,000 other users' events on the same days, written straight to storage."""
     now = client.clock.now
     client.services.storage.write_events(
-        StoredEvent(
-            event_id=str(uuid.uuid4()),
-            name="nav.page_view",
-            session_id=str(uuid.uuid4()),
+        stored_event(
+            now - timedelta(days=u % 3),
             received=now,
-            ts=now - timedelta(days=u % 3),
-            app="workspace",
+            name="nav.page_view",
             page="/x",
             tenant_ref="tother",
-            user_type="basic_user",
             pseudonym=10**12 + u,
             salt_version=client.vault.latest,
         )

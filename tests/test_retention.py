@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 from azure.functions.timer import TimerRequest
 
 from shared.errors import StorageUnavailable
-from shared.events import StoredEvent
 from shared.retention import months_before, oldest_kept_day
 from tests.conftest import POLICY, principal_header
+from tests.factories import stored_event
 
 AHEAD = [date(2026, 11, 23), date(2026, 11, 24)]
 """Today's and tomorrow's tables, which every retention run creates ahead of the traffic."""
@@ -23,22 +22,7 @@ OPS = principal_header(
 
 def seed(client, day: date, count: int = 1, pseudonym: int | None = 2**62 + 5) -> None:
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    client.services.storage.write_events(
-        StoredEvent(
-            event_id=str(uuid.uuid4()),
-            name="app.launch",
-            session_id=str(uuid.uuid4()),
-            received=moment,
-            ts=moment,
-            app="workspace",
-            page="/home",
-            tenant_ref="tabc",
-            user_type="basic_user",
-            pseudonym=pseudonym,
-            salt_version="v1",
-        )
-        for _ in range(count)
-    )
+    client.services.storage.write_events(stored_event(moment, pseudonym=pseudonym) for _ in range(count))
 
 
 @pytest.mark.parametrize(
