@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test lint bench infra-check browser-test audit clean
+.PHONY: install run test lint bench stress infra-check browser-test audit clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -37,6 +37,10 @@ test: install
 ## The web client (client/) in headless Chromium (Debian's package) via playwright-core.
 browser-test: install $(CHROMIUM)
 	node --test client/test/
+
+## The long reliability runs: 16 clients for 60 s against the local host (bench/results/load.json).
+stress: install
+	$(PY) -m bench.load --clients 16 --seconds 60
 
 ## Known vulnerabilities in the pinned requirements (needs PyPI's JSON API / OSV: GitHub CI runs it).
 audit:

@@ -26,14 +26,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import CountingTransport, median, principal, registered_function, timed, write_results
+from bench.common import CountingTransport, median, principal, registered_function, report, timed
 
 BATCH_SIZES = (1, 10, 50, 100)
 EVENTS_PER_SIZE = {1: 800, 10: 4000, 50: 10000, 100: 10000}
 USERS = 200
 NAIVE_PER_ROUND = 10
-CPU_EVENTS = 20000
-CPU_REPEATS = 3
+CPU_EVENTS = 10000
+CPU_REPEATS = 9
 
 
 def _page(i: int) -> str:
@@ -271,14 +271,11 @@ def main() -> int:
             f"{p['first_request_tx']:>10} {p['cpu_us_per_event_storage_io_excluded']:>9.1f} "
             f"{p['process_cpu_us_per_event']:>10.1f}"
         )
-    for target, met in summary["targets"].items():
-        print(f"  {'MET ' if met else 'MISS'} {target}")
-    path = write_results(
+    return report(
         "ingest.json",
+        summary["targets"],
         {"measured_at": now.isoformat(), "method": "paired", "summary": summary, "project": project},
     )
-    print(f"written to {path.relative_to(path.parents[2])}")
-    return 0
 
 
 if __name__ == "__main__":

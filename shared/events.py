@@ -146,16 +146,19 @@ def check_batch(batch: EventBatch, received: datetime, max_age: timedelta, max_a
     An event id may appear once per batch (a transaction cannot hold one entity twice), and client
     times far from the server's are refused (stale replays, skewed clocks).
     """
+    events = batch.events
+    if len({event.event_id for event in events}) != len(events):
+        seen: set[str] = set()
+        for index, event in enumerate(events):
+            if event.event_id in seen:
+                raise BadRequest(
+                    f"events[{index}].event_id appears twice in the batch",
+                    code="duplicate_event_id",
+                    field=f"events[{index}].event_id",
+                )
+            seen.add(event.event_id)
     earliest, latest = received - max_age, received + max_ahead
-    seen: set[str] = set()
-    for index, event in enumerate(batch.events):
-        if event.event_id in seen:
-            raise BadRequest(
-                f"events[{index}].event_id appears twice in the batch",
-                code="duplicate_event_id",
-                field=f"events[{index}].event_id",
-            )
-        seen.add(event.event_id)
+    for index, event in enumerate(events):
         if event.ts is not None and not (earliest <= event.ts <= latest):
             raise BadRequest(
                 f"events[{index}].ts is outside the accepted window "

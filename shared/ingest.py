@@ -44,19 +44,20 @@ class Ingest:
             pseudonym = None
 
         tenant, user_type, salt_version = pseudonyms.tenant_ref, principal.user_type, pseudonyms.salt_version
-        records = [
+        minimise = minimise_page
+        records = [  # positional: StoredEvent's field order (the hot path; keywords cost ~1 us/event)
             StoredEvent(
-                event_id=str(event.event_id),
-                name=event.name,
-                session_id=str(event.session_id),
-                received=received,
-                ts=event.ts,
-                app=event.app,
-                page=minimise_page(event.page) if event.page is not None else None,
-                tenant_ref=tenant,
-                user_type=user_type,
-                pseudonym=pseudonym,
-                salt_version=salt_version,
+                event.event_id,
+                event.name,
+                event.session_id,
+                received,
+                event.ts,
+                event.app,
+                None if event.page is None else minimise(event.page),
+                tenant,
+                user_type,
+                pseudonym,
+                salt_version,
             )
             for event in batch.events
         ]

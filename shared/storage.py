@@ -314,27 +314,26 @@ class Storage:
         (all or nothing). A batch whose client times straddle midnight takes one per day; if the
         second fails the client gets 503, and its retry re-writes both idempotently.
         """
-        groups: dict[tuple[str, str], list[Entity]] = {}
-        tables: dict[date, str] = {}
-        owners: dict[int | str, tuple[str, EntityProperty | None]] = {}
-        usage: set[tuple[date, str]] = set()
+        # One dict lookup per event; table, partition, Int64 value and salt usage once per group.
+        groups: dict[tuple[date, int | str, str], tuple[str, str, EntityProperty | None, list[Entity]]] = {}
         for event in events:
-            owner = event.pseudonym if event.pseudonym is not None else event.session_id
-            keys = owners.get(owner)
-            if keys is None:
-                keys = owners[owner] = (
-                    self.event_partition(event.pseudonym, event.session_id),
-                    int64(event.pseudonym) if event.pseudonym is not None else None,
+            day = (event.ts or event.received).date()
+            pseudonym = event.pseudonym
+            key = (day, event.session_id if pseudonym is None else pseudonym, event.salt_version)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = (
+                    self.events_table(day),
+                    self.event_partition(pseudonym, event.session_id),
+                    None if pseudonym is None else int64(pseudonym),
+                    [],
                 )
-            day = event.day.date()
-            table = tables.get(day) or tables.setdefault(day, self.events_table(day))
-            groups.setdefault((table, keys[0]), []).append(_event_entity(event, *keys))
-            usage.add((day, event.salt_version))
-        for day, version in usage:
+            group[3].append(_event_entity(event, group[1], group[2]))
+        for day, _, version in groups:
             self.note_salt_usage(day, version)
-        for (table, _), entities in groups.items():
+        for table, _, _, entities in groups.values():
             self.write_partition(table, entities, upsert=True)
-        return sum(len(entities) for entities in groups.values())
+        return sum(len(group[3]) for group in groups.values())
 
     def read_events(self, day: date) -> Iterator[StoredEvent]:
         for entity in self.scan(self.events_table(day)):

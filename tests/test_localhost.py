@@ -52,10 +52,33 @@ def test_serves_registered_functions(server, capsys):
 
 
 def test_unknown_path_and_prefix(server):
-    for path in ("/api/unknown", "/consent", "/"):
+    for path in (
+        "/api/unknown",
+        "/consent",
+        "/client/../function_app.py",
+        "/client/%2e%2e/README.md",
+        "/client/nope.js",
+    ):
         status, _, body = _request(server, "GET", path)
         assert status == 404
         assert json.loads(body)["error"]["code"] == "not_found"
+
+
+def test_serves_the_web_client_and_its_demo(server):
+    status, headers, body = _request(server, "GET", "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and b"consent" in body
+    status, headers, body = _request(server, "GET", "/client/cetegra-analytics.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert b"export async function init" in body
+
+
+def test_session_cookie_stands_in_for_easy_auth_locally(server):
+    principal = principal_header(user_id="cookie-user")
+    status, _, body = _request(
+        server, "GET", "/api/consent", headers={"Cookie": f"AppServiceAuthSession={principal}"}
+    )
+    assert status == 200 and json.loads(body)["status"] == "unset"
+    assert _request(server, "GET", "/api/consent", headers={"Cookie": "other=1"})[0] == 401
 
 
 def test_route_templates():
