@@ -38,8 +38,10 @@ test: install
 browser-test: install $(CHROMIUM)
 	node --test client/test/
 
-## The long reliability runs: 16 clients for 60 s against the local host (bench/results/load.json).
+## The long reliability runs: 5,000 generated requests per route (schemathesis), then 16 clients
+## for 60 s against the local host (bench/results/load.json).
 stress: install
+	FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/test_api_fuzz.py
 	$(PY) -m bench.load --clients 16 --seconds 60
 
 ## Known vulnerabilities in the pinned requirements (needs PyPI's JSON API / OSV: GitHub CI runs it).

@@ -129,7 +129,7 @@ def bench_aggregation(conn: str, rng: random.Random) -> dict[str, Any]:
             wall, _ = timed(action)
             into.append(wall)
             print(f"aggregation round {round_ + 1}: {name} {wall:.2f} s", file=sys.stderr)
-    cells = len(store.aggregates("daily", day.strftime("%Y%m%d")))
+    cells = len(store.aggregates("daily", day))
     return {
         "events": AGG_EVENTS,
         "raw_scan_seconds": median(scans),

@@ -96,7 +96,8 @@ def build_document() -> dict[str, Any]:
             if op.body is not None:
                 schema = ref(op.body, "validation")
                 operation["requestBody"] = {
-                    "required": True,
+                    # A model without required fields may be sent as no body at all (`{}` implied).
+                    "required": any(f.is_required() for f in op.body.model_fields.values()),
                     "content": {media: {"schema": schema} for media in op.content_types},
                 }
             item[method.lower()] = operation

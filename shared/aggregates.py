@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.logs import log
+from shared.retention import oldest_kept_day
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -89,7 +90,13 @@ def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tu
 class AggregationRequest(BaseModel):
     """Body of `POST /api/ops/aggregation/run`: an optional inclusive range of days to rebuild."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, title="AggregationRequest")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        populate_by_name=True,
+        title="AggregationRequest",
+        json_schema_extra={"dependentRequired": {"from": ["to"], "to": ["from"]}},
+    )
 
     from_: date | None = Field(None, alias="from")
     to: date | None = None
@@ -128,6 +135,7 @@ class Aggregation:
     def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
         self._storage = storage
         self._k = settings.aggregate_min_users
+        self._months = settings.retention_months
         self._late = timedelta(hours=settings.event_max_age_hours, seconds=settings.event_max_future_seconds)
         self._clock = clock
 
@@ -138,26 +146,25 @@ class Aggregation:
     def run(self, first: date | None = None, last: date | None = None) -> AggregationResult:
         """Build every closed day not yet final (catch-up and late events), then final months.
 
-        With an explicit range, rebuild exactly those closed days (ops on demand).
+        With an explicit range, rebuild those closed days (ops on demand). Only days whose raw data
+        still exists are ever rebuilt, and only months whose every day is still retained: the
+        aggregates of expired data are kept for good and must never be replaced by empty ones.
         """
         now = self._clock()
         today = now.date()
+        retained_from = oldest_kept_day(today, self._months)
         state = self._storage.aggregate_state()
+        with_data = [d for d in self._storage.event_days() if d < today]
         if first is not None and last is not None:
-            days = [
-                first + timedelta(days=i)
-                for i in range((min(last, today - timedelta(days=1)) - first).days + 1)
-            ]
+            days = [d for d in with_data if first <= d <= last]
         else:
-            days = [d for d in self._storage.event_days() if d < today and not state.daily.get(d, False)]
+            days = [d for d in with_data if not state.daily.get(d, False)]
         total = _Build()
         final_days = []
         for day in days:
             final = now >= self.final_at(day)
             built = self._build_day(day)
-            self._storage.save_aggregate_state(
-                "daily", day.strftime("%Y%m%d"), final=final, events=built.events
-            )
+            self._storage.save_aggregate_state("daily", day, final=final, events=built.events)
             total.events += built.events
             total.cells += built.cells
             total.suppressed += built.suppressed
@@ -166,6 +173,8 @@ class Aggregation:
 
         months = []
         for month in sorted({date(d.year, d.month, 1) for d in [*days, *state.daily]}):
+            if month < retained_from:
+                continue  # some of its raw days are gone: its cells, if built, stay as they are
             next_month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
             forced = (
                 first is not None
@@ -177,9 +186,7 @@ class Aggregation:
                 forced or not state.monthly.get(month)
             ):
                 built = self._build_month(month, next_month)
-                self._storage.save_aggregate_state(
-                    "monthly", month.strftime("%Y%m"), final=True, events=built.events
-                )
+                self._storage.save_aggregate_state("monthly", month, final=True, events=built.events)
                 total.cells += built.cells
                 total.suppressed += built.suppressed
                 months.append(month.strftime("%Y-%m"))
@@ -226,7 +233,7 @@ class Aggregation:
             }
             for key, cell in kept.items()
         ]
-        self._storage.replace_aggregates("daily", day.strftime("%Y%m%d"), rows)
+        self._storage.replace_aggregates("daily", day, rows)
         return _Build(events, len(rows), suppressed)
 
     def _build_month(self, month: date, next_month: date) -> _Build:
@@ -253,5 +260,5 @@ class Aggregation:
             }
             for key, cell in kept.items()
         ]
-        self._storage.replace_aggregates("monthly", month.strftime("%Y%m"), rows)
+        self._storage.replace_aggregates("monthly", month, rows)
         return _Build(events, len(rows), suppressed)

@@ -55,6 +55,14 @@ CLIENT_OPTIONS: dict[str, Any] = {
 """Fail fast: a client waiting on a dead store gets 503 + Retry-After within seconds, not minutes."""
 
 
+def period_key(kind: str, day: date) -> str:
+    """`YYYYMMDD` (daily) or `YYYYMM` (monthly), zero-padded: `strftime("%Y")` is not for years
+    before 1000, and every key must parse back and sort as a date does."""
+    if kind == "daily":
+        return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+    return f"{day.year:04d}{day.month:02d}"
+
+
 def int64(value: int) -> EntityProperty:
     """Pseudonyms use all 63 bits; the SDK refuses ints >= 2^31 unless typed Int64."""
     return EntityProperty(value, EdmType.INT64)
@@ -182,7 +190,7 @@ class Storage:
 
     @staticmethod
     def events_table_base(day: date) -> str:
-        return f"{EVENTS}{day:%Y%m%d}"
+        return f"{EVENTS}{period_key('daily', day)}"
 
     def ensure_table(self, name: str) -> None:
         if name in self._known_tables:
@@ -380,7 +388,7 @@ class Storage:
         key = (day, version)
         if key in self._salt_usage:
             return
-        row = {"PartitionKey": "usage", "RowKey": f"{day:%Y%m%d}|{version}"}
+        row = {"PartitionKey": "usage", "RowKey": f"{period_key('daily', day)}|{version}"}
         self.write_partition(self.table(SALT_USAGE), [row], upsert=True)
         self._salt_usage.add(key)
 
@@ -393,7 +401,9 @@ class Storage:
         return out
 
     def forget_salt_usage(self, entries: list[tuple[date, str]]) -> None:
-        self.delete_entities(self.table(SALT_USAGE), (("usage", f"{d:%Y%m%d}|{v}") for d, v in entries))
+        self.delete_entities(
+            self.table(SALT_USAGE), (("usage", f"{period_key('daily', d)}|{v}") for d, v in entries)
+        )
 
     def scan_events(self, day: date, fields: list[str]) -> Iterator[Entity]:
         """The named fields of one day's events, server-side projected ($select)."""
@@ -409,9 +419,10 @@ class Storage:
 
     # ---- aggregates -----------------------------------------------------------------------------
 
-    def replace_aggregates(self, kind: str, period: str, rows: list[Entity]) -> None:
+    def replace_aggregates(self, kind: str, day: date, rows: list[Entity]) -> None:
         """Make a period's cells exactly `rows`: deterministic keys and upserts, then delete cells
         a rebuild no longer has (e.g. folded after late events). Re-running gives identical rows."""
+        period = period_key(kind, day)
         table = self.table(AGGREGATES[kind])
         keys = AGGREGATE_KEYS[kind]
         entities = [{"PartitionKey": period, "RowKey": "|".join(row[k] for k in keys), **row} for row in rows]
@@ -422,8 +433,8 @@ class Storage:
         if stale:
             self.delete_entities(table, ((period, row) for row in sorted(stale)))
 
-    def aggregates(self, kind: str, period: str) -> list[Entity]:
-        return self.partition(self.table(AGGREGATES[kind]), period)
+    def aggregates(self, kind: str, day: date) -> list[Entity]:
+        return self.partition(self.table(AGGREGATES[kind]), period_key(kind, day))
 
     def aggregate_state(self) -> AggregateState:
         state = AggregateState()
@@ -435,9 +446,9 @@ class Storage:
                 state.monthly[date(int(key[:4]), int(key[4:6]), 1)] = bool(row["final"])
         return state
 
-    def save_aggregate_state(self, kind: str, period: str, *, final: bool, events: int) -> None:
+    def save_aggregate_state(self, kind: str, day: date, *, final: bool, events: int) -> None:
         """Recorded after a period's cells are written, so a crash resumes by rebuilding it."""
-        row = {"PartitionKey": kind, "RowKey": period, "final": final, "events": events}
+        row = {"PartitionKey": kind, "RowKey": period_key(kind, day), "final": final, "events": events}
         self.write_partition(self.table(AGGREGATE_STATE), [row], upsert=True)
 
     @property

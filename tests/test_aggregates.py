@@ -41,10 +41,7 @@ def ev(
 
 
 def daily(client, day=DAY):
-    return {
-        tuple(r["RowKey"].split("|")): r
-        for r in client.services.storage.aggregates("daily", day.strftime("%Y%m%d"))
-    }
+    return {tuple(r["RowKey"].split("|")): r for r in client.services.storage.aggregates("daily", day)}
 
 
 def test_cells_count_events_sessions_and_users(client, clock):
@@ -187,7 +184,7 @@ def test_monthly_cells_when_the_month_is_final(client, clock):
     )
     result = client.services.aggregation.run()
     assert result.built_months == ["2026-10"]  # November is not over
-    rows = client.services.storage.aggregates("monthly", "202610")
+    rows = client.services.storage.aggregates("monthly", date(2026, 10, 1))
     assert len(rows) == 1
     assert (rows[0]["active_users"], rows[0]["events"], rows[0]["tenant"]) == (6, 18, "tA")
     assert client.services.aggregation.run().built_months == []
@@ -229,7 +226,7 @@ def test_ops_aggregation_rebuilds_a_range(client):
         "/api/ops/aggregation/run", {"from": "2026-11-19", "to": "2026-11-30"}, principal=OPS
     )
     assert response.status == 200
-    assert response.json()["built_days"] == ["2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22"]
+    assert response.json()["built_days"] == ["2026-11-20"]  # only days that still have raw data
     assert client.post("/api/ops/aggregation/run", {}).status == 403
 
 
@@ -239,3 +236,24 @@ def test_aggregation_timer(router, client):
     assert timer.get_trigger().schedule == "0 30 0 * * *" and timer.get_trigger().use_monitor is True
     timer.get_user_function()(TimerRequest())
     assert daily(client)
+
+
+def test_rebuilding_expired_days_never_erases_their_aggregates(client, clock):
+    """Aggregates outlive raw data; an ops rebuild over expired days must leave them as they are."""
+    client.services.storage.write_events([ev(user=u) for u in range(1, 7)])
+    client.services.aggregation.run()
+    kept = daily(client)
+    assert kept
+    clock.advance(days=800)
+    client.services.retention.run()  # DAY's raw events are gone now
+    response = client.post(
+        "/api/ops/aggregation/run", {"from": "2026-11-01", "to": "2026-11-30"}, principal=OPS
+    )
+    assert response.status == 200 and response.json()["built_days"] == []
+    assert daily(client) == kept
+
+
+def test_far_away_ranges_are_harmless(client):
+    for body in ({"from": "0001-01-01", "to": "0001-01-02"}, {"from": "9999-12-30", "to": "9999-12-31"}):
+        response = client.post("/api/ops/aggregation/run", body, principal=OPS)
+        assert response.status == 200 and response.json()["built_days"] == []

@@ -286,7 +286,12 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            """Every method reaches the functions (TRACE, PROPFIND, ...), as on the Functions host,
+            so the app answers with its JSON 405 instead of the stdlib's HTML 501."""
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
     return Handler
 
