@@ -53,7 +53,10 @@ def _aware(ts: datetime | None) -> datetime | None:
     offset = ts.utcoffset()
     if offset is None:
         raise PydanticCustomError("naive_timestamp", "ts must carry a UTC offset, e.g. 2026-11-23T12:00:00Z")
-    return ts.astimezone(UTC) if offset else ts
+    try:
+        return ts.astimezone(UTC) if offset else ts
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC instant in datetime's range
+        raise PydanticCustomError("event_time_out_of_window", "ts is outside the accepted window") from None
 
 
 class Event(BaseModel):

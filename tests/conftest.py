@@ -217,6 +217,23 @@ def client(make_client: Any) -> Client:
 
 
 @pytest.fixture
+def server(client: Client, router: Router) -> Iterator[int]:
+    """The local host's HTTP server over the registered functions, on a free loopback port."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tools.azurite import free_port
+    from tools.localhost import make_handler
+
+    port = free_port()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(router, port))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield port
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Everything any logger writes during the test, at every level."""
     caplog.set_level(logging.DEBUG)

@@ -9,8 +9,6 @@ FUZZ_EXAMPLES=5000.
 from __future__ import annotations
 
 import os
-import threading
-from http.server import ThreadingHTTPServer
 
 import pytest
 import schemathesis
@@ -19,8 +17,6 @@ from hypothesis import HealthCheck, settings
 import function_app  # noqa: F401  (registers every endpoint before the document is built)
 from functions._openapi import build_document
 from tests.conftest import principal_header
-from tools.azurite import free_port
-from tools.localhost import make_handler
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 schema = schemathesis.openapi.from_dict(build_document())
@@ -29,14 +25,8 @@ OPERATOR = principal_header(user_id="fuzz-operator", roles=("Cetegra.Analytics.O
 
 
 @pytest.fixture
-def base_url(client, router):
-    port = free_port()
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(router, port))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
-    httpd.server_close()
+def base_url(server):
+    return f"http://127.0.0.1:{server}"
 
 
 @schema.parametrize()

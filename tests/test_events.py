@@ -264,6 +264,17 @@ def test_bad_batches_are_rejected_whole(client, body, status, code, field):
     assert client.entity_count() == before
 
 
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_beyond_the_calendar_are_out_of_window_not_500(client, ts):
+    """Found by schemathesis: converting these to UTC overflows Python's datetime."""
+    grant(client)
+    response = client.post("/api/events", {"events": [event(ts=ts)]})
+    assert response.status == 400
+    assert response.json()["error"]["code"] == "event_time_out_of_window"
+    assert response.json()["error"]["field"] == "events[0].ts"
+    assert stored_events(client) == []
+
+
 def test_time_window_edges_are_inclusive(client):
     grant(client)
     ok = client.post(

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from tests.conftest import principal_header
-from tools.azurite import free_port
-from tools.localhost import _compile, make_handler
-
-
-@pytest.fixture
-def server(client, router):
-    port = free_port()
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(router, port))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield port
-    httpd.shutdown()
-    httpd.server_close()
+from tools.localhost import _compile
 
 
 def _request(port, method, path, body=None, headers=None):

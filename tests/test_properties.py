@@ -132,7 +132,11 @@ event_like = st.fixed_dictionaries(
         "session_id": st.one_of(st.uuids().map(str), st.integers()),
     },
     optional={
-        "ts": st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), st.text(max_size=30)),
+        "ts": st.one_of(
+            st.datetimes().map(lambda d: d.isoformat() + "Z"),
+            st.builds(lambda d, h: d.isoformat() + f"{h:+03d}:00", st.datetimes(), st.integers(-23, 23)),
+            st.text(max_size=30),
+        ),
         "app": st.text(max_size=45),
         "page": st.text(max_size=600),
         "extra": json_values,
