@@ -63,6 +63,11 @@ def period_key(kind: str, day: date) -> str:
     return f"{day.year:04d}{day.month:02d}"
 
 
+def period_day(key: str) -> date:
+    """The inverse of period_key: `YYYYMMDD` → that day, `YYYYMM` → the month's first day."""
+    return date(int(key[:4]), int(key[4:6]), int(key[6:8]) if len(key) >= 8 else 1)
+
+
 def int64(value: int) -> EntityProperty:
     """Pseudonyms use all 63 bits; the SDK refuses ints >= 2^31 unless typed Int64."""
     return EntityProperty(value, EdmType.INT64)
@@ -355,7 +360,7 @@ class Storage:
         for name in self.list_tables(EVENTS):
             digits = name[len(prefix) :]
             if len(digits) == 8 and digits.isdigit():
-                days.append(date(int(digits[:4]), int(digits[4:6]), int(digits[6:])))
+                days.append(period_day(digits))
         return sorted(days)
 
     def user_events(self, day: date, pseudonym: int) -> list[Entity]:
@@ -397,7 +402,7 @@ class Storage:
         out = []
         for row in rows:
             day, _, version = row["RowKey"].partition("|")
-            out.append((date(int(day[:4]), int(day[4:6]), int(day[6:])), version))
+            out.append((period_day(day), version))
         return out
 
     def forget_salt_usage(self, entries: list[tuple[date, str]]) -> None:
@@ -441,9 +446,9 @@ class Storage:
         for row in self.scan(self.table(AGGREGATE_STATE)):
             key = row["RowKey"]
             if row["PartitionKey"] == "daily":
-                state.daily[date(int(key[:4]), int(key[4:6]), int(key[6:]))] = bool(row["final"])
+                state.daily[period_day(key)] = bool(row["final"])
             else:
-                state.monthly[date(int(key[:4]), int(key[4:6]), 1)] = bool(row["final"])
+                state.monthly[period_day(key)] = bool(row["final"])
         return state
 
     def save_aggregate_state(self, kind: str, day: date, *, final: bool, events: int) -> None:
