@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -210,16 +211,24 @@ class Aggregation:
             suppressed_events=total.suppressed,
         )
 
-    def _build_day(self, day: date) -> _Build:
+    def _collect(
+        self, days: Iterable[date], key_of: Callable[[dict[str, Any]], Key]
+    ) -> tuple[dict[Key, Cell], int]:
+        """Every raw event of `days` into its cell; returns the cells and how many events they hold."""
         cells: dict[Key, Cell] = {}
-        events = 0
-        for row in self._storage.scan_events(day, EVENT_FIELDS):
-            key = (row["tenant"], row["user_type"], row["name"], row.get("app") or NO_APP)
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = Cell()
-            cell.add(row["session_id"], row.get("pseudonym"))
-            events += 1
+        for day in days:
+            for row in self._storage.scan_events(day, EVENT_FIELDS):
+                key = key_of(row)
+                cell = cells.get(key)
+                if cell is None:
+                    cell = cells[key] = Cell()
+                cell.add(row["session_id"], row.get("pseudonym"))
+        return cells, sum(cell.events for cell in cells.values())
+
+    def _build_day(self, day: date) -> _Build:
+        cells, events = self._collect(
+            [day], lambda row: (row["tenant"], row["user_type"], row["name"], row.get("app") or NO_APP)
+        )
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
             {
@@ -237,18 +246,8 @@ class Aggregation:
         return _Build(events, len(rows), suppressed)
 
     def _build_month(self, month: date, next_month: date) -> _Build:
-        cells: dict[Key, Cell] = {}
-        day = month
-        events = 0
-        while day < next_month:
-            for row in self._storage.scan_events(day, EVENT_FIELDS):
-                key = (row["tenant"], row["user_type"])
-                cell = cells.get(key)
-                if cell is None:
-                    cell = cells[key] = Cell()
-                cell.add(row["session_id"], row.get("pseudonym"))
-                events += 1
-            day += timedelta(days=1)
+        days = [month + timedelta(days=i) for i in range((next_month - month).days)]
+        cells, events = self._collect(days, lambda row: (row["tenant"], row["user_type"]))
         kept, suppressed = fold(cells, self._k, MONTHLY_FOLDS)
         rows = [
             {
