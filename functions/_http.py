@@ -189,8 +189,7 @@ class Endpoint:
             response = error_response(AnalyticsError("internal error"))
         if call.audit_id is not None and svc is not None and not preflight:
             response = self._audit(svc, call, method, response)
-        for name, value in BASE_HEADERS.items():
-            response.headers[name] = value
+        with_base_headers(response)
         if origin:
             response.headers["Vary"] = "Origin"
             if svc is not None and origin in svc.settings.cors_allowed_origins:
@@ -318,6 +317,13 @@ def json_response(status: int, payload: BaseModel | dict[str, Any] | None) -> fu
     return func.HttpResponse(
         body=body, status_code=status, headers={"Content-Type": "application/json; charset=utf-8"}
     )
+
+
+def with_base_headers(response: func.HttpResponse) -> func.HttpResponse:
+    """The headers every response carries (contract: no-store, nosniff)."""
+    for name, value in BASE_HEADERS.items():
+        response.headers[name] = value
+    return response
 
 
 def error_response(exc: AnalyticsError) -> func.HttpResponse:

@@ -28,10 +28,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from functions._http import BASE_HEADERS, error_response, with_base_headers
+from shared.errors import AnalyticsError, NotFound, PayloadTooLarge
+
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE_PREFIX = "/api/"
 MAX_BODY = 1024 * 1024
-NOT_FOUND = {"error": {"code": "not_found", "message": "no such route"}}
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,10 @@ class Router:
         parts = urlsplit(url)
         path = parts.path
         if not path.startswith(ROUTE_PREFIX):
-            return _json(404, NOT_FOUND)
+            return _error(NotFound("no such route"))
         matched = self.match(method.upper(), path[len(ROUTE_PREFIX) :])
         if matched is None:
-            return _json(404, NOT_FOUND)
+            return _error(NotFound("no such route"))
         route, params = matched
         request = func.HttpRequest(
             method=method.upper(),
@@ -179,16 +181,9 @@ def run_timers(timers: list[Any], stop: threading.Event) -> None:
         due[name] = next_fire(by_name[name].get_trigger().schedule, datetime.now(UTC))
 
 
-def _json(status: int, payload: dict[str, Any]) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(payload),
-        status_code=status,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+def _error(exc: AnalyticsError) -> func.HttpResponse:
+    """Errors of the host itself (no route, body too large) in the contract's shape and headers."""
+    return with_base_headers(error_response(exc))
 
 
 def encode_response(response: func.HttpResponse) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -229,8 +224,7 @@ def static_file(path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
         200,
         [
             ("Content-Type", STATIC_TYPES[target.suffix]),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
+            *BASE_HEADERS.items(),
         ],
         target.read_bytes(),
     )
@@ -262,9 +256,7 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
-                status, headers, body = encode_response(
-                    _json(413, {"error": {"code": "payload_too_large", "message": "body too large"}})
-                )
+                status, headers, body = encode_response(_error(PayloadTooLarge("body too large")))
                 self.close_connection = True
             else:
                 raw = self.rfile.read(length) if length else b""
