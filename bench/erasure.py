@@ -24,10 +24,12 @@ USER, TENANT = "erasure-subject", "erasure-tenant"
 def main() -> int:
     from azure.data.tables import TableServiceClient
 
+    from shared.ingest import keep
     from shared.pseudonyms import Salt, SaltCache, derive
     from shared.services import build
     from shared.settings import Settings
     from shared.storage import Storage
+    from shared.storage.events import LINK_COLUMNS
     from tests.factories import stored_event
     from tools.azurite import Azurite
 
@@ -67,10 +69,10 @@ def main() -> int:
             )
 
         for day in days:
-            storage.write_events([event(day, subject.event_pseudonym) for _ in range(PER_PERIOD)])
+            keep(services.tables, [event(day, subject.event_pseudonym) for _ in range(PER_PERIOD)])
             per_day = OTHERS // PERIODS
             # other users, ~50 events each per day: one transaction per user (a realistic shape)
-            storage.write_events([event(day, 10**9 + day.month * 1000 + i // 50) for i in range(per_day)])
+            keep(services.tables, [event(day, 10**9 + day.month * 1000 + i // 50) for i in range(per_day)])
         print(
             f"seeded {PERIODS} periods: {PERIODS * PER_PERIOD} subject events, "
             f"{(OTHERS // PERIODS) * PERIODS} others",
@@ -83,8 +85,8 @@ def main() -> int:
         def full_scan() -> None:
             nonlocal scanned
             for day in days:
-                for entity in raw.get_table_client(storage.events_table(day)).list_entities(
-                    select=["pseudonym"]
+                for entity in raw.get_table_client(services.tables.events.table(day)).list_entities(
+                    select=LINK_COLUMNS
                 ):
                     scanned += 1
                     _ = entity
@@ -106,7 +108,9 @@ def main() -> int:
         erase_seconds, _ = timed(lambda: outcome.update(r=services.erasure.erase(USER, TENANT, "delete")))
         operations = transport.sent - before
         affected, _ = outcome["r"]
-        left = sum(1 for day in days for _ in storage.user_events(day, subject.event_pseudonym))
+        left = sum(
+            1 for day in days for _ in services.tables.events.user_events(day, subject.event_pseudonym)
+        )
 
     result = {
         "periods": PERIODS,

@@ -41,27 +41,27 @@ def _page(i: int) -> str:
 
 
 def raw_entities(count: int, now: datetime) -> list[dict[str, Any]]:
-    from azure.data.tables import EdmType, EntityProperty
+    from shared.events import StoredEvent
+    from shared.storage.events import entity_of
 
-    out = []
-    for i in range(count):
-        out.append(
-            {
-                "PartitionKey": f"u{(i // 100) * 7919:016x}",
-                "RowKey": str(uuid.uuid4()),
-                "name": "nav.page_view",
-                "session_id": str(uuid.uuid4()),
-                "received": now,
-                "ts": now,
-                "app": "workspace",
-                "page": "/cases/{id}/edit",
-                "tenant": "t0123456789abcdef",
-                "user_type": "basic_user",
-                "salt_version": "0" * 32,
-                "pseudonym": EntityProperty(2**62 + i, EdmType.INT64),
-            }
+    return [
+        entity_of(
+            StoredEvent(
+                event_id=str(uuid.uuid4()),
+                name="nav.page_view",
+                session_id=str(uuid.uuid4()),
+                received=now,
+                ts=now,
+                app="workspace",
+                page="/cases/{id}/edit",
+                tenant_ref="t0123456789abcdef",
+                user_type="basic_user",
+                pseudonym=2**62 + (i // 100) * 7919,
+                salt_version="0" * 32,
+            )
         )
-    return out
+        for i in range(count)
+    ]
 
 
 def build_requests(batch: int, total: int, now: datetime) -> list[Any]:
@@ -168,7 +168,7 @@ def bench_paired(conn: str, batch: int, events: Any, now: datetime) -> dict[str,
         naive_s += wall
     accepted = rounds * per_round * batch
     tx = transport.sent - before
-    stored = sum(1 for _ in services.storage.read_events(now.date()))
+    stored = sum(1 for _ in services.tables.events.read(now.date()))
     if stored != accepted + batch:
         raise RuntimeError(f"stored {stored} of {accepted + batch} accepted events")
     for table in services.storage.list_tables(""):  # keep Azurite's in-memory store small
@@ -190,10 +190,11 @@ class NoIOStorage:
 
     def __new__(cls, real: Any, now: datetime) -> Any:
         from shared.storage import Storage
+        from shared.storage.consent import ConsentRecord, state_row
 
         class _Storage(Storage):
             def get(self, table: str, partition: str, row: str) -> dict[str, Any]:
-                return {"status": "granted", "policy_version": "2026-04", "decided_at": now}
+                return state_row(partition, ConsentRecord("granted", "2026-04", now, None))
 
             def write_partition(self, table: str, entities: list[dict[str, Any]], *, upsert: bool) -> None:
                 return None

@@ -72,16 +72,21 @@ def settings(conn: str, prefix: str) -> Any:
 
 
 def bench_retention(conn: str, rng: random.Random) -> list[dict[str, Any]]:
+    from shared.ingest import keep
     from shared.retention import Retention
+    from shared.storage import Tables
 
     results = []
     for size in SIZES:
         prefix = f"ret{size}"
         store, transport = storage(conn, prefix)
+        tables = Tables.over(store)
         for period in range(PERIODS):
-            store.write_events(events_for(date(2020, 1, 1) + timedelta(days=period), size // PERIODS, rng))
+            keep(tables, events_for(date(2020, 1, 1) + timedelta(days=period), size // PERIODS, rng))
         before = transport.sent
-        retention = Retention(store, settings(conn, prefix), lambda: datetime.now(UTC))
+        retention = Retention(
+            tables.events, tables.salt_usage, settings(conn, prefix), lambda: datetime.now(UTC)
+        )
         outcome: dict[str, Any] = {}
         wall, _ = timed(lambda r=retention, o=outcome: o.update(result=r.run()))
         results.append(
@@ -103,16 +108,22 @@ def bench_retention(conn: str, rng: random.Random) -> list[dict[str, Any]]:
 def bench_aggregation(conn: str, rng: random.Random) -> dict[str, Any]:
     from azure.data.tables import TableServiceClient
 
-    from shared.aggregates import EVENT_FIELDS, Aggregation
+    from shared.aggregates import Aggregation
+    from shared.ingest import keep
+    from shared.storage import Tables
+    from shared.storage.events import FACT_COLUMNS
 
     day = date(2020, 6, 15)
     store, _ = storage(conn, "agg")
-    store.write_events(events_for(day, AGG_EVENTS, rng))
-    aggregation = Aggregation(store, settings(conn, "agg"), lambda: datetime.now(UTC))
-    raw_table = TableServiceClient.from_connection_string(conn).get_table_client(store.events_table(day))
+    tables = Tables.over(store)
+    keep(tables, events_for(day, AGG_EVENTS, rng))
+    aggregation = Aggregation(
+        tables.events, tables.aggregates, settings(conn, "agg"), lambda: datetime.now(UTC)
+    )
+    raw_table = TableServiceClient.from_connection_string(conn).get_table_client(tables.events.table(day))
 
     def raw_scan() -> None:
-        count = sum(1 for _ in raw_table.list_entities(select=EVENT_FIELDS, results_per_page=1000))
+        count = sum(1 for _ in raw_table.list_entities(select=FACT_COLUMNS, results_per_page=1000))
         if count != AGG_EVENTS:
             raise RuntimeError(f"scan saw {count} events")
 

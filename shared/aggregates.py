@@ -16,23 +16,33 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.logs import log
 from shared.retention import oldest_kept_day
 from shared.settings import Settings
-from shared.storage import Storage
+from shared.storage.aggregates import (
+    AggregateStore,
+    DailyCell,
+    DailyKey,
+    MonthlyCell,
+    MonthlyKey,
+)
+from shared.storage.events import EventFacts, EventStore
 
 LOG = logging.getLogger("cetegra.aggregates")
 
 OTHER, ALL, NO_APP = "(other)", "(all)", "(none)"
-EVENT_FIELDS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
-DAILY_FOLDS = ((2, OTHER), (1, ALL), (3, OTHER), (0, ALL))
-"""(key position, placeholder) in folding order for (tenant, user_type, name, app)."""
-MONTHLY_FOLDS = ((1, ALL), (0, ALL))
-"""For (tenant, user_type)."""
+_DAILY, _MONTHLY = DailyKey._fields.index, MonthlyKey._fields.index
+DAILY_FOLDS = (
+    (_DAILY("name"), OTHER),
+    (_DAILY("user_type"), ALL),
+    (_DAILY("app"), OTHER),
+    (_DAILY("tenant"), ALL),
+)
+"""(key position, placeholder) in folding order, positions taken from the cell's one key definition."""
+MONTHLY_FOLDS = ((_MONTHLY("user_type"), ALL), (_MONTHLY("tenant"), ALL))
 MAX_RANGE_DAYS = 800
 
 Key = tuple[str, ...]
@@ -133,8 +143,11 @@ class _Build:
 
 
 class Aggregation:
-    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
-        self._storage = storage
+    def __init__(
+        self, events: EventStore, store: AggregateStore, settings: Settings, clock: Callable[[], datetime]
+    ) -> None:
+        self._events = events
+        self._store = store
         self._k = settings.aggregate_min_users
         self._months = settings.retention_months
         self._late = timedelta(hours=settings.event_max_age_hours, seconds=settings.event_max_future_seconds)
@@ -154,8 +167,8 @@ class Aggregation:
         now = self._clock()
         today = now.date()
         retained_from = oldest_kept_day(today, self._months)
-        state = self._storage.aggregate_state()
-        with_data = [d for d in self._storage.event_days() if d < today]
+        state = self._store.state()
+        with_data = [d for d in self._events.days() if d < today]
         if first is not None and last is not None:
             days = [d for d in with_data if first <= d <= last]
         else:
@@ -165,7 +178,7 @@ class Aggregation:
         for day in days:
             final = now >= self.final_at(day)
             built = self._build_day(day)
-            self._storage.save_aggregate_state("daily", day, final=final, events=built.events)
+            self._store.save_state("daily", day, final=final, events=built.events)
             total.events += built.events
             total.cells += built.cells
             total.suppressed += built.suppressed
@@ -187,7 +200,7 @@ class Aggregation:
                 forced or not state.monthly.get(month)
             ):
                 built = self._build_month(month, next_month)
-                self._storage.save_aggregate_state("monthly", month, final=True, events=built.events)
+                self._store.save_state("monthly", month, final=True, events=built.events)
                 total.cells += built.cells
                 total.suppressed += built.suppressed
                 months.append(month.strftime("%Y-%m"))
@@ -212,52 +225,38 @@ class Aggregation:
         )
 
     def _collect(
-        self, days: Iterable[date], key_of: Callable[[dict[str, Any]], Key]
+        self, days: Iterable[date], key_of: Callable[[EventFacts], Key]
     ) -> tuple[dict[Key, Cell], int]:
         """Every raw event of `days` into its cell; returns the cells and how many events they hold."""
         cells: dict[Key, Cell] = {}
         for day in days:
-            for row in self._storage.scan_events(day, EVENT_FIELDS):
-                key = key_of(row)
+            for facts in self._events.facts(day):
+                key = key_of(facts)
                 cell = cells.get(key)
                 if cell is None:
                     cell = cells[key] = Cell()
-                cell.add(row["session_id"], row.get("pseudonym"))
+                cell.add(facts.session_id, facts.pseudonym)
         return cells, sum(cell.events for cell in cells.values())
 
     def _build_day(self, day: date) -> _Build:
         cells, events = self._collect(
-            [day], lambda row: (row["tenant"], row["user_type"], row["name"], row.get("app") or NO_APP)
+            [day], lambda facts: DailyKey(facts.tenant_ref, facts.user_type, facts.name, facts.app or NO_APP)
         )
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
-            {
-                "tenant": key[0],
-                "user_type": key[1],
-                "name": key[2],
-                "app": key[3],
-                "events": cell.events,
-                "sessions": len(cell.sessions),
-                "users": len(cell.users),
-            }
+            DailyCell(DailyKey(*key), cell.events, len(cell.sessions), len(cell.users))
             for key, cell in kept.items()
         ]
-        self._storage.replace_aggregates("daily", day, rows)
+        self._store.replace_daily(day, rows)
         return _Build(events, len(rows), suppressed)
 
     def _build_month(self, month: date, next_month: date) -> _Build:
         days = [month + timedelta(days=i) for i in range((next_month - month).days)]
-        cells, events = self._collect(days, lambda row: (row["tenant"], row["user_type"]))
+        cells, events = self._collect(days, lambda facts: MonthlyKey(facts.tenant_ref, facts.user_type))
         kept, suppressed = fold(cells, self._k, MONTHLY_FOLDS)
         rows = [
-            {
-                "tenant": key[0],
-                "user_type": key[1],
-                "active_users": len(cell.users),
-                "sessions": len(cell.sessions),
-                "events": cell.events,
-            }
+            MonthlyCell(MonthlyKey(*key), len(cell.users), len(cell.sessions), cell.events)
             for key, cell in kept.items()
         ]
-        self._storage.replace_aggregates("monthly", month, rows)
+        self._store.replace_monthly(month, rows)
         return _Build(events, len(rows), suppressed)

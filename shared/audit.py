@@ -19,7 +19,7 @@ from shared.errors import ServiceUnavailable
 from shared.identity import Principal
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer
-from shared.storage import Storage
+from shared.storage.audit import AuditRecord, AuditStore
 
 LOG = logging.getLogger("cetegra.audit")
 COUNT_FIELDS = (
@@ -40,8 +40,10 @@ def new_audit_id() -> str:
 
 
 class Audit:
-    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, clock: Callable[[], datetime]) -> None:
-        self._storage = storage
+    def __init__(
+        self, store: AuditStore, pseudonymizer: Pseudonymizer, clock: Callable[[], datetime]
+    ) -> None:
+        self._store = store
         self._pseudonymizer = pseudonymizer
         self._clock = clock
 
@@ -50,16 +52,15 @@ class Audit:
     ) -> None:
         """Write the record; raises StorageUnavailable so an unaudited ops call is not reported as done."""
         now = self._clock()
-        self._storage.write_audit(
-            {
-                "PartitionKey": now.strftime("%Y%m%d"),
-                "RowKey": audit_id,
-                "at": now,
-                "operation": operation,
-                "actor": self._actor(principal),
-                "status": status,
-                "counts": json.dumps(_counts(result), default=str, sort_keys=True),
-            }
+        self._store.write(
+            AuditRecord(
+                audit_id=audit_id,
+                at=now,
+                operation=operation,
+                actor=self._actor(principal),
+                status=status,
+                counts=json.dumps(_counts(result), default=str, sort_keys=True),
+            )
         )
         log(LOG, logging.INFO, "audit.recorded", operation=operation, status=status, audit_id=audit_id)
 

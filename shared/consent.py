@@ -10,11 +10,10 @@ from the Key Vault salt, never by the raw user id.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +21,7 @@ from shared.identity import Principal
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.settings import POLICY_VERSION_PATTERN, Settings
-from shared.storage import CONSENT, STATE_ROW, Entity, Storage
+from shared.storage.consent import ConsentChange, ConsentRecord, ConsentStore
 
 LOG = logging.getLogger("cetegra.consent")
 
@@ -69,16 +68,15 @@ UNSET = ConsentState("unset", None, None)
 class ConsentService:
     def __init__(
         self,
-        storage: Storage,
+        store: ConsentStore,
         pseudonymizer: Pseudonymizer,
         settings: Settings,
         clock: Callable[[], datetime],
     ) -> None:
-        self._storage = storage
+        self._store = store
         self._pseudonymizer = pseudonymizer
         self._settings = settings
         self._clock = clock
-        self._table = storage.table(CONSENT)
 
     def lookup(self, principal: Principal) -> tuple[ConsentState, Pseudonyms]:
         """The caller's decision and current pseudonyms, read from storage on every call: a
@@ -89,26 +87,18 @@ class ConsentService:
         anyone's decision (nor reveals it to whoever holds an old salt).
         """
         pseudonyms = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
-        entity = self._storage.get(self._table, pseudonyms.consent_key, STATE_ROW)
-        if entity is None:
-            entity = self._migrate(principal, pseudonyms)
-        if entity is None:
+        record = self._store.state(pseudonyms.consent_key)
+        if record is None:
+            record = self._migrate(principal, pseudonyms)
+        if record is None:
             return UNSET, pseudonyms
-        return ConsentState(
-            entity["status"], entity.get("policy_version"), entity.get("decided_at")
-        ), pseudonyms
+        return ConsentState(cast(Status, record.status), record.policy_version, record.decided_at), pseudonyms
 
-    def _migrate(self, principal: Principal, current: Pseudonyms) -> Entity | None:
+    def _migrate(self, principal: Principal, current: Pseudonyms) -> ConsentRecord | None:
         for older in self._pseudonymizer.previous(current, principal.tenant_id, principal.user_id):
-            rows = self._storage.partition(self._table, older.consent_key)
-            if not rows:
+            found, record = self._store.move(older.consent_key, current.consent_key, current.salt_version)
+            if not found:
                 continue
-            moved = [{**row, "PartitionKey": current.consent_key} for row in rows]
-            for row in moved:
-                if row["RowKey"] == STATE_ROW:
-                    row["salt_version"] = current.salt_version
-            self._storage.write_partition(self._table, moved, upsert=True)
-            self._storage.delete_entities(self._table, ((older.consent_key, row["RowKey"]) for row in rows))
             log(
                 LOG,
                 logging.INFO,
@@ -116,7 +106,7 @@ class ConsentService:
                 from_version=older.salt_version,
                 to_version=current.salt_version,
             )
-            return next((row for row in moved if row["RowKey"] == STATE_ROW), None)
+            return record
         return None
 
     def view(self, principal: Principal) -> ConsentView:
@@ -133,24 +123,17 @@ class ConsentService:
             return self._view(previous)
 
         now = self._clock()
-        state = {
-            "PartitionKey": pseudonyms.consent_key,
-            "RowKey": STATE_ROW,
-            "status": decision.status,
-            "policy_version": decision.policy_version,
-            "decided_at": now,
-            "salt_version": pseudonyms.salt_version,
-        }
-        history = {
-            "PartitionKey": pseudonyms.consent_key,
-            "RowKey": f"h{now:%Y%m%dT%H%M%S%fZ}{secrets.token_hex(4)}",
-            "at": now,
-            "previous_status": previous.status,
-            "status": decision.status,
-            "policy_version": decision.policy_version,
-            "previous_policy_version": previous.policy_version or "",
-        }
-        self._storage.write_partition(self._table, [state, history], upsert=True)
+        self._store.decide(
+            pseudonyms.consent_key,
+            ConsentRecord(decision.status, decision.policy_version, now, pseudonyms.salt_version),
+            ConsentChange(
+                at=now,
+                previous_status=previous.status,
+                status=decision.status,
+                policy_version=decision.policy_version,
+                previous_policy_version=previous.policy_version or "",
+            ),
+        )
         log(
             LOG,
             logging.INFO,
@@ -168,27 +151,28 @@ class ConsentService:
 
     def record(self, pseudonyms: Pseudonyms) -> dict[str, Any] | None:
         """The stored decision with its history under one consent key, or None (export)."""
-        rows = sorted(self._storage.partition(self._table, pseudonyms.consent_key), key=lambda r: r["RowKey"])
-        state = next((row for row in rows if row["RowKey"] == STATE_ROW), None)
+        state, history = self._store.read(pseudonyms.consent_key)
         if state is None:
             return None
         return {
-            "status": state["status"],
-            "policy_version": state.get("policy_version"),
-            "decided_at": state.get("decided_at"),
-            "salt_version": state.get("salt_version"),
+            "status": state.status,
+            "policy_version": state.policy_version,
+            "decided_at": state.decided_at,
+            "salt_version": state.salt_version,
             "history": [
-                {key: row.get(key) for key in ("at", "previous_status", "status", "policy_version")}
-                for row in rows
-                if row["RowKey"] != STATE_ROW
+                {
+                    "at": change.at,
+                    "previous_status": change.previous_status,
+                    "status": change.status,
+                    "policy_version": change.policy_version,
+                }
+                for change in history
             ],
         }
 
     def erase(self, pseudonyms: Pseudonyms) -> bool:
         """Delete the record and its history under one consent key; True if there was one."""
-        rows = self._storage.partition(self._table, pseudonyms.consent_key, select=["RowKey"])
-        self._storage.delete_entities(self._table, ((pseudonyms.consent_key, row["RowKey"]) for row in rows))
-        return bool(rows)
+        return self._store.erase(pseudonyms.consent_key)
 
     def _view(self, state: ConsentState) -> ConsentView:
         return ConsentView(

@@ -17,9 +17,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.consent import ConsentService
+from shared.events import StoredEvent
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.storage import Storage
+from shared.storage.events import EventStore, as_stored
 
 LOG = logging.getLogger("cetegra.erasure")
 
@@ -59,23 +60,9 @@ class ExportResult(BaseModel):
     events: list[dict[str, Any]]
 
 
-EXPORT_FIELDS = (
-    "name",
-    "session_id",
-    "received",
-    "ts",
-    "app",
-    "page",
-    "tenant",
-    "user_type",
-    "pseudonym",
-    "salt_version",
-)
-
-
 class Erasure:
-    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, consent: ConsentService) -> None:
-        self._storage = storage
+    def __init__(self, events: EventStore, pseudonymizer: Pseudonymizer, consent: ConsentService) -> None:
+        self._events = events
         self._pseudonymizer = pseudonymizer
         self._consent = consent
 
@@ -83,10 +70,8 @@ class Erasure:
         """Returns (events deleted or unlinked, whether a consent record was deleted)."""
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
         affected = 0
-        for day, rows in self._events(identities):
-            affected += (self._storage.delete_events if mode == "delete" else self._storage.unlink_events)(
-                day, rows
-            )
+        for day, rows in self._find(identities):
+            affected += (self._events.delete if mode == "delete" else self._events.unlink)(day, rows)
         consent_deleted = [self._consent.erase(p) for p in identities]
         log(
             LOG,
@@ -103,22 +88,18 @@ class Erasure:
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
         consent = next((record for p in identities if (record := self._consent.record(p)) is not None), None)
         events = [
-            {
-                "event_id": row["RowKey"],
-                "day": day.isoformat(),
-                **{k: row[k] for k in EXPORT_FIELDS if k in row},
-            }
-            for day, rows in self._events(identities)
-            for row in rows
+            {"event_id": event.event_id, "day": day.isoformat(), **as_stored(event)}
+            for day, found in self._find(identities)
+            for event in found
         ]
         log(LOG, logging.INFO, "export.done", events=len(events), consent=consent is not None)
         return ExportResult(consent=consent, events=events)
 
-    def _events(self, identities: list[Pseudonyms]) -> list[tuple[date, list[dict[str, Any]]]]:
+    def _find(self, identities: list[Pseudonyms]) -> list[tuple[date, list[StoredEvent]]]:
         found = []
-        for day in self._storage.event_days():
+        for day in self._events.days():
             for identity in identities:
-                rows = self._storage.user_events(day, identity.event_pseudonym)
+                rows = self._events.user_events(day, identity.event_pseudonym)
                 if rows:
                     found.append((day, rows))
         return found

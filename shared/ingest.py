@@ -10,6 +10,7 @@ could let a withdrawn consent through — and "Withdrawal stops all future colle
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from shared.consent import ConsentService
@@ -17,14 +18,24 @@ from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, mi
 from shared.identity import Principal
 from shared.logs import log
 from shared.settings import Settings
-from shared.storage import Storage
+from shared.storage import Tables
+from shared.storage.salt_usage import SaltUse
 
 LOG = logging.getLogger("cetegra.ingest")
 
 
+def keep(tables: Tables, records: Iterable[StoredEvent]) -> int:
+    """Store accepted records: first which salt version made data on which day (so retention never
+    meets data of a version it does not know about), then the events themselves."""
+    records = list(records)
+    versions = {(record.day.date(), record.salt_version) for record in records}
+    tables.salt_usage.note(SaltUse(day, version) for day, version in versions)
+    return tables.events.write(records)
+
+
 class Ingest:
-    def __init__(self, storage: Storage, consent: ConsentService, settings: Settings) -> None:
-        self._storage = storage
+    def __init__(self, tables: Tables, consent: ConsentService, settings: Settings) -> None:
+        self._tables = tables
         self._consent = consent
         self._settings = settings
         self._max_age = timedelta(hours=settings.event_max_age_hours)
@@ -61,7 +72,7 @@ class Ingest:
             )
             for event in batch.events
         ]
-        self._storage.write_events(records)
+        keep(self._tables, records)
         log(
             LOG,
             logging.INFO,

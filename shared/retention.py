@@ -21,7 +21,8 @@ from shared.errors import VaultUnavailable
 from shared.logs import log
 from shared.pseudonyms import SaltCache
 from shared.settings import Settings
-from shared.storage import Storage
+from shared.storage.events import EventStore
+from shared.storage.salt_usage import SaltUsageStore
 
 LOG = logging.getLogger("cetegra.retention")
 
@@ -56,12 +57,14 @@ class RetentionResult(BaseModel):
 class Retention:
     def __init__(
         self,
-        storage: Storage,
+        events: EventStore,
+        salt_usage: SaltUsageStore,
         settings: Settings,
         clock: Callable[[], datetime],
         salts: SaltCache | None = None,
     ) -> None:
-        self._storage = storage
+        self._events = events
+        self._salt_usage = salt_usage
         self._months = settings.retention_months
         self._clock = clock
         self._salts = salts
@@ -71,11 +74,11 @@ class Retention:
         keep_from = oldest_kept_day(today, self._months)
         # Create today's and tomorrow's tables ahead, so no request meets a missing table.
         for day in (today, today + timedelta(days=1)):
-            self._storage.ensure_table(self._storage.events_table(day))
-        days = self._storage.event_days()
+            self._events.ensure_day(day)
+        days = self._events.days()
         expired = [day for day in days if day < keep_from]
         for day in expired:
-            self._storage.delete_table(self._storage.events_table(day))
+            self._events.delete_day(day)
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         in_use, may_disable = self._salt_versions(keep_from)
         log(
@@ -98,8 +101,8 @@ class Retention:
         )
 
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
-        usage = self._storage.salt_usage()
-        self._storage.forget_salt_usage([(day, version) for day, version in usage if day < keep_from])
+        usage = self._salt_usage.all()
+        self._salt_usage.forget([use for use in usage if use.day < keep_from])
         in_use = sorted({version for day, version in usage if day >= keep_from})
         if self._salts is None:
             return in_use, None

@@ -27,7 +27,7 @@ from shared.pseudonyms import (
 )
 from shared.retention import Retention
 from shared.settings import Settings, load
-from shared.storage import Storage
+from shared.storage import Storage, Tables
 
 Clock = Callable[[], datetime]
 
@@ -40,6 +40,7 @@ def utc_now() -> datetime:
 class Services:
     settings: Settings
     storage: Storage
+    tables: Tables
     salts: SaltCache
     pseudonymizer: Pseudonymizer
     consent: ConsentService
@@ -75,18 +76,20 @@ def build(
             salt_source = DevSaltSource(settings.dev_salt_file)
     salts = SaltCache(salt_source, ttl=settings.salt_cache_seconds)
     pseudonymizer = Pseudonymizer(salts)
-    consent = ConsentService(storage, pseudonymizer, settings, clock)
+    tables = Tables.over(storage)
+    consent = ConsentService(tables.consent, pseudonymizer, settings, clock)
     return Services(
         settings=settings,
         storage=storage,
+        tables=tables,
         salts=salts,
         pseudonymizer=pseudonymizer,
         consent=consent,
-        ingest=Ingest(storage, consent, settings),
-        retention=Retention(storage, settings, clock, salts),
-        aggregation=Aggregation(storage, settings, clock),
-        audit=Audit(storage, pseudonymizer, clock),
-        erasure=Erasure(storage, pseudonymizer, consent),
+        ingest=Ingest(tables, consent, settings),
+        retention=Retention(tables.events, tables.salt_usage, settings, clock, salts),
+        aggregation=Aggregation(tables.events, tables.aggregates, settings, clock),
+        audit=Audit(tables.audit, pseudonymizer, clock),
+        erasure=Erasure(tables.events, pseudonymizer, consent),
         clock=clock,
     )
 

@@ -11,6 +11,7 @@ from azure.functions.timer import TimerRequest
 
 from shared.aggregates import ALL, OTHER, Cell, fold
 from shared.errors import StorageUnavailable
+from shared.ingest import keep
 from tests.factories import stored_event
 from tests.test_retention import OPS
 
@@ -41,18 +42,18 @@ def ev(
 
 
 def daily(client, day=DAY):
-    return {tuple(r["RowKey"].split("|")): r for r in client.services.storage.aggregates("daily", day)}
+    return {cell.key: cell for cell in client.services.tables.aggregates.daily(day)}
 
 
 def test_cells_count_events_sessions_and_users(client, clock):
     events = [ev(user=u, session=f"00000000-0000-0000-0001-{u:012d}") for u in range(1, 7)]
     events += [ev(user=1, session="00000000-0000-0000-0002-000000000001")]  # second session of user 1
     events += [ev(user=None, session=f"00000000-0000-0000-0003-{s:012d}") for s in range(3)]  # anonymous
-    client.services.storage.write_events(events)
+    keep(client.services.tables, events)
     result = client.services.aggregation.run()
     assert result.built_days == [DAY] and result.events == 10
     cell = daily(client)[("tA", "basic_user", "app.launch", "workspace")]
-    assert (cell["events"], cell["sessions"], cell["users"]) == (10, 10, 6)
+    assert (cell.events, cell.sessions, cell.users) == (10, 10, 6)
 
 
 def test_small_cells_fold_and_totals_are_kept(make_client):
@@ -64,7 +65,7 @@ def test_small_cells_fold_and_totals_are_kept(make_client):
     events += [ev(user=100 + u, user_type="it_admin", name="feature.used") for u in range(2)]  # 2 admins
     events += [ev(user=200 + u, user_type="advanced_user", name="feature.used") for u in range(2)]
     events += [ev(user=300, tenant="tB", name="app.launch", app="docs")]  # a lone user of another tenant
-    client.services.storage.write_events(events)
+    keep(client.services.tables, events)
     result = client.services.aggregation.run()
     cells = daily(client)
     # 2 admins + 2 advanced users (4 < 5) fold down to (tA, all, other, other), then merge with
@@ -74,13 +75,13 @@ def test_small_cells_fold_and_totals_are_kept(make_client):
         ("tA", "basic_user", OTHER, "workspace"),  # case (2) + catalog (3) = 5 users
         (ALL, ALL, OTHER, OTHER),  # 4 + 1 = 5 users
     }
-    assert {k: r["users"] for k, r in cells.items()} == {
+    assert {k: r.users for k, r in cells.items()} == {
         ("tA", "basic_user", "app.launch", "workspace"): 7,
         ("tA", "basic_user", OTHER, "workspace"): 5,
         (ALL, ALL, OTHER, OTHER): 5,
     }
     assert result.suppressed_events == 0
-    assert sum(r["events"] for r in cells.values()) == len(events)
+    assert sum(r.events for r in cells.values()) == len(events)
 
 
 def test_no_kept_cell_under_k_on_random_data(make_client):
@@ -99,15 +100,15 @@ def test_no_kept_cell_under_k_on_random_data(make_client):
         )
         for _ in range(1500)
     ]
-    client.services.storage.write_events(events)
+    keep(client.services.tables, events)
     result = client.services.aggregation.run()
     cells = daily(client).values()
-    assert all(row["users"] >= 5 for row in cells)
-    assert sum(r["events"] for r in cells) + result.suppressed_events == 1500
+    assert all(row.users >= 5 for row in cells)
+    assert sum(r.events for r in cells) + result.suppressed_events == 1500
     by_name_raw = Counter(e.name for e in events)
     kept_named = Counter()
     for row in cells:
-        kept_named[row["name"]] += row["events"]
+        kept_named[row.key.name] += row.events
     assert kept_named["(other)"] + sum(kept_named[n] for n in by_name_raw) + result.suppressed_events == 1500
 
 
@@ -121,7 +122,7 @@ def test_fold_counts_anonymous_events_as_one_person():
 
 def test_catch_up_three_missed_days(client, clock):
     days = [date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
-    client.services.storage.write_events([ev(d, user=u) for d in days for u in range(1, 6)])
+    keep(client.services.tables, [ev(d, user=u) for d in days for u in range(1, 6)])
     result = client.services.aggregation.run()
     assert result.built_days == days
     assert result.final_days == days  # 2026-11-23 12:00 is past each day's late window
@@ -130,35 +131,35 @@ def test_catch_up_three_missed_days(client, clock):
 
 def test_late_event_is_re_aggregated_until_the_day_is_final(client, clock):
     clock.now = datetime(2026, 11, 21, 0, 30, tzinfo=UTC)  # the morning after DAY
-    client.services.storage.write_events([ev(user=u) for u in range(1, 6)])
+    keep(client.services.tables, [ev(user=u) for u in range(1, 6)])
     first = client.services.aggregation.run()
     assert first.built_days == [DAY] and first.final_days == []
-    client.services.storage.write_events([ev(user=6, hour=23)])  # arrives late, inside the 24 h window
+    keep(client.services.tables, [ev(user=6, hour=23)])  # arrives late, inside the 24 h window
     clock.now = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)
     second = client.services.aggregation.run()
     assert second.built_days == [DAY] and second.final_days == [DAY]
-    assert daily(client)[("tA", "basic_user", "app.launch", "workspace")]["users"] == 6
+    assert daily(client)[("tA", "basic_user", "app.launch", "workspace")].users == 6
     clock.advance(days=1)
     assert client.services.aggregation.run().built_days == []
 
 
 def test_rerun_gives_identical_rows(client):
-    client.services.storage.write_events(
-        [ev(user=u, name=n) for u in range(1, 9) for n in ("app.launch", "case.submitted")]
+    keep(
+        client.services.tables,
+        [ev(user=u, name=n) for u in range(1, 9) for n in ("app.launch", "case.submitted")],
     )
     client.services.aggregation.run()
     first = daily(client)
     client.services.aggregation.run(DAY, DAY)
     second = daily(client)
-    strip = lambda rows: {k: {f: v for f, v in r.items() if f != "Timestamp"} for k, r in rows.items()}  # noqa: E731
-    assert strip(first) == strip(second)
+    assert first == second
 
 
 def test_crash_resumes_cleanly(client, monkeypatch):
     days = [date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
-    client.services.storage.write_events([ev(d, user=u) for d in days for u in range(1, 6)])
-    storage = client.services.storage
-    real = storage.save_aggregate_state
+    keep(client.services.tables, [ev(d, user=u) for d in days for u in range(1, 6)])
+    store = client.services.tables.aggregates
+    real = store.save_state
     calls = []
 
     def crash(kind, period, **kw):
@@ -167,33 +168,34 @@ def test_crash_resumes_cleanly(client, monkeypatch):
             raise StorageUnavailable("table storage is unavailable")
         real(kind, period, **kw)
 
-    monkeypatch.setattr(storage, "save_aggregate_state", crash)
+    monkeypatch.setattr(store, "save_state", crash)
     with pytest.raises(StorageUnavailable):
         client.services.aggregation.run()
-    monkeypatch.setattr(storage, "save_aggregate_state", real)
+    monkeypatch.setattr(store, "save_state", real)
     resumed = client.services.aggregation.run()
     assert resumed.built_days == days[1:]
     for day in days:
-        assert daily(client, day)[("tA", "basic_user", "app.launch", "workspace")]["users"] == 5
+        assert daily(client, day)[("tA", "basic_user", "app.launch", "workspace")].users == 5
 
 
 def test_monthly_cells_when_the_month_is_final(client, clock):
-    client.services.storage.write_events(
+    keep(
+        client.services.tables,
         [ev(date(2026, 10, d), user=u) for d in (1, 15, 31) for u in range(1, 7)]
-        + [ev(date(2026, 11, 2), user=u) for u in range(1, 7)]
+        + [ev(date(2026, 11, 2), user=u) for u in range(1, 7)],
     )
     result = client.services.aggregation.run()
     assert result.built_months == ["2026-10"]  # November is not over
-    rows = client.services.storage.aggregates("monthly", date(2026, 10, 1))
+    rows = client.services.tables.aggregates.monthly(date(2026, 10, 1))
     assert len(rows) == 1
-    assert (rows[0]["active_users"], rows[0]["events"], rows[0]["tenant"]) == (6, 18, "tA")
+    assert (rows[0].active_users, rows[0].events, rows[0].key.tenant) == (6, 18, "tA")
     assert client.services.aggregation.run().built_months == []
 
 
 def test_aggregate_tables_hold_no_pseudonym_session_or_event_id(client):
     events = [ev(user=u, name=n) for u in range(1, 12) for n in ("app.launch", "nav.page_view")]
     events += [ev(date(2026, 10, 5), user=u) for u in range(1, 12)]
-    client.services.storage.write_events(events)
+    keep(client.services.tables, events)
     client.services.aggregation.run()
     stored = client.stored()
     agg_text = json.dumps({k: v for k, v in stored.items() if "agg" in k}, default=str)
@@ -221,7 +223,7 @@ def test_ops_aggregation_rejects_bad_ranges(client, body, code):
 
 
 def test_ops_aggregation_rebuilds_a_range(client):
-    client.services.storage.write_events([ev(user=u) for u in range(1, 6)])
+    keep(client.services.tables, [ev(user=u) for u in range(1, 6)])
     response = client.post(
         "/api/ops/aggregation/run", {"from": "2026-11-19", "to": "2026-11-30"}, principal=OPS
     )
@@ -231,7 +233,7 @@ def test_ops_aggregation_rebuilds_a_range(client):
 
 
 def test_aggregation_timer(router, client):
-    client.services.storage.write_events([ev(user=u) for u in range(1, 6)])
+    keep(client.services.tables, [ev(user=u) for u in range(1, 6)])
     timer = next(t for t in router.timers if t.get_function_name() == "aggregation_timer")
     assert timer.get_trigger().schedule == "0 30 0 * * *" and timer.get_trigger().use_monitor is True
     timer.get_user_function()(TimerRequest())
@@ -240,7 +242,7 @@ def test_aggregation_timer(router, client):
 
 def test_rebuilding_expired_days_never_erases_their_aggregates(client, clock):
     """Aggregates outlive raw data; an ops rebuild over expired days must leave them as they are."""
-    client.services.storage.write_events([ev(user=u) for u in range(1, 7)])
+    keep(client.services.tables, [ev(user=u) for u in range(1, 7)])
     client.services.aggregation.run()
     kept = daily(client)
     assert kept

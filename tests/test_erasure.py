@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared.ingest import keep
 from tests.conftest import POLICY, principal_header
 from tests.factories import stored_event
 from tests.test_retention import OPS
@@ -38,23 +39,26 @@ def send(client, n=3, principal=ME, ts=None):
 def crowd(client, users=1000):
     """1,000 other users' events on the same days, written straight to storage."""
     now = client.clock.now
-    client.services.storage.write_events(
-        stored_event(
-            now - timedelta(days=u % 3),
-            received=now,
-            name="nav.page_view",
-            page="/x",
-            tenant_ref="tother",
-            pseudonym=10**12 + u,
-            salt_version=client.vault.latest,
-        )
-        for u in range(users)
+    keep(
+        client.services.tables,
+        [
+            stored_event(
+                now - timedelta(days=u % 3),
+                received=now,
+                name="nav.page_view",
+                page="/x",
+                tenant_ref="tother",
+                pseudonym=10**12 + u,
+                salt_version=client.vault.latest,
+            )
+            for u in range(users)
+        ],
     )
 
 
 def all_events(client):
-    storage = client.services.storage
-    return [e for day in storage.event_days() for e in storage.scan(storage.events_table(day))]
+    storage, events = client.services.storage, client.services.tables.events
+    return [e for day in events.days() for e in storage.scan(events.table(day))]
 
 
 def rotate(client):
@@ -140,7 +144,7 @@ def test_consent_moves_to_the_new_key_after_rotation(subject):
     assert view["status"] == "granted" and view["reprompt"] is False
     new = services.pseudonymizer.current(TENANT, USER)
     assert new.consent_key != old.consent_key
-    assert services.storage.partition(services.storage.table("consent"), old.consent_key) == []
+    assert services.tables.consent.read(old.consent_key) == (None, [])
     record = services.consent.record(new)
     assert record["salt_version"] == new.salt_version
     assert [h["status"] for h in record["history"]] == ["granted"]  # the proof moved with it
@@ -206,14 +210,14 @@ def test_audit_records_hold_no_raw_ids(subject):
     client.post("/api/ops/export", SUBJECT, principal=OPS)
     client.post("/api/ops/erasure", {**SUBJECT, "mode": "unlink"}, principal=OPS)
     client.post("/api/ops/erasure", {**SUBJECT, "mode": "delete"}, principal=ME)  # denied, audited too
-    records = client.services.storage.audit_records(client.clock.now.strftime("%Y%m%d"))
-    assert sorted((r["operation"], r["status"]) for r in records) == [
+    records = client.services.tables.audit.day(client.clock.now.date())
+    assert sorted((r.operation, r.status) for r in records) == [
         ("POST /api/ops/erasure", 200),
         ("POST /api/ops/erasure", 403),
         ("POST /api/ops/export", 200),
     ]
-    erasure = next(r for r in records if r["status"] == 200 and "erasure" in r["operation"])
-    assert json.loads(erasure["counts"]) == {"consent_deleted": True, "events_affected": 5}
+    erasure = next(r for r in records if r.status == 200 and "erasure" in r.operation)
+    assert json.loads(erasure.counts) == {"consent_deleted": True, "events_affected": 5}
     text = json.dumps(records, default=str)
     for raw in (USER, TENANT, "subject@contoso.com", "ops-user-oid", "operator@cegal.example"):
         assert raw not in text

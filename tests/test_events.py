@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.storage import Storage
+from shared.storage.events import event_partition
 from tests.conftest import ORIGIN, POLICY, principal_header
 
 SESSION = str(uuid.uuid4())
@@ -341,7 +341,7 @@ def test_users_get_separate_partitions(client):
 
 
 def test_anonymous_partitions_spread_by_session():
-    keys = {Storage.event_partition(None, str(uuid.uuid4())) for _ in range(2000)}
+    keys = {event_partition(None, str(uuid.uuid4())) for _ in range(2000)}
     assert len(keys) == 64
 
 

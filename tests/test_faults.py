@@ -85,9 +85,9 @@ def test_storage_outage_mid_load(outage):
     assert statuses[-20:] == [202] * 20  # recovered without a restart of the app
 
     stored = [
-        row["RowKey"]
-        for day in client.services.storage.event_days()
-        for row in client.services.storage.scan(client.services.storage.events_table(day))
+        event.event_id
+        for day in client.services.tables.events.days()
+        for event in client.services.tables.events.read(day)
     ]
     assert len(stored) == len(set(stored))  # exactly once
     assert acknowledged <= set(stored)  # every 202 is in storage
@@ -108,11 +108,11 @@ def test_retried_batch_after_an_outage_is_stored_once(outage):
     assert client.post("/api/events", body, principal=user).status == 202
     assert client.post("/api/events", body, principal=user).status == 202  # the client retried once more
     rows = [
-        row
-        for day in client.services.storage.event_days()
-        for row in client.services.storage.scan(client.services.storage.events_table(day))
+        event
+        for day in client.services.tables.events.days()
+        for event in client.services.tables.events.read(day)
     ]
-    assert sorted(r["RowKey"] for r in rows) == sorted(e["event_id"] for e in body["events"])
+    assert sorted(r.event_id for r in rows) == sorted(e["event_id"] for e in body["events"])
 
 
 def test_vault_down_warm_then_cold(outage, vault):

@@ -148,7 +148,7 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
         and erased["consent_deleted"] is False
         and len(erased["audit_id"]) == 32
     )
-    records = client.services.storage.audit_records(client.clock.now.strftime("%Y%m%d"))
+    records = client.services.tables.audit.day(client.clock.now.date())
     assert len(records) == 3
 
 

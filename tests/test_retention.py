@@ -9,6 +9,7 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from shared.errors import StorageUnavailable
+from shared.ingest import keep
 from shared.retention import months_before, oldest_kept_day
 from tests.conftest import POLICY, principal_header
 from tests.factories import stored_event
@@ -22,7 +23,7 @@ OPS = principal_header(
 
 def seed(client, day: date, count: int = 1, pseudonym: int | None = 2**62 + 5) -> None:
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    client.services.storage.write_events(stored_event(moment, pseudonym=pseudonym) for _ in range(count))
+    keep(client.services.tables, (stored_event(moment, pseudonym=pseudonym) for _ in range(count)))
 
 
 @pytest.mark.parametrize(
@@ -44,10 +45,10 @@ def test_exact_24_month_boundary(client):
     result = client.services.retention.run()  # clock: 2026-11-23 12:00 UTC
     assert result.oldest_kept_day == date(2024, 11, 24) == oldest_kept_day(date(2026, 11, 23), 24)
     assert result.removed_days == [date(2024, 11, 22), date(2024, 11, 23)]  # first removed day: 2024-11-23
-    kept = client.services.storage.event_days()
+    kept = client.services.tables.events.days()
     assert kept == [date(2024, 11, 24), date(2026, 11, 22), *AHEAD]  # last kept day: 2024-11-24
     remaining = [
-        e for d in client.services.storage.event_days() for e in client.services.storage.read_events(d)
+        e for d in client.services.tables.events.days() for e in client.services.tables.events.read(d)
     ]
     assert min(e.day for e in remaining).date() == date(2024, 11, 24)
 
@@ -55,7 +56,7 @@ def test_exact_24_month_boundary(client):
 def test_next_day_moves_the_boundary(client, clock):
     seed(client, date(2024, 11, 24))
     client.services.retention.run()
-    assert client.services.storage.event_days() == [date(2024, 11, 24), *AHEAD]
+    assert client.services.tables.events.days() == [date(2024, 11, 24), *AHEAD]
     clock.advance(days=1)
     assert client.services.retention.run().removed_days == [date(2024, 11, 24)]
 
@@ -66,7 +67,7 @@ def test_rerun_is_harmless(client):
     first = client.services.retention.run()
     second = client.services.retention.run()
     assert first.removed_periods == 1 and second.removed_periods == 0
-    assert client.services.storage.event_days() == [date(2026, 11, 1), *AHEAD]
+    assert client.services.tables.events.days() == [date(2026, 11, 1), *AHEAD]
 
 
 def test_crash_between_periods_then_rerun(client, monkeypatch):
@@ -85,10 +86,15 @@ def test_crash_between_periods_then_rerun(client, monkeypatch):
     monkeypatch.setattr(storage, "delete_table", flaky)
     with pytest.raises(StorageUnavailable):
         client.services.retention.run()
-    assert storage.event_days() == [date(2023, 6, 1), date(2023, 7, 1), date(2026, 11, 1), *AHEAD]
+    assert client.services.tables.events.days() == [
+        date(2023, 6, 1),
+        date(2023, 7, 1),
+        date(2026, 11, 1),
+        *AHEAD,
+    ]
     monkeypatch.setattr(storage, "delete_table", real_delete)
     assert client.services.retention.run().removed_days == [date(2023, 6, 1), date(2023, 7, 1)]
-    assert storage.event_days() == [date(2026, 11, 1), *AHEAD]
+    assert client.services.tables.events.days() == [date(2026, 11, 1), *AHEAD]
 
 
 def test_cost_is_one_operation_per_period_not_per_event(make_client, monkeypatch):
@@ -110,10 +116,13 @@ def test_cost_is_one_operation_per_period_not_per_event(make_client, monkeypatch
         result = client.services.retention.run()
         assert result.storage_operations == 3  # one listing + one delete per expired day
         assert [c for c in calls if c[0] == "delete_table"] == [
-            ("delete_table", storage.events_table(date(2023, 1, 1))),
-            ("delete_table", storage.events_table(date(2023, 1, 2))),
+            ("delete_table", client.services.tables.events.table(date(2023, 1, 1))),
+            ("delete_table", client.services.tables.events.table(date(2023, 1, 2))),
         ]
-        event_tables = (storage.events_table(date(2023, 1, 1)), storage.events_table(date(2023, 1, 2)))
+        event_tables = (
+            client.services.tables.events.table(date(2023, 1, 1)),
+            client.services.tables.events.table(date(2023, 1, 2)),
+        )
         assert not [c for c in calls if c[0] != "delete_table" and c[1] in event_tables]  # never entity-level
         costs.append(len(calls))
     assert costs[0] == costs[1]
@@ -128,8 +137,8 @@ def test_never_touches_consent_aggregates_or_audit(client, clock):
     before = set(client.tables())
     assert client.post("/api/ops/retention/run", {}, principal=OPS).status == 200
     after = set(client.tables())
-    assert before - after == {client.services.storage.events_table(date(2020, 1, 1))}
-    assert after - before == {client.services.storage.events_table(d) for d in AHEAD} - before
+    assert before - after == {client.services.tables.events.table(date(2020, 1, 1))}
+    assert after - before == {client.services.tables.events.table(d) for d in AHEAD} - before
     for base in ("consent", "aggdaily", "aggstate", "audit"):
         assert client.services.storage.table(base) in after
 
@@ -138,18 +147,18 @@ def test_ops_route_needs_role_and_is_audited(client):
     seed(client, date(2020, 1, 1))
     denied = client.post("/api/ops/retention/run", {})  # a normal user
     assert denied.status == 403 and denied.json()["error"]["code"] == "forbidden"
-    assert client.services.storage.event_days() == [date(2020, 1, 1)]
+    assert client.services.tables.events.days() == [date(2020, 1, 1)]
     ok = client.request("POST", "/api/ops/retention/run", principal=OPS)  # no body means {}
     assert ok.status == 200
     assert ok.json()["removed_days"] == ["2020-01-01"] and ok.json()["removed_periods"] == 1
     bad = client.post("/api/ops/retention/run", {"months": 1}, principal=OPS)
     assert bad.status == 400 and bad.json()["error"]["code"] == "unknown_field"
-    records = client.services.storage.audit_records("20261123")
-    assert sorted(r["status"] for r in records) == [200, 400, 403]
-    granted = next(r for r in records if r["status"] == 200)
-    assert granted["operation"] == "POST /api/ops/retention/run"
-    assert json.loads(granted["counts"]) == {"removed_periods": 1}
-    assert granted["actor"].startswith("o") and len(granted["actor"]) == 17
+    records = client.services.tables.audit.day(date(2026, 11, 23))
+    assert sorted(r.status for r in records) == [200, 400, 403]
+    granted = next(r for r in records if r.status == 200)
+    assert granted.operation == "POST /api/ops/retention/run"
+    assert json.loads(granted.counts) == {"removed_periods": 1}
+    assert granted.actor.startswith("o") and len(granted.actor) == 17
     text = json.dumps(records, default=str)
     for raw in (
         "ops-user-oid",
@@ -168,4 +177,4 @@ def test_timer_function_runs_retention(router, client):
     trigger = timer.get_trigger()
     assert trigger.schedule == "0 5 0 * * *" and trigger.use_monitor is True and not trigger.run_on_startup
     timer.get_user_function()(TimerRequest(past_due=True))
-    assert client.services.storage.event_days() == AHEAD
+    assert client.services.tables.events.days() == AHEAD

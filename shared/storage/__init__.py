@@ -1,0 +1,47 @@
+"""All Azure Table Storage access: one small core and one module per table family.
+
+* `core` — `Storage`: the Table client, entity-group transactions, error mapping (→ 503),
+  period keys, table naming; generic, it knows no table of its own.
+* `events` — raw events, one table per UTC day.
+* `consent` — consent decisions and their history.
+* `aggregates` — daily/monthly cells and the aggregation's progress.
+* `audit` — one record per ops call.
+* `salt_usage` — which salt versions made raw data on which day.
+
+Each family owns its table names, keys and columns and takes/returns typed records; no module
+outside this package names a column or builds a key. `Tables` is one of each over one `Storage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.storage.aggregates import AggregateStore
+from shared.storage.audit import AuditStore
+from shared.storage.consent import ConsentStore
+from shared.storage.core import Entity, Storage, period_day, period_key
+from shared.storage.events import EventStore
+from shared.storage.salt_usage import SaltUsageStore
+
+__all__ = ["Entity", "Storage", "Tables", "period_day", "period_key"]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Every table family over one storage account (built once per process, shared by the domain)."""
+
+    events: EventStore
+    consent: ConsentStore
+    aggregates: AggregateStore
+    audit: AuditStore
+    salt_usage: SaltUsageStore
+
+    @classmethod
+    def over(cls, storage: Storage) -> Tables:
+        return cls(
+            events=EventStore(storage),
+            consent=ConsentStore(storage),
+            aggregates=AggregateStore(storage),
+            audit=AuditStore(storage),
+            salt_usage=SaltUsageStore(storage),
+        )

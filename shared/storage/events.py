@@ -1,0 +1,192 @@
+"""Raw events: one table per UTC day (`ev<YYYYMMDD>`), so expiry deletes a whole day in one call.
+
+Partition = one user's events of the day (`u<pseudonym, 16 hex>`), or one of 64 anonymous
+buckets by session (`a<bucket>`); row key = the client's event id. This module alone knows those
+keys and the columns; callers see `StoredEvent` records and the `EventFacts` projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any, NamedTuple
+
+from azure.data.tables import EntityProperty
+
+from shared.events import StoredEvent
+from shared.storage.core import Entity, Storage, int64, period_day, period_key
+
+EVENTS = "ev"
+ANONYMOUS_BUCKETS = 64
+
+FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
+"""The columns `EventFacts` projects (server-side $select): what aggregation counts."""
+
+LINK_COLUMNS = ["pseudonym"]
+"""The only column that links an event to a person (the erasure benchmark's full-scan baseline)."""
+
+
+class EventFacts(NamedTuple):
+    """What aggregation needs of one raw event: who-ish (pseudonym, session) and where, no more."""
+
+    session_id: str
+    tenant_ref: str
+    user_type: str
+    name: str
+    app: str | None
+    pseudonym: int | None
+
+
+def event_partition(pseudonym: int | None, session_id: str) -> str:
+    """One user's events of a day share a partition (erasure reads only theirs; a request is one
+    transaction). Anonymous events spread over 64 buckets by session, so none is hot."""
+    if pseudonym is not None:
+        return f"u{pseudonym:016x}"
+    return f"a{int(session_id[-2:], 16) % ANONYMOUS_BUCKETS:02x}"
+
+
+def entity_of(event: StoredEvent) -> Entity:
+    """The entity exactly as `EventStore.write` stores it (the benchmark's raw-SDK baseline)."""
+    pseudonym = event.pseudonym
+    return _entity(
+        event, event_partition(pseudonym, event.session_id), None if pseudonym is None else int64(pseudonym)
+    )
+
+
+def as_stored(event: StoredEvent) -> dict[str, Any]:
+    """The event's columns as its row holds them (absent optional columns left out): the data
+    subject's export shows the raw events "as stored"."""
+    row = _entity(event, "", None)
+    del row["PartitionKey"], row["RowKey"]
+    if event.pseudonym is not None:
+        row["pseudonym"] = event.pseudonym
+    return row
+
+
+def _entity(event: StoredEvent, partition: str, pseudonym: EntityProperty | None) -> Entity:
+    entity: Entity = {
+        "PartitionKey": partition,
+        "RowKey": event.event_id,
+        "name": event.name,
+        "session_id": event.session_id,
+        "received": event.received,
+        "tenant": event.tenant_ref,
+        "user_type": event.user_type,
+        "salt_version": event.salt_version,
+    }
+    if event.ts is not None:
+        entity["ts"] = event.ts
+    if event.app is not None:
+        entity["app"] = event.app
+    if event.page is not None:
+        entity["page"] = event.page
+    if pseudonym is not None:
+        entity["pseudonym"] = pseudonym
+    return entity
+
+
+def _event(entity: Entity) -> StoredEvent:
+    return StoredEvent(
+        event_id=entity["RowKey"],
+        name=entity["name"],
+        session_id=entity["session_id"],
+        received=entity["received"],
+        ts=entity.get("ts"),
+        app=entity.get("app"),
+        page=entity.get("page"),
+        tenant_ref=entity["tenant"],
+        user_type=entity["user_type"],
+        pseudonym=entity.get("pseudonym"),
+        salt_version=entity["salt_version"],
+    )
+
+
+class EventStore:
+    """The raw-event day tables."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def table(self, day: date) -> str:
+        return self._storage.table(f"{EVENTS}{period_key('daily', day)}")
+
+    def write(self, events: Iterable[StoredEvent]) -> int:
+        """Upsert events keyed by event id: a re-sent event replaces itself, never duplicates.
+
+        Events of one request share a day and a partition, so this is one entity-group transaction
+        (all or nothing). A batch whose client times straddle midnight takes one per day; if the
+        second fails the client gets 503, and its retry re-writes both idempotently.
+        """
+        # One dict lookup per event; table, partition and Int64 value once per group.
+        groups: dict[tuple[date, int | str], tuple[str, str, EntityProperty | None, list[Entity]]] = {}
+        for event in events:
+            day = (event.ts or event.received).date()
+            pseudonym = event.pseudonym
+            key = (day, event.session_id if pseudonym is None else pseudonym)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = (
+                    self.table(day),
+                    event_partition(pseudonym, event.session_id),
+                    None if pseudonym is None else int64(pseudonym),
+                    [],
+                )
+            group[3].append(_entity(event, group[1], group[2]))
+        for table, _, _, entities in groups.values():
+            self._storage.write_partition(table, entities, upsert=True)
+        return sum(len(group[3]) for group in groups.values())
+
+    def read(self, day: date) -> Iterator[StoredEvent]:
+        for entity in self._storage.scan(self.table(day)):
+            yield _event(entity)
+
+    def facts(self, day: date) -> Iterator[EventFacts]:
+        """The aggregation's projection of one day's events, server-side projected ($select)."""
+        for row in self._storage.scan(self.table(day), select=FACT_COLUMNS):
+            yield EventFacts(
+                row["session_id"],
+                row["tenant"],
+                row["user_type"],
+                row["name"],
+                row.get("app"),
+                row.get("pseudonym"),
+            )
+
+    def days(self) -> list[date]:
+        """Days that have a raw-event table (one listing call). Only exact `ev<YYYYMMDD>` names
+        count, so consent, aggregate and audit tables can never be mistaken for events."""
+        prefix = self._storage.table(EVENTS)
+        days = []
+        for name in self._storage.list_tables(EVENTS):
+            digits = name[len(prefix) :]
+            if len(digits) == 8 and digits.isdigit():
+                days.append(period_day(digits))
+        return sorted(days)
+
+    def ensure_day(self, day: date) -> None:
+        self._storage.ensure_table(self.table(day))
+
+    def delete_day(self, day: date) -> None:
+        """Expiry: the whole day in one call, whatever it holds."""
+        self._storage.delete_table(self.table(day))
+
+    def user_events(self, day: date, pseudonym: int) -> list[StoredEvent]:
+        """One user's events of one day: an exact-partition query, never a scan of everyone's."""
+        return [_event(e) for e in self._storage.partition(self.table(day), event_partition(pseudonym, ""))]
+
+    def delete(self, day: date, events: list[StoredEvent]) -> int:
+        return self._storage.delete_entities(
+            self.table(day), ((event_partition(e.pseudonym, e.session_id), e.event_id) for e in events)
+        )
+
+    def unlink(self, day: date, events: list[StoredEvent]) -> int:
+        """Keep the events but without the pseudonym: copy each into its anonymous session bucket,
+        then delete the original. A crash in between leaves a copy that a re-run rewrites (same key)."""
+        table = self.table(day)
+        buckets: dict[str, list[Entity]] = {}
+        for event in events:
+            partition = event_partition(None, event.session_id)
+            buckets.setdefault(partition, []).append(_entity(event, partition, None))
+        for rows in buckets.values():
+            self._storage.write_partition(table, rows, upsert=True)
+        return self.delete(day, events)
