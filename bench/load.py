@@ -77,7 +77,7 @@ def start_host(port: int) -> subprocess.Popen[bytes]:
 
 
 def run(clients: int, seconds: float) -> dict[str, Any]:
-    from tools.azurite import free_port
+    from testing.azurite import free_port
 
     port = free_port()
     host = start_host(port)
