@@ -5,7 +5,7 @@ module turns each request into: method check → principal → role → content 
 → handler → JSON. Domain errors carry their status (shared/errors.py) and are rendered here in the
 contract's shape; anything unexpected is a 500 without a stack trace. Nothing here logs headers,
 bodies or identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
-itself is the FunctionApp's (the host and tools/localhost.py both read the registered functions).
+itself is the FunctionApp's (the host and tools/localhost/ both read the registered functions).
 """
 
 from __future__ import annotations
