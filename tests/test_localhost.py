@@ -77,10 +77,6 @@ def test_session_cookie_stands_in_for_easy_auth_locally(server):
     assert _request(server, "GET", "/api/consent", headers={"Cookie": "other=1"})[0] == 401
 
 
-def test_timers_are_registered_for_the_local_host(router):
-    assert {t.get_function_name() for t in router.timers} == {"retention_timer", "aggregation_timer"}
-
-
 def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     from tools import ops
 
