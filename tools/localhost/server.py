@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import PayloadTooLarge
+from testing.azurite import Azurite, port_in_use
 from tools.localhost.easyauth import emulate_easy_auth
 from tools.localhost.routing import Router, encode_response, host_error
 from tools.localhost.schedule import run_timers
@@ -101,8 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-func", action="store_true", help="serve in-process even if `func` exists")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
-
-    from testing.azurite import Azurite, port_in_use
 
     if port_in_use(args.port):
         print(
