@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test lint bench stress infra-check browser-test audit clean
+.PHONY: install run test test-fast lint bench stress infra-check browser-test audit clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -33,6 +33,10 @@ test: install
 	$(MAKE) --no-print-directory infra-check
 	$(MAKE) --no-print-directory browser-test
 	$(PY) -m pytest
+
+## The pure test tier alone: no Azurite, no sockets (see README, "Other commands").
+test-fast: install
+	$(PY) -m pytest -q -m pure
 
 ## The web client (client/) in headless Chromium (Debian's package) via playwright-core.
 browser-test: install $(CHROMIUM)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import statistics
@@ -37,8 +36,10 @@ class CountingTransport(RequestsTransport):
 
 
 def principal(user: str, tenant: str = "bench-tenant") -> str:
-    claims = [{"typ": "oid", "val": user}, {"typ": "tid", "val": tenant}]
-    return base64.b64encode(json.dumps({"auth_typ": "aad", "claims": claims}).encode()).decode()
+    """A v2-token principal (short `oid`/`tid` claims, no name) from the testing kit's encoder."""
+    from testing.principal import principal_header
+
+    return principal_header(user, tenant, name=None, long_claims=False)
 
 
 def registered_function(name: str) -> Callable[..., Any]:

@@ -30,8 +30,8 @@ def main() -> int:
     from shared.settings import Settings
     from shared.storage import Storage
     from shared.storage.events import LINK_COLUMNS
-    from tests.factories import stored_event
-    from tools.azurite import Azurite
+    from testing.azurite import Azurite
+    from testing.factories import stored_event
 
     class StaticSalt:
         def fetch(self, version: str | None) -> Salt:

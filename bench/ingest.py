@@ -215,7 +215,7 @@ def bench_cpu(conn: str, batch: int, events: Any, now: datetime) -> float:
 
 
 def main() -> int:
-    from tools.azurite import Azurite
+    from testing.azurite import Azurite
 
     events = registered_function("events")
     now = datetime.now(UTC)

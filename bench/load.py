@@ -13,7 +13,6 @@ Results: bench/results/load.json.
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -28,16 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, principal, write_results
+from testing.principal import principal_header
 
 BATCH = 10
-OPERATOR = {
-    "claims": [
-        {"typ": "oid", "val": "load-ops"},
-        {"typ": "tid", "val": "load-tenant"},
-        {"typ": "roles", "val": "Cetegra.Analytics.Operator"},
-    ],
-    "auth_typ": "aad",
-}
+OPERATOR = principal_header(
+    "load-ops", "load-tenant", roles=("Cetegra.Analytics.Operator",), name=None, long_claims=False
+)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -77,7 +72,7 @@ def start_host(port: int) -> subprocess.Popen[bytes]:
 
 
 def run(clients: int, seconds: float) -> dict[str, Any]:
-    from tools.azurite import free_port
+    from testing.azurite import free_port
 
     port = free_port()
     host = start_host(port)
@@ -137,7 +132,7 @@ def run(clients: int, seconds: float) -> dict[str, Any]:
 
         stored: set[str] = set()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        ops = {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(OPERATOR).encode()).decode()}
+        ops = {"X-MS-CLIENT-PRINCIPAL": OPERATOR}
         for c in range(clients):
             status, body = call(
                 conn,

@@ -28,7 +28,7 @@ NAMES = ("app.launch", "nav.page_view", "feature.used", "case.submitted", "catal
 
 def events_for(day: date, count: int, rng: random.Random, per_user: int = 50) -> list[Any]:
     """`count` events of one day from count/per_user users (a user's day is one partition)."""
-    from tests.factories import stored_event
+    from testing.factories import stored_event
 
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     out = []
@@ -151,7 +151,7 @@ def bench_aggregation(conn: str, rng: random.Random) -> dict[str, Any]:
 
 
 def main() -> int:
-    from tools.azurite import Azurite
+    from testing.azurite import Azurite
 
     rng = random.Random(20261123)
     with Azurite(("table",)) as azurite:

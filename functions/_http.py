@@ -5,7 +5,7 @@ module turns each request into: method check → principal → role → content 
 → handler → JSON. Domain errors carry their status (shared/errors.py) and are rendered here in the
 contract's shape; anything unexpected is a 500 without a stack trace. Nothing here logs headers,
 bodies or identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
-itself is the FunctionApp's (the host and tools/localhost.py both read the registered functions).
+itself is the FunctionApp's (the host and tools/localhost/ both read the registered functions).
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class Endpoint:
 
     def __init__(self, blueprint: func.Blueprint, route: str, name: str, *, audited: bool = False) -> None:
         self.route = route
+        self.path = "/" + route  # host.json's routePrefix is "": the route is the whole path
         self.name = name
         self.audited = audited
         self.operations: dict[str, Operation] = {}
@@ -214,7 +215,7 @@ class Endpoint:
         try:
             svc.audit.record(
                 call.audit_id,
-                f"{method} /api/{self.route}",
+                f"{method} {self.path}",
                 call.principal,
                 response.status_code,
                 call.result,
@@ -226,7 +227,7 @@ class Endpoint:
     def _invoke(self, req: func.HttpRequest, method: str, svc: Services, call: _Call) -> func.HttpResponse:
         op = self.operations.get(method)
         if op is None:
-            raise MethodNotAllowed(f"{method} is not allowed on /api/{self.route}", allow=self.allow)
+            raise MethodNotAllowed(f"{method} is not allowed on {self.path}", allow=self.allow)
         principal = None
         if op.auth != "public":
             principal = call.principal = principal_from_header(
@@ -251,7 +252,7 @@ class Endpoint:
             raise Forbidden("origin is not allowed", code="cors_origin_not_allowed")
         requested = (req.headers.get("access-control-request-method") or "").upper()
         if requested not in self.operations:
-            raise MethodNotAllowed(f"{requested} is not allowed on /api/{self.route}", allow=self.allow)
+            raise MethodNotAllowed(f"{requested} is not allowed on {self.path}", allow=self.allow)
         response = func.HttpResponse(status_code=204)
         response.headers["Access-Control-Allow-Methods"] = ", ".join(self.operations)
         response.headers["Access-Control-Allow-Headers"] = ", ".join(PREFLIGHT_HEADERS)

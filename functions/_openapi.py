@@ -72,7 +72,7 @@ def build_document() -> dict[str, Any]:
 
     error_ref = ref(ErrorBody, "serialization")
     paths: dict[str, Any] = {}
-    for route, endpoint in sorted(ENDPOINTS.items()):
+    for _route, endpoint in sorted(ENDPOINTS.items()):
         item: dict[str, Any] = {}
         for method, op in endpoint.operations.items():
             success: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
@@ -101,7 +101,7 @@ def build_document() -> dict[str, Any]:
                     "content": {media: {"schema": schema} for media in op.content_types},
                 }
             item[method.lower()] = operation
-        paths[f"/api/{route}"] = item
+        paths[endpoint.path] = item
     return {
         "openapi": "3.1.0",
         "info": {

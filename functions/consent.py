@@ -6,7 +6,7 @@ from functions._http import ApiRequest, Endpoint, blueprint
 from shared.consent import ConsentDecision, ConsentView
 
 bp = blueprint()
-consent = Endpoint(bp, "consent", "consent")
+consent = Endpoint(bp, "api/consent", "consent")
 
 
 @consent.operation(

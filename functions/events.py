@@ -6,7 +6,7 @@ from functions._http import JSON, ApiRequest, Endpoint, blueprint
 from shared.events import MAX_BATCH_BYTES, EventBatch, IngestResult
 
 bp = blueprint()
-events = Endpoint(bp, "events", "events")
+events = Endpoint(bp, "api/events", "events")
 
 
 @events.operation(

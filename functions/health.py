@@ -7,7 +7,7 @@ from shared.errors import ServiceUnavailable
 from shared.health import HealthReport
 
 bp = blueprint()
-health = Endpoint(bp, "health", "health")
+health = Endpoint(bp, "api/health", "health")
 
 
 @health.operation(

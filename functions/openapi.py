@@ -7,7 +7,7 @@ from typing import Any
 from functions._http import ApiRequest, Endpoint, blueprint
 
 bp = blueprint()
-openapi = Endpoint(bp, "openapi.json", "openapi")
+openapi = Endpoint(bp, "api/openapi.json", "openapi")
 
 
 @openapi.operation("GET", summary="This document", auth="public")

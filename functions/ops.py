@@ -19,7 +19,7 @@ class RetentionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="RetentionRequest")
 
 
-retention = Endpoint(bp, "ops/retention/run", "ops_retention_run", audited=True)
+retention = Endpoint(bp, "api/ops/retention/run", "ops_retention_run", audited=True)
 
 
 @retention.operation(
@@ -33,7 +33,7 @@ def run_retention(request: ApiRequest) -> RetentionResult:
     return request.services.retention.run()
 
 
-aggregation = Endpoint(bp, "ops/aggregation/run", "ops_aggregation_run", audited=True)
+aggregation = Endpoint(bp, "api/ops/aggregation/run", "ops_aggregation_run", audited=True)
 
 
 @aggregation.operation(
@@ -48,7 +48,7 @@ def run_aggregation(request: ApiRequest) -> AggregationResult:
     return request.services.aggregation.run(body.from_, body.to)
 
 
-erasure = Endpoint(bp, "ops/erasure", "ops_erasure", audited=True)
+erasure = Endpoint(bp, "api/ops/erasure", "ops_erasure", audited=True)
 
 
 @erasure.operation(
@@ -65,7 +65,7 @@ def erase(request: ApiRequest) -> ErasureResult:
     return ErasureResult(events_affected=affected, consent_deleted=consent_deleted, audit_id=request.audit_id)
 
 
-export = Endpoint(bp, "ops/export", "ops_export", audited=True)
+export = Endpoint(bp, "api/ops/export", "ops_export", audited=True)
 
 
 @export.operation(

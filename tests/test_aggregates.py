@@ -12,7 +12,7 @@ from azure.functions.timer import TimerRequest
 from shared.aggregates import ALL, OTHER, Cell, fold
 from shared.errors import StorageUnavailable
 from shared.ingest import keep
-from tests.factories import stored_event
+from testing.factories import stored_event
 from tests.test_retention import OPS
 
 DAY = date(2026, 11, 20)

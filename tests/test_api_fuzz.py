@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, settings
 
 import function_app  # noqa: F401  (registers every endpoint before the document is built)
 from functions._openapi import build_document
-from tests.conftest import principal_header
+from testing.principal import principal_header
+
+pytestmark = pytest.mark.system
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 schema = schemathesis.openapi.from_dict(build_document())

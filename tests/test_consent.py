@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.conftest import POLICY, principal_header
+from testing.client import POLICY
+from testing.principal import principal_header
 
 GRANT = {"status": "granted", "policy_version": POLICY}
 

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 
 from shared.ingest import keep
-from tests.conftest import POLICY, principal_header
-from tests.factories import stored_event
+from testing.client import POLICY
+from testing.factories import stored_event
+from testing.principal import principal_header
 from tests.test_retention import OPS
 
 USER = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

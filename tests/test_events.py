@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from shared.storage.events import event_partition
-from tests.conftest import ORIGIN, POLICY, principal_header
+from testing.client import ORIGIN, POLICY
+from testing.principal import principal_header
 
 SESSION = str(uuid.uuid4())
 

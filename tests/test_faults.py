@@ -13,8 +13,11 @@ import pytest
 
 from shared.services import build, install
 from shared.storage import Storage
-from tests.conftest import POLICY, Client, make_settings, principal_header
-from tools.azurite import Azurite
+from testing.azurite import Azurite
+from testing.client import POLICY, Client, make_settings
+from testing.principal import principal_header
+
+pytestmark = pytest.mark.azurite
 
 USERS = [principal_header(user_id=f"fault-user-{i}", name=f"u{i}@contoso.com") for i in range(4)]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from shared.services import build, install
 from shared.storage import Storage
-from tests.conftest import make_settings
-from tools.azurite import ACCOUNT, ACCOUNT_KEY, free_port
+from testing.azurite import ACCOUNT, ACCOUNT_KEY, free_port
+from testing.client import make_settings
 
 
 def test_healthy(client):

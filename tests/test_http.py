@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ORIGIN
+from testing.client import ORIGIN
 
 ROUTES = ["/api/health", "/api/openapi.json", "/api/consent"]
 

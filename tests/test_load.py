@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.load import run
+
+pytestmark = pytest.mark.system
 
 
 def test_short_load_has_no_server_errors_and_loses_nothing():

@@ -1,4 +1,6 @@
-"""`make run`'s host: real sockets, routes read from the FunctionApp, no access log with IPs."""
+"""`make run`'s host end to end: real sockets, routes read from the FunctionApp, no access log with IPs.
+
+Its parts are tested on their own in test_localhost_parts.py."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import json
 
 import pytest
 
-from tests.conftest import principal_header
-from tools.localhost import _compile
+from testing.principal import principal_header
+
+pytestmark = pytest.mark.system
 
 
 def _request(port, method, path, body=None, headers=None):
@@ -35,6 +38,13 @@ def test_serves_registered_functions(server, capsys):
     status, _, body = _request(server, "GET", "/api/consent", headers={"X-MS-CLIENT-PRINCIPAL": principal})
     assert json.loads(body)["status"] == "granted"
     assert "127.0.0.1" not in capsys.readouterr().err  # no access log with client addresses
+
+
+def test_routes_match_as_the_functions_host_matches_them(server):
+    """Case-insensitive, one trailing slash tolerated: as in Azure (these were 404s locally)."""
+    for path in ("/api/Health", "/api/health/", "/API/HEALTH"):
+        status, _, body = _request(server, "GET", path)
+        assert status == 200 and json.loads(body)["status"] == "ok", path
 
 
 def test_unknown_path_and_prefix(server):
@@ -65,37 +75,6 @@ def test_session_cookie_stands_in_for_easy_auth_locally(server):
     )
     assert status == 200 and json.loads(body)["status"] == "unset"
     assert _request(server, "GET", "/api/consent", headers={"Cookie": "other=1"})[0] == 401
-
-
-def test_route_templates():
-    assert _compile("ops/erasure").match("ops/erasure")
-    assert not _compile("ops/erasure").match("ops/erasure/x")
-    assert _compile("items/{id:int}").match("items/42").group("id") == "42"
-    assert _compile("files/{*rest}").match("files/a/b").group("rest") == "a/b"
-
-
-@pytest.mark.parametrize(
-    ("expression", "after", "expected"),
-    [
-        ("0 5 0 * * *", "2026-11-23T12:00:00", "2026-11-24T00:05:00"),
-        ("0 5 0 * * *", "2026-11-23T00:04:59", "2026-11-23T00:05:00"),
-        ("0 30 0 * * *", "2026-12-31T23:59:59", "2027-01-01T00:30:00"),
-        ("*/15 * * * * *", "2026-11-23T12:00:14", "2026-11-23T12:00:15"),
-        ("0 0 9 * * 1-5", "2026-11-21T10:00:00", "2026-11-23T09:00:00"),  # Saturday → Monday
-        ("0 0 0 29 2 *", "2026-03-01T00:00:00", "2028-02-29T00:00:00"),
-    ],
-)
-def test_ncrontab(expression, after, expected):
-    from datetime import UTC, datetime
-
-    from tools.localhost import next_fire
-
-    start = datetime.fromisoformat(after).replace(tzinfo=UTC)
-    assert next_fire(expression, start) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
-
-
-def test_timers_are_registered_for_the_local_host(router):
-    assert {t.get_function_name() for t in router.timers} == {"retention_timer", "aggregation_timer"}
 
 
 def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):

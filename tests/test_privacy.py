@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import ORIGIN, POLICY, principal_header
+from testing.client import ORIGIN, POLICY
+from testing.principal import principal_header
 
 USER = "9d6a1c7e-5b3f-4e2a-8c1d-0f9e8d7c6b5a"
 TENANT = "e4b1f0a2-7c3d-4f5e-9a8b-1c2d3e4f5a6b"

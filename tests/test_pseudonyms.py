@@ -6,7 +6,7 @@ import pytest
 
 from shared.errors import VaultUnavailable
 from shared.pseudonyms import DevSaltSource, Pseudonymizer, Salt, SaltCache, derive
-from tests.conftest import POLICY
+from testing.client import POLICY
 
 GRANT = {"status": "granted", "policy_version": POLICY}
 

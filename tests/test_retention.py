@@ -11,8 +11,9 @@ from azure.functions.timer import TimerRequest
 from shared.errors import StorageUnavailable
 from shared.ingest import keep
 from shared.retention import months_before, oldest_kept_day
-from tests.conftest import POLICY, principal_header
-from tests.factories import stored_event
+from testing.client import POLICY
+from testing.factories import stored_event
+from testing.principal import principal_header
 
 AHEAD = [date(2026, 11, 23), date(2026, 11, 24)]
 """Today's and tomorrow's tables, which every retention run creates ahead of the traffic."""

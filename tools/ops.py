@@ -13,7 +13,6 @@ principal, which it refuses to do for any non-loopback URL.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import sys
@@ -27,14 +26,10 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def local_principal(user_id: str, tenant_id: str) -> str:
-    claims = [
-        {"typ": "oid", "val": user_id},
-        {"typ": "tid", "val": tenant_id},
-        {"typ": "roles", "val": OPS_ROLE},
-    ]
-    return base64.b64encode(
-        json.dumps({"auth_typ": "aad", "role_typ": "roles", "claims": claims}).encode()
-    ).decode()
+    """An operator's principal as Easy Auth would encode it (the testing kit's one encoder)."""
+    from testing.principal import principal_header
+
+    return principal_header(user_id, tenant_id, roles=(OPS_ROLE,), name=None, long_claims=False)
 
 
 def auth_headers(args: argparse.Namespace) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Start and stop Azurite (the Azure Storage emulator from npm) on free loopback ports.
 
-Used by `make run`, `make test` (via tests/conftest.py) and `make bench`. In-memory, no
-telemetry, silent, bound to 127.0.0.1 only. The account and key are Azurite's documented,
+Part of the testing kit; used by `make run`, `make test` (the `azurite` fixture) and `make bench`.
+In-memory, no telemetry, silent, bound to 127.0.0.1 only. The account and key are Azurite's documented,
 well-known development credentials — they open nothing but this local emulator.
 """
 

@@ -1,4 +1,4 @@
-"""Test and benchmark data: raw events as storage keeps them, with plausible defaults."""
+"""Test and benchmark data (testing kit): raw events as storage keeps them, with plausible defaults."""
 
 from __future__ import annotations
 

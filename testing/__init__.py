@@ -1,0 +1,12 @@
+"""The testing kit: what tests, benchmarks and the ops CLI share, in one place.
+
+* `testing.principal` — the Easy Auth principal exactly as App Service encodes it;
+* `testing.factories` — stored records with plausible defaults;
+* `testing.keyvault` — a Key Vault stand-in at the HTTP level, under the real `SecretClient`;
+* `testing.azurite` — start and stop Azurite on free loopback ports;
+* `testing.clock` — injected time that tests move explicitly;
+* `testing.client` / `testing.fixtures` — the in-process client and the pytest fixtures.
+
+It sits beside `tests/` (never inside it) so that `bench/` and `tools/` can use it without
+importing the test suite. Only `testing.fixtures` needs pytest.
+"""
