@@ -1,7 +1,9 @@
 # Everything installs itself: a fresh machine needs only Python 3.13, Node 20 and the registries.
 # Python 3.13 is the version Azure runs (infra/app/function.bicep) and the one whose worker runtime,
 # azure-functions-runtime, tests/test_worker_indexing.py starts; no other version will do.
-PYTHON ?= $(shell command -v python3.13)
+# The first of these that really is 3.13 (a pyenv shim for a version not selected fails to run).
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && command -v $$p && break; done)
 PYTHON_OK = $(if $(PYTHON),,$(error Python 3.13 not found: install python3.13 or run make PYTHON=/path/to/python3.13))
 VENV   := .venv
 PY     := $(VENV)/bin/python
