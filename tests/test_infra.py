@@ -196,5 +196,7 @@ def test_one_python_version_everywhere():
     ci = (root / ".github" / "workflows" / "ci.yml").read_text()
     assert re.findall(r'python-version: "([\d.]+)"', ci) == [version]
     assert f"python{version}" in (root / "Makefile").read_text()
-    assert f"py{version.replace('.', '')}" in (root / "pyproject.toml").read_text()  # ruff target
+    pyproject = (root / "pyproject.toml").read_text()
+    assert f'target-version = "py{version.replace(".", "")}"' in pyproject  # ruff
+    assert f'python_version = "{version}"' in pyproject  # mypy
     assert "{}.{}".format(*sys.version_info[:2]) == version
