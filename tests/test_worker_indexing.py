@@ -1,5 +1,6 @@
 """The app loads in Azure's real Python worker: `azure-functions-runtime`, the runtime pinned in
-requirements.txt, indexes `function_app.py` at start-up exactly as in Azure (tests/worker_probe.py).
+requirements.txt, indexes `function_app.py` through the calls the host's proxy worker makes at
+start-up (tests/worker_probe.py; only the proxy worker's protobuf message module is stood in).
 
 Each start runs in its own interpreter with Azure-shaped app settings (WEBSITE_SITE_NAME,
 TABLES_ENDPOINT, KEY_VAULT_URL) and the app directory as working directory, as the worker does;
