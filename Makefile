@@ -1,5 +1,10 @@
-# Everything installs itself: a fresh machine needs only Python 3.11, Node 20 and the registries.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Everything installs itself: a fresh machine needs only Python 3.13, Node 20 and the registries.
+# Python 3.13 is the version Azure runs (infra/app/function.bicep) and the one whose worker runtime,
+# azure-functions-runtime, tests/test_worker_indexing.py starts; no other version will do.
+# The first of these that really is 3.13 (a pyenv shim for a version not selected fails to run).
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && command -v $$p && break; done)
+PYTHON_OK = $(if $(PYTHON),,$(error Python 3.13 not found: install python3.13 or run make PYTHON=/path/to/python3.13))
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYDEPS := $(VENV)/.deps-installed
@@ -13,6 +18,7 @@ INFRADEPS := $(INFRAVENV)/.deps-installed
 install: $(PYDEPS) $(NODEDEPS)
 
 $(PYDEPS): requirements.txt requirements-dev.txt
+	$(PYTHON_OK)$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13) and "$(PYTHON) is not Python 3.13")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -50,7 +56,7 @@ stress: install
 
 ## Known vulnerabilities in the pinned requirements (needs PyPI's JSON API / OSV: GitHub CI runs it).
 audit:
-	$(PYTHON) -m venv .venv-audit
+	$(PYTHON_OK)$(PYTHON) -m venv .venv-audit
 	.venv-audit/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
 	.venv-audit/bin/pip-audit --strict --no-deps --disable-pip -r requirements.txt -r requirements-dev.txt
 
@@ -62,7 +68,7 @@ infra-check: $(INFRADEPS)
 	$(INFRAVENV)/bin/checkov --framework bicep -d infra --skip-download --quiet --compact
 
 $(INFRADEPS): requirements-infra.txt
-	$(PYTHON) -m venv $(INFRAVENV)
+	$(PYTHON_OK)$(PYTHON) -m venv $(INFRAVENV)
 	$(INFRAVENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	touch $@
 

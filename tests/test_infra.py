@@ -8,6 +8,7 @@ and every resource stays in the EEA.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,7 @@ def test_location_is_eea_only_and_used_everywhere():
                 "type: 'SystemAssigned'",
                 "requireAuthentication: true",
                 "excludedPaths: ['/api/health', '/api/openapi.json']",
-                "version: '3.11'",
+                "runtime: { name: 'python', version: '3.13' }",
                 "tier: 'FlexConsumption'",
                 "httpsOnly: true",
             ],
@@ -182,3 +183,20 @@ def test_every_checkov_skip_is_justified():
         check, _, reason = skip.partition("checkov:skip=")[2].partition(":")
         assert re.fullmatch(r"CKV2?_AZURE_\d+", check), skip
         assert len(reason.strip()) >= 30, f"suppression without a real reason: {skip}"
+
+
+def test_one_python_version_everywhere():
+    """The interpreter the tests run on is the one Azure runs (Flex Consumption) and CI sets up."""
+    root = INFRA.parent
+    wanted = re.search(r'^requires-python = "==(\d+\.\d+)\.\*"$', (root / "pyproject.toml").read_text(), re.M)
+    assert wanted, "pyproject.toml must pin requires-python to one minor version"
+    version = wanted.group(1)
+    bicep = (INFRA / "app" / "function.bicep").read_text()
+    assert re.findall(r"runtime: \{ name: 'python', version: '([\d.]+)' \}", bicep) == [version]
+    ci = (root / ".github" / "workflows" / "ci.yml").read_text()
+    assert re.findall(r'python-version: "([\d.]+)"', ci) == [version]
+    assert f"python{version}" in (root / "Makefile").read_text()
+    pyproject = (root / "pyproject.toml").read_text()
+    assert f'target-version = "py{version.replace(".", "")}"' in pyproject  # ruff
+    assert f'python_version = "{version}"' in pyproject  # mypy
+    assert "{}.{}".format(*sys.version_info[:2]) == version

@@ -1,4 +1,4 @@
-// The function app: Flex Consumption, Python 3.11, system-assigned identity, identity-based
+// The function app: Flex Consumption, Python 3.13, system-assigned identity, identity-based
 // connections only, and App Service Authentication (Entra ID) in front of every route except
 // health and OpenAPI, so that X-MS-CLIENT-PRINCIPAL is set by the platform and never by a client.
 param name string
@@ -68,7 +68,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
       }
       scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: 40 }
-      runtime: { name: 'python', version: '3.11' }
+      runtime: { name: 'python', version: '3.13' }
     }
   }
 }
@@ -98,7 +98,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_63: false positive, a site check run on the authsettingsV2 child; see the site's own reason
   // checkov:skip=CKV_AZURE_65: false positive, a site check run on the authsettingsV2 child; see the site's own reason
   // checkov:skip=CKV_AZURE_66: false positive, a site check run on the authsettingsV2 child; see the site's own reason
-  // checkov:skip=CKV_AZURE_80: false positive, a .NET check; the app is Python 3.11
+  // checkov:skip=CKV_AZURE_80: false positive, a .NET check; the app is Python 3.13
   // checkov:skip=CKV_AZURE_88: false positive, Azure Files is for App Service content; Flex Consumption deploys from blob
   // checkov:skip=CKV_AZURE_222: false positive, a site check run on the authsettingsV2 child; see the site's own reason
   parent: app
