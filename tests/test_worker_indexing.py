@@ -30,14 +30,14 @@ AZURE_SETTINGS = {
 
 # The HTTP contract's routes and the timers' NCRONTAB schedules, as the host must receive them.
 EXPECTED = {
-    "health": ("httpTrigger", "health"),
-    "openapi": ("httpTrigger", "openapi.json"),
-    "consent": ("httpTrigger", "consent"),
-    "events": ("httpTrigger", "events"),
-    "ops_retention_run": ("httpTrigger", "ops/retention/run"),
-    "ops_aggregation_run": ("httpTrigger", "ops/aggregation/run"),
-    "ops_erasure": ("httpTrigger", "ops/erasure"),
-    "ops_export": ("httpTrigger", "ops/export"),
+    "health": ("httpTrigger", "api/health"),
+    "openapi": ("httpTrigger", "api/openapi.json"),
+    "consent": ("httpTrigger", "api/consent"),
+    "events": ("httpTrigger", "api/events"),
+    "ops_retention_run": ("httpTrigger", "api/ops/retention/run"),
+    "ops_aggregation_run": ("httpTrigger", "api/ops/aggregation/run"),
+    "ops_erasure": ("httpTrigger", "api/ops/erasure"),
+    "ops_export": ("httpTrigger", "api/ops/export"),
     "retention_timer": ("timerTrigger", "0 5 0 * * *"),
     "aggregation_timer": ("timerTrigger", "0 30 0 * * *"),
 }
