@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import telemetry
 from shared.identity import Principal
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
@@ -151,6 +152,7 @@ class ConsentService:
             "previous_policy_version": previous.policy_version or "",
         }
         self._storage.write_partition(self._table, [state, history], upsert=True)
+        telemetry.count(telemetry.CONSENT_DECISIONS, status=decision.status, previous=previous.status)
         log(
             LOG,
             logging.INFO,

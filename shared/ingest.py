@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from shared import telemetry
 from shared.consent import ConsentService
 from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, minimise_page
 from shared.identity import Principal
@@ -39,6 +40,7 @@ class Ingest:
             pseudonym: int | None = pseudonyms.event_pseudonym
         elif self._settings.declined_mode == "drop":
             log(LOG, logging.INFO, "events.dropped", consent=consent.status, count=count)
+            telemetry.count(telemetry.EVENTS_DROPPED, count, reason=telemetry.DROP_CONSENT)
             return IngestResult(accepted=0, dropped=count)
         else:
             pseudonym = None
@@ -62,6 +64,7 @@ class Ingest:
             for event in batch.events
         ]
         self._storage.write_events(records)
+        telemetry.count(telemetry.EVENTS_ACCEPTED, count, consent=consent.status, salt_version=salt_version)
         log(
             LOG,
             logging.INFO,

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from shared import telemetry
 from shared.errors import VaultUnavailable
 from shared.logs import log
 from shared.pseudonyms import SaltCache
@@ -66,6 +67,7 @@ class Retention:
         self._clock = clock
         self._salts = salts
 
+    @telemetry.job("retention")
     def run(self) -> RetentionResult:
         today = self._clock().date()
         keep_from = oldest_kept_day(today, self._months)
@@ -78,6 +80,7 @@ class Retention:
             self._storage.delete_table(self._storage.events_table(day))
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         in_use, may_disable = self._salt_versions(keep_from)
+        telemetry.retention_outcome(today, keep_from, days, removed=len(expired))
         log(
             LOG,
             logging.INFO,
@@ -99,6 +102,7 @@ class Retention:
 
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
         usage = self._storage.salt_usage()
+        telemetry.salt_usage(usage, self._clock().date(), keep_from)
         self._storage.forget_salt_usage([(day, version) for day, version in usage if day < keep_from])
         in_use = sorted({version for day, version in usage if day >= keep_from})
         if self._salts is None:
