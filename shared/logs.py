@@ -115,8 +115,8 @@ def log(logger: logging.Logger, level: int, event: str, **fields: Scalar) -> Non
     if leaked:
         raise ValueError(f"refusing to log personal-data fields: {leaked}")
     clash = RESERVED.intersection(fields)
-    if clash or "event" in fields:
-        raise ValueError(f"field names reserved by logging: {sorted(clash) or ['event']}")
+    if clash:
+        raise ValueError(f"field names reserved by logging: {sorted(clash)}")
     if logger.isEnabledFor(level):
         text = " ".join(f"{key}={_text(value)}" for key, value in fields.items())
         # None is left out of the dimensions: OpenTelemetry attributes cannot hold it.
