@@ -80,12 +80,13 @@ class Retention:
             self._storage.delete_table(self._storage.events_table(day))
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         in_use, may_disable = self._salt_versions(keep_from)
-        telemetry.retention_outcome(today, keep_from, days, removed=len(expired))
+        oldest = telemetry.retention_outcome(today, keep_from, days, removed=len(expired))
         log(
             LOG,
             logging.INFO,
             "retention.run",
             oldest_kept_day=keep_from.isoformat(),
+            oldest_raw_day=None if oldest is None else oldest.isoformat(),
             removed_periods=len(expired),
             kept_periods=len(days) - len(expired),
             salt_versions_in_use=len(in_use),

@@ -241,12 +241,14 @@ def error(exc: AnalyticsError) -> None:
         count(UNAVAILABLE, dependency=dependency)
 
 
-def retention_outcome(today: date, keep_from: date, days: Iterable[date], removed: int) -> None:
-    """After the expiry: what was removed, and how old the oldest raw day still stored is."""
+def retention_outcome(today: date, keep_from: date, days: Iterable[date], removed: int) -> date | None:
+    """After the expiry: what was removed; returns the oldest raw day still stored (for the
+    `retention.run` event, which the 24-month alert reads: a gauge repeats its last value)."""
     count(RETENTION_REMOVED, removed)
-    kept = [day for day in days if day >= keep_from]
-    if kept:
-        gauge(OLDEST_RAW_DAY_AGE, (today - min(kept)).days)
+    oldest = min((day for day in days if day >= keep_from), default=None)
+    if oldest is not None:
+        gauge(OLDEST_RAW_DAY_AGE, (today - oldest).days)
+    return oldest
 
 
 def salt_usage(usage: Iterable[tuple[date, str]], today: date, keep_from: date) -> None:
@@ -265,7 +267,17 @@ def salt_usage(usage: Iterable[tuple[date, str]], today: date, keep_from: date) 
     for version, since in first.items():
         if last[version] >= keep_from:
             state = "current" if last[version] == latest else "previous"
-            gauge(SALT_VERSION_AGE, (today - since).days, salt_version=version, state=state)
+            age = (today - since).days
+            gauge(SALT_VERSION_AGE, age, salt_version=version, state=state)
+            log(
+                LOG,
+                logging.INFO,
+                "salt.version_in_use",
+                salt_version=version,
+                state=state,
+                first_used=since.isoformat(),
+                age_days=age,
+            )
 
 
 def salt_read_ok() -> None:
