@@ -334,8 +334,13 @@ def job(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 def flush(timeout_millis: int = 5_000) -> None:
     """Export now (end of a daily job): a Flex Consumption instance may be gone within a minute."""
     provider = _provider
-    if provider is not None and hasattr(provider, "force_flush"):
-        provider.force_flush(timeout_millis=timeout_millis)
+    if provider is None:
+        return
+    from opentelemetry import _logs  # already imported wherever metrics are active
+
+    for each in (provider, _logs.get_logger_provider()):
+        if hasattr(each, "force_flush"):
+            each.force_flush(timeout_millis=timeout_millis)
 
 
 # ---- Azure wiring -------------------------------------------------------------------------------
