@@ -22,6 +22,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core.core_schema import ErrorType
 
+from shared import telemetry
 from shared.audit import new_audit_id
 from shared.errors import (
     AnalyticsError,
@@ -328,6 +329,7 @@ def with_base_headers(response: func.HttpResponse) -> func.HttpResponse:
 
 
 def error_response(exc: AnalyticsError) -> func.HttpResponse:
+    telemetry.error(exc)
     response = json_response(exc.status, exc.body())
     if isinstance(exc, ServiceUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after_seconds)

@@ -46,6 +46,12 @@ param corsAllowedOrigins string = ''
 @description('Key Vault secret name of the pseudonym salt.')
 param saltSecretName string = 'analytics-pseudonym-salt'
 
+@description('Resource id of the action group the alerts notify; empty: alerts fire in the portal only.')
+param alertActionGroupId string = ''
+
+@description('Rotation policy for the pseudonym salt, in days (alert when the current version is older).')
+param saltRotationDays int = 365
+
 var tags = { 'azd-env-name': environmentName, workload: 'cetegra-analytics', dataResidency: 'EEA' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -63,6 +69,18 @@ module monitoring 'app/monitoring.bicep' = {
     tags: tags
     logAnalyticsName: 'log-${token}'
     applicationInsightsName: 'appi-${token}'
+  }
+}
+
+module observability 'app/observability.bicep' = {
+  name: 'observability'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    actionGroupId: alertActionGroupId
+    saltRotationDays: saltRotationDays
   }
 }
 

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared import telemetry
 from shared.logs import log
 from shared.retention import oldest_kept_day
 from shared.settings import Settings
@@ -157,6 +158,7 @@ class Aggregation:
         """When a day can receive no more events: its end plus the accepted lateness window."""
         return datetime.combine(day + timedelta(days=1), time(), tzinfo=self._clock().tzinfo) + self._late
 
+    @telemetry.job("aggregation")
     def run(self, first: date | None = None, last: date | None = None) -> AggregationResult:
         """Build every closed day not yet final (catch-up and late events), then final months.
 
@@ -215,6 +217,7 @@ class Aggregation:
             cells=total.cells,
             suppressed=total.suppressed,
         )
+        telemetry.aggregation_outcome(len(days), total.cells, total.suppressed)
         return AggregationResult(
             built_days=days,
             final_days=final_days,

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import telemetry
 from shared.identity import Principal
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
@@ -134,6 +135,7 @@ class ConsentService:
                 previous_policy_version=previous.policy_version or "",
             ),
         )
+        telemetry.count(telemetry.CONSENT_DECISIONS, status=decision.status, previous=previous.status)
         log(
             LOG,
             logging.INFO,

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from shared import telemetry
 from shared.consent import ConsentService
 from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, minimise_page
 from shared.identity import Principal
@@ -50,6 +51,7 @@ class Ingest:
             pseudonym: int | None = pseudonyms.event_pseudonym
         elif self._settings.declined_mode == "drop":
             log(LOG, logging.INFO, "events.dropped", consent=consent.status, count=count)
+            telemetry.count(telemetry.EVENTS_DROPPED, count, reason=telemetry.DROP_CONSENT)
             return IngestResult(accepted=0, dropped=count)
         else:
             pseudonym = None
@@ -73,6 +75,7 @@ class Ingest:
             for event in batch.events
         ]
         keep(self._tables, records)
+        telemetry.count(telemetry.EVENTS_ACCEPTED, count, consent=consent.status, salt_version=salt_version)
         log(
             LOG,
             logging.INFO,

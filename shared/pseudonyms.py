@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+from shared import telemetry
 from shared.errors import VaultUnavailable
 from shared.logs import log
 
@@ -216,11 +217,13 @@ class SaltCache:
             try:
                 fresh = self._source.fetch(None)
             except VaultUnavailable:
+                telemetry.salt_read_failed(warm=self._current is not None)
                 if self._current is None:
                     raise
                 self._refresh_at = self._now() + self._retry
                 log(LOG, logging.WARNING, "salt.serving_cached", version=self._current.version)
                 return self._current
+            telemetry.salt_read_ok()
             if self._current is not None and fresh.version != self._current.version:
                 log(LOG, logging.INFO, "salt.rotated", version=fresh.version)
             self._current = fresh

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from shared import telemetry
 from shared.errors import VaultUnavailable
 from shared.logs import log
 from shared.pseudonyms import SaltCache
@@ -69,6 +70,7 @@ class Retention:
         self._clock = clock
         self._salts = salts
 
+    @telemetry.job("retention")
     def run(self) -> RetentionResult:
         today = self._clock().date()
         keep_from = oldest_kept_day(today, self._months)
@@ -81,11 +83,13 @@ class Retention:
             self._events.delete_day(day)
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         in_use, may_disable = self._salt_versions(keep_from)
+        oldest = telemetry.retention_outcome(today, keep_from, days, removed=len(expired))
         log(
             LOG,
             logging.INFO,
             "retention.run",
             oldest_kept_day=keep_from.isoformat(),
+            oldest_raw_day=None if oldest is None else oldest.isoformat(),
             removed_periods=len(expired),
             kept_periods=len(days) - len(expired),
             salt_versions_in_use=len(in_use),
@@ -102,6 +106,7 @@ class Retention:
 
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
         usage = self._salt_usage.all()
+        telemetry.salt_usage(usage, self._clock().date(), keep_from)
         self._salt_usage.forget([use for use in usage if use.day < keep_from])
         in_use = sorted({version for day, version in usage if day >= keep_from})
         if self._salts is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import Settings
+from shared.telemetry import APP_SETTINGS as TELEMETRY_SETTINGS
 
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 HOST_SETTINGS = {
@@ -21,6 +22,7 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__credential",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    *TELEMETRY_SETTINGS,  # read by the Python worker and the Azure Monitor distro, not by Settings
 }
 PLATFORM_SET = {"WEBSITE_SITE_NAME"}  # App Service sets it; the code reads it to detect Azure
 LOCAL_ONLY = {"TABLES_CONNECTION_STRING", "DEV_SALT_FILE"}

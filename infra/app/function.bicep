@@ -81,6 +81,10 @@ var appSettings = {
   AzureWebJobsStorage__credential: 'managedidentity'
   APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  // The Python worker configures the Azure Monitor OpenTelemetry distro (shared/telemetry.py APP_SETTINGS)
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+  PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME: 'cetegra'
+  OTEL_PYTHON_DISABLED_INSTRUMENTATIONS: 'azure_sdk,django,fastapi,flask,httpx,httpx2,psycopg2,requests,urllib,urllib3'
   TABLES_ENDPOINT: storage.properties.primaryEndpoints.table
   KEY_VAULT_URL: keyVaultUri
   SALT_SECRET_NAME: settings.saltSecretName
