@@ -45,13 +45,15 @@ class Cell:
     users: set[int] = field(default_factory=set)
     anonymous: bool = False
 
-    def add(self, session: str, pseudonym: int | None) -> None:
+    def add(self, session: str | None, pseudonym: int | None) -> None:
+        """Anonymous events (no pseudonym) count as events only: never as a person or a session."""
         self.events += 1
-        self.sessions.add(session)
         if pseudonym is None:
             self.anonymous = True
         else:
             self.users.add(pseudonym)
+            if session:
+                self.sessions.add(session)
 
     def absorb(self, other: Cell) -> None:
         self.events += other.events
@@ -61,9 +63,12 @@ class Cell:
 
     @property
     def people(self) -> int:
-        """A lower bound on the people a cell describes. Anonymous events have no user id, so all
-        of them together count as one person: folding errs towards privacy."""
-        return len(self.users) + (1 if self.anonymous else 0)
+        """The consented people a cell describes (anonymous events are never counted as people)."""
+        return len(self.users)
+
+    def publishable(self, k: int) -> bool:
+        """The k rule: a cell shows 0 people (anonymous events only) or at least k."""
+        return self.people == 0 or self.people >= k
 
 
 def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tuple[dict[Key, Cell], int]:
@@ -73,7 +78,7 @@ def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tu
     for position, placeholder in folds:
         coarser: dict[Key, Cell] = {}
         for key, cell in pending.items():
-            if cell.people >= k:
+            if cell.publishable(k):
                 kept.setdefault(key, Cell()).absorb(cell)
             else:
                 target = (*key[:position], placeholder, *key[position + 1 :])
@@ -81,7 +86,7 @@ def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tu
         pending = coarser
     suppressed = 0
     for key, cell in pending.items():
-        if cell.people >= k:
+        if cell.publishable(k):
             kept.setdefault(key, Cell()).absorb(cell)
         else:
             suppressed += cell.events
@@ -222,12 +227,13 @@ class Aggregation:
                 cell = cells.get(key)
                 if cell is None:
                     cell = cells[key] = Cell()
-                cell.add(row["session_id"], row.get("pseudonym"))
+                cell.add(row.get("session_id"), row.get("pseudonym"))
         return cells, sum(cell.events for cell in cells.values())
 
     def _build_day(self, day: date) -> _Build:
         cells, events = self._collect(
-            [day], lambda row: (row["tenant"], row["user_type"], row["name"], row.get("app") or NO_APP)
+            [day],
+            lambda row: (row["tenant"], row.get("user_type") or ALL, row["name"], row.get("app") or NO_APP),
         )
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
@@ -247,7 +253,7 @@ class Aggregation:
 
     def _build_month(self, month: date, next_month: date) -> _Build:
         days = [month + timedelta(days=i) for i in range((next_month - month).days)]
-        cells, events = self._collect(days, lambda row: (row["tenant"], row["user_type"]))
+        cells, events = self._collect(days, lambda row: (row["tenant"], row.get("user_type") or ALL))
         kept, suppressed = fold(cells, self._k, MONTHLY_FOLDS)
         rows = [
             {

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.aggregates import Aggregation
 from shared.audit import Audit
+from shared.catalogues import UnlistedCounts
 from shared.consent import ConsentService
 from shared.erasure import Erasure
 from shared.ingest import Ingest
@@ -48,6 +49,7 @@ class Services:
     aggregation: Aggregation
     audit: Audit
     erasure: Erasure
+    unlisted: UnlistedCounts
     clock: Clock
 
 
@@ -87,6 +89,7 @@ def build(
         aggregation=Aggregation(storage, settings, clock),
         audit=Audit(storage, pseudonymizer, clock),
         erasure=Erasure(storage, pseudonymizer, consent),
+        unlisted=UnlistedCounts(storage),
         clock=clock,
     )
 

@@ -6,7 +6,7 @@ Layout (docs/storage.md has the reasoning and numbers):
   decision, rows `h<time><nonce>` its history. One partition, so a decision and its history
   entry are written in one entity-group transaction: never half-way.
 * `ev<YYYYMMDD>` — raw events, one table per UTC day, so expiry deletes a whole day in one
-  operation. Partition = one user (or an anonymous session bucket), row key = event id.
+  operation. Partition = one user (or an anonymous tenant bucket), row key = event id.
 * `audit` — ops calls, partitioned by day.
 
 Failures of the service (unreachable, throttled, 5xx, auth) become StorageUnavailable → 503.
@@ -15,6 +15,7 @@ Failures of the service (unreachable, throttled, 5xx, auth) become StorageUnavai
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient, UpdateMode
 
 from shared.errors import StorageUnavailable
-from shared.events import StoredEvent
+from shared.events import StoredEvent, coarse_time
 from shared.logs import log
 
 LOG = logging.getLogger("cetegra.storage")
@@ -111,12 +112,14 @@ def _event_entity(event: StoredEvent, partition: str, pseudonym: EntityProperty 
         "PartitionKey": partition,
         "RowKey": event.event_id,
         "name": event.name,
-        "session_id": event.session_id,
         "received": event.received,
         "tenant": event.tenant_ref,
-        "user_type": event.user_type,
         "salt_version": event.salt_version,
     }
+    if event.session_id is not None:  # anonymous rows have neither
+        entity["session_id"] = event.session_id
+    if event.user_type is not None:
+        entity["user_type"] = event.user_type
     if event.ts is not None:
         entity["ts"] = event.ts
     if event.app is not None:
@@ -132,13 +135,13 @@ def _stored_event(entity: Entity) -> StoredEvent:
     return StoredEvent(
         event_id=entity["RowKey"],
         name=entity["name"],
-        session_id=entity["session_id"],
+        session_id=entity.get("session_id"),
         received=entity["received"],
         ts=entity.get("ts"),
         app=entity.get("app"),
         page=entity.get("page"),
         tenant_ref=entity["tenant"],
-        user_type=entity["user_type"],
+        user_type=entity.get("user_type"),
         pseudonym=entity.get("pseudonym"),
         salt_version=entity["salt_version"],
     )
@@ -313,12 +316,13 @@ class Storage:
         return self.table(self.events_table_base(day))
 
     @staticmethod
-    def event_partition(pseudonym: int | None, session_id: str) -> str:
+    def event_partition(pseudonym: int | None, tenant_ref: str) -> str:
         """One user's events of a day share a partition (erasure reads only theirs; a request is one
-        transaction). Anonymous events spread over 64 buckets by session, so none is hot."""
+        transaction). Anonymous events have no session: they go to one of 64 buckets by tenant, so
+        a request is still one transaction and a re-sent event lands on its own row again."""
         if pseudonym is not None:
             return f"u{pseudonym:016x}"
-        return f"a{int(session_id[-2:], 16) % ANONYMOUS_BUCKETS:02x}"
+        return f"a{zlib.crc32(tenant_ref.encode()) % ANONYMOUS_BUCKETS:02x}"
 
     def write_events(self, events: Iterable[StoredEvent]) -> int:
         """Upsert events keyed by event id: a re-sent event replaces itself, never duplicates.
@@ -332,12 +336,12 @@ class Storage:
         for event in events:
             day = (event.ts or event.received).date()
             pseudonym = event.pseudonym
-            key = (day, event.session_id if pseudonym is None else pseudonym, event.salt_version)
+            key = (day, event.tenant_ref if pseudonym is None else pseudonym, event.salt_version)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = (
                     self.events_table(day),
-                    self.event_partition(pseudonym, event.session_id),
+                    self.event_partition(pseudonym, event.tenant_ref),
                     None if pseudonym is None else int64(pseudonym),
                     [],
                 )
@@ -373,13 +377,18 @@ class Storage:
         )
 
     def unlink_events(self, day: date, entities: list[Entity]) -> int:
-        """Keep the events but without the pseudonym: copy each into its anonymous session bucket,
-        then delete the original. A crash in between leaves a copy that a re-run rewrites (same key)."""
+        """Keep the events as anonymous rows (no pseudonym, session id or user type; hour only):
+        copy each into its tenant bucket, then delete the original. A crash in between leaves a
+        copy that a re-run rewrites (same key)."""
         table = self.events_table(day)
         buckets: dict[str, list[Entity]] = {}
         for entity in entities:
-            anonymous = {k: v for k, v in entity.items() if k not in ("pseudonym", "Timestamp")}
-            anonymous["PartitionKey"] = self.event_partition(None, entity["session_id"])
+            anonymous: Entity = {
+                k: coarse_time(v) if k in ("ts", "received") else v
+                for k, v in entity.items()
+                if k not in ("pseudonym", "Timestamp", "session_id", "user_type")
+            }
+            anonymous["PartitionKey"] = self.event_partition(None, entity["tenant"])
             buckets.setdefault(anonymous["PartitionKey"], []).append(anonymous)
         for rows in buckets.values():
             self.write_partition(table, rows, upsert=True)
