@@ -231,11 +231,16 @@ def static_file(path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
 
 
 def emulate_easy_auth(headers: dict[str, str]) -> dict[str, str]:
-    """Easy Auth turns its session cookie into X-MS-CLIENT-PRINCIPAL (which is how sendBeacon,
-    which cannot set headers, is authenticated in Azure). Locally the demo's cookie holds the
-    base64 principal itself; a request that sends the header keeps it as-is."""
+    """Easy Auth turns its session cookie, or a validated `Authorization: Bearer` Entra token, into
+    X-MS-CLIENT-PRINCIPAL. Locally the demo's cookie or bearer "token" holds the base64 principal
+    itself (the bearer form is how a client on another site, with third-party cookies blocked,
+    authenticates); a request that sends the header keeps it as-is."""
     if any(name.lower() == "x-ms-client-principal" for name in headers):
         return headers
+    authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        return {**headers, "X-MS-CLIENT-PRINCIPAL": credential.strip()}
     cookies = next((value for name, value in headers.items() if name.lower() == "cookie"), "")
     for part in cookies.split(";"):
         name, _, value = part.strip().partition("=")
