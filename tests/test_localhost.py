@@ -67,6 +67,18 @@ def test_session_cookie_stands_in_for_easy_auth_locally(server):
     assert _request(server, "GET", "/api/consent", headers={"Cookie": "other=1"})[0] == 401
 
 
+def test_bearer_token_stands_in_for_easy_auth_locally(server):
+    """A client on another site sends `Authorization: Bearer` (no cookie); locally the "token" is
+    the base64 principal, as the demo's cookie is."""
+    principal = principal_header(user_id="bearer-user")
+    status, _, body = _request(
+        server, "GET", "/api/consent", headers={"Authorization": f"Bearer {principal}"}
+    )
+    assert status == 200 and json.loads(body)["status"] == "unset"
+    assert _request(server, "GET", "/api/consent", headers={"Authorization": "Basic abc"})[0] == 401
+    assert _request(server, "GET", "/api/consent", headers={"Authorization": "Bearer "})[0] == 401
+
+
 def test_route_templates():
     assert _compile("ops/erasure").match("ops/erasure")
     assert not _compile("ops/erasure").match("ops/erasure/x")
