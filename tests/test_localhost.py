@@ -116,6 +116,14 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     base = f"http://127.0.0.1:{server}"
     assert ops.main(["--url", base, "--local-operator", "retention"]) == 0
     assert json.loads(capsys.readouterr().out)["removed_periods"] == 0
+    assert (
+        ops.main(
+            ["--url", base, "--local-operator", "unlisted", "--from", "2026-11-01", "--to", "2026-11-23"]
+        )
+        == 0
+    )
+    days = json.loads(capsys.readouterr().out)["days"]  # retention pre-creates day tables: empty days
+    assert all(day["events"] == day["unlisted_pages"] == day["unlisted_apps"] == 0 for day in days)
     out = tmp_path / "export.json"
     assert (
         ops.main(
