@@ -8,6 +8,8 @@ Small-cell protection (docs/aggregates.md): a cell describing fewer than k peopl
 coarser one — event name → `(other)`, then user type → `(all)`, then app → `(other)`, then tenant
 → `(all)` — merging the underlying sets, so totals are kept and no kept cell describes fewer than k
 people. Only if even the last, coarsest remainder is under k is it suppressed (and counted as such).
+Anonymous events (no pseudonym, session id or user type) count as events only, under user type
+`(all)`: a cell of them alone shows 0 people, which the k rule allows ("0 or at least k").
 """
 
 from __future__ import annotations

@@ -363,6 +363,32 @@ test("every public call is safe before init and with bad options", async () => {
   await context.close();
 });
 
+test("declined with sendWhenDeclined (anonymous mode): sent from memory, nothing on the device", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error));
+  const bodies = [];
+  await page.route("**/api/consent", (route) => route.fulfill({ status: 200, contentType: "application/json",
+    body: '{"status":"declined","policy_version":"2026-04","decided_at":"2026-11-23T12:00:00Z","reprompt":false}' }));
+  await page.route("**/api/events", (route) => {
+    bodies.push(JSON.parse(route.request().postData()));
+    return route.fulfill({ status: 202, contentType: "application/json", body: '{"accepted":3,"dropped":0}' });
+  });
+  await page.goto(`${base}/client/cetegra-analytics.js`);
+  const result = await page.evaluate(async (url) => {
+    const a = await import(url);
+    const consent = await a.init({ endpoint: "/api", sendWhenDeclined: true, maxBatch: 3, flushIntervalMs: 600000 });
+    for (let i = 0; i < 3; i++) a.track("app.launch", { app: "workspace" });
+    await new Promise((r) => setTimeout(r, 300));
+    return { status: consent.status, session: a.sessionId(), stored: sessionStorage.length + localStorage.length };
+  }, `${base}/client/cetegra-analytics.js`);
+  assert.deepEqual(result, { status: "declined", session: null, stored: 0 });
+  assert.equal(bodies.length, 1);
+  const sessions = bodies[0].events.map((e) => e.session_id);
+  assert.equal(new Set(sessions).size, 3); // no session id links them (the server drops it anyway)
+  await context.close();
+});
+
 test("429: the events wait for Retry-After and are then stored exactly once", async () => {
   const context = await browser.newContext();
   const { page } = await open(context, "limited", "&interval=250");
