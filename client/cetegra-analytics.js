@@ -1,28 +1,49 @@
 // Cetegra Analytics web client: the client half of Cegal's cookie policy, as one ES module.
 //
-// * Nothing is queued or sent before the user's consent is known, and nothing after a "no"
-//   (events tracked while undecided are dropped, never sent after a later "yes").
-// * The session id is a tab-lifetime UUID in sessionStorage: never a cookie, never localStorage.
-// * Events carry a registered name, the module id, the page *path* (never query, hash, referrer,
-//   user agent, screen or language) and a client time; the server minimises the path further.
-// * Delivery is batched, retried with backoff on 503 / network errors from a bounded queue kept in
-//   sessionStorage (a reload loses nothing), and idempotent: every event has its own event_id.
+// * It never breaks the product: no public function throws or rejects. `init()` resolves to the
+//   consent, or to `{status: "unavailable"}` (which tracks nothing) when the API cannot be reached.
+// * Nothing is written to the device before the user says yes: no session id, no queue, nothing in
+//   sessionStorage, localStorage, cookies or IndexedDB while consent is unset, declined, unknown or
+//   unavailable. A "no" (or a withdrawal) removes the session id and the queue at once.
+// * With consent, the session id is a tab-lifetime UUID in sessionStorage (never a cookie, never
+//   localStorage). Events carry a registered name, the module id, the page *path* (never query,
+//   hash, referrer, user agent, screen or language) and a client time; the server keeps only the
+//   catalogued route template.
+// * It never loses an event: events stay queued in sessionStorage until a 2xx confirms them; a
+//   navigation in the middle of a batch re-sends it from the next page, and the server stores each
+//   `event_id` once. 429/503 `Retry-After` is honoured; other refusals (400) drop the batch.
+// * Delivery: when the API is on another site (third-party cookies blocked), every request carries
+//   an Entra bearer token (`getToken`) and is sent with `fetch(..., {keepalive: true})`, which
+//   outlives the page. `navigator.sendBeacon` is used only where a same-site cookie authenticates.
 // No runtime dependencies.
 
 const SESSION_KEY = "cetegra.analytics.session";
 const QUEUE_KEY = "cetegra.analytics.queue";
+const MAX_BATCH = 100; // the API's batch limit
+const MAX_BODY_BYTES = 60 * 1024; // keepalive bodies share a 64 KiB budget per page; the API takes 64 KiB
+
+/** @type {Consent} */
+const UNAVAILABLE = Object.freeze({ status: "unavailable", policy_version: null, decided_at: null, reprompt: false });
 
 /**
  * @typedef {object} InitOptions
  * @property {string} endpoint  Base URL of the API, e.g. "https://analytics.cetegra.com/api".
- * @property {RequestInit} [fetchOptions]  Merged into every request (credentials, Entra bearer token).
+ * @property {() => (string|null|Promise<string|null>)} [getToken]  An Entra access token for the API
+ *   (e.g. from MSAL's acquireTokenSilent). With it, requests carry `Authorization: Bearer` and no
+ *   cookies: the way to reach an API on another site when third-party cookies are blocked.
+ * @property {"bearer"|"cookie"} [auth]  Default "bearer" when getToken is given, else "cookie" (the
+ *   App Service session cookie; only works when the API is same-site).
+ * @property {boolean} [sameSite]  The API is same-site though not same-origin (cookie auth only);
+ *   allows sendBeacon on unload. Same-origin is detected.
+ * @property {RequestInit} [fetchOptions]  Merged into every request (extra headers).
  * @property {number} [maxBatch=20]  Send as soon as this many events are queued (1-100).
  * @property {number} [flushIntervalMs=5000]  Send what is queued at least this often.
  * @property {number} [maxQueue=500]  Bound on queued events; the oldest are dropped beyond it.
- * @property {boolean} [sendWhenDeclined=false]  Only for a server in DECLINED_MODE=anonymous.
+ * @property {boolean} [sendWhenDeclined=false]  Only for a server in DECLINED_MODE=anonymous: then
+ *   a "no" still sends events, from memory only (nothing stored on the device, no session id).
  *
  * @typedef {object} Consent
- * @property {"granted"|"declined"|"unset"} status
+ * @property {"granted"|"declined"|"unset"|"unavailable"} status
  * @property {string|null} policy_version
  * @property {string|null} decided_at
  * @property {boolean} reprompt  Show the consent dialog (first visit, or a new policy version).
@@ -36,33 +57,73 @@ const QUEUE_KEY = "cetegra.analytics.queue";
  * @property {string} page
  */
 
-/** @type {Required<InitOptions> | null} */
+/** @type {(Required<Omit<InitOptions, "getToken">> & {getToken: InitOptions["getToken"]|null}) | null} */
 let options = null;
 /** @type {Consent | null} */
 let consent = null;
+/** @type {string | null} */
+let token = null;
 let timer = 0;
 let retryAt = 0;
 let backoffMs = 0;
-let sending = false;
+let inflight = false;
+let listening = false;
+/** @type {AnalyticsEvent[]} */
+let memoryQueue = []; // declined + sendWhenDeclined, or a tab whose sessionStorage is unusable
 
-function storage() {
-  return window.sessionStorage;
+function store() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null; // storage disabled: queue in memory
+  }
 }
 
-/** The tab-lifetime session id (sessionStorage only; cleared when the tab closes). */
+function persisting() {
+  return consent !== null && consent.status === "granted" && store() !== null;
+}
+
+/** Remove everything this module ever stored on the device (decline, withdrawal, unset). */
+function forget() {
+  memoryQueue = [];
+  const s = store();
+  if (!s) return;
+  try {
+    s.removeItem(SESSION_KEY);
+    s.removeItem(QUEUE_KEY);
+  } catch {
+    /* nothing stored */
+  }
+}
+
+/**
+ * The tab-lifetime session id, or null. Never creates one: an id exists only after consent was
+ * granted and an event was tracked (sessionStorage only; gone when the tab closes).
+ * @returns {string|null}
+ */
 export function sessionId() {
-  let id = storage().getItem(SESSION_KEY);
+  try {
+    return store()?.getItem(SESSION_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function ensureSessionId() {
+  const s = store();
+  let id = s?.getItem(SESSION_KEY);
   if (!id) {
     id = crypto.randomUUID();
-    storage().setItem(SESSION_KEY, id);
+    s?.setItem(SESSION_KEY, id);
   }
   return id;
 }
 
 /** @returns {AnalyticsEvent[]} */
 function readQueue() {
+  if (!persisting()) return memoryQueue.slice();
   try {
-    const parsed = JSON.parse(storage().getItem(QUEUE_KEY) || "[]");
+    const parsed = JSON.parse(store()?.getItem(QUEUE_KEY) || "[]");
     return Array.isArray(parsed) ? parsed : [];
   } catch {
     return [];
@@ -71,151 +132,279 @@ function readQueue() {
 
 /** @param {AnalyticsEvent[]} queue */
 function writeQueue(queue) {
-  if (queue.length) storage().setItem(QUEUE_KEY, JSON.stringify(queue));
-  else storage().removeItem(QUEUE_KEY);
+  if (!persisting()) {
+    memoryQueue = queue;
+    return;
+  }
+  try {
+    if (queue.length) store()?.setItem(QUEUE_KEY, JSON.stringify(queue));
+    else store()?.removeItem(QUEUE_KEY);
+  } catch {
+    memoryQueue = queue; // quota: keep them for this page at least
+  }
 }
 
 function collecting() {
   if (!options || !consent) return false; // consent not known yet: collect nothing
-  return consent.status === "granted" || (options.sendWhenDeclined && consent.status !== "unset");
+  return consent.status === "granted" || (options.sendWhenDeclined && consent.status === "declined");
+}
+
+/** Apply what the server said; anything but "granted" removes the session id and queue. */
+/** @param {Consent} next */
+function adopt(next) {
+  consent = next;
+  if (next.status !== "granted" && next.status !== "unavailable") forget();
+  return next;
+}
+
+function sameOrigin() {
+  try {
+    return new URL(options?.endpoint || "", window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
+async function refreshToken() {
+  if (!options?.getToken) return;
+  try {
+    const fresh = await options.getToken();
+    if (typeof fresh === "string" && fresh) token = fresh;
+  } catch {
+    /* keep the last token; the API answers 401 if it expired, and the events stay queued */
+  }
 }
 
 /** @param {string} path @param {RequestInit} init */
-async function request(path, init) {
-  if (!options) throw new Error("call init() first");
+function request(path, init) {
+  if (!options) return Promise.reject(new Error("not initialised"));
   const base = options.fetchOptions;
+  /** @type {Record<string, string>} */
+  const headers = { ...(/** @type {Record<string, string>} */ (base.headers) || {}), ...(/** @type {Record<string, string>} */ (init.headers) || {}) };
+  const bearer = options.auth === "bearer";
+  if (bearer && token) headers.Authorization = `Bearer ${token}`;
   return fetch(options.endpoint + path, {
+    credentials: bearer ? "omit" : "include",
     ...base,
     ...init,
-    headers: { ...(base.headers || {}), ...(init.headers || {}) },
+    headers,
   });
+}
+
+/** @param {Response} response */
+async function consentFrom(response) {
+  if (!response.ok) return UNAVAILABLE;
+  const body = await response.json();
+  if (!body || !["granted", "declined", "unset"].includes(body.status)) return UNAVAILABLE;
+  return /** @type {Consent} */ (body);
+}
+
+function onPageHide() {
+  void flush({ unloading: true });
+}
+
+function onVisibility() {
+  if (document.visibilityState === "hidden") void flush({ unloading: true });
 }
 
 /**
  * Start the client. Reads the consent decision once for this page load; until it is known,
- * track() records nothing.
+ * track() records nothing. Never throws or rejects: if the API cannot be reached it resolves to
+ * `{status: "unavailable"}`, and the product goes on without analytics.
  * @param {InitOptions} init
  * @returns {Promise<Consent>}
  */
 export async function init(init) {
-  options = {
-    fetchOptions: { credentials: "include" },
-    maxBatch: 20,
-    flushIntervalMs: 5000,
-    maxQueue: 500,
-    sendWhenDeclined: false,
-    ...init,
-    endpoint: init.endpoint.replace(/\/+$/, ""),
-  };
-  consent = null;
-  window.addEventListener("pagehide", () => flush({ unloading: true }));
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") flush({ unloading: true });
-  });
-  clearInterval(timer);
-  timer = window.setInterval(() => flush(), options.flushIntervalMs);
-  return getConsent();
+  try {
+    consent = null;
+    if (!init || typeof init.endpoint !== "string" || !init.endpoint) {
+      options = null;
+      consent = UNAVAILABLE;
+      return UNAVAILABLE;
+    }
+    const getToken = typeof init.getToken === "function" ? init.getToken : null;
+    options = {
+      fetchOptions: {},
+      maxBatch: 20,
+      flushIntervalMs: 5000,
+      maxQueue: 500,
+      sendWhenDeclined: false,
+      sameSite: false,
+      ...init,
+      getToken,
+      auth: init.auth || (getToken ? "bearer" : "cookie"),
+      endpoint: init.endpoint.replace(/\/+$/, ""),
+    };
+    options.maxBatch = Math.min(Math.max(1, Number(options.maxBatch) || 20), MAX_BATCH);
+    if (!listening) {
+      window.addEventListener("pagehide", onPageHide);
+      document.addEventListener("visibilitychange", onVisibility);
+      listening = true;
+    }
+    clearInterval(timer);
+    timer = window.setInterval(() => void flush(), Math.max(250, Number(options.flushIntervalMs) || 5000));
+    const known = await getConsent();
+    if (collecting() && readQueue().length) void flush(); // left over from the previous page
+    return known;
+  } catch {
+    consent = UNAVAILABLE;
+    return UNAVAILABLE;
+  }
 }
 
-/** Read the caller's consent (and whether to show the dialog). @returns {Promise<Consent>} */
+/** Read the caller's consent (and whether to show the dialog). Never rejects. @returns {Promise<Consent>} */
 export async function getConsent() {
-  const response = await request("/consent", { method: "GET" });
-  if (!response.ok) throw new Error(`consent: HTTP ${response.status}`);
-  consent = /** @type {Consent} */ (await response.json());
-  if (!collecting()) writeQueue([]); // e.g. withdrawn in another tab: forget what waits here
-  return consent;
+  if (!options) return UNAVAILABLE;
+  try {
+    await refreshToken();
+    return adopt(await consentFrom(await request("/consent", { method: "GET" })));
+  } catch {
+    return adopt(UNAVAILABLE);
+  }
 }
 
 /**
- * Record the user's choice under the policy version the dialog showed. Declining (or
- * withdrawing) clears the queue at once: nothing more is sent.
+ * Record the user's choice under the policy version the dialog showed. Declining (or withdrawing)
+ * removes the session id and the queue at once, before the server is even asked. Never rejects;
+ * resolves to the stored consent, or to `{status: "unavailable"}` if it could not be stored (then
+ * nothing is tracked either).
  * @param {boolean} granted
  * @param {string} policyVersion
  * @returns {Promise<Consent>}
  */
 export async function setConsent(granted, policyVersion) {
-  const response = await request("/consent", {
-    method: "PUT",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ status: granted ? "granted" : "declined", policy_version: policyVersion }),
-  });
-  if (!response.ok) throw new Error(`consent: HTTP ${response.status}`);
-  consent = /** @type {Consent} */ (await response.json());
-  if (!collecting()) writeQueue([]);
-  return consent;
+  if (!granted) {
+    forget();
+    if (consent) consent = { ...consent, status: "declined" };
+  }
+  if (!options) return UNAVAILABLE;
+  try {
+    await refreshToken();
+    const response = await request("/consent", {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ status: granted ? "granted" : "declined", policy_version: policyVersion }),
+    });
+    return adopt(await consentFrom(response));
+  } catch {
+    return adopt(UNAVAILABLE);
+  }
 }
 
 /**
- * Record that an action happened. Only the page path is taken from the location.
+ * Record that an action happened. Only the page path is taken from the location. Never throws.
  * @param {string} name  A registered event name, e.g. "app.launch".
  * @param {{app?: string}} [details]
  */
 export function track(name, details = {}) {
-  if (!collecting() || !options) return;
-  /** @type {AnalyticsEvent} */
-  const event = {
-    event_id: crypto.randomUUID(),
-    name,
-    session_id: sessionId(),
-    ts: new Date().toISOString(),
-    page: window.location.pathname,
-  };
-  if (details.app) event.app = details.app;
-  const queue = readQueue();
-  queue.push(event);
-  writeQueue(queue.slice(-options.maxQueue));
-  if (queue.length >= options.maxBatch) flush();
+  try {
+    if (!collecting() || !options || typeof name !== "string") return;
+    const granted = consent?.status === "granted";
+    /** @type {AnalyticsEvent} */
+    const event = {
+      event_id: crypto.randomUUID(),
+      name,
+      // Declined + anonymous mode: the server keeps no session id, so none is kept here either.
+      session_id: granted ? ensureSessionId() : crypto.randomUUID(),
+      ts: new Date().toISOString(),
+      page: window.location.pathname,
+    };
+    if (details && typeof details.app === "string" && details.app) event.app = details.app;
+    const queue = readQueue();
+    queue.push(event);
+    writeQueue(queue.slice(-options.maxQueue));
+    if (queue.length >= options.maxBatch) void flush();
+  } catch {
+    /* analytics never breaks the product */
+  }
+}
+
+/** The first events of the queue that fit one request (100 events, 60 KiB). @param {AnalyticsEvent[]} queue */
+function nextBatch(queue) {
+  const batch = [];
+  let bytes = 20;
+  for (const event of queue.slice(0, MAX_BATCH)) {
+    bytes += JSON.stringify(event).length + 1;
+    if (bytes > MAX_BODY_BYTES && batch.length) break;
+    batch.push(event);
+  }
+  return batch;
+}
+
+/** @param {Response} response */
+function retryAfterMs(response) {
+  const value = Number(response.headers.get("Retry-After"));
+  return Number.isFinite(value) && value >= 0 ? Math.min(value, 3600) * 1000 : 0;
+}
+
+/** @param {number} [atLeastMs] */
+function scheduleRetry(atLeastMs = 0) {
+  backoffMs = Math.min(backoffMs ? backoffMs * 2 : 1000, 60000);
+  retryAt = Date.now() + Math.max(backoffMs, atLeastMs);
+}
+
+/** @param {AnalyticsEvent[]} batch */
+function confirm(batch) {
+  const ids = new Set(batch.map((e) => e.event_id));
+  writeQueue(readQueue().filter((e) => !ids.has(e.event_id)));
 }
 
 /**
- * Send what is queued. On unload it uses navigator.sendBeacon (text/plain, cookies only) or, when
- * the host authenticates with headers, fetch(..., {keepalive: true}).
+ * Send what is queued. Events leave the queue only when a 2xx confirms them; on unload the
+ * request is a keepalive fetch (or, with a same-site cookie, a beacon) and the events stay queued
+ * so the next page re-sends whatever was not confirmed (the server stores each event_id once).
+ * Never rejects.
  * @param {{unloading?: boolean}} [how]
+ * @returns {Promise<void>}
  */
 export async function flush(how = {}) {
-  if (!options || sending) return;
-  if (!collecting()) {
-    writeQueue([]);
-    return;
-  }
-  const queue = readQueue();
-  if (!queue.length || (!how.unloading && Date.now() < retryAt)) return;
-  const batch = queue.slice(0, 100);
-  const body = JSON.stringify({ events: batch });
-  const headers = options.fetchOptions.headers || {};
-  if (how.unloading && Object.keys(headers).length === 0 && navigator.sendBeacon) {
-    if (navigator.sendBeacon(options.endpoint + "/events", new Blob([body], { type: "text/plain" }))) {
-      writeQueue(readQueue().slice(batch.length));
-    }
-    return;
-  }
-  sending = true;
   try {
-    const response = await request("/events", {
-      method: "POST",
-      headers: { "Content-Type": how.unloading ? "text/plain" : "application/json" },
-      body,
-      keepalive: Boolean(how.unloading),
-    });
-    if (response.status === 202 || (response.status >= 400 && response.status < 500 && response.status !== 429)) {
-      // Delivered, or refused for good (retrying a bad batch cannot help): forget it.
-      const ids = new Set(batch.map((e) => e.event_id));
-      writeQueue(readQueue().filter((e) => !ids.has(e.event_id)));
+    if (!options || !collecting()) return;
+    const unloading = Boolean(how && how.unloading);
+    if (Date.now() < retryAt) return; // 429/503 asked us to wait: the queue keeps the events
+    if (inflight && !unloading) return;
+    const queue = readQueue();
+    if (!queue.length) return;
+    const batch = nextBatch(queue);
+    const body = JSON.stringify({ events: batch });
+    if (
+      unloading &&
+      options.auth === "cookie" &&
+      (options.sameSite || sameOrigin()) &&
+      typeof navigator.sendBeacon === "function"
+    ) {
+      navigator.sendBeacon(options.endpoint + "/events", new Blob([body], { type: "text/plain" }));
+      return; // no confirmation: the events stay queued and the next page re-sends them
+    }
+    if (!unloading) await refreshToken();
+    inflight = !unloading;
+    let response;
+    try {
+      response = await request("/events", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body,
+        keepalive: true,
+      });
+    } catch {
+      scheduleRetry(); // network error: keep the events; their ids make the retry idempotent
+      return;
+    } finally {
+      if (!unloading) inflight = false;
+    }
+    if (response.ok) {
+      confirm(batch);
       backoffMs = 0;
       retryAt = 0;
+      if (!unloading && readQueue().length >= options.maxBatch) void flush();
+    } else if (response.status === 429 || response.status >= 500 || response.status === 401 || response.status === 403) {
+      scheduleRetry(retryAfterMs(response)); // keep them: later, or with a fresh token
     } else {
-      scheduleRetry();
+      confirm(batch); // refused for good (400/413/415): re-sending the same batch cannot help
     }
   } catch {
-    scheduleRetry(); // network error: keep the events; their ids make the retry idempotent
-  } finally {
-    sending = false;
+    /* analytics never breaks the product */
   }
-}
-
-function scheduleRetry() {
-  backoffMs = Math.min(backoffMs ? backoffMs * 2 : 1000, 60000);
-  retryAt = Date.now() + backoffMs;
 }
 
 /** The consent read at init (null while it is loading). @returns {Consent|null} */

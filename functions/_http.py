@@ -331,7 +331,7 @@ def with_base_headers(response: func.HttpResponse) -> func.HttpResponse:
 def error_response(exc: AnalyticsError) -> func.HttpResponse:
     telemetry.error(exc)
     response = json_response(exc.status, exc.body())
-    if isinstance(exc, ServiceUnavailable):
+    if exc.retry_after_seconds is not None:  # 503 and 429
         response.headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allow)

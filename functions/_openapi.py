@@ -24,6 +24,7 @@ STATUS_TEXT = {
     405: "Method not allowed",
     413: "Body too large",
     415: "Unsupported content type",
+    429: "Too many events from this principal (see Retry-After)",
     503: "Storage or Key Vault unavailable (see Retry-After)",
 }
 

@@ -17,6 +17,7 @@ events = Endpoint(bp, "api/events", "events")
     status=202,
     content_types=(JSON, "text/plain"),
     max_body=MAX_BATCH_BYTES,
+    errors=(429,),
 )
 def record(request: ApiRequest) -> IngestResult:
     return request.services.ingest.accept(request.user, request.body, request.received_at)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions._http import ApiRequest, Endpoint, blueprint
 from shared.aggregates import AggregationRequest, AggregationResult
+from shared.catalogues import UnlistedRequest, UnlistedResult
 from shared.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
 from shared.retention import RetentionResult
 
@@ -78,3 +79,18 @@ export = Endpoint(bp, "api/ops/export", "ops_export", audited=True)
 def export_subject(request: ApiRequest) -> ExportResult:
     body: SubjectRequest = request.body
     return request.services.erasure.export(body.user_id, body.tenant_id)
+
+
+unlisted = Endpoint(bp, "api/ops/catalogue/unlisted", "ops_catalogue_unlisted", audited=True)
+
+
+@unlisted.operation(
+    "POST",
+    summary="Per day: how many stored events had an unlisted page or app (counts only, never the text)",
+    auth="ops",
+    body=UnlistedRequest,
+    response=UnlistedResult,
+)
+def count_unlisted(request: ApiRequest) -> UnlistedResult:
+    body: UnlistedRequest = request.body
+    return request.services.unlisted.run(body.from_, body.to)

@@ -31,6 +31,13 @@ param principalId string = ''
 @description('Client (application) id of the Entra app registration the web clients sign in to.')
 param entraClientId string
 
+@description('Comma-separated Entra tenant ids (GUIDs) of the Cetegra customers whose users may sign in (multi-tenant app registration). The deploying tenant is always allowed; App Service Authentication checks at most 10 tenants in all.')
+@maxLength(332)
+param allowedTenantIds string = ''
+
+@description('Comma-separated client ids of the apps (the Workspace web client) allowed to call the API with a bearer token; empty = any app the token was issued to for this API.')
+param allowedClientApplications string = ''
+
 @description('Consent policy version shown in the consent dialog (POLICY_VERSION).')
 @minLength(1)
 @maxLength(64)
@@ -118,7 +125,8 @@ module api 'app/function.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultUri: vault.outputs.uri
     entraClientId: entraClientId
-    entraTenantId: tenant().tenantId
+    allowedTenantIds: union([tenant().tenantId], empty(allowedTenantIds) ? [] : split(allowedTenantIds, ','))
+    allowedClientApplications: empty(allowedClientApplications) ? [] : split(allowedClientApplications, ',')
     settings: {
       policyVersion: policyVersion
       declinedMode: declinedMode

@@ -8,6 +8,8 @@ Small-cell protection (docs/aggregates.md): a cell describing fewer than k peopl
 coarser one — event name → `(other)`, then user type → `(all)`, then app → `(other)`, then tenant
 → `(all)` — merging the underlying sets, so totals are kept and no kept cell describes fewer than k
 people. Only if even the last, coarsest remainder is under k is it suppressed (and counted as such).
+Anonymous events (no pseudonym, session id or user type) count as events only, under user type
+`(all)`: a cell of them alone shows 0 people, which the k rule allows ("0 or at least k").
 """
 
 from __future__ import annotations
@@ -56,13 +58,15 @@ class Cell:
     users: set[int] = field(default_factory=set)
     anonymous: bool = False
 
-    def add(self, session: str, pseudonym: int | None) -> None:
+    def add(self, session: str | None, pseudonym: int | None) -> None:
+        """Anonymous events (no pseudonym) count as events only: never as a person or a session."""
         self.events += 1
-        self.sessions.add(session)
         if pseudonym is None:
             self.anonymous = True
         else:
             self.users.add(pseudonym)
+            if session:
+                self.sessions.add(session)
 
     def absorb(self, other: Cell) -> None:
         self.events += other.events
@@ -72,9 +76,12 @@ class Cell:
 
     @property
     def people(self) -> int:
-        """A lower bound on the people a cell describes. Anonymous events have no user id, so all
-        of them together count as one person: folding errs towards privacy."""
-        return len(self.users) + (1 if self.anonymous else 0)
+        """The consented people a cell describes (anonymous events are never counted as people)."""
+        return len(self.users)
+
+    def publishable(self, k: int) -> bool:
+        """The k rule: a cell shows 0 people (anonymous events only) or at least k."""
+        return self.people == 0 or self.people >= k
 
 
 def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tuple[dict[Key, Cell], int]:
@@ -84,7 +91,7 @@ def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tu
     for position, placeholder in folds:
         coarser: dict[Key, Cell] = {}
         for key, cell in pending.items():
-            if cell.people >= k:
+            if cell.publishable(k):
                 kept.setdefault(key, Cell()).absorb(cell)
             else:
                 target = (*key[:position], placeholder, *key[position + 1 :])
@@ -92,7 +99,7 @@ def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tu
         pending = coarser
     suppressed = 0
     for key, cell in pending.items():
-        if cell.people >= k:
+        if cell.publishable(k):
             kept.setdefault(key, Cell()).absorb(cell)
         else:
             suppressed += cell.events
@@ -243,7 +250,8 @@ class Aggregation:
 
     def _build_day(self, day: date) -> _Build:
         cells, events = self._collect(
-            [day], lambda facts: DailyKey(facts.tenant_ref, facts.user_type, facts.name, facts.app or NO_APP)
+            [day],
+            lambda facts: DailyKey(facts.tenant_ref, facts.user_type or ALL, facts.name, facts.app or NO_APP),
         )
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
@@ -255,7 +263,9 @@ class Aggregation:
 
     def _build_month(self, month: date, next_month: date) -> _Build:
         days = [month + timedelta(days=i) for i in range((next_month - month).days)]
-        cells, events = self._collect(days, lambda facts: MonthlyKey(facts.tenant_ref, facts.user_type))
+        cells, events = self._collect(
+            days, lambda facts: MonthlyKey(facts.tenant_ref, facts.user_type or ALL)
+        )
         kept, suppressed = fold(cells, self._k, MONTHLY_FOLDS)
         rows = [
             MonthlyCell(MonthlyKey(*key), len(cell.users), len(cell.sessions), cell.events)

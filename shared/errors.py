@@ -12,6 +12,8 @@ class AnalyticsError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    retry_after_seconds: int | None = None
+    """Sent as `Retry-After` when set (503, 429)."""
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
@@ -57,6 +59,16 @@ class PayloadTooLarge(AnalyticsError):
 
 class UnsupportedMediaType(AnalyticsError):
     status, code = 415, "unsupported_media_type"
+
+
+class TooManyRequests(AnalyticsError):
+    """The caller sent more events than its per-minute allowance; nothing of the batch was stored."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ServiceUnavailable(AnalyticsError):

@@ -3,8 +3,8 @@
 Policy: "Information submitted through forms ... is not captured by analytics. Only the fact that
 an action occurred is recorded, not its content", and "We do not collect order IDs, case
 descriptions, free-text input, or similar content". So an event is a registered name plus where
-it happened (module, page path with ids replaced by `{id}`) and when; there is no free-text field,
-unknown fields are rejected, and the page keeps the path only.
+it happened (a catalogued app id and page route template, shared/catalogues.py) and when; there is
+no free-text field, unknown fields are rejected, and the page keeps the path only.
 """
 
 from __future__ import annotations
@@ -94,13 +94,15 @@ class StoredEvent(NamedTuple):
 
     event_id: str
     name: str
-    session_id: str
+    session_id: str | None
+    """None on anonymous rows: a session would link their events together."""
     received: datetime
     ts: datetime | None
     app: str | None
     page: str | None
     tenant_ref: str
-    user_type: str
+    user_type: str | None
+    """None on anonymous rows: in a small tenant the user type alone can single a person out."""
     pseudonym: int | None
     """Present only under granted consent; None for anonymous events."""
     salt_version: str
@@ -110,6 +112,12 @@ class StoredEvent(NamedTuple):
         """The UTC instant whose day holds this event: the client's time when sent, so a retry of
         the same event always lands on the same table and row."""
         return self.ts or self.received
+
+
+def coarse_time(moment: datetime) -> datetime:
+    """Anonymous rows keep the hour only: an exact time (with the tenant) can point at the one
+    person who was active then. Truncation keeps the UTC day, so a re-sent event keeps its row."""
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 # ---- minimisation ------------------------------------------------------------------------------

@@ -3,6 +3,14 @@
 App Service Authentication ("Easy Auth") validates the Entra token, strips any client-sent
 `X-MS-CLIENT-PRINCIPAL` and sets its own. No request body ever names a user, tenant or user type:
 this module is the only source of them. Nothing here logs or echoes the header's content.
+
+Tenants: the app registration is multi-tenant, so users of every Cetegra customer sign in with
+their own Entra tenant; only the tenants listed in `ALLOWED_TENANT_IDS` (and, in Azure, in the
+platform's WEBSITE_AUTH_AAD_ALLOWED_TENANTS) get in. A B2B guest is counted under the tenant they
+signed in to (the resource tenant: the token's `tid`, whose Workspace they use), never under their
+home tenant: the guest's `oid` is the guest object in the resource tenant, and the home tenant
+(`idp`/`iss` claims) is neither read nor stored. The same person using their home tenant's
+Workspace is a different (user, tenant) pair there, so a different pseudonym and consent record.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 
-from shared.errors import Unauthenticated
+from shared.errors import Forbidden, Unauthenticated
 from shared.settings import Settings
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
@@ -65,6 +73,8 @@ def principal_from_header(value: str | None, settings: Settings) -> Principal:
         raise Unauthenticated(
             "client principal lacks a user id or tenant id claim", code="incomplete_principal"
         )
+    if settings.allowed_tenant_ids and tenant_id.lower() not in settings.allowed_tenant_ids:
+        raise Forbidden("this tenant is not enabled for Cetegra Analytics", code="tenant_not_allowed")
     return Principal(
         user_id=user_id,
         tenant_id=tenant_id,

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.aggregates import Aggregation
 from shared.audit import Audit
+from shared.catalogues import UnlistedCounts
 from shared.consent import ConsentService
 from shared.erasure import Erasure
 from shared.ingest import Ingest
@@ -49,6 +50,7 @@ class Services:
     aggregation: Aggregation
     audit: Audit
     erasure: Erasure
+    unlisted: UnlistedCounts
     clock: Clock
 
 
@@ -90,6 +92,7 @@ def build(
         aggregation=Aggregation(tables.events, tables.aggregates, settings, clock),
         audit=Audit(tables.audit, pseudonymizer, clock),
         erasure=Erasure(tables.events, pseudonymizer, consent),
+        unlisted=UnlistedCounts(tables.events),
         clock=clock,
     )
 

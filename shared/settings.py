@@ -22,6 +22,7 @@ USER_TYPES: tuple[UserType, ...] = ("it_admin", "advanced_user", "basic_user")
 """User types the policy names ("IT Admin, Advanced User, or Basic User"); basic_user is the floor."""
 
 POLICY_VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 DEFAULT_USER_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
@@ -78,6 +79,14 @@ class Settings(BaseModel):
     event_max_age_hours: int = Field(24, alias="EVENT_MAX_AGE_HOURS", ge=1, le=72)
     event_max_future_seconds: int = Field(300, alias="EVENT_MAX_FUTURE_SECONDS", ge=0, le=3600)
 
+    events_per_minute: int = Field(600, alias="EVENTS_PER_MINUTE", ge=100, le=100_000)
+    """Abuse limit per principal and per instance (a token bucket refilled every minute); at least
+    one full batch (100 events). Beyond it: 429 with Retry-After."""
+    allowed_tenant_ids: tuple[str, ...] = Field((), alias="ALLOWED_TENANT_IDS")
+    """Entra tenants (`tid`) whose users may call the API; empty = every tenant Easy Auth lets in.
+    In Azure App Service Authentication enforces the same list (WEBSITE_AUTH_AAD_ALLOWED_TENANTS);
+    this is the app's own second check (and the one that works beyond the platform's 10 ids)."""
+
     retention_months: int = Field(24, alias="RETENTION_MONTHS", ge=1, le=24)
     """The policy's ceiling: "retained for a maximum of 24 months in raw form"; never more."""
     aggregate_min_users: int = Field(5, alias="AGGREGATE_MIN_USERS", ge=2, le=1000)
@@ -87,7 +96,9 @@ class Settings(BaseModel):
     def _site_name_present(cls, value: Any) -> bool:
         return bool(value)
 
-    @field_validator("user_id_claims", "tenant_id_claims", "cors_allowed_origins", mode="before")
+    @field_validator(
+        "user_id_claims", "tenant_id_claims", "cors_allowed_origins", "allowed_tenant_ids", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -112,6 +123,14 @@ class Settings(BaseModel):
             if not _ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is not an origin like https://host[:port] (no '*')")
         return value
+
+    @field_validator("allowed_tenant_ids")
+    @classmethod
+    def _tenant_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tenant in value:
+            if not _GUID.match(tenant):
+                raise ValueError(f"{tenant!r} is not an Entra tenant id (a GUID)")
+        return tuple(tenant.lower() for tenant in value)
 
     @field_validator("key_vault_url", "tables_endpoint")
     @classmethod

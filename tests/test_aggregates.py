@@ -30,6 +30,10 @@ def ev(
     hour=12,
 ):
     moment = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    if user is None:  # an anonymous row as ingestion writes it: no session id, no user type
+        return stored_event(
+            moment, name=name, session_id=None, app=app, tenant_ref=tenant, user_type=None, pseudonym=None
+        )
     return stored_event(
         moment,
         name=name,
@@ -37,7 +41,7 @@ def ev(
         app=app,
         tenant_ref=tenant,
         user_type=user_type,
-        pseudonym=None if user is None else 2**62 + user,
+        pseudonym=2**62 + user,
     )
 
 
@@ -48,12 +52,15 @@ def daily(client, day=DAY):
 def test_cells_count_events_sessions_and_users(client, clock):
     events = [ev(user=u, session=f"00000000-0000-0000-0001-{u:012d}") for u in range(1, 7)]
     events += [ev(user=1, session="00000000-0000-0000-0002-000000000001")]  # second session of user 1
-    events += [ev(user=None, session=f"00000000-0000-0000-0003-{s:012d}") for s in range(3)]  # anonymous
+    events += [ev(user=None) for _ in range(3)]  # anonymous: no user type, so under (all)
     keep(client.services.tables, events)
     result = client.services.aggregation.run()
     assert result.built_days == [DAY] and result.events == 10
-    cell = daily(client)[("tA", "basic_user", "app.launch", "workspace")]
-    assert (cell.events, cell.sessions, cell.users) == (10, 10, 6)
+    cells = daily(client)
+    cell = cells[("tA", "basic_user", "app.launch", "workspace")]
+    assert (cell.events, cell.sessions, cell.users) == (7, 7, 6)
+    anonymous = cells[("tA", ALL, "app.launch", "workspace")]
+    assert (anonymous.events, anonymous.sessions, anonymous.users) == (3, 0, 0)
 
 
 def test_small_cells_fold_and_totals_are_kept(make_client):
@@ -112,12 +119,24 @@ def test_no_kept_cell_under_k_on_random_data(make_client):
     assert kept_named["(other)"] + sum(kept_named[n] for n in by_name_raw) + result.suppressed_events == 1500
 
 
-def test_fold_counts_anonymous_events_as_one_person():
-    cells = {("t", "basic_user", "app.launch", "w"): Cell()}
-    for s in range(50):
-        cells[("t", "basic_user", "app.launch", "w")].add(f"s{s}", None)
-    kept, suppressed = fold(cells, 2, [(2, OTHER)])
-    assert kept == {} and suppressed == 50
+def test_anonymous_events_count_as_events_never_as_people_or_sessions():
+    anonymous_only = Cell()
+    for _ in range(50):
+        anonymous_only.add(None, None)
+    mixed = Cell()
+    mixed.add("s1", 1)
+    mixed.add("s2", 2)
+    mixed.add(None, None)
+    cells = {("t", ALL, "app.launch", "w"): anonymous_only, ("t", "basic_user", "case.submitted", "w"): mixed}
+    kept, suppressed = fold(cells, 5, [(2, OTHER)])
+    # 50 anonymous events describe 0 people: publishable under the k rule (0 or >= k), events only
+    assert kept[("t", ALL, "app.launch", "w")].events == 50
+    assert (
+        kept[("t", ALL, "app.launch", "w")].people,
+        len(kept[("t", ALL, "app.launch", "w")].sessions),
+    ) == (0, 0)
+    # 2 people (+ an anonymous event) is under k: folded, then suppressed, never shown as 2 or 3
+    assert ("t", "basic_user", "case.submitted", "w") not in kept and suppressed == 3
 
 
 def test_catch_up_three_missed_days(client, clock):

@@ -89,19 +89,36 @@ def test_not_granted_is_dropped_by_default(client, consent):
     assert stored_events(client) == []
 
 
-@pytest.mark.parametrize("consent", ["unset", "declined"])
-def test_not_granted_is_anonymous_when_configured(make_client, consent):
+def test_unset_is_never_collected_even_in_anonymous_mode(make_client):
+    """ "Analytics are never enabled by default": a user who was never asked said neither yes nor
+    no, so not even an anonymous row is kept."""
     client = make_client(DECLINED_MODE="anonymous")
-    if consent == "declined":
-        decline(client)
-    response = client.post("/api/events", batch(2))
+    before = client.entity_count()
+    response = client.post("/api/events", batch(3))
+    assert response.json() == {"accepted": 0, "dropped": 3}
+    assert client.entity_count() == before and stored_events(client) == []
+
+
+def test_declined_is_anonymous_when_configured(make_client):
+    client = make_client(DECLINED_MODE="anonymous")
+    admin = principal_header(roles=("Cetegra.ITAdmin",))
+    decline(client, admin)
+    body = batch(2, ts="2026-11-23T11:59:58.123Z")
+    response = client.post("/api/events", body, principal=admin)
     assert response.json() == {"accepted": 2, "dropped": 0}
     rows = stored_events(client)
     assert len(rows) == 2
     for row in rows:
-        assert "pseudonym" not in row
+        # no user identifier, no session id, no user type: nothing links or singles out
+        assert not {"pseudonym", "session_id", "user_type"} & set(row)
         assert row["PartitionKey"].startswith("a")
-        assert row["session_id"] == SESSION  # tab-lifetime only: sessions are still countable
+        assert row["ts"].isoformat() == "2026-11-23T11:00:00+00:00"  # the hour only
+        assert row["received"].isoformat() == "2026-11-23T12:00:00+00:00"
+        assert row["page"] == "/cases" and row["app"] == "workspace"
+    assert SESSION not in client.stored_text()
+    # a re-send (e.g. after a navigation) lands on the same rows: exactly once
+    assert client.post("/api/events", body, principal=admin).json()["accepted"] == 2
+    assert len(stored_events(client)) == 2
 
 
 def test_withdrawn_then_sent_stores_nothing_identifiable(client):
@@ -341,9 +358,113 @@ def test_users_get_separate_partitions(client):
     assert len(partitions) == 2
 
 
-def test_anonymous_partitions_spread_by_session():
-    keys = {event_partition(None, str(uuid.uuid4())) for _ in range(2000)}
+def test_anonymous_partitions_spread_by_tenant():
+    """Anonymous rows have no session: one bucket per tenant keeps a request one transaction."""
+    keys = {event_partition(None, "t" + uuid.uuid4().hex[:16]) for _ in range(2000)}
     assert len(keys) == 64
+    assert event_partition(None, "tabc") == event_partition(None, "tabc")
+
+
+# ---- catalogues -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "stored"),
+    [
+        ("/people/kari-nordmann/profile", "/people/{id}/profile"),
+        ("/cases/printer-on-fire", "/cases/{id}"),
+        ("/docs/how-to-reset-password-for-kari", "/docs/{slug}"),
+        ("/tenants/contoso-as/admin", "/tenants/{id}/admin"),
+        ("/cases/new", "/cases/new"),
+        ("/cases/4711/edit?description=printer+on+fire", "/cases/{id}/edit"),
+        ("/kari-nordmann", "(unlisted)"),
+        ("/secret-project/roadmap", "(unlisted)"),
+    ],
+)
+def test_pages_are_stored_as_catalogue_templates(client, page, stored):
+    grant(client)
+    assert client.post("/api/events", batch(1, page=page)).json()["accepted"] == 1
+    assert stored_events(client)[0]["page"] == stored
+
+
+def test_unknown_app_is_stored_as_unlisted(client):
+    grant(client)
+    client.post("/api/events", {"events": [event(app="ord-99887766"), event(app="cases")]})
+    assert sorted(row["app"] for row in stored_events(client)) == ["(unlisted)", "cases"]
+    assert "99887766" not in client.stored_text()
+
+
+def test_ops_see_unlisted_counts_per_day_never_the_text(client):
+    grant(client)
+    client.post(
+        "/api/events",
+        {
+            "events": [
+                event(page="/kari-nordmann", app="ord-99887766"),
+                event(page="/cases/printer-on-fire"),
+                event(page="/secret-project"),
+            ]
+        },
+    )
+    ops = principal_header(user_id="ops", roles=("Cetegra.Analytics.Operator",))
+    response = client.post(
+        "/api/ops/catalogue/unlisted", {"from": "2026-11-20", "to": "2026-11-23"}, principal=ops
+    )
+    assert response.status == 200
+    assert response.json() == {
+        "days": [{"day": "2026-11-23", "events": 3, "unlisted_pages": 2, "unlisted_apps": 1}]
+    }
+    for text in ("kari", "secret", "99887766", "printer"):
+        assert text not in response.body.decode()
+    assert (
+        client.post("/api/ops/catalogue/unlisted", {"from": "2026-11-20", "to": "2026-11-23"}).status == 403
+    )
+    bad = client.post(
+        "/api/ops/catalogue/unlisted", {"from": "2026-11-24", "to": "2026-11-23"}, principal=ops
+    )
+    assert bad.status == 400
+
+
+# ---- abuse limit ------------------------------------------------------------------------------
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_per_principal_limit_is_429_with_retry_after(make_client):
+    from shared.limits import EventRateLimit
+
+    client = make_client(EVENTS_PER_MINUTE="120")
+    time = FakeMonotonic()
+    client.services.ingest.limit = EventRateLimit(120, clock=time)
+    grant(client)
+    assert client.post("/api/events", batch(100)).status == 202
+    refused = client.post("/api/events", batch(30))
+    assert refused.status == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert set(refused.json()["error"]) == {"code", "message"}
+    assert refused.header("Retry-After") == "5"  # 10 missing events at 2 per second
+    assert len(stored_events(client)) == 100  # nothing of the refused batch
+    bob = principal_header(user_id="bob")
+    grant(client, bob)
+    assert client.post("/api/events", batch(30), principal=bob).status == 202  # per principal
+    time.now += 5
+    assert client.post("/api/events", batch(30)).status == 202  # after Retry-After it fits
+    assert len(stored_events(client)) == 160
+
+
+def test_limit_is_a_setting_of_at_least_one_batch():
+    from shared.settings import Settings, SettingsError
+
+    base = {"TABLES_CONNECTION_STRING": "x", "DEV_SALT_FILE": "/tmp/s", "POLICY_VERSION": "1"}
+    assert Settings.from_env(base).events_per_minute == 600
+    with pytest.raises(SettingsError, match="EVENTS_PER_MINUTE"):
+        Settings.from_env({**base, "EVENTS_PER_MINUTE": "99"})
 
 
 # ---- failures ---------------------------------------------------------------------------------

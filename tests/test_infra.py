@@ -7,6 +7,7 @@ and every resource stays in the EEA.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ HOST_SETTINGS = {
     *TELEMETRY_SETTINGS,  # read by the Python worker and the Azure Monitor distro, not by Settings
 }
 PLATFORM_SET = {"WEBSITE_SITE_NAME"}  # App Service sets it; the code reads it to detect Azure
+PLATFORM_READ = {"WEBSITE_AUTH_AAD_ALLOWED_TENANTS"}
+"""Settings App Service Authentication itself reads (the allowed-tenants check on `tid`)."""
 LOCAL_ONLY = {"TABLES_CONNECTION_STRING", "DEV_SALT_FILE"}
 EEA = {
     "westeurope",
@@ -62,7 +65,7 @@ def code_settings() -> dict[str, bool]:
 
 
 def test_template_sets_only_what_the_code_reads():
-    unknown = set(template_settings()) - HOST_SETTINGS - set(code_settings())
+    unknown = set(template_settings()) - HOST_SETTINGS - PLATFORM_READ - set(code_settings())
     assert not unknown, f"template sets settings the code never reads: {sorted(unknown)}"
 
 
@@ -102,10 +105,11 @@ def test_template_values_pass_the_settings_validation():
         "POLICY_VERSION": "2026-04",
         "DECLINED_MODE": "drop",
         "CORS_ALLOWED_ORIGINS": "https://workspace.cetegra.com",
+        "ALLOWED_TENANT_IDS": "c0ffee00-1111-2222-3333-444455556666,0d15ea5e-aaaa-bbbb-cccc-ddddeeeeffff",
     }
     env = {"WEBSITE_SITE_NAME": "func-abc"}
     for name, value in template_settings().items():
-        if name in HOST_SETTINGS:
+        if name in HOST_SETTINGS or name in PLATFORM_READ:
             continue
         literal = re.fullmatch(r"'([^']*)'", value)
         env[name] = literal.group(1) if literal else stand_ins[name]
@@ -202,3 +206,45 @@ def test_one_python_version_everywhere():
     assert f'target-version = "py{version.replace(".", "")}"' in pyproject  # ruff
     assert f'python_version = "{version}"' in pyproject  # mypy
     assert "{}.{}".format(*sys.version_info[:2]) == version
+
+
+def _auth_block() -> str:
+    text = (INFRA / "app" / "function.bicep").read_text()
+    block = re.search(r"resource auth 'Microsoft.Web/sites/config@[^']+' = \{\n(.*?)\n\}", text, re.S)
+    assert block, "function.bicep must declare the authsettingsV2 resource `auth`"
+    return block.group(1)
+
+
+def test_sign_in_is_multi_tenant_and_restricted_to_the_listed_tenants():
+    """Customers sign in with their own Entra tenants: the issuer is the multi-tenant
+    `organizations` endpoint (work and school accounts only, never a single tenant's issuer), and
+    the platform's allowed-tenants check and the app's own check get the same parameter list."""
+    auth = _auth_block()
+    assert "openIdIssuer: 'https://login.microsoftonline.com/organizations/v2.0'" in auth
+    assert "sts.windows.net" not in auth and "/common/" not in auth and "tenant()" not in auth
+    assert "requireAuthentication: true" in auth and "unauthenticatedClientAction: 'Return401'" in auth
+    settings = template_settings()
+    assert settings["WEBSITE_AUTH_AAD_ALLOWED_TENANTS"] == "join(allowedTenantIds, ',')"
+    assert settings["ALLOWED_TENANT_IDS"] == settings["WEBSITE_AUTH_AAD_ALLOWED_TENANTS"]
+    function = (INFRA / "app" / "function.bicep").read_text()
+    param = re.search(r"((?:@\w+\([^\n]*\)\n)+)param allowedTenantIds array\n", function)
+    assert param, "allowedTenantIds must be an array parameter of function.bicep"
+    assert "@minLength(1)" in param.group(1)  # never an empty list (which would mean: any tenant)
+    assert "@maxLength(10)" in param.group(1)  # the platform checks at most 10 tenant ids
+    main = (INFRA / "main.bicep").read_text()
+    assert re.search(r"allowedTenantIds: union\(\[tenant\(\)\.tenantId\], ", main), (
+        "the deploying tenant is always allowed, plus the customers' tenants"
+    )
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["allowedTenantIds"]["value"] == "${ALLOWED_TENANT_IDS}"
+    assert re.search(r"param allowedTenantIds string = ''", main)
+
+
+def test_client_application_check_is_wired_when_given():
+    auth = _auth_block()
+    assert "defaultAuthorizationPolicy: empty(allowedClientApplications) ? null : {" in auth
+    assert "allowedApplications: allowedClientApplications" in auth
+
+
+def test_abuse_limit_is_set_by_the_template():
+    assert template_settings()["EVENTS_PER_MINUTE"] == "'600'"

@@ -77,12 +77,32 @@ def test_session_cookie_stands_in_for_easy_auth_locally(server):
     assert _request(server, "GET", "/api/consent", headers={"Cookie": "other=1"})[0] == 401
 
 
+def test_bearer_token_stands_in_for_easy_auth_locally(server):
+    """A client on another site sends `Authorization: Bearer` (no cookie); locally the "token" is
+    the base64 principal, as the demo's cookie is."""
+    principal = principal_header(user_id="bearer-user")
+    status, _, body = _request(
+        server, "GET", "/api/consent", headers={"Authorization": f"Bearer {principal}"}
+    )
+    assert status == 200 and json.loads(body)["status"] == "unset"
+    assert _request(server, "GET", "/api/consent", headers={"Authorization": "Basic abc"})[0] == 401
+    assert _request(server, "GET", "/api/consent", headers={"Authorization": "Bearer "})[0] == 401
+
+
 def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     from tools import ops
 
     base = f"http://127.0.0.1:{server}"
     assert ops.main(["--url", base, "--local-operator", "retention"]) == 0
     assert json.loads(capsys.readouterr().out)["removed_periods"] == 0
+    assert (
+        ops.main(
+            ["--url", base, "--local-operator", "unlisted", "--from", "2026-11-01", "--to", "2026-11-23"]
+        )
+        == 0
+    )
+    days = json.loads(capsys.readouterr().out)["days"]  # retention pre-creates day tables: empty days
+    assert all(day["events"] == day["unlisted_pages"] == day["unlisted_apps"] == 0 for day in days)
     out = tmp_path / "export.json"
     assert (
         ops.main(
@@ -128,7 +148,7 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
         and len(erased["audit_id"]) == 32
     )
     records = client.services.tables.audit.day(client.clock.now.date())
-    assert len(records) == 3
+    assert len(records) == 4  # retention, unlisted, export, erasure: every ops call audited
 
 
 def test_ops_cli_refuses_local_principal_for_remote_urls():

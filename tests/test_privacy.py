@@ -31,6 +31,8 @@ HOSTILE = {
     "Origin": ORIGIN,
     "Cookie": "AppServiceAuthSession=abcdef123456",
 }
+ADMIN = "a11ce000-0000-4000-8000-00000000ad01"
+ADMIN_SESSION = "5e551010-0000-4000-8000-00000000ad02"
 ORDER_ID = "ORD-99887766"
 CASE_GUID = "5f0c7d1e-2b3a-4c5d-8e9f-a0b1c2d3e4f5"
 HOSTILE_PAGES = [
@@ -40,11 +42,18 @@ HOSTILE_PAGES = [
     "/search?q=salary+review+2026",
     "/tokens/0123456789abcdef0123456789abcdef",
     f"/users/{USER}",
+    "/people/kari-nordmann/profile",
+    "/cases/printer-on-fire",
+    "/docs/how-to-reset-password-for-kari",
+    "/tenants/contoso-as/admin",
+    "/secret-project/roadmap-for-kari",
 ]
+HOSTILE_APPS = ["workspace", "ord-99887766", "kari-nordmann", "contoso-as"]
 SECRETS = [
     USER, TENANT, EMAIL, "kari.nordmann", IP, UA, "PrivacyProbe", REFERER, "secret-project",
     "abcdef123456", USER.upper(), TENANT.upper(), ORDER_ID, "99887766", CASE_GUID, "urgent",
-    "printer", "salary", "0123456789abcdef",
+    "printer", "salary", "0123456789abcdef", "nordmann", "on-fire", "reset-password", "contoso",
+    "roadmap", "ord-",
 ]  # fmt: skip
 
 
@@ -84,10 +93,10 @@ def scenario(client):
             "event_id": str(uuid.uuid4()),
             "name": "nav.page_view",
             "session_id": str(uuid.uuid4()),
-            "app": "workspace",
+            "app": HOSTILE_APPS[index % len(HOSTILE_APPS)],
             "page": page,
         }
-        for page in HOSTILE_PAGES
+        for index, page in enumerate(HOSTILE_PAGES)
     ]
     assert (
         client.put(
@@ -130,9 +139,15 @@ def test_pages_are_minimised(client):
         "/catalog/order/{id}",
         "/cases/{id}/edit",
         "/search",
-        "/tokens/{id}",
+        "(unlisted)",  # /tokens/<hex> and /secret-project/...: no template
         "/users/{id}",
+        "/people/{id}/profile",
+        "/cases/{id}",
+        "/docs/{slug}",
+        "/tenants/{id}/admin",
     }
+    apps = {row["app"] for name, rows in client.stored().items() if "ev2" in name for row in rows}
+    assert apps == {"workspace", "(unlisted)"}
 
 
 def test_no_identifier_in_any_log_line(any_mode_client, logs):
@@ -157,11 +172,57 @@ def test_full_lifecycle_leaves_no_identifier_anywhere(make_client, logs, clock):
     """Consent, hostile events, both timers, export and erasure: then every table and log line."""
     client = make_client(DECLINED_MODE="anonymous")
     scenario(client)
+    # The only IT admin of a small tenant declines; in anonymous mode their events are kept, but
+    # with no pseudonym, session id or user type and the hour only; the unset user's are dropped.
+    admin = principal_header(
+        user_id=ADMIN, tenant_id=TENANT, name="admin." + EMAIL, roles=("Cetegra.ITAdmin",)
+    )
+    assert (
+        client.put("/api/consent", {"status": "declined", "policy_version": POLICY}, principal=admin).status
+        == 200
+    )
+    declined = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "name": "app.launch",
+            "session_id": ADMIN_SESSION,
+            "ts": "2026-11-23T11:47:31.250Z",
+            "app": app,
+            "page": page,
+        }
+        for app, page in zip(HOSTILE_APPS * 3, HOSTILE_PAGES, strict=False)
+    ]
+    assert client.post("/api/events", {"events": declined}, principal=admin, headers=HOSTILE).json() == {
+        "accepted": len(declined),
+        "dropped": 0,
+    }
+    never_asked = principal_header(user_id="never-asked-" + USER, tenant_id=TENANT, name=EMAIL)
+    assert client.post("/api/events", {"events": declined}, principal=never_asked).json()["accepted"] == 0
+    anonymous = [
+        row
+        for name, rows in client.stored().items()
+        if "ev2" in name
+        for row in rows
+        if row["RowKey"] in {e["event_id"] for e in declined}
+    ]
+    assert len(anonymous) == len(declined)
+    for row in anonymous:
+        assert not {"pseudonym", "session_id", "user_type"} & set(row)
+        assert (row["ts"].minute, row["ts"].second, row["received"].minute) == (0, 0, 0)
     ops = principal_header(
         user_id="ops-" + USER, tenant_id=TENANT, name="ops." + EMAIL, roles=("Cetegra.Analytics.Operator",)
     )
     clock.advance(days=2)
     assert client.post("/api/ops/aggregation/run", {}, principal=ops, headers=HOSTILE).status == 200
+    daily = [row for name, rows in client.stored().items() if name.endswith("aggdaily") for row in rows]
+    assert daily and all(row["user_type"] != "it_admin" for row in daily)  # the lone admin: not singled out
+    unlisted = client.post(
+        "/api/ops/catalogue/unlisted",
+        {"from": "2026-11-23", "to": "2026-11-23"},
+        principal=ops,
+        headers=HOSTILE,
+    )
+    assert unlisted.status == 200 and unlisted.json()["days"][0]["unlisted_pages"] > 0
     assert client.post("/api/ops/retention/run", {}, principal=ops, headers=HOSTILE).status == 200
     exported = client.post(
         "/api/ops/export", {"user_id": USER, "tenant_id": TENANT}, principal=ops, headers=HOSTILE
@@ -181,6 +242,6 @@ def test_full_lifecycle_leaves_no_identifier_anywhere(make_client, logs, clock):
     after_expiry = client.stored_text().lower()  # aggregates, audit and salt usage outlive raw data
     assert "aggstate" in after_expiry and "audit" in after_expiry  # one person: every cell suppressed (k=5)
     text = "\n".join(record.getMessage() for record in logs.records).lower()
-    for secret in [*SECRETS, "ops-" + USER, "ops." + EMAIL]:
+    for secret in [*SECRETS, "ops-" + USER, "ops." + EMAIL, ADMIN, ADMIN_SESSION, "never-asked", ":47:31"]:
         for place in (after_erasure, after_expiry, text):
             assert secret.lower() not in place, secret

@@ -6,10 +6,21 @@ import base64
 import json
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from shared.catalogues import (
+    APPS,
+    PAGES,
+    UNLISTED,
+    AppCatalogue,
+    CatalogueError,
+    PageCatalogue,
+    app_id,
+    page_template,
+)
 from shared.consent import ConsentDecision
 from shared.errors import Unauthenticated
 from shared.events import MAX_EVENTS, EventBatch, minimise_page
@@ -169,3 +180,85 @@ def test_consent_decisions_validate_or_fail_cleanly(body):
         return
     assert decision.status in ("granted", "declined")
     assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", decision.policy_version)
+
+
+# ---- page and app catalogues ------------------------------------------------------------------
+
+LISTED = PAGES.templates | {UNLISTED}
+CATALOGUE_WORDS = {
+    segment
+    for template in PAGES.templates
+    for segment in template.split("/")
+    if segment and "{" not in segment
+}
+secrets_ = st.from_regex(r"zq[a-z]{2,10}(-[a-z]{2,8}){0,3}", fullmatch=True)
+"""Sent text that is no catalogue word (no literal starts with 'zq'): names, slugs, titles."""
+templates = st.sampled_from(sorted(PAGES.templates))
+one_segment = segments.filter(lambda value: not set(value) & set("/?#%"))
+"""A value that is one path segment as sent (e-mail local parts may hold '/', '?', '#' or '%')."""
+
+
+def fill(template: str, values: list[str]) -> str:
+    it = iter(values)
+    return "/".join(next(it, "x") if part.startswith("{") else part for part in template.split("/"))
+
+
+filled = st.builds(
+    lambda template, values, tail, query: fill(template, values) + "".join("/" + t for t in tail) + query,
+    templates,
+    st.lists(st.one_of(secrets_, segments), min_size=3, max_size=3),
+    st.lists(st.one_of(secrets_, segments), max_size=2),
+    st.sampled_from(["", "?q=zqsecret", "#zqfrag"]),
+)
+mixed = st.lists(st.one_of(secrets_, st.sampled_from(sorted(CATALOGUE_WORDS)), segments), max_size=6).map(
+    lambda parts: "/" + "/".join(parts)
+)
+
+
+@FAST
+@given(st.one_of(pages, filled, mixed))
+def test_no_stored_page_ever_differs_from_a_catalogue_template(page):
+    assert page_template(page) in LISTED
+
+
+@FAST
+@given(st.one_of(filled, mixed, pages))
+def test_nothing_sent_outside_a_template_survives(page):
+    out = page_template(page)
+    if out == UNLISTED:
+        return
+    for segment in out.strip("/").split("/"):
+        if segment:
+            assert segment in CATALOGUE_WORDS or re.fullmatch(r"\{[a-z_]+\}", segment), (page, out)
+    assert "zq" not in out  # no generated name, slug or query text, wherever it was sent
+
+
+@FAST
+@given(templates, st.lists(st.one_of(secrets_, one_segment), min_size=3, max_size=3))
+def test_a_filled_template_is_stored_as_that_template_or_a_more_specific_one(template, values):
+    out = page_template(fill(template, values))
+    assert out != UNLISTED
+    assert out.count("/") == template.count("/") or template == "/"
+    if "{" not in template:
+        assert out == template
+
+
+@FAST
+@given(st.text(max_size=45))
+def test_no_stored_app_ever_differs_from_the_app_catalogue(app):
+    assert app_id(app) in APPS.apps | {UNLISTED}
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["/users/kari.nordmann", "/cases/12345", "/Cases", "/people/kari@x.no", "cases", "/a//b", "/{ID}"],
+)
+def test_a_catalogue_with_id_like_literals_refuses_to_load(template):
+    with pytest.raises(CatalogueError):
+        PageCatalogue([template])
+
+
+@pytest.mark.parametrize("app", ["ord-99887766", "Work", "o365", "a b"])
+def test_an_app_catalogue_with_id_like_entries_refuses_to_load(app):
+    with pytest.raises(CatalogueError):
+        AppCatalogue([app])

@@ -104,15 +104,15 @@ def test_events_reach_application_insights_with_their_fields_as_dimensions(make_
     assert client.post("/api/ops/retention/run", {}, principal=OPS, headers=HOSTILE).status == 200
 
     accepted = otel.events("events.accepted")
-    assert accepted and all(a["consent"] == "granted" and a["count"] == 6 for a in accepted)
+    assert accepted and all(a["consent"] == "granted" and a["count"] == 11 for a in accepted)
     [run] = otel.events("retention.run")
     assert run["removed_periods"] == 0 and run["oldest_kept_day"]
     finished = {(a["job"], a["outcome"]) for a in otel.events("job.finished")}
     assert finished == {("retention", "succeeded"), ("aggregation", "succeeded")}
     body = next(str(r.body) for r in otel.records() if r.attributes.get("event") == "events.accepted")
-    assert body.startswith("events.accepted consent=granted count=6"), body
+    assert body.startswith("events.accepted consent=granted count=11"), body
 
-    assert otel.total("cetegra.events.accepted", consent="granted") == 12
+    assert otel.total("cetegra.events.accepted", consent="granted") == 22
     [(_, dims, _)] = [p for p in otel.points() if p[0] == "cetegra.events.accepted"]
     assert set(dims) == {"consent", "salt_version"}
     assert otel.total("cetegra.consent.decisions", status="granted") == 2

@@ -1,4 +1,5 @@
-"""Command line for the ops routes: erasure, export, retention and aggregation runs.
+"""Command line for the ops routes: erasure, export, retention and aggregation runs, and the
+per-day counts of unlisted pages and apps (to extend the catalogues).
 
     python -m tools.ops --scope api://<app-id>/.default erasure --user-id <oid> --tenant-id <tid> \
         --mode delete
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     aggregation = commands.add_parser("aggregation")
     aggregation.add_argument("--from", dest="from_")
     aggregation.add_argument("--to")
+    unlisted = commands.add_parser("unlisted", help="per day: events with an unlisted page or app")
+    unlisted.add_argument("--from", dest="from_", required=True)
+    unlisted.add_argument("--to", required=True)
     args = parser.parse_args(argv)
 
     headers = auth_headers(args)
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         path, payload = "/api/ops/export", {"user_id": args.user_id, "tenant_id": args.tenant_id}
     elif args.command == "retention":
         path, payload = "/api/ops/retention/run", {}
+    elif args.command == "unlisted":
+        path, payload = "/api/ops/catalogue/unlisted", {"from": args.from_, "to": args.to}
     else:
         path = "/api/ops/aggregation/run"
         payload = {"from": args.from_, "to": args.to} if args.from_ or args.to else {}

@@ -1,18 +1,22 @@
 // The web client in a real browser: Debian's Chromium driven by playwright-core, against the
 // local host (`python -m tools.localhost`) and the Azurite it starts. What is stored is read back
-// through the ops export route, as an operator would.
+// through the ops export route, as an operator would. A second, static server puts the demo page
+// on another site (http://localhost:<port>) than the API (http://127.0.0.1:<port>), with
+// third-party cookies blocked, as a Workspace page calling a separate analytics host would be.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 import { chromium } from "playwright-core";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-let base, host, browser;
+let base, host, browser, site, staticServer;
+const pageErrors = [];
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -38,16 +42,32 @@ async function stored(user) {
   return (await response.json()).events;
 }
 
-async function open(context, user, query = "") {
+async function open(context, user, query = "", origin = base) {
   const page = await context.newPage();
   const posts = [];
   page.on("request", (request) => {
-    if (request.url().endsWith("/api/events")) posts.push(request);
+    if (request.url().endsWith("/api/events") && request.method() === "POST") posts.push(request);
   });
-  await page.goto(`${base}/?user=${user}${query}`);
+  page.on("pageerror", (error) => pageErrors.push(error));
+  await page.goto(`${origin}/?user=${user}${query}`);
   await page.waitForFunction(() => !document.querySelector("#consent").textContent.includes("loading"));
   return { page, posts };
 }
+
+/** Everything this origin has stored on the device, as the page itself can see it. */
+const device = (page) =>
+  page.evaluate(async () => ({
+    session: Object.keys(sessionStorage).sort(),
+    local: localStorage.length,
+    indexedDB: (await indexedDB.databases()).length,
+    caches: (await caches.keys()).length,
+    cookies: document.cookie.split(";").map((c) => c.trim().split("=")[0]).filter(Boolean).sort(),
+  }));
+const NOTHING = { session: [], local: 0, indexedDB: 0, caches: 0 };
+const nothingStored = async (page, cookies = ["AppServiceAuthSession"]) =>
+  assert.deepEqual(await device(page), { ...NOTHING, cookies }); // the sign-in cookie is the product's
+const queuedIds = (page) =>
+  page.evaluate(() => JSON.parse(sessionStorage.getItem("cetegra.analytics.queue") || "[]").map((e) => e.event_id));
 
 const queued = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("cetegra.analytics.queue") || "[]").length);
 const waitFor = async (check, ms = 10000) => {
@@ -59,13 +79,33 @@ const waitFor = async (check, ms = 10000) => {
   assert.fail("condition not met in time");
 };
 
+/** The demo page and the client module from another site: only static files, no API. */
+function serveStatic(port) {
+  const types = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const relative = path === "/" ? "demo/index.html" : path.startsWith("/client/") ? path.slice(8) : null;
+    const file = relative && normalize(join(ROOT, "client", relative));
+    const type = file && types[file.slice(file.lastIndexOf("."))];
+    if (!file || !type || !file.startsWith(join(ROOT, "client"))) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": type, "Cache-Control": "no-store" }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
 before(async () => {
   const port = await freePort();
+  const sitePort = await freePort();
   base = `http://127.0.0.1:${port}`;
+  site = `http://localhost:${sitePort}`; // another site than 127.0.0.1: its requests to the API are cross-site
+  staticServer = await serveStatic(sitePort);
   host = spawn(join(ROOT, ".venv/bin/python"), ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
     cwd: ROOT,
     env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-")), "salt"),
-           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", CORS_ALLOWED_ORIGINS: base },
+           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", CORS_ALLOWED_ORIGINS: `${base},${site}` },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
@@ -77,13 +117,16 @@ before(async () => {
     executablePath: CHROMIUM,
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync"],
+           "--disable-component-update", "--disable-sync",
+           "--test-third-party-cookie-phaseout"], // third-party cookies blocked, as browsers now do
   });
 });
 
 after(async () => {
   await browser?.close();
   host?.kill("SIGTERM");
+  staticServer?.close();
+  assert.deepEqual(pageErrors.map(String), [], "the client must never throw into the page");
 });
 
 test("first visit: unset, the dialog asks", async () => {
@@ -163,7 +206,10 @@ test("withdraw: nothing more stored, also after a reload", async () => {
 test("a second tab gets its own session id; a closed tab's id is gone", async () => {
   const context = await browser.newContext();
   const first = await open(context, "tabs");
-  const second = await open(context, "tabs");
+  assert.equal(await first.page.textContent("#session"), "none"); // undecided: no id on the device
+  await first.page.click("#accept");
+  await first.page.waitForFunction(() => document.querySelector("#session").textContent !== "none");
+  const second = await open(context, "tabs"); // granted: its page view creates this tab's own id
   const id1 = await first.page.textContent("#session");
   const id2 = await second.page.textContent("#session");
   assert.match(id1, /^[0-9a-f-]{36}$/);
@@ -173,6 +219,7 @@ test("a second tab gets its own session id; a closed tab's id is gone", async ()
   assert.equal(await first.page.evaluate(() => localStorage.length), 0);
   await first.page.close();
   const third = await open(context, "tabs");
+  await third.page.waitForFunction(() => document.querySelector("#session").textContent !== "none");
   const ids = [id1, id2];
   assert.ok(!ids.includes(await third.page.textContent("#session")));
   await context.close();
@@ -203,7 +250,7 @@ test("a 503 keeps the events and delivers them later exactly once", async () => 
   await context.close();
 });
 
-test("the pagehide beacon delivers the last events", async () => {
+test("same-site cookie: the pagehide beacon delivers the last events", async () => {
   const context = await browser.newContext();
   const { page, posts } = await open(context, "leaves", "&batch=100&interval=600000");
   await page.click("#accept");
@@ -213,5 +260,208 @@ test("the pagehide beacon delivers the last events", async () => {
   assert.equal(posts.length, 0);
   await page.goto("about:blank"); // pagehide: the queue leaves as a text/plain beacon
   await waitFor(async () => (await stored("leaves")).length === 3);
+  await context.close();
+});
+
+test("storage in each consent state: nothing before yes, everything gone at no", async () => {
+  const context = await browser.newContext();
+  const { page, posts } = await open(context, "states", "&batch=100&interval=600000");
+  // unset: the dialog asks; tracking, flushing and reading the session id store nothing
+  assert.equal(await page.textContent("#consent"), "unset (ask)");
+  await nothingStored(page);
+  await page.evaluate(async () => {
+    window.analytics.track("app.launch");
+    await window.analytics.flush();
+    window.analytics.sessionId();
+  });
+  await nothingStored(page);
+  assert.equal(await page.textContent("#session"), "none");
+  // granted: now (and only now) a session id and the queue of unconfirmed events
+  await page.click("#accept");
+  await page.click("#launch");
+  assert.deepEqual((await device(page)).session, ["cetegra.analytics.queue", "cetegra.analytics.session"]);
+  await page.click("#flush");
+  await waitFor(async () => (await device(page)).session.length === 1); // confirmed: queue gone, id kept
+  assert.deepEqual((await device(page)).session, ["cetegra.analytics.session"]);
+  // withdrawn: the id and the queue go at once, before any request returns
+  await page.click("#launch");
+  await page.click("#settings");
+  await page.route("**/api/consent", async (route) => {
+    await new Promise((r) => setTimeout(r, 500)); // the PUT is slow: removal must not wait for it
+    await route.continue();
+  });
+  await page.click("#decline");
+  await nothingStored(page);
+  await page.waitForFunction(() => document.querySelector("#consent").textContent === "declined");
+  await page.unroute("**/api/consent");
+  await page.click("#launch");
+  await page.click("#flush");
+  await nothingStored(page);
+  // declined, after a reload: still nothing
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#consent").textContent === "declined");
+  await page.click("#launch");
+  await nothingStored(page);
+  assert.equal((await stored("states")).length, 2); // accept's page view + the first launch
+  assert.equal(posts.length, 1);
+  await context.close();
+});
+
+test("init against a failing /consent resolves 'unavailable' and tracks nothing", async () => {
+  for (const failure of ["500", "abort", "html"]) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(error));
+    const posts = [];
+    page.on("request", (r) => { if (r.url().endsWith("/api/events")) posts.push(r); });
+    await page.route("**/api/consent", (route) =>
+      failure === "abort" ? route.abort("connectionrefused")
+        : route.fulfill({ status: failure === "500" ? 500 : 200, contentType: "text/html", body: "<h1>oops</h1>" }));
+    await page.goto(`${base}/?user=unavailable-${failure}&interval=300`);
+    await page.waitForFunction(() => document.querySelector("#consent").textContent === "unavailable");
+    const calls = await page.evaluate(async () => {
+      const a = window.analytics;
+      a.track("app.launch", { app: "workspace" });
+      await a.flush();
+      const granted = await a.setConsent(true, "2026-04"); // the PUT fails too: still nothing tracked
+      a.track("app.launch");
+      await a.flush({ unloading: true });
+      return { granted: granted.status, current: a.currentConsent().status, session: a.sessionId() };
+    });
+    assert.deepEqual(calls, { granted: "unavailable", current: "unavailable", session: null });
+    await new Promise((r) => setTimeout(r, 700));
+    await nothingStored(page);
+    assert.equal(posts.length, 0);
+    await context.close();
+  }
+});
+
+test("every public call is safe before init and with bad options", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error));
+  await page.goto(`${base}/client/cetegra-analytics.js`); // same origin, no demo page running
+  const result = await page.evaluate(async (url) => {
+    const a = await import(url);
+    const out = { before: [a.sessionId(), a.currentConsent()] };
+    a.track("app.launch");
+    await a.flush();
+    await a.flush({ unloading: true });
+    out.getConsent = (await a.getConsent()).status;
+    out.setConsent = (await a.setConsent(true, "2026-04")).status;
+    out.noEndpoint = (await a.init(undefined)).status;
+    out.badEndpoint = (await a.init({ endpoint: 42 })).status;
+    out.unreachable = (await a.init({ endpoint: "http://127.0.0.1:9/api" })).status;
+    a.track("app.launch");
+    out.storage = sessionStorage.length + localStorage.length;
+    return out;
+  }, `${base}/client/cetegra-analytics.js`);
+  assert.deepEqual(result, {
+    before: [null, null], getConsent: "unavailable", setConsent: "unavailable",
+    noEndpoint: "unavailable", badEndpoint: "unavailable", unreachable: "unavailable", storage: 0,
+  });
+  await context.close();
+});
+
+test("declined with sendWhenDeclined (anonymous mode): sent from memory, nothing on the device", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error));
+  const bodies = [];
+  await page.route("**/api/consent", (route) => route.fulfill({ status: 200, contentType: "application/json",
+    body: '{"status":"declined","policy_version":"2026-04","decided_at":"2026-11-23T12:00:00Z","reprompt":false}' }));
+  await page.route("**/api/events", (route) => {
+    bodies.push(JSON.parse(route.request().postData()));
+    return route.fulfill({ status: 202, contentType: "application/json", body: '{"accepted":3,"dropped":0}' });
+  });
+  await page.goto(`${base}/client/cetegra-analytics.js`);
+  const result = await page.evaluate(async (url) => {
+    const a = await import(url);
+    const consent = await a.init({ endpoint: "/api", sendWhenDeclined: true, maxBatch: 3, flushIntervalMs: 600000 });
+    for (let i = 0; i < 3; i++) a.track("app.launch", { app: "workspace" });
+    await new Promise((r) => setTimeout(r, 300));
+    return { status: consent.status, session: a.sessionId(), stored: sessionStorage.length + localStorage.length };
+  }, `${base}/client/cetegra-analytics.js`);
+  assert.deepEqual(result, { status: "declined", session: null, stored: 0 });
+  assert.equal(bodies.length, 1);
+  const sessions = bodies[0].events.map((e) => e.session_id);
+  assert.equal(new Set(sessions).size, 3); // no session id links them (the server drops it anyway)
+  await context.close();
+});
+
+test("429: the events wait for Retry-After and are then stored exactly once", async () => {
+  const context = await browser.newContext();
+  const { page } = await open(context, "limited", "&interval=250");
+  const hits = [];
+  await page.route("**/api/events", async (route) => {
+    hits.push(Date.now());
+    if (hits.length === 1) {
+      await route.fulfill({ status: 429, headers: { "Retry-After": "2" }, contentType: "application/json",
+                            body: '{"error":{"code":"rate_limited","message":"more than 600 events per minute"}}' });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.click("#accept");
+  await page.click("#launch");
+  await page.click("#flush");
+  await waitFor(async () => hits.length === 1);
+  assert.equal(await queued(page), 2); // kept
+  await waitFor(async () => (await stored("limited")).length === 2, 10000);
+  assert.ok(hits[1] - hits[0] >= 1900, `re-sent after ${hits[1] - hits[0]} ms, before Retry-After`);
+  assert.equal(new Set((await stored("limited")).map((e) => e.event_id)).size, 2);
+  await context.close();
+});
+
+test("cross-site, third-party cookies blocked: the session cookie does not reach the API", async () => {
+  const context = await browser.newContext();
+  const user = "cross-site-cookie";
+  // Even an API cookie set earlier (first-party, on the API's own site) is not sent from another site.
+  await context.addCookies([{ name: "AppServiceAuthSession", value: Buffer.from(JSON.stringify({ auth_typ: "aad",
+    claims: [{ typ: "oid", val: user }, { typ: "tid", val: "demo-tenant" }] })).toString("base64"),
+    url: base, sameSite: "None" }]);
+  const { page, posts } = await open(context, user, `&api=${encodeURIComponent(base + "/api")}&auth=cookie`, site);
+  assert.equal(await page.textContent("#consent"), "unavailable"); // 401: the product carries on
+  await page.evaluate(() => window.analytics.track("app.launch"));
+  assert.deepEqual((await device(page)).session, []);
+  assert.equal(posts.length, 0);
+  await context.close();
+});
+
+test("cross-site with a bearer token: a navigation mid-batch stores every event exactly once", async () => {
+  const context = await browser.newContext();
+  const user = "cross-site-bearer";
+  const query = `&api=${encodeURIComponent(base + "/api")}&auth=bearer&batch=100&interval=600000`;
+  const sent = new Map(); // event_id → times it was POSTed (any page of this context)
+  context.on("request", (request) => {
+    if (request.url() === `${base}/api/events` && request.method() === "POST") {
+      for (const e of JSON.parse(request.postData() || '{"events":[]}').events) sent.set(e.event_id, (sent.get(e.event_id) || 0) + 1);
+    }
+  });
+  const first = await open(context, user, query, site);
+  assert.equal(await first.page.textContent("#consent"), "unset (ask)"); // reached with the token
+  assert.deepEqual(await context.cookies(base), []); // no cookie of the API's site at all
+  await first.page.click("#accept");
+  for (let i = 0; i < 30; i++) await first.page.click("#launch");
+  const tracked = new Set(await queuedIds(first.page));
+  assert.equal(tracked.size, 31);
+  // A batch is in flight (keepalive) when the user navigates: pagehide sends the queue again and
+  // the next page re-sends whatever no 2xx confirmed. The server keeps each event_id once.
+  await first.page.evaluate(() => { void window.analytics.flush(); });
+  await first.page.goto(`${site}/?user=${user}${query}`);
+  await first.page.waitForFunction(() => document.querySelector("#consent").textContent === "granted");
+  for (let i = 0; i < 5; i++) await first.page.click("#launch");
+  for (const id of await queuedIds(first.page)) tracked.add(id);
+  await first.page.click("#flush");
+  await waitFor(async () => (await queued(first.page)) === 0);
+  await waitFor(async () => (await stored(user)).length >= tracked.size);
+  const events = await stored(user);
+  const ids = events.map((e) => e.event_id);
+  assert.equal(ids.length, tracked.size, "every tracked event stored");
+  assert.equal(new Set(ids).size, ids.length, "none stored twice");
+  assert.deepEqual(new Set(ids), tracked);
+  assert.ok([...tracked].every((id) => sent.get(id) >= 1));
+  assert.ok([...sent.values()].some((n) => n >= 2), "the navigation made the client re-send (deduplicated)");
+  for (const event of events) assert.equal(typeof event.pseudonym, "number");
   await context.close();
 });

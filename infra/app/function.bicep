@@ -1,6 +1,9 @@
 // The function app: Flex Consumption, Python 3.13, system-assigned identity, identity-based
 // connections only, and App Service Authentication (Entra ID) in front of every route except
 // health and OpenAPI, so that X-MS-CLIENT-PRINCIPAL is set by the platform and never by a client.
+// Sign-in is multi-tenant: Cetegra's customers sign in with their own Entra tenants, and only the
+// listed tenants get in (the platform's WEBSITE_AUTH_AAD_ALLOWED_TENANTS check on the token's
+// `tid`, answered 403 otherwise; the app checks the same list again as ALLOWED_TENANT_IDS).
 param name string
 param planName string
 param location string
@@ -10,7 +13,12 @@ param deploymentContainerName string
 param applicationInsightsName string
 param keyVaultUri string
 param entraClientId string
-param entraTenantId string
+@description('Entra tenant ids whose users may sign in; App Service Authentication takes at most 10.')
+@minLength(1)
+@maxLength(10)
+param allowedTenantIds array
+@description('Client ids of the apps allowed to call with a bearer token (azp/appid); empty = no app check.')
+param allowedClientApplications array = []
 @description('Values for the app settings the code reads (shared/settings.py).')
 param settings object
 
@@ -89,6 +97,9 @@ var appSettings = {
   KEY_VAULT_URL: keyVaultUri
   SALT_SECRET_NAME: settings.saltSecretName
   SALT_CACHE_SECONDS: '300'
+  WEBSITE_AUTH_AAD_ALLOWED_TENANTS: join(allowedTenantIds, ',')
+  ALLOWED_TENANT_IDS: join(allowedTenantIds, ',')
+  EVENTS_PER_MINUTE: '600'
   POLICY_VERSION: settings.policyVersion
   DECLINED_MODE: settings.declinedMode
   CORS_ALLOWED_ORIGINS: settings.corsAllowedOrigins
@@ -118,11 +129,16 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
       azureActiveDirectory: {
         enabled: true
         registration: {
+          // A multi-tenant app registration: tokens of any work or school tenant validate here
+          // (never personal Microsoft accounts); the tenant list above decides who gets in.
           clientId: entraClientId
-          openIdIssuer: 'https://sts.windows.net/${entraTenantId}/v2.0'
+          openIdIssuer: 'https://login.microsoftonline.com/organizations/v2.0'
         }
         validation: {
           allowedAudiences: ['api://${entraClientId}', entraClientId]
+          defaultAuthorizationPolicy: empty(allowedClientApplications) ? null : {
+            allowedApplications: allowedClientApplications
+          }
         }
       }
     }

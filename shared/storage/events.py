@@ -1,19 +1,21 @@
 """Raw events: one table per UTC day (`ev<YYYYMMDD>`), so expiry deletes a whole day in one call.
 
 Partition = one user's events of the day (`u<pseudonym, 16 hex>`), or one of 64 anonymous
-buckets by session (`a<bucket>`); row key = the client's event id. This module alone knows those
-keys and the columns; callers see `StoredEvent` records and the `EventFacts` projection.
+buckets by tenant (`a<bucket>`: anonymous rows have no session); row key = the client's event
+id. This module alone knows those keys and the columns; callers see `StoredEvent` records and
+the `EventFacts` projection.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
 from azure.data.tables import EntityProperty
 
-from shared.events import StoredEvent
+from shared.events import StoredEvent, coarse_time
 from shared.storage.core import Entity, Storage, int64, period_day, period_key
 
 EVENTS = "ev"
@@ -22,6 +24,9 @@ ANONYMOUS_BUCKETS = 64
 FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
 """The columns `EventFacts` projects (server-side $select): what aggregation counts."""
 
+PLACE_COLUMNS = ["app", "page"]
+"""The columns `places` projects: where an event happened."""
+
 LINK_COLUMNS = ["pseudonym"]
 """The only column that links an event to a person (the erasure benchmark's full-scan baseline)."""
 
@@ -29,27 +34,28 @@ LINK_COLUMNS = ["pseudonym"]
 class EventFacts(NamedTuple):
     """What aggregation needs of one raw event: who-ish (pseudonym, session) and where, no more."""
 
-    session_id: str
+    session_id: str | None
     tenant_ref: str
-    user_type: str
+    user_type: str | None
     name: str
     app: str | None
     pseudonym: int | None
 
 
-def event_partition(pseudonym: int | None, session_id: str) -> str:
+def event_partition(pseudonym: int | None, tenant_ref: str) -> str:
     """One user's events of a day share a partition (erasure reads only theirs; a request is one
-    transaction). Anonymous events spread over 64 buckets by session, so none is hot."""
+    transaction). Anonymous events have no session: they go to one of 64 buckets by tenant, so
+    a request is still one transaction and a re-sent event lands on its own row again."""
     if pseudonym is not None:
         return f"u{pseudonym:016x}"
-    return f"a{int(session_id[-2:], 16) % ANONYMOUS_BUCKETS:02x}"
+    return f"a{zlib.crc32(tenant_ref.encode()) % ANONYMOUS_BUCKETS:02x}"
 
 
 def entity_of(event: StoredEvent) -> Entity:
     """The entity exactly as `EventStore.write` stores it (the benchmark's raw-SDK baseline)."""
     pseudonym = event.pseudonym
     return _entity(
-        event, event_partition(pseudonym, event.session_id), None if pseudonym is None else int64(pseudonym)
+        event, event_partition(pseudonym, event.tenant_ref), None if pseudonym is None else int64(pseudonym)
     )
 
 
@@ -68,12 +74,14 @@ def _entity(event: StoredEvent, partition: str, pseudonym: EntityProperty | None
         "PartitionKey": partition,
         "RowKey": event.event_id,
         "name": event.name,
-        "session_id": event.session_id,
         "received": event.received,
         "tenant": event.tenant_ref,
-        "user_type": event.user_type,
         "salt_version": event.salt_version,
     }
+    if event.session_id is not None:  # anonymous rows have neither
+        entity["session_id"] = event.session_id
+    if event.user_type is not None:
+        entity["user_type"] = event.user_type
     if event.ts is not None:
         entity["ts"] = event.ts
     if event.app is not None:
@@ -89,13 +97,13 @@ def _event(entity: Entity) -> StoredEvent:
     return StoredEvent(
         event_id=entity["RowKey"],
         name=entity["name"],
-        session_id=entity["session_id"],
+        session_id=entity.get("session_id"),
         received=entity["received"],
         ts=entity.get("ts"),
         app=entity.get("app"),
         page=entity.get("page"),
         tenant_ref=entity["tenant"],
-        user_type=entity["user_type"],
+        user_type=entity.get("user_type"),
         pseudonym=entity.get("pseudonym"),
         salt_version=entity["salt_version"],
     )
@@ -122,12 +130,12 @@ class EventStore:
         for event in events:
             day = (event.ts or event.received).date()
             pseudonym = event.pseudonym
-            key = (day, event.session_id if pseudonym is None else pseudonym)
+            key = (day, event.tenant_ref if pseudonym is None else pseudonym)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = (
                     self.table(day),
-                    event_partition(pseudonym, event.session_id),
+                    event_partition(pseudonym, event.tenant_ref),
                     None if pseudonym is None else int64(pseudonym),
                     [],
                 )
@@ -144,13 +152,19 @@ class EventStore:
         """The aggregation's projection of one day's events, server-side projected ($select)."""
         for row in self._storage.scan(self.table(day), select=FACT_COLUMNS):
             yield EventFacts(
-                row["session_id"],
+                row.get("session_id"),
                 row["tenant"],
-                row["user_type"],
+                row.get("user_type"),
                 row["name"],
                 row.get("app"),
                 row.get("pseudonym"),
             )
+
+    def places(self, day: date) -> Iterator[tuple[str | None, str | None]]:
+        """(app, page) of each of one day's events, projected server-side: what the catalogue
+        review counts (how many arrived as `(unlisted)`), nothing that points at a person."""
+        for row in self._storage.scan(self.table(day), select=PLACE_COLUMNS):
+            yield row.get("app"), row.get("page")
 
     def days(self) -> list[date]:
         """Days that have a raw-event table (one listing call). Only exact `ev<YYYYMMDD>` names
@@ -176,17 +190,25 @@ class EventStore:
 
     def delete(self, day: date, events: list[StoredEvent]) -> int:
         return self._storage.delete_entities(
-            self.table(day), ((event_partition(e.pseudonym, e.session_id), e.event_id) for e in events)
+            self.table(day), ((event_partition(e.pseudonym, e.tenant_ref), e.event_id) for e in events)
         )
 
     def unlink(self, day: date, events: list[StoredEvent]) -> int:
-        """Keep the events but without the pseudonym: copy each into its anonymous session bucket,
-        then delete the original. A crash in between leaves a copy that a re-run rewrites (same key)."""
+        """Keep the events as anonymous rows (no pseudonym, session id or user type; hour only):
+        copy each into its tenant bucket, then delete the original. A crash in between leaves a
+        copy that a re-run rewrites (same key)."""
         table = self.table(day)
         buckets: dict[str, list[Entity]] = {}
         for event in events:
-            partition = event_partition(None, event.session_id)
-            buckets.setdefault(partition, []).append(_entity(event, partition, None))
+            partition = event_partition(None, event.tenant_ref)
+            anonymous = event._replace(
+                session_id=None,
+                user_type=None,
+                pseudonym=None,
+                received=coarse_time(event.received),
+                ts=None if event.ts is None else coarse_time(event.ts),
+            )
+            buckets.setdefault(partition, []).append(_entity(anonymous, partition, None))
         for rows in buckets.values():
             self._storage.write_partition(table, rows, upsert=True)
         return self.delete(day, events)
