@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,9 @@ from shared.consent import ConsentService
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.storage import Storage
+
+if TYPE_CHECKING:
+    from shared.notifications import NotificationExport, Notifications
 
 LOG = logging.getLogger("cetegra.erasure")
 
@@ -47,6 +50,8 @@ class ErasureResult(BaseModel):
 
     events_affected: int
     consent_deleted: bool
+    notification_rows_deleted: int = 0
+    """Seen/dismissed state and survey answers (deleted in either mode: they are not analytics)."""
     audit_id: str
 
 
@@ -57,6 +62,8 @@ class ExportResult(BaseModel):
 
     consent: dict[str, Any] | None
     events: list[dict[str, Any]]
+    notifications: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    """`state` (seen/dismissed/answered per item) and `answers` (value, comment) as stored."""
 
 
 EXPORT_FIELDS = (
@@ -74,13 +81,22 @@ EXPORT_FIELDS = (
 
 
 class Erasure:
-    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, consent: ConsentService) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        pseudonymizer: Pseudonymizer,
+        consent: ConsentService,
+        notifications: Notifications | None = None,
+    ) -> None:
         self._storage = storage
         self._pseudonymizer = pseudonymizer
         self._consent = consent
+        self._notifications = notifications
 
     def erase(self, user_id: str, tenant_id: str, mode: Literal["delete", "unlink"]) -> tuple[int, bool]:
-        """Returns (events deleted or unlinked, whether a consent record was deleted)."""
+        """Returns (events deleted or unlinked, whether a consent record was deleted).
+
+        Notification state and answers are erased too: `erase_notifications`."""
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
         affected = 0
         for day, rows in self._events(identities):
@@ -112,7 +128,25 @@ class Erasure:
             for row in rows
         ]
         log(LOG, logging.INFO, "export.done", events=len(events), consent=consent is not None)
-        return ExportResult(consent=consent, events=events)
+        notifications = self._notification_export(identities)
+        return ExportResult(
+            consent=consent,
+            events=events,
+            notifications={"state": notifications.state, "answers": notifications.answers}
+            if notifications is not None
+            else {},
+        )
+
+    def erase_notifications(self, user_id: str, tenant_id: str) -> int:
+        """Seen/dismissed state and survey answers under every salt version; rows deleted."""
+        if self._notifications is None:
+            return 0
+        removed = self._notifications.erase(self._pseudonymizer.every_version(tenant_id, user_id))
+        log(LOG, logging.INFO, "erasure.notifications", rows=removed)
+        return removed
+
+    def _notification_export(self, identities: list[Pseudonyms]) -> NotificationExport | None:
+        return None if self._notifications is None else self._notifications.export(identities)
 
     def _events(self, identities: list[Pseudonyms]) -> list[tuple[date, list[dict[str, Any]]]]:
         found = []

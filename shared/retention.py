@@ -4,8 +4,9 @@ Raw events live in one table per UTC day, so expiry deletes whole days: one oper
 expired day, whatever it holds. A run on day T removes every day ≤ T - RETENTION_MONTHS, so the
 oldest kept day is T - RETENTION_MONTHS + 1 day. Run daily just after midnight UTC, no raw event
 outlives 24 months by more than the minutes until that run. Consent records, aggregates and audit
-data are other tables and are never touched. Re-running, or resuming after a crash, simply deletes
-what is still there.
+data are other tables and are never touched here. The same run expires notification state and
+survey answers (shared/notifications.py: `Notifications.expire`). Re-running, or resuming after a
+crash, simply deletes what is still there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import calendar
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +24,9 @@ from shared.logs import log
 from shared.pseudonyms import SaltCache
 from shared.settings import Settings
 from shared.storage import Storage
+
+if TYPE_CHECKING:
+    from shared.notifications import Notifications
 
 LOG = logging.getLogger("cetegra.retention")
 
@@ -51,6 +56,9 @@ class RetentionResult(BaseModel):
     salt_versions_may_disable: list[str] | None
     """Enabled, non-current versions with no data left: ops may disable them in Key Vault (any
     leftover is then anonymous). None when Key Vault could not be asked; expiry ran regardless."""
+    notification_rows_removed: int = 0
+    """Notification state of items archived or ended 30+ days ago, and state and survey answers
+    older than the retention period (docs/notifications.md)."""
 
 
 class Retention:
@@ -60,11 +68,13 @@ class Retention:
         settings: Settings,
         clock: Callable[[], datetime],
         salts: SaltCache | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
         self._storage = storage
         self._months = settings.retention_months
         self._clock = clock
         self._salts = salts
+        self._notifications = notifications
 
     def run(self) -> RetentionResult:
         today = self._clock().date()
@@ -78,6 +88,7 @@ class Retention:
             self._storage.delete_table(self._storage.events_table(day))
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         in_use, may_disable = self._salt_versions(keep_from)
+        notification_rows = self._notifications.expire() if self._notifications is not None else 0
         log(
             LOG,
             logging.INFO,
@@ -95,6 +106,7 @@ class Retention:
             storage_operations=1 + len(expired),
             salt_versions_in_use=in_use,
             salt_versions_may_disable=may_disable,
+            notification_rows_removed=notification_rows,
         )
 
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:

@@ -18,6 +18,8 @@ from shared.consent import ConsentService
 from shared.erasure import Erasure
 from shared.ingest import Ingest
 from shared.logs import quiet_azure_sdk
+from shared.notifications import Notifications
+from shared.notifications_store import NotificationStore
 from shared.pseudonyms import (
     DevSaltSource,
     KeyVaultSaltSource,
@@ -48,6 +50,7 @@ class Services:
     aggregation: Aggregation
     audit: Audit
     erasure: Erasure
+    notifications: Notifications
     clock: Clock
 
 
@@ -76,6 +79,13 @@ def build(
     salts = SaltCache(salt_source, ttl=settings.salt_cache_seconds)
     pseudonymizer = Pseudonymizer(salts)
     consent = ConsentService(storage, pseudonymizer, settings, clock)
+    notifications = Notifications(
+        NotificationStore(storage),
+        pseudonymizer,
+        clock,
+        k=settings.aggregate_min_users,
+        retention_months=settings.retention_months,
+    )
     return Services(
         settings=settings,
         storage=storage,
@@ -83,10 +93,11 @@ def build(
         pseudonymizer=pseudonymizer,
         consent=consent,
         ingest=Ingest(storage, consent, settings),
-        retention=Retention(storage, settings, clock, salts),
+        retention=Retention(storage, settings, clock, salts, notifications),
         aggregation=Aggregation(storage, settings, clock),
         audit=Audit(storage, pseudonymizer, clock),
-        erasure=Erasure(storage, pseudonymizer, consent),
+        erasure=Erasure(storage, pseudonymizer, consent, notifications),
+        notifications=notifications,
         clock=clock,
     )
 
