@@ -33,9 +33,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from shared.errors import BadRequest, NotFound
+from shared.errors import BadRequest, NotFound, StorageUnavailable
 from shared.identity import Principal
 from shared.logs import log
 from shared.notifications_store import AnswerRecord, ItemRecord, NotificationStore, StateRecord
@@ -228,6 +237,13 @@ class Answer(BaseModel):
     """0-10 (NPS), 1-5 (rating), or one of the options (choice)."""
     comment: str | None = Field(None, max_length=MAX_COMMENT, pattern=TEXT)
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number_or_text(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise PydanticCustomError("invalid_answer", "an integer or one of the options")
+        return value
+
 
 class Empty(BaseModel):
     """Body of seen/dismiss: `{}` or nothing."""
@@ -407,6 +423,10 @@ class Notifications:
         comment = answer.comment.strip() if answer.comment and answer.comment.strip() else None
         older = self._older(principal, identity)
         now = self._clock()
+        row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
+            identity, principal, item.item_id, now
+        )
+        previous = self._store.answer(item.item_id, identity.notification_key)
         self._store.save_answer(
             AnswerRecord(
                 item_id=item.item_id,
@@ -419,16 +439,20 @@ class Notifications:
                 answered_at=now,
             )
         )
+        try:
+            self._store.save_state(
+                [replace(row, answered_at=now, seen_at=row.seen_at or now, updated_at=now)]
+            )
+        except StorageUnavailable:
+            self._undo_answer(item.item_id, identity.notification_key, previous)
+            raise
+        # One answer per person and survey, also across a salt rotation.
         stale = [
             (item.item_id, p.notification_key)
             for p in older
             if self._store.answer(item.item_id, p.notification_key) is not None
         ]
         self._store.delete_answers(stale)
-        row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
-            identity, principal, item.item_id, now
-        )
-        self._store.save_state([replace(row, answered_at=now, seen_at=row.seen_at or now, updated_at=now)])
         log(
             LOG,
             logging.INFO,
@@ -436,6 +460,18 @@ class Notifications:
             question=item.question["type"],
             comment=comment is not None,
         )
+
+    def _undo_answer(self, item_id: str, key: str, previous: AnswerRecord | None) -> None:
+        """The state write failed after the answer was written: put the earlier answer back (or
+        remove the new one), so a 503 leaves nothing changed. Storage that fails twice in a row
+        can leave the new answer; the client's retry then replaces it (still one answer)."""
+        try:
+            if previous is not None:
+                self._store.save_answer(previous)
+            else:
+                self._store.delete_answers([(item_id, key)])
+        except StorageUnavailable:
+            log(LOG, logging.WARNING, "notifications.answer_undo_failed")
 
     # ---- authors -----------------------------------------------------------------------------------
 
