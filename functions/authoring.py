@@ -69,7 +69,7 @@ results = Endpoint(bp, "authoring/items/{id}/results", "authoring_item_results",
     summary="A survey's results under the k rule (comments for authors only)",
     response=Results,
     roles=(AUTHOR_ROLE, READER_ROLE),
-    errors=(404,),
+    errors=(400, 404),
 )
 def survey_results(request: ApiRequest) -> Results:
     user = request.user

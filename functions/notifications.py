@@ -28,7 +28,7 @@ pending = Endpoint(bp, "notifications", "notifications")
 )
 def list_pending(request: ApiRequest) -> PendingList:
     query: PendingQuery = request.query  # type: ignore[assignment]
-    return request.services.notifications.pending(request.user, query.app)
+    return request.services.notifications.pending(request.user, query.app or None)
 
 
 seen = Endpoint(bp, "notifications/{id}/seen", "notifications_seen")

@@ -225,7 +225,8 @@ class PendingQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="PendingQuery")
 
-    app: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    app: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")
+    """Empty means none (hosts differ in whether they pass `?app=` on at all)."""
 
 
 class Answer(BaseModel):
