@@ -653,6 +653,10 @@ class Notifications:
         log(LOG, logging.INFO, "notifications.expired", state_rows=removed, answers=answers)
         return removed + answers
 
+    def salt_versions_in_use(self) -> set[str]:
+        """Versions that notification state or answers still depend on (for retention)."""
+        return self._store.salt_versions()
+
     # ---- internals ------------------------------------------------------------------------------
 
     def _live(self) -> list[ItemRecord]:
@@ -712,6 +716,14 @@ class Notifications:
                 moved.append(replace(row, key=identity.notification_key, salt_version=identity.salt_version))
         if moved:
             self._store.save_state(moved)
+        for previous in older:
+            # Answers follow, so one answer per survey holds and erasure finds them under the
+            # current key; the old version can then be disabled once raw data allows it.
+            for answer in self._store.answers_by(previous.notification_key):
+                self._store.save_answer(
+                    replace(answer, key=identity.notification_key, salt_version=identity.salt_version)
+                )
+                self._store.delete_answers([(answer.item_id, answer.key)])
         self._store.mark_checked(identity.notification_key, identity.salt_version, self._clock())
         for previous in older:
             self._store.delete_partition_state(previous.notification_key)

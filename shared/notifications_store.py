@@ -290,3 +290,13 @@ class NotificationStore:
 
     def delete_answers(self, keys: Iterable[tuple[str, str]]) -> int:
         return self._storage.delete_entities(self._answers, keys)
+
+    def salt_versions(self) -> set[str]:
+        """Salt versions that state rows and answers were written under (retention: may an old
+        version be disabled?). Projected scans of both tables: rows are small, once a day."""
+        return {
+            row["salt_version"]
+            for table in (self._state, self._answers)
+            for row in self._storage.scan(table, select=["salt_version"])
+            if row.get("salt_version")
+        }

@@ -52,7 +52,8 @@ class RetentionResult(BaseModel):
     storage_operations: int
     """Table-service calls for the expiry itself: one listing plus one delete per removed day."""
     salt_versions_in_use: list[str]
-    """Salt versions that made raw data still kept (erasure and export need them readable)."""
+    """Salt versions that made raw data, notification state or survey answers still kept (erasure
+    and export need them readable)."""
     salt_versions_may_disable: list[str] | None
     """Enabled, non-current versions with no data left: ops may disable them in Key Vault (any
     leftover is then anonymous). None when Key Vault could not be asked; expiry ran regardless."""
@@ -87,8 +88,8 @@ class Retention:
         for day in expired:
             self._storage.delete_table(self._storage.events_table(day))
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
-        in_use, may_disable = self._salt_versions(keep_from)
         notification_rows = self._notifications.expire() if self._notifications is not None else 0
+        in_use, may_disable = self._salt_versions(keep_from)
         log(
             LOG,
             logging.INFO,
@@ -112,7 +113,10 @@ class Retention:
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
         usage = self._storage.salt_usage()
         self._storage.forget_salt_usage([(day, version) for day, version in usage if day < keep_from])
-        in_use = sorted({version for day, version in usage if day >= keep_from})
+        in_use = sorted(
+            {version for day, version in usage if day >= keep_from}
+            | (self._notifications.salt_versions_in_use() if self._notifications is not None else set())
+        )
         if self._salts is None:
             return in_use, None
         try:

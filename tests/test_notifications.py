@@ -579,12 +579,19 @@ def test_rotation_keeps_state_and_one_answer(client):
     assert pending(client) == []  # state moved to the new key, nothing shown again
     new_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
     assert new_key != old_key
-    assert {r["PartitionKey"] for r in rows(client, STATE)} == {new_key}
-    # answering again after the rotation replaces the pre-rotation answer
-    answer_again = patch(client, survey["id"], {"status": "published"})
-    assert answer_again["status"] == "published"
-    assert act(client, survey["id"], "answer", body={"value": 9}).status == 204
+    assert {r["PartitionKey"] for r in rows(client, STATE) if r["RowKey"] != "m"} == {new_key}
+    [moved] = rows(client, ANSWERS)  # the answer moved with the state
+    assert moved["RowKey"] == new_key and json.loads(moved["value"]) == 2
+    assert client.services.retention.run().salt_versions_in_use == [client.services.salts.current().version]
+
+
+def test_answer_right_after_a_rotation_replaces_the_old_one(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    act(client, survey["id"], "answer", body={"value": 2})
+    rotate(client)
+    assert act(client, survey["id"], "answer", body={"value": 9}).status == 204  # no GET in between
     [answer] = rows(client, ANSWERS)
+    new_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
     assert answer["RowKey"] == new_key and json.loads(answer["value"]) == 9
 
 
