@@ -12,7 +12,7 @@ from shared.notifications import (
     ItemList,
     ItemPatch,
     ItemView,
-    Results,
+    SurveyResults,
 )
 
 bp = blueprint()
@@ -67,11 +67,11 @@ results = Endpoint(bp, "authoring/items/{id}/results", "authoring_item_results",
 @results.operation(
     "GET",
     summary="A survey's results under the k rule (comments for authors only)",
-    response=Results,
+    response=SurveyResults,
     roles=(AUTHOR_ROLE, READER_ROLE),
     errors=(400, 404),
 )
-def survey_results(request: ApiRequest) -> Results:
+def survey_results(request: ApiRequest) -> SurveyResults:
     user = request.user
     author = user.has_role(AUTHOR_ROLE) or user.has_role(request.services.settings.ops_role)
     return request.services.notifications.results(request.route["id"], with_comments=author)

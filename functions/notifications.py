@@ -9,10 +9,10 @@ from __future__ import annotations
 from functions._http import ApiRequest, Endpoint, Reply, blueprint
 from shared.notifications import (
     MAX_ANSWER_BYTES,
-    Answer,
-    Empty,
+    MarkRequest,
     PendingList,
     PendingQuery,
+    SurveyAnswer,
 )
 
 bp = blueprint()
@@ -34,7 +34,9 @@ def list_pending(request: ApiRequest) -> PendingList:
 seen = Endpoint(bp, "notifications/{id}/seen", "notifications_seen")
 
 
-@seen.operation("POST", summary="Mark an item as shown to the caller", body=Empty, status=204, errors=(404,))
+@seen.operation(
+    "POST", summary="Mark an item as shown to the caller", body=MarkRequest, status=204, errors=(404,)
+)
 def mark_seen(request: ApiRequest) -> Reply:
     request.services.notifications.mark(request.user, request.route["id"], "seen")
     return Reply(204, None)
@@ -44,7 +46,7 @@ dismiss = Endpoint(bp, "notifications/{id}/dismiss", "notifications_dismiss")
 
 
 @dismiss.operation(
-    "POST", summary="Dismiss an item: it is not shown again", body=Empty, status=204, errors=(404,)
+    "POST", summary="Dismiss an item: it is not shown again", body=MarkRequest, status=204, errors=(404,)
 )
 def mark_dismissed(request: ApiRequest) -> Reply:
     request.services.notifications.mark(request.user, request.route["id"], "dismiss")
@@ -57,12 +59,12 @@ answer = Endpoint(bp, "notifications/{id}/answer", "notifications_answer")
 @answer.operation(
     "POST",
     summary="Answer a survey (a second answer replaces the first)",
-    body=Answer,
+    body=SurveyAnswer,
     status=204,
     max_body=MAX_ANSWER_BYTES,
     errors=(404,),
 )
 def answer_survey(request: ApiRequest) -> Reply:
-    body: Answer = request.body
+    body: SurveyAnswer = request.body
     request.services.notifications.answer(request.user, request.route["id"], body)
     return Reply(204, None)

@@ -44,7 +44,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.errors import BadRequest, NotFound, StorageUnavailable
+from shared.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
 from shared.identity import Principal
 from shared.logs import log
 from shared.notifications_store import AnswerRecord, ItemRecord, NotificationStore, StateRecord
@@ -229,10 +229,10 @@ class PendingQuery(BaseModel):
     """Empty means none (hosts differ in whether they pass `?app=` on at all)."""
 
 
-class Answer(BaseModel):
+class SurveyAnswer(BaseModel):
     """Body of `POST /api/notifications/{id}/answer`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, title="Answer")
+    model_config = ConfigDict(extra="forbid", strict=True, title="SurveyAnswer")
 
     value: int | str
     """0-10 (NPS), 1-5 (rating), or one of the options (choice)."""
@@ -246,13 +246,13 @@ class Answer(BaseModel):
         return value
 
 
-class Empty(BaseModel):
+class MarkRequest(BaseModel):
     """Body of seen/dismiss: `{}` or nothing."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, title="Empty")
+    model_config = ConfigDict(extra="forbid", strict=True, title="MarkRequest")
 
 
-class Cell(BaseModel):
+class ResultCell(BaseModel):
     model_config = ConfigDict(title="ResultCell")
 
     key: str
@@ -262,7 +262,7 @@ class Cell(BaseModel):
     mean: float | None
 
 
-class Comment(BaseModel):
+class ResultComment(BaseModel):
     model_config = ConfigDict(title="ResultComment")
 
     text: str
@@ -270,8 +270,8 @@ class Comment(BaseModel):
     tenant: str
 
 
-class TrendPoint(BaseModel):
-    model_config = ConfigDict(title="TrendPoint")
+class NpsTrendPoint(BaseModel):
+    model_config = ConfigDict(title="NpsTrendPoint")
 
     id: str
     title: str
@@ -280,7 +280,7 @@ class TrendPoint(BaseModel):
     nps: float | None
 
 
-class Results(BaseModel):
+class SurveyResults(BaseModel):
     model_config = ConfigDict(title="SurveyResults")
 
     id: str
@@ -294,11 +294,11 @@ class Results(BaseModel):
     nps: float | None
     """% promoters (9-10) - % detractors (0-6), NPS surveys only."""
     mean: float | None
-    by_user_type: list[Cell]
-    by_tenant: list[Cell]
-    comments: list[Comment] | None
+    by_user_type: list[ResultCell]
+    by_tenant: list[ResultCell]
+    comments: list[ResultComment] | None
     """Authors only (null for readers)."""
-    trend: list[TrendPoint]
+    trend: list[NpsTrendPoint]
     """The NPS of every survey of this item's series, oldest first."""
 
 
@@ -414,7 +414,7 @@ class Notifications:
         self._store.save_state([row])
         log(LOG, logging.INFO, "notifications.marked", action=action, kind=item.kind)
 
-    def answer(self, principal: Principal, item_id: str, answer: Answer) -> None:
+    def answer(self, principal: Principal, item_id: str, answer: SurveyAnswer) -> None:
         """Store the caller's answer, replacing an earlier one (also one made before a rotation)."""
         identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
         item = self._visible(item_id, principal, identity)
@@ -536,7 +536,7 @@ class Notifications:
         log(LOG, logging.INFO, "notifications.item_updated", status=updated.status, kind=updated.kind)
         return _view(updated)
 
-    def results(self, item_id: str, *, with_comments: bool) -> Results:
+    def results(self, item_id: str, *, with_comments: bool) -> SurveyResults:
         item = self._existing(item_id)
         if item.kind != "survey" or item.question is None:
             raise BadRequest("results exist for surveys only", code="not_a_survey")
@@ -545,7 +545,7 @@ class Notifications:
         trend = self._trend(item, answers)
         k = self._k
         if len(answers) < k:
-            return Results(
+            return SurveyResults(
                 id=item.item_id,
                 question=question,
                 k=k,
@@ -571,7 +571,7 @@ class Notifications:
         comments = None
         if with_comments:
             comments = [
-                Comment(
+                ResultComment(
                     text=a.comment,
                     user_type=a.user_type if a.user_type in types_shown else OTHER,
                     tenant=a.tenant if a.tenant in tenants_shown else OTHER,
@@ -579,7 +579,7 @@ class Notifications:
                 for a in sorted(answers, key=lambda a: a.key)
                 if a.comment
             ]
-        return Results(
+        return SurveyResults(
             id=item.item_id,
             question=question,
             k=k,
@@ -699,35 +699,48 @@ class Notifications:
         return True
 
     def _older(self, principal: Principal, identity: Pseudonyms) -> list[Pseudonyms]:
-        return self._pseudonymizer.previous(identity, principal.tenant_id, principal.user_id)
+        """The caller's keys under older enabled salt versions ([] if the vault cannot list them
+        now: notifications keep working, the move after a rotation waits for the vault)."""
+        try:
+            return self._pseudonymizer.previous(identity, principal.tenant_id, principal.user_id)
+        except VaultUnavailable:
+            log(LOG, logging.WARNING, "notifications.older_versions_unavailable")
+            return []
 
     def _state(self, principal: Principal, identity: Pseudonyms) -> list[StateRecord]:
-        """The caller's state: one partition read. Only after a salt rotation, and once per user,
-        are the older keys' partitions read and moved to the current key."""
-        rows = self._store.state(identity.notification_key)
-        if rows:
+        """The caller's state: one partition read. Only after a salt rotation, and once per user
+        (a marker row records it), are the older keys' partitions read and moved to the current
+        key; rows already under the current key win."""
+        rows, checked = self._store.state_and_marker(identity.notification_key)
+        if checked:
             return rows
         older = self._older(principal, identity)
-        if not older or self._store.has_partition(identity.notification_key):
+        if not older:
             return rows
+        current = {row.item_id for row in rows}
         moved: list[StateRecord] = []
         for previous in older:
             for row in self._store.state(previous.notification_key):
-                moved.append(replace(row, key=identity.notification_key, salt_version=identity.salt_version))
+                if row.item_id not in current:
+                    current.add(row.item_id)
+                    moved.append(
+                        replace(row, key=identity.notification_key, salt_version=identity.salt_version)
+                    )
         if moved:
             self._store.save_state(moved)
         for previous in older:
             # Answers follow, so one answer per survey holds and erasure finds them under the
             # current key; the old version can then be disabled once raw data allows it.
             for answer in self._store.answers_by(previous.notification_key):
-                self._store.save_answer(
-                    replace(answer, key=identity.notification_key, salt_version=identity.salt_version)
-                )
+                if self._store.answer(answer.item_id, identity.notification_key) is None:
+                    self._store.save_answer(
+                        replace(answer, key=identity.notification_key, salt_version=identity.salt_version)
+                    )
                 self._store.delete_answers([(answer.item_id, answer.key)])
         self._store.mark_checked(identity.notification_key, identity.salt_version, self._clock())
         for previous in older:
             self._store.delete_partition_state(previous.notification_key)
-        return moved
+        return rows + moved
 
     def _visible(self, item_id: str, principal: Principal, identity: Pseudonyms) -> ItemRecord:
         """The item, if the caller may see it now; otherwise 404 (never saying why)."""
@@ -762,7 +775,7 @@ class Notifications:
 
     def _cells(
         self, question: Question, answers: list[AnswerRecord], key: Callable[[AnswerRecord], str]
-    ) -> tuple[list[Cell], set[str]]:
+    ) -> tuple[list[ResultCell], set[str]]:
         groups: dict[str, list[AnswerRecord]] = {}
         for a in answers:
             groups.setdefault(key(a), []).append(a)
@@ -774,15 +787,15 @@ class Notifications:
         return cells, set(shown)
 
     @staticmethod
-    def _cell(question: Question, name: str, rows: list[AnswerRecord]) -> Cell:
-        return Cell(
+    def _cell(question: Question, name: str, rows: list[AnswerRecord]) -> ResultCell:
+        return ResultCell(
             key=name,
             answers=len(rows),
             nps=nps(int(a.value) for a in rows) if question.type == "nps" else None,
             mean=_mean(rows) if question.type == "rating" else None,
         )
 
-    def _trend(self, item: ItemRecord, answers: list[AnswerRecord]) -> list[TrendPoint]:
+    def _trend(self, item: ItemRecord, answers: list[AnswerRecord]) -> list[NpsTrendPoint]:
         if item.question is None or item.question.get("type") != "nps":
             return []
         series = (
@@ -797,7 +810,7 @@ class Notifications:
             rows = answers if survey.item_id == item.item_id else self._store.answers(survey.item_id)
             enough = len(rows) >= self._k
             points.append(
-                TrendPoint(
+                NpsTrendPoint(
                     id=survey.item_id,
                     title=survey.title,
                     starts_at=survey.starts_at,

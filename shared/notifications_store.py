@@ -225,8 +225,11 @@ class NotificationStore:
         """Every state row of one user (one partition read); the migration marker is left out."""
         return [_state(e) for e in self._storage.partition(self._state, key) if e["RowKey"] != MARKER_ROW]
 
-    def has_partition(self, key: str) -> bool:
-        return bool(self._storage.partition(self._state, key, select=["RowKey"]))
+    def state_and_marker(self, key: str) -> tuple[list[StateRecord], bool]:
+        """One user's state rows and whether the rotation marker is there: one partition read."""
+        entities = self._storage.partition(self._state, key)
+        rows = [_state(e) for e in entities if e["RowKey"] != MARKER_ROW]
+        return rows, len(rows) != len(entities)
 
     def state_row(self, key: str, item_id: str) -> StateRecord | None:
         entity = self._storage.get(self._state, key, item_id)

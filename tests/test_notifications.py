@@ -572,11 +572,15 @@ def rotate(client):
 def test_rotation_keeps_state_and_one_answer(client):
     note = create(client)
     survey = create(client, kind="survey", question=nps_question(), link=None)
+    later = create(client, title="Seen after the rotation")
     act(client, note["id"], "dismiss")
     act(client, survey["id"], "answer", body={"value": 2})
     old_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
     rotate(client)
+    act(client, later["id"], "seen")  # a state row under the new key before any GET
     assert pending(client) == []  # state moved to the new key, nothing shown again
+    assert len([r for r in rows(client, STATE) if r["RowKey"] != "m"]) == 3
+    assert pending(client) == []  # and once moved, the marker keeps it to one partition read
     new_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
     assert new_key != old_key
     assert {r["PartitionKey"] for r in rows(client, STATE) if r["RowKey"] != "m"} == {new_key}
@@ -642,3 +646,34 @@ def test_no_body_comment_or_identity_in_logs(client, logs):
     assert "notifications.answered" in text
     for secret in ("Secret-roadmap", "Ola Nordmann", "user-me", TENANT_A, survey["id"], "How likely"):
         assert secret not in text
+
+
+def test_after_a_rotation_the_move_happens_once(client, reads, vault):
+    item = create(client)
+    act(client, item["id"], "dismiss")
+    rotate(client)
+    assert pending(client) == []  # this request moves the state (and writes the marker)
+    client.services.notifications._invalidate()
+    reads["n"] = 0
+    assert pending(client) == []
+    assert reads["n"] == 2
+    vault.down = True  # the version list cannot be refreshed: notifications keep working
+    client.services.salts._listed = None
+    assert pending(client, principal=user("new-after-rotation")) != []
+
+
+def test_openapi_documents_the_routes_from_the_models(client):
+    document = client.get("/api/openapi.json", principal=None).json()
+    answer = document["paths"]["/api/notifications/{id}/answer"]["post"]
+    assert answer["parameters"] == [
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    assert "content" not in answer["responses"]["204"] and "404" in answer["responses"]
+    listing = document["paths"]["/api/notifications"]["get"]
+    assert [p["name"] for p in listing["parameters"]] == ["app"]
+    create = document["paths"]["/api/authoring/items"]["post"]
+    assert set(create["responses"]) >= {"201", "400", "401", "403", "413", "415", "503"}
+    schemas = document["components"]["schemas"]
+    assert schemas["SurveyAnswer"]["properties"]["comment"]["anyOf"][0]["maxLength"] == 500
+    assert schemas["ItemFields"]["properties"]["title"]["maxLength"] == 120
+    assert "comments" in schemas["SurveyResults"]["properties"]
