@@ -398,13 +398,15 @@ class Notifications:
         return PendingList(items=out)
 
     def mark(self, principal: Principal, item_id: str, action: Action) -> None:
-        """Seen or dismissed; repeating it changes nothing but the time of the last change."""
+        """Seen or dismissed; the first time counts, repeating it writes nothing."""
         identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
         item = self._visible(item_id, principal, identity)
         now = self._clock()
         row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
             identity, principal, item.item_id, now
         )
+        if (row.seen_at if action == "seen" else row.dismissed_at) is not None:
+            return
         if action == "seen":
             row = replace(row, seen_at=row.seen_at or now, updated_at=now)
         else:
