@@ -525,7 +525,8 @@ class Notifications:
             message, where = _first_error(exc)
             raise BadRequest(message, code="invalid_value", field=where) from None
         now = self._clock()
-        updated = replace(item, updated_at=now, **_field_values(fields.model_dump()))
+        # A changed window may show the item again: retention looks at its state anew.
+        updated = replace(item, updated_at=now, state_removed_at=None, **_field_values(fields.model_dump()))
         if status is not None and status != item.status:
             updated = replace(
                 updated,
@@ -644,12 +645,19 @@ class Notifications:
         now = self._clock()
         done_before = now - timedelta(days=ARCHIVED_STATE_DAYS)
         finished = [
-            item.item_id
+            item
             for item in self._store.items()
-            if (item.archived_at is not None and item.archived_at < done_before) or item.ends_at < done_before
+            if item.state_removed_at is None
+            and (
+                (item.archived_at is not None and item.archived_at < done_before)
+                or item.ends_at < done_before
+            )
         ]
         cutoff = datetime.combine(months_before(now.date(), self._months), datetime.min.time(), now.tzinfo)
-        removed = self._store.delete_state(self._store.state_for_items(finished))
+        removed = 0
+        for item in finished:  # each finished item is looked at once, not every day forever
+            removed += self._store.delete_state(self._store.state_for_items([item.item_id]))
+            self._store.save_item(replace(item, state_removed_at=now))
         removed += self._store.delete_state(self._store.state_updated_before(cutoff))
         answers = self._store.delete_answers(self._store.answers_before(cutoff))
         log(LOG, logging.INFO, "notifications.expired", state_rows=removed, answers=answers)

@@ -52,6 +52,8 @@ class ItemRecord:
     updated_at: datetime
     published_at: datetime | None
     archived_at: datetime | None
+    state_removed_at: datetime | None = None
+    """When retention deleted the item's seen/dismissed state (so it is not looked for again)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def _item_entity(item: ItemRecord) -> Entity:
         "series": item.series,
         "published_at": item.published_at,
         "archived_at": item.archived_at,
+        "state_removed_at": item.state_removed_at,
     }
     entity.update({k: v for k, v in optional.items() if v is not None})
     return entity
@@ -128,6 +131,7 @@ def _item(entity: Entity) -> ItemRecord:
         updated_at=entity["updated_at"],
         published_at=entity.get("published_at"),
         archived_at=entity.get("archived_at"),
+        state_removed_at=entity.get("state_removed_at"),
     )
 
 

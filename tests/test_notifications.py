@@ -635,6 +635,8 @@ def test_retention_deletes_old_state_and_answers(client):
     result = client.services.retention.run()
     assert result.notification_rows_removed == 1  # the archived notification's state
     assert [r["RowKey"] for r in rows(client, STATE)] == [survey["id"]]
+    marked = {r["RowKey"]: r.get("state_removed_at") for r in rows(client, ITEMS)}
+    assert marked[note["id"]] is not None and marked[survey["id"]] is None  # looked at once only
     client.clock.advance(days=24 * 31)
     assert client.services.retention.run().notification_rows_removed == 2  # survey state and answer
     assert notification_rows(client) == {STATE: [], ANSWERS: []}
