@@ -63,7 +63,6 @@ ARCHIVED_STATE_DAYS = 30
 """Seen/dismissed/answered state of an item is deleted this long after it was archived or its
 window ended: it is needed only while the item can still be shown."""
 OTHER = "(other)"
-ID_PATTERN = r"^[0-9a-f]{32}$"
 TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
 """Any text but control characters (newline and tab allowed)."""
 LINE = r"^[^\x00-\x1f\x7f]*$"
