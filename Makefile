@@ -81,6 +81,7 @@ bench: install
 	$(PY) -m bench.ingest
 	$(PY) -m bench.timers
 	$(PY) -m bench.erasure
+	$(PY) -m bench.notifications
 
 clean:
 	rm -rf $(VENV) $(INFRAVENV) .venv-audit node_modules .pytest_cache .ruff_cache

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -72,6 +72,10 @@ class ApiRequest:
     services: Services
     audit_id: str | None = None
     """Set on audited (ops) routes: the id of the audit record this call will write."""
+    route: Mapping[str, str] = field(default_factory=dict)
+    """Values of the route template's parameters, e.g. `{id}`."""
+    query: BaseModel | None = None
+    """The validated query string, for operations that declare a query model."""
 
     @property
     def user(self) -> Principal:
@@ -94,6 +98,9 @@ class Operation:
     content_types: tuple[str, ...]
     max_body: int
     errors: tuple[int, ...] = field(default=())
+    roles: tuple[str, ...] = field(default=())
+    """Any one of these roles (or the ops role) is needed; empty: any signed-in principal."""
+    query: type[BaseModel] | None = None
 
 
 @dataclass
@@ -144,6 +151,8 @@ class Endpoint:
         content_types: tuple[str, ...] = (JSON,),
         max_body: int = 4096,
         errors: tuple[int, ...] = (),
+        roles: tuple[str, ...] = (),
+        query: type[BaseModel] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations[method] = Operation(
@@ -157,6 +166,8 @@ class Endpoint:
                 content_types,
                 max_body,
                 errors,
+                roles,
+                query,
             )
             return handler
 
@@ -236,8 +247,21 @@ class Endpoint:
             )
             if op.auth == "ops" and not principal.has_role(svc.settings.ops_role):
                 raise Forbidden("this operation needs the analytics operator role")
+            if op.roles and not any(principal.has_role(r) for r in (*op.roles, svc.settings.ops_role)):
+                raise Forbidden(f"this operation needs one of the roles {', '.join(op.roles)}")
+        query = parse_query(req, op.query) if op.query is not None else None
         body = parse_body(req, op) if op.body is not None else None
-        result = op.handler(ApiRequest(principal, body, svc.clock(), svc, call.audit_id))
+        result = op.handler(
+            ApiRequest(
+                principal,
+                body,
+                svc.clock(),
+                svc,
+                call.audit_id,
+                route=dict(req.route_params or {}),
+                query=query,
+            )
+        )
         if call.audit_id is not None:  # only audited (ops) calls keep their counts for the record
             payload = result.payload if isinstance(result, Reply) else result
             call.result = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
@@ -284,6 +308,14 @@ def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
         raise validation_error(exc) from None
 
 
+def parse_query(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
+    """Query parameters against their model (unknown parameters are a 400 like unknown fields)."""
+    try:
+        return model.model_validate(dict(req.params or {}))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
 def validation_error(exc: ValidationError) -> BadRequest:
     """The first schema error as a 400 whose `field` is the JSON path of the offending value."""
     errors = exc.errors(include_input=False, include_url=False, include_context=False)
@@ -312,6 +344,8 @@ def json_path(loc: tuple[int | str, ...]) -> str:
 
 
 def json_response(status: int, payload: BaseModel | dict[str, Any] | None) -> func.HttpResponse:
+    if status == 204:
+        return func.HttpResponse(status_code=204)
     if isinstance(payload, BaseModel):
         body = payload.model_dump_json()
     else:

@@ -7,6 +7,7 @@ validate requests and shape responses, so the document cannot drift from the cod
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -17,10 +18,13 @@ from functions._http import ENDPOINTS, Operation
 
 STATUS_TEXT = {
     200: "OK",
+    201: "Created",
     202: "Accepted",
+    204: "Done (no content)",
     400: "Invalid JSON, schema or value",
     401: "No or bad principal",
     403: "Missing role",
+    404: "No such item",
     405: "Method not allowed",
     413: "Body too large",
     415: "Unsupported content type",
@@ -47,14 +51,40 @@ def error_statuses(op: Operation) -> list[int]:
     statuses = {405, *op.errors}
     if op.auth != "public":
         statuses |= {401, 503}
-    if op.auth == "ops":
+    if op.auth == "ops" or op.roles:
         statuses.add(403)
+    if op.query is not None:
+        statuses.add(400)
     if op.body is not None:
         statuses |= {400, 413, 415}
     return sorted(statuses)
 
 
 Mode = Literal["validation", "serialization"]
+
+
+def path_parameters(route: str) -> list[dict[str, Any]]:
+    """`{name}` segments of the route template, each a required string."""
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", route)
+    ]
+
+
+def query_parameters(op: Operation) -> list[dict[str, Any]]:
+    """Fields of the operation's query model, with their JSON schemas."""
+    if op.query is None:
+        return []
+    schema = op.query.model_json_schema()
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "schema": {k: v for k, v in prop.items() if k != "title"},
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +107,9 @@ def build_document() -> dict[str, Any]:
         item: dict[str, Any] = {}
         for method, op in endpoint.operations.items():
             success: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
-            if op.response is not None:
+            if op.status == 204:
+                pass
+            elif op.response is not None:
                 success["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
             else:
                 success["content"] = {"application/json": {"schema": {"type": "object"}}}
@@ -94,6 +126,9 @@ def build_document() -> dict[str, Any]:
             }
             if op.auth != "public":
                 operation["security"] = [{"easyAuthPrincipal": []}]
+            parameters = path_parameters(endpoint.route) + query_parameters(op)
+            if parameters:
+                operation["parameters"] = parameters
             if op.body is not None:
                 schema = ref(op.body, "validation")
                 operation["requestBody"] = {

@@ -54,7 +54,7 @@ erasure = Endpoint(bp, "api/ops/erasure", "ops_erasure", audited=True)
 
 @erasure.operation(
     "POST",
-    summary="Erase one user's raw events (delete or unlink) and consent record",
+    summary="Erase one user's raw events (delete or unlink), consent record and notification data",
     auth="ops",
     body=ErasureRequest,
     response=ErasureResult,
@@ -62,8 +62,14 @@ erasure = Endpoint(bp, "api/ops/erasure", "ops_erasure", audited=True)
 def erase(request: ApiRequest) -> ErasureResult:
     body: ErasureRequest = request.body
     affected, consent_deleted = request.services.erasure.erase(body.user_id, body.tenant_id, body.mode)
+    notification_rows = request.services.erasure.erase_notifications(body.user_id, body.tenant_id)
     assert request.audit_id is not None
-    return ErasureResult(events_affected=affected, consent_deleted=consent_deleted, audit_id=request.audit_id)
+    return ErasureResult(
+        events_affected=affected,
+        consent_deleted=consent_deleted,
+        notification_rows_deleted=notification_rows,
+        audit_id=request.audit_id,
+    )
 
 
 export = Endpoint(bp, "api/ops/export", "ops_export", audited=True)
@@ -71,7 +77,7 @@ export = Endpoint(bp, "api/ops/export", "ops_export", audited=True)
 
 @export.operation(
     "POST",
-    summary="Export one user's consent record and raw events (as stored)",
+    summary="Export one user's consent record, raw events and notification data (as stored)",
     auth="ops",
     body=SubjectRequest,
     response=ExportResult,

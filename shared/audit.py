@@ -25,6 +25,8 @@ LOG = logging.getLogger("cetegra.audit")
 COUNT_FIELDS = (
     "events_affected",
     "consent_deleted",
+    "notification_rows_deleted",
+    "notification_rows_removed",
     "removed_periods",
     "built_days",
     "built_months",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,9 @@ from shared.events import StoredEvent
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.storage.events import EventStore, as_stored
+
+if TYPE_CHECKING:
+    from shared.notifications import NotificationExport, Notifications
 
 LOG = logging.getLogger("cetegra.erasure")
 
@@ -48,6 +51,8 @@ class ErasureResult(BaseModel):
 
     events_affected: int
     consent_deleted: bool
+    notification_rows_deleted: int = 0
+    """Seen/dismissed state and survey answers (deleted in either mode: they are not analytics)."""
     audit_id: str
 
 
@@ -58,16 +63,27 @@ class ExportResult(BaseModel):
 
     consent: dict[str, Any] | None
     events: list[dict[str, Any]]
+    notifications: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    """`state` (seen/dismissed/answered per item) and `answers` (value, comment) as stored."""
 
 
 class Erasure:
-    def __init__(self, events: EventStore, pseudonymizer: Pseudonymizer, consent: ConsentService) -> None:
+    def __init__(
+        self,
+        events: EventStore,
+        pseudonymizer: Pseudonymizer,
+        consent: ConsentService,
+        notifications: Notifications | None = None,
+    ) -> None:
         self._events = events
         self._pseudonymizer = pseudonymizer
         self._consent = consent
+        self._notifications = notifications
 
     def erase(self, user_id: str, tenant_id: str, mode: Literal["delete", "unlink"]) -> tuple[int, bool]:
-        """Returns (events deleted or unlinked, whether a consent record was deleted)."""
+        """Returns (events deleted or unlinked, whether a consent record was deleted).
+
+        Notification state and answers are erased too: `erase_notifications`."""
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
         affected = 0
         for day, rows in self._find(identities):
@@ -93,7 +109,25 @@ class Erasure:
             for event in found
         ]
         log(LOG, logging.INFO, "export.done", events=len(events), consent=consent is not None)
-        return ExportResult(consent=consent, events=events)
+        notifications = self._notification_export(identities)
+        return ExportResult(
+            consent=consent,
+            events=events,
+            notifications={"state": notifications.state, "answers": notifications.answers}
+            if notifications is not None
+            else {},
+        )
+
+    def erase_notifications(self, user_id: str, tenant_id: str) -> int:
+        """Seen/dismissed state and survey answers under every salt version; rows deleted."""
+        if self._notifications is None:
+            return 0
+        removed = self._notifications.erase(self._pseudonymizer.every_version(tenant_id, user_id))
+        log(LOG, logging.INFO, "erasure.notifications", rows=removed)
+        return removed
+
+    def _notification_export(self, identities: list[Pseudonyms]) -> NotificationExport | None:
+        return None if self._notifications is None else self._notifications.export(identities)
 
     def _find(self, identities: list[Pseudonyms]) -> list[tuple[date, list[StoredEvent]]]:
         found = []

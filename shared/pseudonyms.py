@@ -49,7 +49,13 @@ class Salt:
     def _keys(self) -> dict[str, bytes]:
         return {
             purpose: hmac.new(self.key, b"cetegra-analytics/v1/" + purpose.encode(), hashlib.sha256).digest()
-            for purpose in ("event-pseudonym", "consent-key", "tenant-ref", "operator-ref")
+            for purpose in (
+                "event-pseudonym",
+                "consent-key",
+                "tenant-ref",
+                "operator-ref",
+                "notification-key",
+            )
         }
 
     def derive(self, purpose: str, subject: str) -> bytes:
@@ -69,6 +75,9 @@ class Pseudonyms:
     """Opaque tenant reference kept with events and aggregates instead of the tenant claim."""
     operator_ref: str
     """Who ran an ops call, in the audit table: resolvable by the ops team with the vault only."""
+    notification_key: str
+    """Key of the notification seen/dismissed state and survey answers: product communication,
+    not analytics, so its own derivation that joins neither events nor consent."""
 
 
 def derive(salt: Salt, tenant_id: str, user_id: str) -> Pseudonyms:
@@ -80,6 +89,7 @@ def derive(salt: Salt, tenant_id: str, user_id: str) -> Pseudonyms:
         consent_key="c" + salt.derive("consent-key", subject)[:16].hex(),
         tenant_ref="t" + salt.derive("tenant-ref", tenant_id.lower())[:8].hex(),
         operator_ref="o" + salt.derive("operator-ref", subject)[:8].hex(),
+        notification_key="n" + salt.derive("notification-key", subject)[:16].hex(),
     )
 
 

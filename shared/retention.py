@@ -4,8 +4,9 @@ Raw events live in one table per UTC day, so expiry deletes whole days: one oper
 expired day, whatever it holds. A run on day T removes every day ≤ T - RETENTION_MONTHS, so the
 oldest kept day is T - RETENTION_MONTHS + 1 day. Run daily just after midnight UTC, no raw event
 outlives 24 months by more than the minutes until that run. Consent records, aggregates and audit
-data are other tables and are never touched. Re-running, or resuming after a crash, simply deletes
-what is still there.
+data are other tables and are never touched here. The same run expires notification state and
+survey answers (shared/notifications.py: `Notifications.expire`). Re-running, or resuming after a
+crash, simply deletes what is still there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import calendar
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +26,9 @@ from shared.pseudonyms import SaltCache
 from shared.settings import Settings
 from shared.storage.events import EventStore
 from shared.storage.salt_usage import SaltUsageStore
+
+if TYPE_CHECKING:
+    from shared.notifications import Notifications
 
 LOG = logging.getLogger("cetegra.retention")
 
@@ -49,10 +54,14 @@ class RetentionResult(BaseModel):
     storage_operations: int
     """Table-service calls for the expiry itself: one listing plus one delete per removed day."""
     salt_versions_in_use: list[str]
-    """Salt versions that made raw data still kept (erasure and export need them readable)."""
+    """Salt versions that made raw data, notification state or survey answers still kept (erasure
+    and export need them readable)."""
     salt_versions_may_disable: list[str] | None
     """Enabled, non-current versions with no data left: ops may disable them in Key Vault (any
     leftover is then anonymous). None when Key Vault could not be asked; expiry ran regardless."""
+    notification_rows_removed: int = 0
+    """Notification state of items archived or ended 30+ days ago, and state and survey answers
+    older than the retention period (docs/notifications.md)."""
 
 
 class Retention:
@@ -63,12 +72,14 @@ class Retention:
         settings: Settings,
         clock: Callable[[], datetime],
         salts: SaltCache | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
         self._events = events
         self._salt_usage = salt_usage
         self._months = settings.retention_months
         self._clock = clock
         self._salts = salts
+        self._notifications = notifications
 
     @telemetry.job("retention")
     def run(self) -> RetentionResult:
@@ -82,6 +93,7 @@ class Retention:
         for day in expired:
             self._events.delete_day(day)
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
+        notification_rows = self._notifications.expire() if self._notifications is not None else 0
         in_use, may_disable = self._salt_versions(keep_from)
         oldest = telemetry.retention_outcome(today, keep_from, days, removed=len(expired))
         log(
@@ -102,13 +114,17 @@ class Retention:
             storage_operations=1 + len(expired),
             salt_versions_in_use=in_use,
             salt_versions_may_disable=may_disable,
+            notification_rows_removed=notification_rows,
         )
 
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
         usage = self._salt_usage.all()
         telemetry.salt_usage(usage, self._clock().date(), keep_from)
         self._salt_usage.forget([use for use in usage if use.day < keep_from])
-        in_use = sorted({version for day, version in usage if day >= keep_from})
+        in_use = sorted(
+            {version for day, version in usage if day >= keep_from}
+            | (self._notifications.salt_versions_in_use() if self._notifications is not None else set())
+        )
         if self._salts is None:
             return in_use, None
         try:

@@ -19,6 +19,7 @@ from shared.consent import ConsentService
 from shared.erasure import Erasure
 from shared.ingest import Ingest
 from shared.logs import quiet_azure_sdk
+from shared.notifications import Notifications
 from shared.pseudonyms import (
     DevSaltSource,
     KeyVaultSaltSource,
@@ -51,6 +52,7 @@ class Services:
     audit: Audit
     erasure: Erasure
     unlisted: UnlistedCounts
+    notifications: Notifications
     clock: Clock
 
 
@@ -80,6 +82,13 @@ def build(
     pseudonymizer = Pseudonymizer(salts)
     tables = Tables.over(storage)
     consent = ConsentService(tables.consent, pseudonymizer, settings, clock)
+    notifications = Notifications(
+        tables.notifications,
+        pseudonymizer,
+        clock,
+        k=settings.aggregate_min_users,
+        retention_months=settings.retention_months,
+    )
     return Services(
         settings=settings,
         storage=storage,
@@ -88,11 +97,12 @@ def build(
         pseudonymizer=pseudonymizer,
         consent=consent,
         ingest=Ingest(tables, consent, settings),
-        retention=Retention(tables.events, tables.salt_usage, settings, clock, salts),
+        retention=Retention(tables.events, tables.salt_usage, settings, clock, salts, notifications),
         aggregation=Aggregation(tables.events, tables.aggregates, settings, clock),
         audit=Audit(tables.audit, pseudonymizer, clock),
-        erasure=Erasure(tables.events, pseudonymizer, consent),
+        erasure=Erasure(tables.events, pseudonymizer, consent, notifications),
         unlisted=UnlistedCounts(tables.events),
+        notifications=notifications,
         clock=clock,
     )
 

@@ -178,7 +178,7 @@ def test_export_returns_consent_and_events_as_stored(subject):
 
 def test_export_of_unknown_user(client):
     body = client.post("/api/ops/export", {"user_id": "x", "tenant_id": "y"}, principal=OPS).json()
-    assert body == {"consent": None, "events": []}
+    assert body == {"consent": None, "events": [], "notifications": {"state": [], "answers": []}}
 
 
 @pytest.mark.parametrize("path", ["/api/ops/erasure", "/api/ops/export"])
@@ -218,7 +218,11 @@ def test_audit_records_hold_no_raw_ids(subject):
         ("POST /api/ops/export", 200),
     ]
     erasure = next(r for r in records if r.status == 200 and "erasure" in r.operation)
-    assert json.loads(erasure.counts) == {"consent_deleted": True, "events_affected": 5}
+    assert json.loads(erasure.counts) == {
+        "consent_deleted": True,
+        "events_affected": 5,
+        "notification_rows_deleted": 0,
+    }
     text = json.dumps(records, default=str)
     for raw in (USER, TENANT, "subject@contoso.com", "ops-user-oid", "operator@cegal.example"):
         assert raw not in text

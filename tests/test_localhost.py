@@ -121,7 +121,11 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
         )
         == 0
     )
-    assert json.loads(out.read_text()) == {"consent": None, "events": []}
+    assert json.loads(out.read_text()) == {
+        "consent": None,
+        "events": [],
+        "notifications": {"state": [], "answers": []},
+    }
     assert (
         ops.main(
             [
@@ -145,6 +149,7 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     assert (
         erased["events_affected"] == 0
         and erased["consent_deleted"] is False
+        and erased["notification_rows_deleted"] == 0
         and len(erased["audit_id"]) == 32
     )
     records = client.services.tables.audit.day(client.clock.now.date())

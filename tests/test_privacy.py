@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -53,7 +54,7 @@ SECRETS = [
     USER, TENANT, EMAIL, "kari.nordmann", IP, UA, "PrivacyProbe", REFERER, "secret-project",
     "abcdef123456", USER.upper(), TENANT.upper(), ORDER_ID, "99887766", CASE_GUID, "urgent",
     "printer", "salary", "0123456789abcdef", "nordmann", "on-fire", "reset-password", "contoso",
-    "roadmap", "ord-",
+    "roadmap", "ord-", "author." + EMAIL,
 ]  # fmt: skip
 
 
@@ -114,6 +115,45 @@ def scenario(client):
     ).json()["accepted"] == len(events)
     rejected = {"events": [{**events[0], "event_id": str(uuid.uuid4()), "note": EMAIL}]}
     assert client.post("/api/events", rejected, principal=principal, headers=HOSTILE).status == 400
+    notifications(client, principal)
+
+
+def notifications(client, principal):
+    """An author publishes a notification and a survey; the user sees, answers and dismisses."""
+    author = principal_header(
+        user_id="author-" + USER,
+        tenant_id=TENANT,
+        name="author." + EMAIL,
+        roles=("Cetegra.Analytics.Author",),
+    )
+    window = {
+        "starts_at": (client.clock.now - timedelta(hours=1)).isoformat(),
+        "ends_at": (client.clock.now + timedelta(days=7)).isoformat(),
+    }
+    survey = {"kind": "survey", "title": "Quick question", "question": {"type": "nps", "text": "Recommend?"}}
+    note = {"kind": "notification", "title": "New feature", "body": "Saved searches"}
+    ids = []
+    for fields in (survey, note):
+        created = client.post("/api/authoring/items", {**fields, **window}, principal=author, headers=HOSTILE)
+        assert created.status == 201
+        item_id = created.json()["id"]
+        published = client.request(
+            "PATCH",
+            f"/api/authoring/items/{item_id}",
+            json_body={"status": "published"},
+            principal=author,
+            headers=HOSTILE,
+        )
+        assert published.status == 200
+        ids.append(item_id)
+    pending = client.get("/api/notifications?app=workspace", principal=principal, headers=HOSTILE)
+    assert {i["id"] for i in pending.json()["items"]} == set(ids)
+    answer = {"value": 9, "comment": "works well"}
+    for action, item_id, body in (("seen", ids[1], {}), ("answer", ids[0], answer), ("dismiss", ids[1], {})):
+        path = f"/api/notifications/{item_id}/{action}"
+        assert client.post(path, body, principal=principal, headers=HOSTILE).status == 204
+    results = client.get(f"/api/authoring/items/{ids[0]}/results", principal=author, headers=HOSTILE)
+    assert results.status == 200
 
 
 @pytest.fixture(params=["drop", "anonymous"])
@@ -125,6 +165,8 @@ def test_no_identifier_in_any_table(any_mode_client):
     client = any_mode_client
     scenario(client)
     assert any("ev" in name for name in client.tables()), "no events stored"
+    for table in ("notifystate", "notifyanswers", "notifyitems"):
+        assert any(name.endswith(table) for name in client.tables()), f"nothing in {table}"
     stored = client.stored_text()
     assert client.tables(), "the scenario stored nothing, so the scan would prove nothing"
     for secret in SECRETS:
@@ -235,6 +277,7 @@ def test_full_lifecycle_leaves_no_identifier_anywhere(make_client, logs, clock):
         headers=HOSTILE,
     )
     assert erased.status == 200 and erased.json()["events_affected"] > 0
+    assert erased.json()["notification_rows_deleted"] == 3  # two state rows and one answer
     after_erasure = client.stored_text().lower()  # unlinked events are still there, anonymous
     assert "ev2" in after_erasure
     clock.advance(days=800)

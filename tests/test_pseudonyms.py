@@ -29,9 +29,18 @@ def test_pseudonym_is_positive_63_bit_and_stable():
 
 def test_purposes_share_no_value():
     p = derive(Salt("v1", b"k" * 32), "tenant", "user")
-    values = {str(p.event_pseudonym), f"{p.event_pseudonym:x}", p.consent_key[1:], p.tenant_ref[1:]}
-    assert len(values) == 4
+    values = {
+        str(p.event_pseudonym),
+        f"{p.event_pseudonym:x}",
+        p.consent_key[1:],
+        p.tenant_ref[1:],
+        p.notification_key[1:],
+        p.operator_ref[1:],
+    }
+    assert len(values) == 6
     assert f"{p.event_pseudonym:016x}" not in p.consent_key
+    for other in (p.consent_key[1:], p.tenant_ref[1:], p.operator_ref[1:], f"{p.event_pseudonym:016x}"):
+        assert other[:16] not in p.notification_key  # no shared prefix to join the tables on
 
 
 def test_salt_version_changes_everything():

@@ -39,6 +39,13 @@ EXPECTED = {
     "ops_erasure": ("httpTrigger", "api/ops/erasure"),
     "ops_export": ("httpTrigger", "api/ops/export"),
     "ops_catalogue_unlisted": ("httpTrigger", "api/ops/catalogue/unlisted"),
+    "notifications": ("httpTrigger", "api/notifications"),
+    "notifications_seen": ("httpTrigger", "api/notifications/{id}/seen"),
+    "notifications_dismiss": ("httpTrigger", "api/notifications/{id}/dismiss"),
+    "notifications_answer": ("httpTrigger", "api/notifications/{id}/answer"),
+    "authoring_items": ("httpTrigger", "api/authoring/items"),
+    "authoring_item": ("httpTrigger", "api/authoring/items/{id}"),
+    "authoring_item_results": ("httpTrigger", "api/authoring/items/{id}/results"),
     "retention_timer": ("timerTrigger", "0 5 0 * * *"),
     "aggregation_timer": ("timerTrigger", "0 30 0 * * *"),
 }

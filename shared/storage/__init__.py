@@ -7,6 +7,7 @@
 * `aggregates` — daily/monthly cells and the aggregation's progress.
 * `audit` — one record per ops call.
 * `salt_usage` — which salt versions made raw data on which day.
+* `notifications` — notification/survey items, per-user seen state and survey answers.
 
 Each family owns its table names, keys and columns and takes/returns typed records; no module
 outside this package names a column or builds a key. `Tables` is one of each over one `Storage`.
@@ -21,6 +22,7 @@ from shared.storage.audit import AuditStore
 from shared.storage.consent import ConsentStore
 from shared.storage.core import Entity, Storage, period_day, period_key
 from shared.storage.events import EventStore
+from shared.storage.notifications import NotificationStore
 from shared.storage.salt_usage import SaltUsageStore
 
 __all__ = ["Entity", "Storage", "Tables", "period_day", "period_key"]
@@ -35,6 +37,7 @@ class Tables:
     aggregates: AggregateStore
     audit: AuditStore
     salt_usage: SaltUsageStore
+    notifications: NotificationStore
 
     @classmethod
     def over(cls, storage: Storage) -> Tables:
@@ -44,4 +47,5 @@ class Tables:
             aggregates=AggregateStore(storage),
             audit=AuditStore(storage),
             salt_usage=SaltUsageStore(storage),
+            notifications=NotificationStore(storage),
         )

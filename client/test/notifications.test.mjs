@@ -1,0 +1,278 @@
+// Notifications and surveys in a real browser: Debian's Chromium driven by playwright-core, against
+// the local host (`python -m tools.localhost`) and its Azurite. Items are created through the
+// authoring routes as an author would; what is stored is read back through the ops export route.
+// Each test targets its own app id, so tests sharing the host never see each other's items.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const K = 2; // AGGREGATE_MIN_USERS of this host: small, so two answers show their comments
+let base, host, browser;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+
+const principal = (user, roles = [], tenant = "demo-tenant") =>
+  Buffer.from(JSON.stringify({ auth_typ: "aad", role_typ: "roles", claims: [
+    { typ: "oid", val: user }, { typ: "tid", val: tenant }, ...roles.map((val) => ({ typ: "roles", val })),
+  ] })).toString("base64");
+const AUTHOR = principal("author", ["Cetegra.Analytics.Author"]);
+const OPS = principal("ops", ["Cetegra.Analytics.Operator"]);
+
+async function api(method, path, who, body) {
+  const response = await fetch(`${base}/api${path}`, {
+    method,
+    headers: { "Content-Type": "application/json", "X-MS-CLIENT-PRINCIPAL": who },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+async function publish(fields) {
+  const now = Date.now();
+  const created = await api("POST", "/authoring/items", AUTHOR, {
+    kind: "notification",
+    title: "Saved searches",
+    body: "Save any search and find it again.",
+    starts_at: new Date(now - 3600_000).toISOString(),
+    ends_at: new Date(now + 7 * 86400_000).toISOString(),
+    ...fields,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const published = await api("PATCH", `/authoring/items/${created.body.id}`, AUTHOR, { status: "published" });
+  assert.equal(published.status, 200);
+  return published.body;
+}
+
+async function exported(user, tenant = "demo-tenant") {
+  const response = await api("POST", "/ops/export", OPS, { user_id: user, tenant_id: tenant });
+  assert.equal(response.status, 200);
+  return response.body.notifications;
+}
+
+async function open(context, query) {
+  const page = await context.newPage();
+  await page.goto(`${base}/client/demo/notifications.html?${query}`);
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  return page;
+}
+
+const centreTitles = (page) => page.$$eval("#centre .title", (nodes) => nodes.map((n) => n.textContent));
+const waitFor = async (check, ms = 10000) => {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail("condition not met in time");
+};
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  host = spawn(join(ROOT, ".venv/bin/python"), ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
+    cwd: ROOT,
+    env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-")), "salt"),
+           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", CORS_ALLOWED_ORIGINS: base,
+           AGGREGATE_MIN_USERS: String(K) },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  host.stderr.on("data", (chunk) => { log += chunk; });
+  await waitFor(async () => {
+    try { return (await fetch(`${base}/api/health`)).ok; } catch { return false; }
+  }, 60000).catch(() => assert.fail(`local host did not start:\n${log}`));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  host?.kill("SIGTERM");
+});
+
+test("a notification appears once: not again after a reload, in a new tab or a new browser", async () => {
+  const item = await publish({ title: "Appears once", audience: { apps: ["once"] } });
+  const context = await browser.newContext();
+  const page = await open(context, "user=once-user&app=once");
+  assert.deepEqual(await centreTitles(page), ["Appears once"]);
+  await waitFor(async () => (await exported("once-user")).state.some((s) => s.item === item.id && s.seen_at));
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.deepEqual(await centreTitles(page), []);
+  assert.equal(await page.isVisible("#empty"), true);
+  const tab = await open(context, "user=once-user&app=once");
+  assert.deepEqual(await centreTitles(tab), []);
+  const fresh = await browser.newContext(); // no local state at all: the server remembers
+  assert.deepEqual(await centreTitles(await open(fresh, "user=once-user&app=once")), []);
+  const elsewhere = await browser.newContext();
+  assert.deepEqual(await centreTitles(await open(elsewhere, "user=once-other&app=once")), ["Appears once"]);
+  await context.close();
+  await fresh.close();
+  await elsewhere.close();
+});
+
+test("dismissing in one tab closes the prompt in the other open tab", async () => {
+  await publish({ kind: "survey", title: "Two tabs", link: null, audience: { apps: ["tabs"] },
+    question: { type: "nps", text: "Recommend us?" } });
+  const context = await browser.newContext();
+  const first = await open(context, "user=tabs-user&app=tabs");
+  const second = await open(context, "user=tabs-user&app=tabs");
+  assert.equal(await second.isVisible("dialog#survey"), true);
+  await first.click("#survey-dismiss");
+  await waitFor(async () => !(await second.isVisible("dialog#survey")));
+  assert.equal(await first.isVisible("dialog#survey"), false);
+  await context.close();
+});
+
+test("the NPS prompt: the answer is stored once, a second answer replaces it", async () => {
+  const survey = await publish({ kind: "survey", title: "Quick question", link: null, audience: { apps: ["nps"] },
+    question: { type: "nps", text: "How likely are you to recommend Cetegra Workspace?" } });
+  const context = await browser.newContext();
+  const page = await open(context, "user=nps-user&app=nps");
+  assert.equal(await page.isVisible("dialog#survey"), true);
+  assert.equal(await page.textContent("#survey-question"), "How likely are you to recommend Cetegra Workspace?");
+  assert.equal(await page.$$eval("#survey-scale button", (b) => b.length), 11);
+  await page.click('#survey-scale button[data-value="8"]');
+  await page.fill("#survey-comment", "Search is fast");
+  await page.click("#survey-send");
+  await waitFor(async () => !(await page.isVisible("dialog#survey")));
+  let stored = await exported("nps-user");
+  assert.deepEqual(stored.answers.map((a) => [a.item, a.value, a.comment]), [[survey.id, 8, "Search is fast"]]);
+  const again = await page.evaluate((id) => window.notifications.answer(id, 10, ""), survey.id);
+  assert.deepEqual(again, { ok: true });
+  stored = await exported("nps-user");
+  assert.deepEqual(stored.answers.map((a) => [a.value, a.comment]), [[10, null]]);
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.equal(await page.isVisible("dialog#survey"), false);
+  await context.close();
+});
+
+test("'Not now' asks again on the next visit; 'Don't ask again' never", async () => {
+  await publish({ kind: "survey", title: "Rate it", link: null, audience: { apps: ["later"] },
+    question: { type: "rating", text: "How is the new search?" } });
+  const context = await browser.newContext();
+  const page = await open(context, "user=later-user&app=later");
+  await page.click("#survey-later");
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.equal(await page.isVisible("dialog#survey"), true);
+  assert.equal(await page.$$eval("#survey-scale button", (b) => b.length), 5);
+  await page.click("#survey-dismiss");
+  await waitFor(async () => !(await page.isVisible("dialog#survey")));
+  const tab = await open(context, "user=later-user&app=later");
+  assert.equal(await tab.isVisible("dialog#survey"), false);
+  assert.deepEqual((await exported("later-user")).answers, []);
+  await context.close();
+});
+
+test("audience: another tenant or user type sees nothing", async () => {
+  const contexts = [];
+  const as = async (query) => {
+    const context = await browser.newContext(); // one user per context: one session cookie each
+    contexts.push(context);
+    return open(context, query);
+  };
+  await publish({ title: "Everyone here", audience: { apps: ["aud-probe"] } });
+  await as("user=aud-admin&tenant=tenant-a&role=Cetegra.ITAdmin&app=aud-probe");
+  let tenantKey;
+  await waitFor(async () => {
+    const state = (await exported("aud-admin", "tenant-a")).state;
+    tenantKey = state[0]?.tenant;
+    return Boolean(tenantKey);
+  });
+  await publish({ title: "Admins of tenant A", audience: { apps: ["aud"], tenants: [tenantKey], user_types: ["it_admin"] } });
+  assert.deepEqual(await centreTitles(await as("user=aud-admin&tenant=tenant-a&role=Cetegra.ITAdmin&app=aud")),
+    ["Admins of tenant A"]);
+  assert.deepEqual(await centreTitles(await as("user=aud-basic&tenant=tenant-a&app=aud")), []);
+  assert.deepEqual(await centreTitles(await as("user=aud-other&tenant=tenant-b&role=Cetegra.ITAdmin&app=aud")), []);
+  assert.deepEqual(await centreTitles(await as("user=aud-admin2&tenant=tenant-a&role=Cetegra.ITAdmin&app=other")), []);
+  for (const context of contexts) await context.close();
+});
+
+test("hostile markup in titles, bodies and comments stays text", async () => {
+  const title = '<img src=x onerror="window.__pwned=1">';
+  const body = '<script>window.__pwned=2</script><b>bold</b>\n<a href="javascript:window.__pwned=3">x</a>';
+  const refused = await api("POST", "/authoring/items", AUTHOR, {
+    kind: "notification", title: "t", link: "javascript:window.__pwned=4",
+    starts_at: new Date().toISOString(), ends_at: new Date(Date.now() + 86400_000).toISOString() });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.error.field, "link");
+  await publish({ title, body, audience: { apps: ["hostile"] } });
+  const survey = await publish({ kind: "survey", title, link: null, audience: { apps: ["hostile"] },
+    question: { type: "choice", text: "<i>Which?</i>", options: ["<b>A</b>", "<img src=y onerror=window.__pwned=5>"] } });
+  const context = await browser.newContext();
+  const page = await open(context, "user=hostile-user&app=hostile");
+  assert.deepEqual(await centreTitles(page), [title]);
+  assert.equal(await page.textContent("#centre .body"), body);
+  assert.equal(await page.$$eval("#centre img, #centre b, #centre script, #survey img, #survey b, #survey i",
+    (n) => n.length), 0);
+  assert.equal(await page.$$eval("#centre a", (n) => n.length), 0); // no link: the body's <a> is text
+  assert.deepEqual(await page.$$eval("#survey-scale button", (b) => b.map((x) => x.textContent)),
+    ["<b>A</b>", "<img src=y onerror=window.__pwned=5>"]);
+  await page.click('#survey-scale button[data-value="<b>A</b>"]');
+  await page.fill("#survey-comment", "<script>window.__pwned=6</script>");
+  await page.click("#survey-send");
+  await waitFor(async () => !(await page.isVisible("dialog#survey")));
+  const second = await browser.newContext();
+  const other = await open(second, "user=hostile-2&app=hostile");
+  await other.click('#survey-scale button[data-value="<b>A</b>"]');
+  await other.fill("#survey-comment", "<img src=z onerror=window.__pwned=7>");
+  await other.click("#survey-send");
+  await waitFor(async () => !(await other.isVisible("dialog#survey")));
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await other.evaluate(() => window.__pwned), undefined);
+  const results = await api("GET", `/authoring/items/${survey.id}/results`, AUTHOR);
+  assert.equal(results.status, 200);
+  assert.equal(results.body.answers, 2);
+  assert.deepEqual(results.body.distribution, { "<b>A</b>": 2 });
+  assert.deepEqual(results.body.comments.map((c) => c.text).sort(),
+    ["<img src=z onerror=window.__pwned=7>", "<script>window.__pwned=6</script>"]);
+  await context.close();
+  await second.close();
+});
+
+test("declined analytics: notifications still arrive; the client never throws", async () => {
+  const context = await browser.newContext();
+  const page = await open(context, "user=declines&app=declined");
+  const declined = await page.evaluate(async () => (await fetch("/api/consent", {
+    method: "PUT", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ status: "declined", policy_version: "2026-04" }) })).status);
+  assert.equal(declined, 200);
+  await publish({ title: "For everyone", audience: { apps: ["declined"] } });
+  await page.click("#refresh");
+  await waitFor(async () => (await centreTitles(page)).length === 1);
+  const failures = await page.evaluate(async () => {
+    const n = window.notifications;
+    const missing = await n.seen("0123456789abcdef0123456789abcdef");
+    const bad = await n.answer("0123456789abcdef0123456789abcdef", 5, "x".repeat(501));
+    n.init({ endpoint: "http://127.0.0.1:9/api" }); // nothing listens there
+    return { missing, bad, offline: await n.pending(), offlineSeen: await n.dismiss("x") };
+  });
+  assert.equal(failures.missing.ok, false);
+  assert.equal(failures.missing.status, 404);
+  assert.equal(failures.bad.status, 400);
+  assert.equal(failures.bad.error.field, "comment");
+  assert.deepEqual(failures.offline, []);
+  assert.deepEqual(failures.offlineSeen, { ok: false, status: 0, error: null });
+  await context.close();
+});

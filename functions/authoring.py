@@ -1,0 +1,77 @@
+"""Author routes (role `Cetegra.Analytics.Author` or the ops role; every call audited like ops
+calls): create, list, change, publish and archive items; survey results also for readers."""
+
+from __future__ import annotations
+
+from functions._http import ApiRequest, Endpoint, blueprint
+from shared.notifications import (
+    AUTHOR_ROLE,
+    MAX_AUTHOR_BYTES,
+    READER_ROLE,
+    ItemFields,
+    ItemList,
+    ItemPatch,
+    ItemView,
+    SurveyResults,
+)
+
+bp = blueprint()
+
+items = Endpoint(bp, "api/authoring/items", "authoring_items", audited=True)
+
+
+@items.operation("GET", summary="Every item, newest first", response=ItemList, roles=(AUTHOR_ROLE,))
+def list_items(request: ApiRequest) -> ItemList:
+    return request.services.notifications.items()
+
+
+@items.operation(
+    "POST",
+    summary="Create an item (as a draft)",
+    body=ItemFields,
+    response=ItemView,
+    status=201,
+    max_body=MAX_AUTHOR_BYTES,
+    roles=(AUTHOR_ROLE,),
+)
+def create_item(request: ApiRequest) -> ItemView:
+    body: ItemFields = request.body
+    return request.services.notifications.create(body)
+
+
+item = Endpoint(bp, "api/authoring/items/{id}", "authoring_item", audited=True)
+
+
+@item.operation("GET", summary="One item", response=ItemView, roles=(AUTHOR_ROLE,), errors=(404,))
+def get_item(request: ApiRequest) -> ItemView:
+    return request.services.notifications.item(request.route["id"])
+
+
+@item.operation(
+    "PATCH",
+    summary="Change an item's fields and/or its status (publish, unpublish, archive)",
+    body=ItemPatch,
+    response=ItemView,
+    max_body=MAX_AUTHOR_BYTES,
+    roles=(AUTHOR_ROLE,),
+    errors=(404,),
+)
+def update_item(request: ApiRequest) -> ItemView:
+    body: ItemPatch = request.body
+    return request.services.notifications.update(request.route["id"], body)
+
+
+results = Endpoint(bp, "api/authoring/items/{id}/results", "authoring_item_results", audited=True)
+
+
+@results.operation(
+    "GET",
+    summary="A survey's results under the k rule (comments for authors only)",
+    response=SurveyResults,
+    roles=(AUTHOR_ROLE, READER_ROLE),
+    errors=(400, 404),
+)
+def survey_results(request: ApiRequest) -> SurveyResults:
+    user = request.user
+    author = user.has_role(AUTHOR_ROLE) or user.has_role(request.services.settings.ops_role)
+    return request.services.notifications.results(request.route["id"], with_comments=author)

@@ -1,0 +1,927 @@
+"""Notifications and surveys: product communication inside Cetegra, the in-house Beamer.
+
+Privacy overview: "Cetegra Workspace includes built-in functionality to show important product
+notifications and collect optional feedback about updates ... To avoid showing the same message
+repeatedly, a pseudonymous user identifier and company association may be used. This information
+is used only for product communication and feedback, and is not shared with third parties."
+
+So:
+* State (seen/dismissed/answered) and answers are keyed by the notification key, a pseudonym
+  with its own HMAC purpose, plus the tenant reference: never the user id, and no value shared
+  with events or consent. This is not analytics: consent is never read and no usage event is
+  written; a user who declined analytics still gets notifications and may answer.
+* Pending = published, inside the window, in the audience, not dismissed, not answered, and for
+  a notification not yet seen (a survey stays pending after it was shown until it is answered or
+  dismissed: the prompt may be postponed, never repeated once closed).
+* Results obey the k rule of the aggregates: no count of 1..k-1 people is shown; smaller cells
+  are folded into `(other)` (and if that remainder is itself under k, the next smallest cell joins
+  it), a survey with fewer than k answers shows nothing. Comments go to authors only, labelled
+  with a tenant or user type only where that cell has at least k answers.
+* Live items are cached per instance for `CACHE_SECONDS`: `GET /api/notifications` then costs
+  at most two storage reads (the live items on a cache miss, the caller's state partition).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
+from shared.identity import Principal
+from shared.logs import log
+from shared.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.retention import months_before
+from shared.settings import UserType
+from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationStore, StateRecord
+
+LOG = logging.getLogger("cetegra.notifications")
+
+AUTHOR_ROLE = "Cetegra.Analytics.Author"
+READER_ROLE = "Cetegra.Analytics.Reader"
+CACHE_SECONDS = 30.0
+"""How long an instance serves its cached live items: a publish, change or archive made on another
+instance reaches users within this time (on the instance that made it, at once)."""
+ARCHIVED_STATE_DAYS = 30
+"""Seen/dismissed/answered state of an item is deleted this long after it was archived or its
+window ended: it is needed only while the item can still be shown."""
+OTHER = "(other)"
+TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+"""Any text but control characters (newline and tab allowed)."""
+LINE = r"^[^\x00-\x1f\x7f]*$"
+
+Kind = Literal["notification", "survey"]
+Priority = Literal["low", "normal", "high"]
+Status = Literal["draft", "published", "archived"]
+QuestionType = Literal["nps", "rating", "choice"]
+Action = Literal["seen", "dismiss"]
+
+MAX_TITLE, MAX_BODY, MAX_COMMENT, MAX_OPTIONS = 120, 2000, 500, 6
+MAX_AUTHOR_BYTES = 32 * 1024
+MAX_ANSWER_BYTES = 4 * 1024
+
+TenantKey = str
+AppId = str
+
+
+class Question(BaseModel):
+    """NPS (0-10), a 1-5 rating, or a single choice of 2 to 6 options."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Question")
+
+    type: QuestionType
+    text: str = Field(min_length=1, max_length=300, pattern=LINE)
+    options: list[str] | None = Field(None, min_length=2, max_length=MAX_OPTIONS)
+
+    @model_validator(mode="after")
+    def _options(self) -> Question:
+        if self.type == "choice":
+            if not self.options:
+                raise ValueError("a choice question needs 2 to 6 options")
+            if any(not (1 <= len(o) <= 80) or not o.strip() for o in self.options):
+                raise ValueError("each option is 1 to 80 characters")
+            if len(set(self.options)) != len(self.options):
+                raise ValueError("options must differ")
+        elif self.options is not None:
+            raise ValueError("only a choice question has options")
+        return self
+
+
+class Audience(BaseModel):
+    """Who sees an item. An empty list means everyone: all tenants, user types, apps."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Audience")
+
+    tenants: list[TenantKey] = Field(default_factory=list, max_length=500)
+    """Tenant keys as the reports list them (`t` + 16 hex), never raw tenant ids."""
+    user_types: list[UserType] = Field(default_factory=list, max_length=3)
+    apps: list[AppId] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _keys(self) -> Audience:
+        for tenant in self.tenants:
+            if not re.fullmatch(r"t[0-9a-f]{16}", tenant):
+                raise ValueError("tenants are tenant keys like t0123456789abcdef")
+        for app in self.apps:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", app):
+                raise ValueError("apps are module ids like 'workspace'")
+        return self
+
+
+Link = Field(None, max_length=2048, pattern=r"^(https://[^\s<>\"'`]+|/[^\s<>\"'`]*)$")
+
+
+class ItemFields(BaseModel):
+    """What an author writes. Text is stored and returned as text: clients never render it as HTML."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="ItemFields")
+
+    kind: Kind
+    title: str = Field(min_length=1, max_length=MAX_TITLE, pattern=LINE)
+    body: str = Field("", max_length=MAX_BODY, pattern=TEXT)
+    link: str | None = Link
+    """An https URL or a path of the Workspace; never javascript:, data: or the like."""
+    priority: Priority = "normal"
+    question: Question | None = None
+    audience: Audience = Field(default_factory=Audience)
+    series: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    """Repeated surveys of one series (e.g. `quarterly-nps`) form the NPS trend."""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ItemFields:
+        check_item(self.kind, self.question, self.starts_at, self.ends_at)
+        return self
+
+
+class ItemPatch(BaseModel):
+    """`PATCH`: any item field, and/or the status (draft → published → archived)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="ItemPatch")
+
+    kind: Kind | None = None
+    title: str | None = Field(None, min_length=1, max_length=MAX_TITLE, pattern=LINE)
+    body: str | None = Field(None, max_length=MAX_BODY, pattern=TEXT)
+    link: str | None = Link
+    priority: Priority | None = None
+    question: Question | None = None
+    audience: Audience | None = None
+    series: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    status: Status | None = None
+
+
+class ItemView(BaseModel):
+    model_config = ConfigDict(title="ItemView")
+
+    id: str
+    status: Status
+    kind: Kind
+    title: str
+    body: str
+    link: str | None
+    priority: Priority
+    question: Question | None
+    audience: Audience
+    series: str | None
+    starts_at: datetime
+    ends_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    archived_at: datetime | None
+
+
+class ItemList(BaseModel):
+    model_config = ConfigDict(title="ItemList")
+
+    items: list[ItemView]
+
+
+class PendingItem(BaseModel):
+    model_config = ConfigDict(title="PendingItem")
+
+    id: str
+    kind: Kind
+    title: str
+    body: str
+    link: str | None
+    priority: Priority
+    question: Question | None
+    seen: bool
+    """A survey already shown (and neither answered nor dismissed)."""
+    starts_at: datetime
+    ends_at: datetime
+
+
+class PendingList(BaseModel):
+    model_config = ConfigDict(title="PendingList")
+
+    items: list[PendingItem]
+
+
+class PendingQuery(BaseModel):
+    """Query of `GET /api/notifications`: the app the user is in, for app-targeted items."""
+
+    model_config = ConfigDict(extra="forbid", title="PendingQuery")
+
+    app: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")
+    """Empty means none (hosts differ in whether they pass `?app=` on at all)."""
+
+
+class SurveyAnswer(BaseModel):
+    """Body of `POST /api/notifications/{id}/answer`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="SurveyAnswer")
+
+    value: int | str
+    """0-10 (NPS), 1-5 (rating), or one of the options (choice)."""
+    comment: str | None = Field(None, max_length=MAX_COMMENT, pattern=TEXT)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number_or_text(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise PydanticCustomError("invalid_answer", "an integer or one of the options")
+        return value
+
+
+class MarkRequest(BaseModel):
+    """Body of seen/dismiss: `{}` or nothing."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="MarkRequest")
+
+
+class ResultCell(BaseModel):
+    model_config = ConfigDict(title="ResultCell")
+
+    key: str
+    """A user type or tenant key, or `(other)` for the folded small cells."""
+    answers: int
+    nps: float | None
+    mean: float | None
+
+
+class ResultComment(BaseModel):
+    model_config = ConfigDict(title="ResultComment")
+
+    text: str
+    user_type: str
+    tenant: str
+
+
+class NpsTrendPoint(BaseModel):
+    model_config = ConfigDict(title="NpsTrendPoint")
+
+    id: str
+    title: str
+    starts_at: datetime
+    answers: int
+    nps: float | None
+
+
+class SurveyResults(BaseModel):
+    model_config = ConfigDict(title="SurveyResults")
+
+    id: str
+    question: Question
+    k: int
+    answers: int
+    """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
+    suppressed: bool
+    distribution: dict[str, int]
+    """Answer → people, each >= k; smaller buckets are summed under `(other)`."""
+    nps: float | None
+    """% promoters (9-10) - % detractors (0-6), NPS surveys only."""
+    mean: float | None
+    by_user_type: list[ResultCell]
+    by_tenant: list[ResultCell]
+    comments: list[ResultComment] | None
+    """Authors only (null for readers)."""
+    trend: list[NpsTrendPoint]
+    """The NPS of every survey of this item's series, oldest first."""
+
+
+class NotificationExport(BaseModel):
+    model_config = ConfigDict(title="NotificationExport")
+
+    state: list[dict[str, Any]]
+    answers: list[dict[str, Any]]
+
+
+def check_item(kind: str, question: Question | None, starts_at: datetime, ends_at: datetime) -> None:
+    """Rules across fields (pydantic turns ValueError into a 400 naming the body)."""
+    if kind == "survey" and question is None:
+        raise ValueError("a survey needs a question")
+    if kind == "notification" and question is not None:
+        raise ValueError("a notification has no question")
+    if ends_at <= starts_at:
+        raise ValueError("ends_at must be after starts_at")
+    if ends_at - starts_at > timedelta(days=366):
+        raise ValueError("a window is at most 366 days")
+
+
+def nps(values: Iterable[int]) -> float | None:
+    scores = list(values)
+    if not scores:
+        return None
+    promoters = sum(1 for v in scores if v >= 9)
+    detractors = sum(1 for v in scores if v <= 6)
+    return round(100.0 * (promoters - detractors) / len(scores), 1)
+
+
+def fold(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
+    """Cells of at least k kept; the rest summed as `(other)`. If that sum is 1..k-1, the smallest
+    kept cell joins it until it reaches k, so no shown number (nor total - shown) is under k."""
+    shown = {key: n for key, n in counts.items() if n >= k}
+    other = sum(n for n in counts.values() if n < k)
+    while 0 < other < k and shown:
+        smallest = min(shown, key=lambda key: (shown[key], key))
+        other += shown.pop(smallest)
+    return shown, other
+
+
+def new_item_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class _Cache:
+    items: list[ItemRecord]
+    until: float
+
+
+class Notifications:
+    def __init__(
+        self,
+        store: NotificationStore,
+        pseudonymizer: Pseudonymizer,
+        clock: Callable[[], datetime],
+        *,
+        k: int,
+        retention_months: int,
+        monotonic: Callable[[], float] = time.monotonic,
+        cache_seconds: float = CACHE_SECONDS,
+    ) -> None:
+        self._store = store
+        self._pseudonymizer = pseudonymizer
+        self._clock = clock
+        self._k = k
+        self._months = retention_months
+        self._now = monotonic
+        self._ttl = cache_seconds
+        self._cache: _Cache | None = None
+        self._lock = threading.Lock()
+
+    # ---- users ----------------------------------------------------------------------------------
+
+    def pending(self, principal: Principal, app: str | None) -> PendingList:
+        """The caller's pending items: ≤ 2 storage reads (live items if not cached, own state)."""
+        identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
+        now = self._clock()
+        live = [
+            item
+            for item in self._live()
+            if item.starts_at <= now < item.ends_at and self._in_audience(item, principal, identity, app)
+        ]
+        if not live:
+            return PendingList(items=[])
+        state = {row.item_id: row for row in self._state(principal, identity)}
+        out = []
+        for item in sorted(live, key=_display_order):
+            row = state.get(item.item_id)
+            if row is not None and (row.dismissed_at or row.answered_at):
+                continue
+            if row is not None and row.seen_at and item.kind == "notification":
+                continue
+            out.append(_pending(item, seen=row is not None and row.seen_at is not None))
+        return PendingList(items=out)
+
+    def mark(self, principal: Principal, item_id: str, action: Action) -> None:
+        """Seen or dismissed; the first time counts, repeating it writes nothing."""
+        identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
+        item = self._visible(item_id, principal, identity)
+        now = self._clock()
+        row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
+            identity, principal, item.item_id, now
+        )
+        if (row.seen_at if action == "seen" else row.dismissed_at) is not None:
+            return
+        if action == "seen":
+            row = replace(row, seen_at=row.seen_at or now, updated_at=now)
+        else:
+            row = replace(
+                row, dismissed_at=row.dismissed_at or now, seen_at=row.seen_at or now, updated_at=now
+            )
+        self._store.save_state([row])
+        log(LOG, logging.INFO, "notifications.marked", action=action, kind=item.kind)
+
+    def answer(self, principal: Principal, item_id: str, answer: SurveyAnswer) -> None:
+        """Store the caller's answer, replacing an earlier one (also one made before a rotation)."""
+        identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
+        item = self._visible(item_id, principal, identity)
+        if item.kind != "survey" or item.question is None:
+            raise BadRequest("this item is not a survey", code="not_a_survey")
+        value = _checked_value(Question.model_validate(item.question), answer.value)
+        comment = answer.comment.strip() if answer.comment and answer.comment.strip() else None
+        older = self._older(principal, identity)
+        now = self._clock()
+        row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
+            identity, principal, item.item_id, now
+        )
+        previous = self._store.answer(item.item_id, identity.notification_key)
+        self._store.save_answer(
+            AnswerRecord(
+                item_id=item.item_id,
+                key=identity.notification_key,
+                tenant=identity.tenant_ref,
+                user_type=principal.user_type,
+                salt_version=identity.salt_version,
+                value=value,
+                comment=comment,
+                answered_at=now,
+            )
+        )
+        try:
+            self._store.save_state(
+                [replace(row, answered_at=now, seen_at=row.seen_at or now, updated_at=now)]
+            )
+        except StorageUnavailable:
+            self._undo_answer(item.item_id, identity.notification_key, previous)
+            raise
+        # One answer per person and survey, also across a salt rotation.
+        stale = [
+            (item.item_id, p.notification_key)
+            for p in older
+            if self._store.answer(item.item_id, p.notification_key) is not None
+        ]
+        self._store.delete_answers(stale)
+        log(
+            LOG,
+            logging.INFO,
+            "notifications.answered",
+            question=item.question["type"],
+            commented=comment is not None,
+        )
+
+    def _undo_answer(self, item_id: str, key: str, previous: AnswerRecord | None) -> None:
+        """The state write failed after the answer was written: put the earlier answer back (or
+        remove the new one), so a 503 leaves nothing changed. Storage that fails twice in a row
+        can leave the new answer; the client's retry then replaces it (still one answer)."""
+        try:
+            if previous is not None:
+                self._store.save_answer(previous)
+            else:
+                self._store.delete_answers([(item_id, key)])
+        except StorageUnavailable:
+            log(LOG, logging.WARNING, "notifications.answer_undo_failed")
+
+    # ---- authors -----------------------------------------------------------------------------------
+
+    def create(self, fields: ItemFields) -> ItemView:
+        now = self._clock()
+        item = ItemRecord(
+            item_id=new_item_id(),
+            status="draft",
+            created_at=now,
+            updated_at=now,
+            published_at=None,
+            archived_at=None,
+            **_field_values(fields.model_dump()),
+        )
+        self._store.save_item(item)
+        log(LOG, logging.INFO, "notifications.item_created", kind=item.kind)
+        return _view(item)
+
+    def items(self) -> ItemList:
+        records = sorted(self._store.items(), key=lambda i: (i.created_at, i.item_id), reverse=True)
+        return ItemList(items=[_view(i) for i in records])
+
+    def item(self, item_id: str) -> ItemView:
+        return _view(self._existing(item_id))
+
+    def update(self, item_id: str, patch: ItemPatch) -> ItemView:
+        """Apply a patch. Once published, a survey's kind and question are fixed (answers refer to
+        them); archived is final."""
+        item = self._existing(item_id)
+        changes = patch.model_dump(exclude_unset=True)
+        status = changes.pop("status", None)
+        if item.status == "archived" and (changes or status not in (None, "archived")):
+            raise BadRequest("an archived item cannot change", code="item_archived", field="status")
+        if item.published_at is not None:
+            for locked in ("kind", "question"):
+                if locked in changes and changes[locked] != (
+                    item.kind if locked == "kind" else item.question
+                ):
+                    raise BadRequest(
+                        f"{locked} cannot change once the item was published",
+                        code="item_locked",
+                        field=locked,
+                    )
+        merged = {**_record_fields(item), **changes}
+        try:
+            fields = ItemFields.model_validate(merged)
+        except ValidationError as exc:
+            message, where = _first_error(exc)
+            raise BadRequest(message, code="invalid_value", field=where) from None
+        now = self._clock()
+        # A changed window may show the item again: retention looks at its state anew.
+        updated = replace(item, updated_at=now, state_removed_at=None, **_field_values(fields.model_dump()))
+        if status is not None and status != item.status:
+            updated = replace(
+                updated,
+                status=status,
+                published_at=(item.published_at or now) if status == "published" else item.published_at,
+                archived_at=now if status == "archived" else None,
+            )
+        self._store.save_item(updated)
+        self._invalidate()
+        log(LOG, logging.INFO, "notifications.item_updated", status=updated.status, kind=updated.kind)
+        return _view(updated)
+
+    def results(self, item_id: str, *, with_comments: bool) -> SurveyResults:
+        item = self._existing(item_id)
+        if item.kind != "survey" or item.question is None:
+            raise BadRequest("results exist for surveys only", code="not_a_survey")
+        question = Question.model_validate(item.question)
+        answers = self._store.answers(item.item_id)
+        trend = self._trend(item, answers)
+        k = self._k
+        if len(answers) < k:
+            return SurveyResults(
+                id=item.item_id,
+                question=question,
+                k=k,
+                answers=0,
+                suppressed=True,
+                distribution={},
+                nps=None,
+                mean=None,
+                by_user_type=[],
+                by_tenant=[],
+                comments=[] if with_comments else None,
+                trend=trend,
+            )
+        counts: dict[str, int] = {}
+        for a in answers:
+            counts[str(a.value)] = counts.get(str(a.value), 0) + 1
+        shown, other = fold(counts, k)
+        distribution = {key: shown[key] for key in _bucket_order(question, shown)}
+        if other:
+            distribution[OTHER] = other
+        by_user_type, types_shown = self._cells(question, answers, lambda a: a.user_type)
+        by_tenant, tenants_shown = self._cells(question, answers, lambda a: a.tenant)
+        comments = None
+        if with_comments:
+            comments = [
+                ResultComment(
+                    text=a.comment,
+                    user_type=a.user_type if a.user_type in types_shown else OTHER,
+                    tenant=a.tenant if a.tenant in tenants_shown else OTHER,
+                )
+                for a in sorted(answers, key=lambda a: a.key)
+                if a.comment
+            ]
+        return SurveyResults(
+            id=item.item_id,
+            question=question,
+            k=k,
+            answers=len(answers),
+            suppressed=False,
+            distribution=distribution,
+            nps=nps(int(a.value) for a in answers) if question.type == "nps" else None,
+            mean=_mean(answers) if question.type == "rating" else None,
+            by_user_type=by_user_type,
+            by_tenant=by_tenant,
+            comments=comments,
+            trend=trend,
+        )
+
+    # ---- data-subject rights and retention ----------------------------------------------------
+
+    def erase(self, identities: list[Pseudonyms]) -> int:
+        """Delete state and answers under every salt version's key; returns rows deleted."""
+        removed = 0
+        for identity in identities:
+            removed += self._store.delete_partition_state(identity.notification_key)
+            answers = self._store.answers_by(identity.notification_key)
+            removed += self._store.delete_answers((a.item_id, a.key) for a in answers)
+        self._invalidate()
+        return removed
+
+    def export(self, identities: list[Pseudonyms]) -> NotificationExport:
+        state: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
+        for identity in identities:
+            for row in self._store.state(identity.notification_key):
+                state.append(
+                    {
+                        "item": row.item_id,
+                        "tenant": row.tenant,
+                        "user_type": row.user_type,
+                        "salt_version": row.salt_version,
+                        "seen_at": row.seen_at,
+                        "dismissed_at": row.dismissed_at,
+                        "answered_at": row.answered_at,
+                    }
+                )
+            for a in self._store.answers_by(identity.notification_key):
+                answers.append(
+                    {
+                        "item": a.item_id,
+                        "tenant": a.tenant,
+                        "user_type": a.user_type,
+                        "salt_version": a.salt_version,
+                        "value": a.value,
+                        "comment": a.comment,
+                        "answered_at": a.answered_at,
+                    }
+                )
+        return NotificationExport(state=state, answers=answers)
+
+    def expire(self) -> int:
+        """Daily (retention timer): state of items archived or ended more than ARCHIVED_STATE_DAYS
+        ago; answers and any state older than the raw data's retention (24 months)."""
+        now = self._clock()
+        done_before = now - timedelta(days=ARCHIVED_STATE_DAYS)
+        finished = [
+            item
+            for item in self._store.items()
+            if item.state_removed_at is None
+            and (
+                (item.archived_at is not None and item.archived_at < done_before)
+                or item.ends_at < done_before
+            )
+        ]
+        cutoff = datetime.combine(months_before(now.date(), self._months), datetime.min.time(), now.tzinfo)
+        removed = 0
+        for item in finished:  # each finished item is looked at once, not every day forever
+            removed += self._store.delete_state(self._store.state_for_items([item.item_id]))
+            self._store.save_item(replace(item, state_removed_at=now))
+        removed += self._store.delete_state(self._store.state_updated_before(cutoff))
+        answers = self._store.delete_answers(self._store.answers_before(cutoff))
+        log(LOG, logging.INFO, "notifications.expired", state_rows=removed, answers=answers)
+        return removed + answers
+
+    def salt_versions_in_use(self) -> set[str]:
+        """Versions that notification state or answers still depend on (for retention)."""
+        return self._store.salt_versions()
+
+    # ---- internals ------------------------------------------------------------------------------
+
+    def _live(self) -> list[ItemRecord]:
+        cache = self._cache
+        if cache is not None and self._now() < cache.until:
+            return cache.items
+        with self._lock:
+            cache = self._cache
+            if cache is not None and self._now() < cache.until:
+                return cache.items
+            # Items whose window ends within the cache lifetime are still in it; `pending` checks
+            # the window against the clock on every request.
+            items = self._store.live_items(self._clock())
+            self._cache = _Cache(items, self._now() + self._ttl)
+            return items
+
+    def _invalidate(self) -> None:
+        with self._lock:
+            self._cache = None
+
+    def _in_audience(
+        self,
+        item: ItemRecord,
+        principal: Principal,
+        identity: Pseudonyms,
+        app: str | None,
+        *,
+        apps: bool = True,
+    ) -> bool:
+        audience = item.audience
+        if audience.get("user_types") and principal.user_type not in audience["user_types"]:
+            return False
+        if apps and audience.get("apps") and app not in audience["apps"]:
+            return False
+        tenants = audience.get("tenants")
+        if tenants and identity.tenant_ref not in tenants:
+            # Keys listed before a salt rotation still name the tenant (no storage read).
+            older = self._older(principal, identity)
+            return any(p.tenant_ref in tenants for p in older)
+        return True
+
+    def _older(self, principal: Principal, identity: Pseudonyms) -> list[Pseudonyms]:
+        """The caller's keys under older enabled salt versions ([] if the vault cannot list them
+        now: notifications keep working, the move after a rotation waits for the vault)."""
+        try:
+            return self._pseudonymizer.previous(identity, principal.tenant_id, principal.user_id)
+        except VaultUnavailable:
+            log(LOG, logging.WARNING, "notifications.older_versions_unavailable")
+            return []
+
+    def _state(self, principal: Principal, identity: Pseudonyms) -> list[StateRecord]:
+        """The caller's state: one partition read. Only after a salt rotation, and once per user
+        (a marker row records it), are the older keys' partitions read and moved to the current
+        key; rows already under the current key win."""
+        rows, checked = self._store.state_and_marker(identity.notification_key)
+        if checked:
+            return rows
+        older = self._older(principal, identity)
+        if not older:
+            return rows
+        current = {row.item_id for row in rows}
+        moved: list[StateRecord] = []
+        for previous in older:
+            for row in self._store.state(previous.notification_key):
+                if row.item_id not in current:
+                    current.add(row.item_id)
+                    moved.append(
+                        replace(row, key=identity.notification_key, salt_version=identity.salt_version)
+                    )
+        if moved:
+            self._store.save_state(moved)
+        for previous in older:
+            # Answers follow, so one answer per survey holds and erasure finds them under the
+            # current key; the old version can then be disabled once raw data allows it.
+            for answer in self._store.answers_by(previous.notification_key):
+                if self._store.answer(answer.item_id, identity.notification_key) is None:
+                    self._store.save_answer(
+                        replace(answer, key=identity.notification_key, salt_version=identity.salt_version)
+                    )
+                self._store.delete_answers([(answer.item_id, answer.key)])
+        self._store.mark_checked(identity.notification_key, identity.salt_version, self._clock())
+        for previous in older:
+            self._store.delete_partition_state(previous.notification_key)
+        return rows + moved
+
+    def _visible(self, item_id: str, principal: Principal, identity: Pseudonyms) -> ItemRecord:
+        """The item, if the caller may see it now; otherwise 404 (never saying why)."""
+        item = self._store.item(item_id) if _is_id(item_id) else None
+        now = self._clock()
+        if (
+            item is None
+            or item.status != "published"
+            or not item.starts_at <= now < item.ends_at
+            # Seen/dismiss/answer carry no app: an app-targeted item is acted on from that app.
+            or not self._in_audience(item, principal, identity, None, apps=False)
+        ):
+            raise NotFound("no such notification", code="notification_not_found")
+        return item
+
+    def _existing(self, item_id: str) -> ItemRecord:
+        item = self._store.item(item_id) if _is_id(item_id) else None
+        if item is None:
+            raise NotFound("no such item", code="item_not_found")
+        return item
+
+    @staticmethod
+    def _blank(identity: Pseudonyms, principal: Principal, item_id: str, now: datetime) -> StateRecord:
+        return StateRecord(
+            key=identity.notification_key,
+            item_id=item_id,
+            tenant=identity.tenant_ref,
+            user_type=principal.user_type,
+            salt_version=identity.salt_version,
+            updated_at=now,
+        )
+
+    def _cells(
+        self, question: Question, answers: list[AnswerRecord], key: Callable[[AnswerRecord], str]
+    ) -> tuple[list[ResultCell], set[str]]:
+        groups: dict[str, list[AnswerRecord]] = {}
+        for a in answers:
+            groups.setdefault(key(a), []).append(a)
+        shown, other = fold({name: len(rows) for name, rows in groups.items()}, self._k)
+        cells = [self._cell(question, name, groups[name]) for name in sorted(shown)]
+        if other:
+            rest = [a for name, rows in groups.items() if name not in shown for a in rows]
+            cells.append(self._cell(question, OTHER, rest))
+        return cells, set(shown)
+
+    @staticmethod
+    def _cell(question: Question, name: str, rows: list[AnswerRecord]) -> ResultCell:
+        return ResultCell(
+            key=name,
+            answers=len(rows),
+            nps=nps(int(a.value) for a in rows) if question.type == "nps" else None,
+            mean=_mean(rows) if question.type == "rating" else None,
+        )
+
+    def _trend(self, item: ItemRecord, answers: list[AnswerRecord]) -> list[NpsTrendPoint]:
+        if item.question is None or item.question.get("type") != "nps":
+            return []
+        series = (
+            [i for i in self._store.items() if i.series == item.series and i.kind == "survey"]
+            if item.series
+            else [item]
+        )
+        points = []
+        for survey in sorted(series, key=lambda i: (i.starts_at, i.item_id)):
+            if survey.question is None or survey.question.get("type") != "nps" or survey.published_at is None:
+                continue
+            rows = answers if survey.item_id == item.item_id else self._store.answers(survey.item_id)
+            enough = len(rows) >= self._k
+            points.append(
+                NpsTrendPoint(
+                    id=survey.item_id,
+                    title=survey.title,
+                    starts_at=survey.starts_at,
+                    answers=len(rows) if enough else 0,
+                    nps=nps(int(a.value) for a in rows) if enough else None,
+                )
+            )
+        return points
+
+
+def _is_id(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def _display_order(item: ItemRecord) -> tuple[int, float, str]:
+    """High priority first, then the newest."""
+    rank = {"high": 0, "normal": 1, "low": 2}[item.priority]
+    return rank, -item.starts_at.timestamp(), item.item_id
+
+
+def _pending(item: ItemRecord, *, seen: bool) -> PendingItem:
+    return PendingItem(
+        id=item.item_id,
+        kind=item.kind,  # type: ignore[arg-type]
+        title=item.title,
+        body=item.body,
+        link=item.link,
+        priority=item.priority,  # type: ignore[arg-type]
+        question=None if item.question is None else Question.model_validate(item.question),
+        seen=seen,
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+    )
+
+
+def _view(item: ItemRecord) -> ItemView:
+    return ItemView(
+        id=item.item_id,
+        status=item.status,  # type: ignore[arg-type]
+        kind=item.kind,  # type: ignore[arg-type]
+        title=item.title,
+        body=item.body,
+        link=item.link,
+        priority=item.priority,  # type: ignore[arg-type]
+        question=None if item.question is None else Question.model_validate(item.question),
+        audience=Audience.model_validate(item.audience),
+        series=item.series,
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        published_at=item.published_at,
+        archived_at=item.archived_at,
+    )
+
+
+FIELD_NAMES = (
+    "kind",
+    "title",
+    "body",
+    "link",
+    "priority",
+    "question",
+    "audience",
+    "series",
+    "starts_at",
+    "ends_at",
+)
+
+
+def _field_values(dumped: dict[str, Any]) -> dict[str, Any]:
+    return {name: dumped[name] for name in FIELD_NAMES}
+
+
+def _record_fields(item: ItemRecord) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in FIELD_NAMES}
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str | None]:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or None
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return (f"{where}: {message}" if where else message), where
+
+
+def _checked_value(question: Question, value: int | str) -> int | str:
+    if question.type == "choice":
+        if not isinstance(value, str) or value not in (question.options or []):
+            raise BadRequest("value: one of the question's options", code="invalid_answer", field="value")
+        return value
+    low, high = (0, 10) if question.type == "nps" else (1, 5)
+    if not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"value: an integer from {low} to {high}", code="invalid_answer", field="value")
+    return value
+
+
+def _mean(rows: list[AnswerRecord]) -> float | None:
+    values = [int(a.value) for a in rows]
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _bucket_order(question: Question, shown: dict[str, int]) -> list[str]:
+    if question.type == "choice":
+        return [o for o in question.options or [] if o in shown]
+    return sorted(shown, key=int)

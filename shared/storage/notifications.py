@@ -1,0 +1,309 @@
+"""Table access for notifications and surveys: the only code that knows their tables and keys.
+
+Layout (docs/notifications.md has the reasoning):
+
+* `notifyitems` — the items authors write. One partition (`item`): authors create a few a week,
+  so listing them all, or the live ones, is one range read of one partition.
+* `notifystate` — seen/dismissed/answered state. Partition = the user's notification key (a
+  purpose-separated pseudonym, never the user id), row = item id. `GET /api/notifications` reads
+  exactly one partition. Row `m` marks that older salt versions were already looked at after a
+  rotation, so that check is made once per user, not on every request.
+* `notifyanswers` — survey answers. Partition = item id, row = notification key: results read
+  one partition, and answering again upserts the same row, so one user never has two answers.
+
+Storage trouble surfaces as StorageUnavailable (503) from `shared.storage.Storage`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.storage.core import Entity, Storage
+
+ITEMS = "notifyitems"
+STATE = "notifystate"
+ANSWERS = "notifyanswers"
+TABLES = (ITEMS, STATE, ANSWERS)
+ITEM_PARTITION = "item"
+MARKER_ROW = "m"
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item as stored. `question` and `audience` are JSON-shaped dicts (validated upstream)."""
+
+    item_id: str
+    kind: str
+    status: str
+    title: str
+    body: str
+    link: str | None
+    priority: str
+    question: dict[str, Any] | None
+    audience: dict[str, list[str]]
+    series: str | None
+    starts_at: datetime
+    ends_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    archived_at: datetime | None
+    state_removed_at: datetime | None = None
+    """When retention deleted the item's seen/dismissed state (so it is not looked for again)."""
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """One user's state for one item; the tenant and user type are kept for the audience only."""
+
+    key: str
+    item_id: str
+    tenant: str
+    user_type: str
+    salt_version: str
+    updated_at: datetime
+    seen_at: datetime | None = None
+    dismissed_at: datetime | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One user's (latest) answer to one survey."""
+
+    item_id: str
+    key: str
+    tenant: str
+    user_type: str
+    salt_version: str
+    value: int | str
+    comment: str | None
+    answered_at: datetime
+
+
+def _item_entity(item: ItemRecord) -> Entity:
+    entity: Entity = {
+        "PartitionKey": ITEM_PARTITION,
+        "RowKey": item.item_id,
+        "kind": item.kind,
+        "status": item.status,
+        "title": item.title,
+        "body": item.body,
+        "priority": item.priority,
+        "audience": json.dumps(item.audience, sort_keys=True),
+        "starts_at": item.starts_at,
+        "ends_at": item.ends_at,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+    optional: dict[str, Any] = {
+        "link": item.link,
+        "question": None if item.question is None else json.dumps(item.question, sort_keys=True),
+        "series": item.series,
+        "published_at": item.published_at,
+        "archived_at": item.archived_at,
+        "state_removed_at": item.state_removed_at,
+    }
+    entity.update({k: v for k, v in optional.items() if v is not None})
+    return entity
+
+
+def _item(entity: Entity) -> ItemRecord:
+    question = entity.get("question")
+    return ItemRecord(
+        item_id=entity["RowKey"],
+        kind=entity["kind"],
+        status=entity["status"],
+        title=entity["title"],
+        body=entity["body"],
+        link=entity.get("link"),
+        priority=entity["priority"],
+        question=None if question is None else json.loads(question),
+        audience=json.loads(entity["audience"]),
+        series=entity.get("series"),
+        starts_at=entity["starts_at"],
+        ends_at=entity["ends_at"],
+        created_at=entity["created_at"],
+        updated_at=entity["updated_at"],
+        published_at=entity.get("published_at"),
+        archived_at=entity.get("archived_at"),
+        state_removed_at=entity.get("state_removed_at"),
+    )
+
+
+def _state_entity(state: StateRecord) -> Entity:
+    entity: Entity = {
+        "PartitionKey": state.key,
+        "RowKey": state.item_id,
+        "tenant": state.tenant,
+        "user_type": state.user_type,
+        "salt_version": state.salt_version,
+        "updated_at": state.updated_at,
+    }
+    for name in ("seen_at", "dismissed_at", "answered_at"):
+        value = getattr(state, name)
+        if value is not None:
+            entity[name] = value
+    return entity
+
+
+def _state(entity: Entity) -> StateRecord:
+    return StateRecord(
+        key=entity["PartitionKey"],
+        item_id=entity["RowKey"],
+        tenant=entity["tenant"],
+        user_type=entity["user_type"],
+        salt_version=entity["salt_version"],
+        updated_at=entity["updated_at"],
+        seen_at=entity.get("seen_at"),
+        dismissed_at=entity.get("dismissed_at"),
+        answered_at=entity.get("answered_at"),
+    )
+
+
+def _answer_entity(answer: AnswerRecord) -> Entity:
+    entity: Entity = {
+        "PartitionKey": answer.item_id,
+        "RowKey": answer.key,
+        "tenant": answer.tenant,
+        "user_type": answer.user_type,
+        "salt_version": answer.salt_version,
+        "value": json.dumps(answer.value),
+        "answered_at": answer.answered_at,
+    }
+    if answer.comment is not None:
+        entity["comment"] = answer.comment
+    return entity
+
+
+def _answer(entity: Entity) -> AnswerRecord:
+    return AnswerRecord(
+        item_id=entity["PartitionKey"],
+        key=entity["RowKey"],
+        tenant=entity["tenant"],
+        user_type=entity["user_type"],
+        salt_version=entity["salt_version"],
+        value=json.loads(entity["value"]),
+        comment=entity.get("comment"),
+        answered_at=entity["answered_at"],
+    )
+
+
+class NotificationStore:
+    """Typed reads and writes of the three tables over the generic `Storage` methods."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._items = storage.table(ITEMS)
+        self._state = storage.table(STATE)
+        self._answers = storage.table(ANSWERS)
+
+    # ---- items ------------------------------------------------------------------------------
+
+    def save_item(self, item: ItemRecord) -> None:
+        self._storage.write_partition(self._items, [_item_entity(item)], upsert=True)
+
+    def item(self, item_id: str) -> ItemRecord | None:
+        entity = self._storage.get(self._items, ITEM_PARTITION, item_id)
+        return None if entity is None else _item(entity)
+
+    def items(self) -> list[ItemRecord]:
+        return [_item(e) for e in self._storage.partition(self._items, ITEM_PARTITION)]
+
+    def live_items(self, now: datetime) -> list[ItemRecord]:
+        """Published items whose window has not ended: one query of the items partition."""
+        rows = self._storage.query(
+            self._items,
+            "PartitionKey eq @pk and status eq @status and ends_at gt @now",
+            {"pk": ITEM_PARTITION, "status": "published", "now": now},
+        )
+        return [_item(e) for e in rows]
+
+    # ---- seen / dismissed / answered state ---------------------------------------------------
+
+    def state(self, key: str) -> list[StateRecord]:
+        """Every state row of one user (one partition read); the migration marker is left out."""
+        return [_state(e) for e in self._storage.partition(self._state, key) if e["RowKey"] != MARKER_ROW]
+
+    def state_and_marker(self, key: str) -> tuple[list[StateRecord], bool]:
+        """One user's state rows and whether the rotation marker is there: one partition read."""
+        entities = self._storage.partition(self._state, key)
+        rows = [_state(e) for e in entities if e["RowKey"] != MARKER_ROW]
+        return rows, len(rows) != len(entities)
+
+    def state_row(self, key: str, item_id: str) -> StateRecord | None:
+        entity = self._storage.get(self._state, key, item_id)
+        return None if entity is None else _state(entity)
+
+    def save_state(self, rows: list[StateRecord]) -> None:
+        """Rows of one user: one entity-group transaction (all or nothing)."""
+        if rows:
+            self._storage.write_partition(self._state, [_state_entity(r) for r in rows], upsert=True)
+
+    def mark_checked(self, key: str, salt_version: str, at: datetime) -> None:
+        """Older salt versions were looked at for this key: do not look again."""
+        row = {"PartitionKey": key, "RowKey": MARKER_ROW, "salt_version": salt_version, "updated_at": at}
+        self._storage.write_partition(self._state, [row], upsert=True)
+
+    def delete_partition_state(self, key: str) -> int:
+        rows = self._storage.partition(self._state, key, select=["RowKey"])
+        return self._storage.delete_entities(self._state, ((key, r["RowKey"]) for r in rows))
+
+    def state_for_items(self, item_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(key, item) of every state row of these items (retention: a filtered table query)."""
+        found: list[tuple[str, str]] = []
+        for item_id in item_ids:
+            rows = self._storage.query(
+                self._state, "RowKey eq @item", {"item": item_id}, select=["PartitionKey"]
+            )
+            found.extend((r["PartitionKey"], item_id) for r in rows)
+        return found
+
+    def state_updated_before(self, cutoff: datetime) -> list[tuple[str, str]]:
+        rows = self._storage.query(
+            self._state, "updated_at lt @cutoff", {"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+        )
+        return [(r["PartitionKey"], r["RowKey"]) for r in rows]
+
+    def delete_state(self, keys: Iterable[tuple[str, str]]) -> int:
+        return self._storage.delete_entities(self._state, keys)
+
+    # ---- answers ------------------------------------------------------------------------------
+
+    def save_answer(self, answer: AnswerRecord) -> None:
+        """Upsert under (item, key): a second answer replaces the first."""
+        self._storage.write_partition(self._answers, [_answer_entity(answer)], upsert=True)
+
+    def answer(self, item_id: str, key: str) -> AnswerRecord | None:
+        entity = self._storage.get(self._answers, item_id, key)
+        return None if entity is None else _answer(entity)
+
+    def answers(self, item_id: str) -> list[AnswerRecord]:
+        return [_answer(e) for e in self._storage.partition(self._answers, item_id)]
+
+    def answers_by(self, key: str) -> list[AnswerRecord]:
+        """One user's answers to every survey (erasure and export: a filtered table query)."""
+        return [_answer(e) for e in self._storage.query(self._answers, "RowKey eq @key", {"key": key})]
+
+    def answers_before(self, cutoff: datetime) -> list[tuple[str, str]]:
+        rows = self._storage.query(
+            self._answers, "answered_at lt @cutoff", {"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+        )
+        return [(r["PartitionKey"], r["RowKey"]) for r in rows]
+
+    def delete_answers(self, keys: Iterable[tuple[str, str]]) -> int:
+        return self._storage.delete_entities(self._answers, keys)
+
+    def salt_versions(self) -> set[str]:
+        """Salt versions that state rows and answers were written under (retention: may an old
+        version be disabled?). Projected scans of both tables: rows are small, once a day."""
+        return {
+            row["salt_version"]
+            for table in (self._state, self._answers)
+            for row in self._storage.scan(table, select=["salt_version"])
+            if row.get("salt_version")
+        }

@@ -1,0 +1,685 @@
+"""Notifications and surveys (issue 13) through the registered routes, against Azurite."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from shared.errors import StorageUnavailable
+from shared.notifications import Notifications, fold, nps
+from shared.services import build, install
+from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore
+from testing.client import POLICY
+from testing.principal import principal_header
+
+TENANT_A = "aaaa0000-1111-2222-3333-444455556666"
+TENANT_B = "bbbb0000-1111-2222-3333-444455556666"
+AUTHOR = principal_header(
+    user_id="author-oid", tenant_id=TENANT_A, name="author@cegal.example", roles=("Cetegra.Analytics.Author",)
+)
+READER = principal_header(user_id="reader-oid", tenant_id=TENANT_A, roles=("Cetegra.Analytics.Reader",))
+OPS = principal_header(user_id="ops-oid", tenant_id=TENANT_A, roles=("Cetegra.Analytics.Operator",))
+ADMIN_ROLE = "Cetegra.ITAdmin"
+
+
+def user(i: int | str, tenant: str = TENANT_A, roles: tuple[str, ...] = ()) -> str:
+    return principal_header(user_id=f"user-{i}", tenant_id=tenant, name=f"user{i}@contoso.com", roles=roles)
+
+
+ME = user("me")
+
+
+def iso(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def item_fields(client, **fields):
+    now = client.clock.now
+    body = {
+        "kind": "notification",
+        "title": "New: saved searches",
+        "body": "Save any search and find it again under Favourites.",
+        "link": "https://docs.cetegra.example/saved-searches",
+        "priority": "normal",
+        "starts_at": iso(now - timedelta(hours=1)),
+        "ends_at": iso(now + timedelta(days=7)),
+    }
+    body.update(fields)
+    return body
+
+
+def nps_question(text="How likely are you to recommend Cetegra Workspace to a colleague?"):
+    return {"type": "nps", "text": text}
+
+
+def create(client, principal=AUTHOR, publish=True, **fields):
+    response = client.post("/api/authoring/items", item_fields(client, **fields), principal=principal)
+    assert response.status == 201, response.body
+    item = response.json()
+    assert item["status"] == "draft"
+    if publish:
+        item = patch(client, item["id"], {"status": "published"})
+    return item
+
+
+def patch(client, item_id, changes, principal=AUTHOR, status=200):
+    response = client.request(
+        "PATCH", f"/api/authoring/items/{item_id}", json_body=changes, principal=principal
+    )
+    assert response.status == status, response.body
+    return response.json()
+
+
+def pending(client, principal=ME, app=None):
+    path = "/api/notifications" + (f"?app={app}" if app else "")
+    response = client.get(path, principal=principal)
+    assert response.status == 200, response.body
+    return response.json()["items"]
+
+
+def ids(items):
+    return [i["id"] for i in items]
+
+
+def act(client, item_id, action, principal=ME, body=None):
+    return client.post(
+        f"/api/notifications/{item_id}/{action}", body if body is not None else {}, principal=principal
+    )
+
+
+def rows(client, base):
+    return list(client.services.storage.scan(client.services.storage.table(base)))
+
+
+def notification_rows(client):
+    return {base: rows(client, base) for base in (STATE, ANSWERS)}
+
+
+# ---- the user's side ---------------------------------------------------------------------------
+
+
+def test_published_item_is_pending_until_seen(client):
+    draft = create(client, publish=False)
+    assert pending(client) == []  # a draft is nobody's
+    assert act(client, draft["id"], "seen").status == 404
+    item = patch(client, draft["id"], {"status": "published"})
+    [shown] = pending(client)
+    assert shown["id"] == item["id"] and shown["kind"] == "notification" and shown["seen"] is False
+    assert shown["title"] == "New: saved searches" and shown["link"].startswith("https://")
+    seen = act(client, item["id"], "seen")
+    assert seen.status == 204 and seen.body == b""
+    assert pending(client) == []
+    before = rows(client, STATE)
+    client.clock.advance(minutes=5)
+    assert act(client, item["id"], "seen").status == 204  # repeating is harmless and writes nothing
+    assert rows(client, STATE) == before
+    assert pending(client, principal=user("other")) != []  # only my state changed
+
+
+def test_survey_stays_pending_after_seen_until_answered_or_dismissed(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    other = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    act(client, survey["id"], "seen")
+    items = {i["id"]: i for i in pending(client)}
+    assert items[survey["id"]]["seen"] is True and items[other["id"]]["seen"] is False
+    assert act(client, survey["id"], "answer", body={"value": 9, "comment": None}).status == 204
+    assert act(client, other["id"], "dismiss").status == 204
+    assert pending(client) == []
+
+
+def test_answering_again_replaces_the_answer(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    assert act(client, survey["id"], "answer", body={"value": 3, "comment": "slow"}).status == 204
+    assert act(client, survey["id"], "answer", body={"value": 10}).status == 204
+    [answer] = rows(client, ANSWERS)
+    assert json.loads(answer["value"]) == 10 and "comment" not in answer
+    [state] = rows(client, STATE)
+    assert state["answered_at"] and state["RowKey"] == survey["id"]
+
+
+def test_choice_and_rating_values_are_checked(client):
+    choice = create(
+        client,
+        kind="survey",
+        link=None,
+        question={
+            "type": "choice",
+            "text": "Which did you use?",
+            "options": ["Search", "Catalogue", "Cases"],
+        },
+    )
+    rating = create(client, kind="survey", link=None, question={"type": "rating", "text": "Rate it"})
+    for item, value in (
+        (choice, "Nope"),
+        (choice, 1),
+        (rating, 0),
+        (rating, 6),
+        (rating, "3"),
+        (rating, True),
+    ):
+        bad = act(client, item["id"], "answer", body={"value": value})
+        assert bad.status == 400 and bad.json()["error"]["field"] == "value", (value, bad.body)
+    assert rows(client, ANSWERS) == []
+    assert act(client, choice["id"], "answer", body={"value": "Cases"}).status == 204
+    assert act(client, rating["id"], "answer", body={"value": 5}).status == 204
+    notification = create(client)
+    refused = act(client, notification["id"], "answer", body={"value": 5})
+    assert refused.status == 400 and refused.json()["error"]["code"] == "not_a_survey"
+
+
+def test_audience_user_types_tenants_apps_and_window(client):
+    tenant_a = client.services.pseudonymizer.current(TENANT_A, "anyone").tenant_ref
+    admins = create(client, title="For admins", audience={"user_types": ["it_admin"]})
+    tenant = create(client, title="For tenant A", audience={"tenants": [tenant_a]})
+    app = create(client, title="In the catalogue", audience={"apps": ["catalog"]})
+    later = create(
+        client,
+        title="Next week",
+        starts_at=iso(client.clock.now + timedelta(days=7)),
+        ends_at=iso(client.clock.now + timedelta(days=8)),
+    )
+    admin_a, basic_b = user(1, roles=(ADMIN_ROLE,)), user(2, tenant=TENANT_B)
+    assert set(ids(pending(client, admin_a))) == {admins["id"], tenant["id"]}
+    assert set(ids(pending(client, admin_a, app="catalog"))) == {admins["id"], tenant["id"], app["id"]}
+    assert ids(pending(client, basic_b)) == []
+    assert ids(pending(client, basic_b, app="catalog")) == [app["id"]]
+    for item in (admins, tenant):
+        assert act(client, item["id"], "seen", principal=basic_b).status == 404  # not theirs: 404
+    assert act(client, later["id"], "seen", principal=admin_a).status == 404
+    client.clock.advance(days=7, minutes=1)
+    assert ids(pending(client, basic_b)) == [later["id"]]  # the others' windows have ended
+    bad = client.get("/api/notifications?app=Not%20An%20App", principal=basic_b)
+    assert bad.status == 400 and bad.json()["error"]["field"] == "app"
+
+
+def test_archived_items_disappear_and_cannot_change(client):
+    item = create(client)
+    archived = patch(client, item["id"], {"status": "archived"})
+    assert archived["archived_at"] and pending(client) == []
+    refused = patch(client, item["id"], {"title": "again"}, status=400)
+    assert refused["error"]["code"] == "item_archived"
+    patch(client, item["id"], {"status": "published"}, status=400)
+
+
+def test_published_survey_keeps_its_question(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    refused = patch(client, survey["id"], {"question": {"type": "rating", "text": "Rate"}}, status=400)
+    assert refused["error"]["code"] == "item_locked" and refused["error"]["field"] == "question"
+    changed = patch(client, survey["id"], {"title": "Quick question", "status": "draft"})
+    assert changed["title"] == "Quick question" and changed["status"] == "draft"
+
+
+def test_declined_analytics_still_gets_notifications_and_writes_no_event(client):
+    assert client.put("/api/consent", {"status": "declined", "policy_version": POLICY}).status == 200
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    assert ids(pending(client)) == [survey["id"]]
+    assert act(client, survey["id"], "answer", body={"value": 8, "comment": "fine"}).status == 204
+    assert not any(name.startswith(client.services.storage.table("ev")) for name in client.tables())
+    consent = rows(client, "consent")
+    assert all(r["status"] == "declined" for r in consent if r["RowKey"] == "state")
+
+
+def test_state_and_answers_are_keyed_by_the_notification_pseudonym(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    act(client, survey["id"], "answer", body={"value": 7})
+    ours = client.services.pseudonymizer.current(TENANT_A, "user-me")
+    [state], [answer] = rows(client, STATE), rows(client, ANSWERS)
+    assert state["PartitionKey"] == answer["RowKey"] == ours.notification_key
+    assert state["tenant"] == answer["tenant"] == ours.tenant_ref
+    assert ours.notification_key not in (ours.consent_key, ours.operator_ref, str(ours.event_pseudonym))
+    text = client.stored_text()
+    for raw in ("user-me", TENANT_A, "userme@contoso.com"):
+        assert raw not in text
+
+
+# ---- authoring: roles, validation, limits, audit ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/authoring/items"),
+        ("POST", "/api/authoring/items"),
+        ("GET", "/api/authoring/items/0123456789abcdef0123456789abcdef"),
+        ("PATCH", "/api/authoring/items/0123456789abcdef0123456789abcdef"),
+        ("GET", "/api/authoring/items/0123456789abcdef0123456789abcdef/results"),
+    ],
+)
+def test_authoring_needs_a_role(client, method, path):
+    for principal in (ME, READER) if "results" not in path else (ME,):
+        response = client.request(
+            method, path, json_body={} if method != "GET" else None, principal=principal
+        )
+        assert response.status == 403, (principal, response.body)
+    assert client.request(method, path, json_body=None, principal=None).status == 401
+    assert rows(client, ITEMS) == []
+
+
+def test_operators_author_and_readers_see_results_without_comments(client):
+    survey = create(client, principal=OPS, kind="survey", question=nps_question(), link=None)
+    assert (
+        client.get(f"/api/authoring/items/{survey['id']}/results", principal=READER).json()["comments"]
+        is None
+    )
+    assert client.get(f"/api/authoring/items/{survey['id']}/results", principal=OPS).json()["comments"] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"title": "x" * 121}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "line\nbreak"}, "title"),
+        ({"body": "b" * 2001}, "body"),
+        ({"link": "javascript:alert(1)"}, "link"),
+        ({"link": 'https://evil.example/"onmouseover=x'}, "link"),
+        ({"priority": "urgent"}, "priority"),
+        ({"kind": "survey"}, None),
+        ({"question": nps_question()}, None),
+        ({"audience": {"tenants": ["c0ffee00-1111-2222-3333-444455556666"]}}, "audience"),
+        ({"audience": {"user_types": ["root"]}}, "audience.user_types[0]"),
+        ({"starts_at": "2026-11-23T12:00:00"}, "starts_at"),
+        ({"ends_at": "2026-11-01T00:00:00Z"}, None),
+        (
+            {"kind": "survey", "question": {"type": "choice", "text": "?", "options": ["a"]}},
+            "question.options",
+        ),
+        (
+            {"kind": "survey", "question": {"type": "choice", "text": "?", "options": list("abcdefg")}},
+            "question.options",
+        ),
+        ({"owner": "me"}, "owner"),
+    ],
+)
+def test_bad_items_are_400_and_store_nothing(client, changes, field):
+    response = client.post("/api/authoring/items", item_fields(client, **changes), principal=AUTHOR)
+    assert response.status == 400, response.body
+    assert response.json()["error"].get("field") == field
+    assert rows(client, ITEMS) == []
+
+
+def test_size_limits(client):
+    huge = item_fields(client, body="b" * 40_000)
+    assert client.post("/api/authoring/items", huge, principal=AUTHOR).status == 413
+    assert rows(client, ITEMS) == []
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    long = act(client, survey["id"], "answer", body={"value": 5, "comment": "c" * 501})
+    assert long.status == 400 and long.json()["error"]["field"] == "comment"
+    too_big = act(client, survey["id"], "answer", body={"value": 5, "comment": "é" * 2100})
+    assert too_big.status == 413
+    assert notification_rows(client) == {STATE: [], ANSWERS: []}
+    assert act(client, survey["id"], "answer", body={"value": 5, "comment": "é" * 500}).status == 204
+
+
+def test_unknown_ids_are_404(client):
+    for item_id in ("0123456789abcdef0123456789abcdef", "not-an-id", "..%2F..%2Fetc"):
+        for action in ("seen", "dismiss"):
+            assert act(client, item_id, action).status == 404
+        assert act(client, item_id, "answer", body={"value": 1}).status == 404
+        assert client.get(f"/api/authoring/items/{item_id}", principal=AUTHOR).status == 404
+        assert client.get(f"/api/authoring/items/{item_id}/results", principal=AUTHOR).status == 404
+        assert patch(client, item_id, {"title": "x"}, status=404)["error"]["code"] == "item_not_found"
+    assert notification_rows(client) == {STATE: [], ANSWERS: []} and rows(client, ITEMS) == []
+
+
+def test_author_actions_are_audited_without_identities(client):
+    item = create(client)
+    client.get("/api/authoring/items", principal=AUTHOR)
+    client.post("/api/authoring/items", {}, principal=ME)  # denied, audited too
+    records = client.services.tables.audit.day(client.clock.now.date())
+    operations = sorted((r.operation, r.status) for r in records)
+    assert operations == [
+        ("GET /api/authoring/items", 200),
+        ("PATCH /api/authoring/items/{id}", 200),
+        ("POST /api/authoring/items", 201),
+        ("POST /api/authoring/items", 403),
+    ]
+    assert all(r.actor.startswith("o") for r in records)
+    text = json.dumps(records, default=str)
+    assert "author-oid" not in text and "author@cegal.example" not in text and item["id"] not in text
+
+
+def test_list_and_hostile_markup_come_back_as_text(client):
+    hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    item = create(client, title=hostile[:120], body=hostile + "\n&amp; <b>bold</b>")
+    [listed] = client.get("/api/authoring/items", principal=AUTHOR).json()["items"]
+    assert listed["id"] == item["id"] and listed["body"] == hostile + "\n&amp; <b>bold</b>"
+    [shown] = pending(client)
+    assert shown["title"] == hostile[:120] and shown["body"] == listed["body"]
+
+
+# ---- results and the k rule -----------------------------------------------------------------------
+
+
+def answer_as(client, survey, answers):
+    for i, (value, tenant, roles, comment) in enumerate(answers):
+        principal = user(f"r{i}", tenant=tenant, roles=roles)
+        response = act(
+            client, survey["id"], "answer", principal=principal, body={"value": value, "comment": comment}
+        )
+        assert response.status == 204, response.body
+
+
+def test_results_below_k_show_nothing(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(10, TENANT_A, (), "love it")] * 4)
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    assert results["k"] == 5 and results["answers"] == 0 and results["suppressed"] is True
+    assert results["distribution"] == {} and results["nps"] is None and results["comments"] == []
+    assert results["by_user_type"] == results["by_tenant"] == []
+
+
+def test_results_distribution_nps_cells_and_comments_obey_k(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    admin = (ADMIN_ROLE,)
+    answers = (
+        [(10, TENANT_A, (), "great")] * 6  # 6 promoters, basic users of A
+        + [(9, TENANT_A, (), None)] * 2  # 2 promoters
+        + [(3, TENANT_B, admin, "too slow")] * 3  # 3 detractors, admins of B (a cell under k)
+        + [(7, TENANT_A, (), None)] * 5  # 5 passives
+    )
+    answer_as(client, survey, answers)
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    assert results["answers"] == 16 and results["suppressed"] is False
+    assert results["nps"] == round(100 * (8 - 3) / 16, 1)
+    # 10 → 6 and 7 → 5 kept; 9 (2) and 3 (3) are under k: together (other) = 5
+    assert results["distribution"] == {"7": 5, "10": 6, "(other)": 5}
+    tenant_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    # tenant B (3) is under k; (other) would be 3 < k, so the smallest kept cell... is A (13): all folded
+    assert results["by_tenant"] == [{"key": "(other)", "answers": 16, "nps": results["nps"], "mean": None}]
+    assert tenant_a not in json.dumps(results)
+    assert results["by_user_type"] == [{"key": "(other)", "answers": 16, "nps": results["nps"], "mean": None}]
+    for cells in (results["by_tenant"], results["by_user_type"], [results["distribution"]]):
+        for cell in cells:
+            for count in [cell["answers"]] if "answers" in cell else cell.values():
+                assert count == 0 or count >= 5
+    comments = results["comments"]
+    assert sorted(c["text"] for c in comments) == ["great"] * 6 + ["too slow"] * 3
+    assert all(c["tenant"] == "(other)" and c["user_type"] == "(other)" for c in comments)
+    reader = client.get(f"/api/authoring/items/{survey['id']}/results", principal=READER).json()
+    assert reader["comments"] is None and reader["distribution"] == results["distribution"]
+
+
+def test_big_cells_are_shown_with_their_comments(client):
+    survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    answer_as(
+        client,
+        survey,
+        [(5, TENANT_A, (), "fast")] * 6 + [(2, TENANT_B, (ADMIN_ROLE,), "needs filters")] * 5,
+    )
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    key_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    key_b = client.services.pseudonymizer.current(TENANT_B, "x").tenant_ref
+    assert results["distribution"] == {"2": 5, "5": 6} and results["mean"] == round((30 + 10) / 11, 2)
+    assert {c["key"]: c["answers"] for c in results["by_tenant"]} == {key_a: 6, key_b: 5}
+    assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {"basic_user": 6, "it_admin": 5}
+    assert {(c["text"], c["tenant"], c["user_type"]) for c in results["comments"]} == {
+        ("fast", key_a, "basic_user"),
+        ("needs filters", key_b, "it_admin"),
+    }
+
+
+def test_nps_trend_across_a_series(client):
+    first = create(client, kind="survey", question=nps_question(), link=None, series="quarterly-nps")
+    answer_as(client, first, [(10, TENANT_A, (), None)] * 5 + [(0, TENANT_A, (), None)] * 5)
+    patch(client, first["id"], {"status": "archived"})
+    client.clock.advance(days=90)
+    second = create(client, kind="survey", question=nps_question(), link=None, series="quarterly-nps")
+    answer_as(client, second, [(10, TENANT_A, (), None)] * 5 + [(8, TENANT_A, (), None)] * 5)
+    third = create(
+        client,
+        kind="survey",
+        question=nps_question(),
+        link=None,
+        series="quarterly-nps",
+        starts_at=iso(client.clock.now - timedelta(minutes=30)),
+    )
+    answer_as(client, third, [(10, TENANT_A, (), None)] * 2)
+    trend = client.get(f"/api/authoring/items/{second['id']}/results", principal=AUTHOR).json()["trend"]
+    assert [(p["id"], p["answers"], p["nps"]) for p in trend] == [
+        (first["id"], 10, 0.0),
+        (second["id"], 10, 50.0),
+        (third["id"], 0, None),  # under k: no figure
+    ]
+
+
+def test_fold_and_nps_units():
+    assert nps([10, 9, 8, 7, 0]) == 20.0 and nps([]) is None and nps([6] * 3) == -100.0
+    assert fold({"a": 6, "b": 2, "c": 1}, 5) == ({}, 9)
+    assert fold({"a": 6, "b": 7, "c": 1}, 5) == ({"b": 7}, 7)
+    assert fold({"a": 6, "b": 7, "c": 5}, 5) == ({"a": 6, "b": 7, "c": 5}, 0)
+    assert fold({"a": 6, "b": 7, "c": 0}, 5) == ({"a": 6, "b": 7}, 0)
+
+
+# ---- speed: storage reads per pending request and the instance cache ------------------------------
+
+
+@pytest.fixture
+def reads(client, monkeypatch):
+    storage = client.services.storage
+    counter = {"n": 0}
+    for name in ("get", "query", "scan", "list_tables"):
+        original = getattr(storage, name)
+
+        def counted(*args, _original=original, **kwargs):
+            counter["n"] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(storage, name, counted)
+    return counter
+
+
+def test_pending_costs_at_most_two_storage_reads(client, reads):
+    for i in range(5):
+        item = create(client, title=f"item {i}")
+        act(client, item["id"], "dismiss") if i == 0 else None
+    client.services.notifications._invalidate()
+    reads["n"] = 0
+    assert len(pending(client)) == 4
+    assert reads["n"] == 2  # live items (cache miss) + my state partition
+    reads["n"] = 0
+    assert len(pending(client, principal=user("x"))) == 5
+    assert reads["n"] == 1  # cached items + my state partition
+
+
+def test_a_publish_reaches_other_instances_within_the_cache_time(client):
+    ticks = {"now": 0.0}
+    other = Notifications(
+        NotificationStore(client.services.storage),
+        client.services.pseudonymizer,
+        client.clock,
+        k=5,
+        retention_months=24,
+        monotonic=lambda: ticks["now"],
+    )
+    from shared.identity import principal_from_header
+
+    me = principal_from_header(ME, client.services.settings)
+    assert other.pending(me, None).items == []  # the other instance caches "nothing live"
+    item = create(client)  # published on this instance: here at once
+    assert ids(pending(client)) == [item["id"]]
+    ticks["now"] += 29
+    assert other.pending(me, None).items == []
+    ticks["now"] += 2  # past CACHE_SECONDS
+    assert [i.id for i in other.pending(me, None).items] == [item["id"]]
+
+
+# ---- failures: 503 and nothing stored -----------------------------------------------------------
+
+
+def test_vault_down_cold_gives_503_and_stores_nothing(client, vault):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    vault.down = True
+    install(
+        build(
+            client.services.settings,
+            storage=client.services.storage,
+            salt_source=vault.salt_source(),
+            clock=client.clock,
+        )
+    )
+    for response in (
+        client.get("/api/notifications"),
+        act(client, survey["id"], "seen"),
+        act(client, survey["id"], "answer", body={"value": 9, "comment": "x"}),
+    ):
+        assert response.status == 503 and response.header("Retry-After") == "5"
+        assert response.json()["error"]["code"] == "key_vault_unavailable"
+    assert notification_rows(client) == {STATE: [], ANSWERS: []}
+
+
+def test_storage_failing_mid_answer_leaves_the_earlier_answer(client, monkeypatch):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    assert act(client, survey["id"], "answer", body={"value": 4, "comment": "before"}).status == 204
+    store = client.services.notifications._store
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("table storage is unavailable")
+
+    monkeypatch.setattr(store, "save_state", down)
+    failed = act(client, survey["id"], "answer", body={"value": 10, "comment": "after"})
+    assert failed.status == 503 and failed.header("Retry-After") == "5"
+    [answer] = rows(client, ANSWERS)
+    assert json.loads(answer["value"]) == 4 and answer["comment"] == "before"
+
+
+def test_storage_down_gives_503_and_stores_nothing(client, monkeypatch):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    storage = client.services.storage
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("table storage is unavailable")
+
+    monkeypatch.setattr(storage, "write_partition", down)
+    for response in (
+        act(client, survey["id"], "seen"),
+        act(client, survey["id"], "answer", body={"value": 9}),
+        client.post("/api/authoring/items", item_fields(client), principal=AUTHOR),
+    ):
+        assert response.status == 503 and response.json()["error"]["code"] == "storage_unavailable"
+    monkeypatch.undo()
+    assert notification_rows(client) == {STATE: [], ANSWERS: []} and len(rows(client, ITEMS)) == 1
+
+
+# ---- rights, rotation, retention, logs -------------------------------------------------------------
+
+
+def rotate(client):
+    version = client.vault.rotate()
+    client.services.salts._refresh_at = 0
+    client.services.salts._listed = None
+    return version
+
+
+def test_rotation_keeps_state_and_one_answer(client):
+    note = create(client)
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    later = create(client, title="Seen after the rotation")
+    act(client, note["id"], "dismiss")
+    act(client, survey["id"], "answer", body={"value": 2})
+    old_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
+    rotate(client)
+    act(client, later["id"], "seen")  # a state row under the new key before any GET
+    assert pending(client) == []  # state moved to the new key, nothing shown again
+    assert len([r for r in rows(client, STATE) if r["RowKey"] != "m"]) == 3
+    assert pending(client) == []  # and once moved, the marker keeps it to one partition read
+    new_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
+    assert new_key != old_key
+    assert {r["PartitionKey"] for r in rows(client, STATE) if r["RowKey"] != "m"} == {new_key}
+    [moved] = rows(client, ANSWERS)  # the answer moved with the state
+    assert moved["RowKey"] == new_key and json.loads(moved["value"]) == 2
+    assert client.services.retention.run().salt_versions_in_use == [client.services.salts.current().version]
+
+
+def test_answer_right_after_a_rotation_replaces_the_old_one(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    act(client, survey["id"], "answer", body={"value": 2})
+    rotate(client)
+    assert act(client, survey["id"], "answer", body={"value": 9}).status == 204  # no GET in between
+    [answer] = rows(client, ANSWERS)
+    new_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
+    assert answer["RowKey"] == new_key and json.loads(answer["value"]) == 9
+
+
+def test_export_and_erasure_cover_every_salt_version(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    note = create(client)
+    act(client, survey["id"], "answer", body={"value": 6, "comment": "pre-rotation"})
+    rotate(client)
+    act(client, note["id"], "seen")  # state moves to the new key on the next read; this writes there
+    other = user("bystander")
+    act(client, note["id"], "seen", principal=other)
+    subject = {"user_id": "user-me", "tenant_id": TENANT_A}
+    exported = client.post("/api/ops/export", subject, principal=OPS).json()["notifications"]
+    assert [a["comment"] for a in exported["answers"]] == ["pre-rotation"]
+    assert {s["item"] for s in exported["state"]} == {survey["id"], note["id"]}
+    assert len({s["salt_version"] for s in exported["state"]}) == 2
+    erased = client.post("/api/ops/erasure", {**subject, "mode": "unlink"}, principal=OPS).json()
+    assert erased["notification_rows_deleted"] == 3
+    assert rows(client, ANSWERS) == []
+    assert len(rows(client, STATE)) == 1  # the bystander's
+    again = client.post("/api/ops/export", subject, principal=OPS).json()["notifications"]
+    assert again == {"state": [], "answers": []}
+
+
+def test_retention_deletes_old_state_and_answers(client):
+    note = create(client)
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    act(client, note["id"], "seen")
+    act(client, survey["id"], "answer", body={"value": 8})
+    patch(client, note["id"], {"status": "archived"})
+    client.clock.advance(days=29)
+    assert client.services.retention.run().notification_rows_removed == 0
+    client.clock.advance(days=2)
+    result = client.services.retention.run()
+    assert result.notification_rows_removed == 1  # the archived notification's state
+    assert [r["RowKey"] for r in rows(client, STATE)] == [survey["id"]]
+    marked = {r["RowKey"]: r.get("state_removed_at") for r in rows(client, ITEMS)}
+    assert marked[note["id"]] is not None and marked[survey["id"]] is None  # looked at once only
+    client.clock.advance(days=24 * 31)
+    assert client.services.retention.run().notification_rows_removed == 2  # survey state and answer
+    assert notification_rows(client) == {STATE: [], ANSWERS: []}
+    assert len(rows(client, ITEMS)) == 2  # items are the authors' record, kept
+
+
+def test_no_body_comment_or_identity_in_logs(client, logs):
+    survey = create(client, kind="survey", question=nps_question(), link=None, body="Secret-roadmap body")
+    act(client, survey["id"], "answer", body={"value": 1, "comment": "My manager Ola Nordmann is awful"})
+    client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR)
+    text = "\n".join(r.getMessage() for r in logs.records)
+    assert "notifications.answered" in text
+    for secret in ("Secret-roadmap", "Ola Nordmann", "user-me", TENANT_A, survey["id"], "How likely"):
+        assert secret not in text
+
+
+def test_after_a_rotation_the_move_happens_once(client, reads, vault):
+    item = create(client)
+    act(client, item["id"], "dismiss")
+    rotate(client)
+    assert pending(client) == []  # this request moves the state (and writes the marker)
+    client.services.notifications._invalidate()
+    reads["n"] = 0
+    assert pending(client) == []
+    assert reads["n"] == 2
+    vault.down = True  # the version list cannot be refreshed: notifications keep working
+    client.services.salts._listed = None
+    assert pending(client, principal=user("new-after-rotation")) != []
+
+
+def test_openapi_documents_the_routes_from_the_models(client):
+    document = client.get("/api/openapi.json", principal=None).json()
+    answer = document["paths"]["/api/notifications/{id}/answer"]["post"]
+    assert answer["parameters"] == [
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    assert "content" not in answer["responses"]["204"] and "404" in answer["responses"]
+    listing = document["paths"]["/api/notifications"]["get"]
+    assert [p["name"] for p in listing["parameters"]] == ["app"]
+    create = document["paths"]["/api/authoring/items"]["post"]
+    assert set(create["responses"]) >= {"201", "400", "401", "403", "413", "415", "503"}
+    schemas = document["components"]["schemas"]
+    assert schemas["SurveyAnswer"]["properties"]["comment"]["anyOf"][0]["maxLength"] == 500
+    assert schemas["ItemFields"]["properties"]["title"]["maxLength"] == 120
+    assert "comments" in schemas["SurveyResults"]["properties"]
