@@ -17,12 +17,13 @@ export const TENANTS = [
 ];
 const USER_TYPE_WEIGHT = { basic_user: 0.7, advanced_user: 0.2, it_admin: 0.1 };
 
+// `onboard`: weeks after a tenant's first event before its people start using the feature
 export const FEATURES = [
-  { app: "workspace", feature: "app.launch", base: 0.9 },
-  { app: "workspace", feature: "nav.page_view /home", base: 0.75 },
-  { app: "service-desk", feature: "case.submitted", base: 0.22 },
-  { app: "service-desk", feature: "nav.page_view /cases/{id}", base: 0.35 },
-  { app: "catalog", feature: "catalog.ordered", base: 0.12 },
+  { app: "workspace", feature: "app.launch", base: 0.9, onboard: 0 },
+  { app: "workspace", feature: "nav.page_view /home", base: 0.75, onboard: 0 },
+  { app: "service-desk", feature: "case.submitted", base: 0.22, onboard: 2 },
+  { app: "service-desk", feature: "nav.page_view /cases/{id}", base: 0.35, onboard: 1 },
+  { app: "catalog", feature: "catalog.ordered", base: 0.12, onboard: 3 },
   { app: "insights", feature: "feature.used", base: 0, launched: LAUNCH },
 ];
 
@@ -107,6 +108,8 @@ function featureUsers(f, grain, p, tenant, userType) {
     const weeksIn = Math.floor((parse(p.start) - parse(f.launched)) / DAY / 7);
     base = grain === "month" ? (p.start.slice(0, 7) >= f.launched.slice(0, 7) ? 0.25 : 0) : weeksIn < 0 ? 0 : Math.min(0.45, 0.12 + 0.06 * weeksIn);
   }
+  const first = TENANTS.find((t) => t.tenant === tenant)?.first_seen;
+  if (first && grain === "week" && (parse(p.start) - parse(mondayOf(first))) / DAY / 7 < (f.onboard || 0)) base = 0;
   const users = kRule(Math.min(wau, Math.round(wau * base * noise("fu", f.feature, p.period, tenant, userType))));
   return { wau, users };
 }

@@ -29,25 +29,26 @@ export const seconds = (iso) => Date.parse(`${iso}T00:00:00Z`) / 1000;
  * A time chart: `x` ISO dates; `series` [{label, values, color, axis: "left"|"right",
  * kind: "line"|"bars", dash, format}]. Returns the wrapper element (role img, labelled).
  */
-export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, height = 280 }) {
+export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, height = 280, grain = "day", marker }) {
   const wrapper = el("figure", { class: "chart", role: "img", "aria-label": label });
   const host = el("div", { class: "chart-host" });
   wrapper.append(host);
   const hasRight = series.some((s) => s.axis === "right");
+  const weekly = grain === "week"; // a week's point sits mid-week, its bar spans the week
   const options = {
     width: 800,
     height,
     tzDate: utc,
     cursor: { drag: { x: false, y: false }, points: { size: 7 } },
     legend: { live: true },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, niceMax(max)] }, ...(hasRight ? { r: { range: (u, min, max) => [0, niceMax(max)] } } : {}) },
+    scales: { x: { time: true, range: weekly ? (u, min, max) => [min - HALF_WEEK, max + HALF_WEEK] : undefined }, y: { range: (u, min, max) => [0, niceMax(max)] }, ...(hasRight ? { r: { range: (u, min, max) => [0, niceMax(max)] } } : {}) },
     axes: [
-      { stroke: "#3b4350", grid: { stroke: "#e3e7ed" }, ticks: { stroke: "#c7ced8" } },
+      { stroke: "#3b4350", space: 72, grid: { stroke: "#e3e7ed" }, ticks: { stroke: "#c7ced8" }, values: (u, splits) => splits.map((ts) => tick(grain).format(new Date(ts * 1e3))) },
       { label: leftLabel, stroke: "#3b4350", grid: { stroke: "#e3e7ed" }, ticks: { stroke: "#c7ced8" }, values: (u, v) => v.map(fmt.compact), size: 60 },
       ...(hasRight ? [{ scale: "r", side: 1, label: rightLabel, stroke: "#3b4350", grid: { show: false }, values: (u, v) => v.map(rightFormat), size: 60 }] : []),
     ],
     series: [
-      { label: "Period", value: (u, v) => (v == null ? "–" : new Date(v * 1e3).toISOString().slice(0, 10)) },
+      { label: grain === "month" ? "Month" : grain === "week" ? "Week of" : "Day", value: (u, v) => (v == null ? "–" : new Date((v - (weekly ? HALF_WEEK : 0)) * 1e3).toISOString().slice(0, grain === "month" ? 7 : 10)) },
       ...series.map((s) => ({
         label: s.label,
         scale: s.axis === "right" ? "r" : "y",
@@ -62,12 +63,41 @@ export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat
       })),
     ],
   };
-  const data = [x.map(seconds), ...series.map((s) => s.values)];
+  if (marker) options.hooks = { draw: [(u) => drawMarker(u, seconds(marker.date), marker.label)] };
+  const data = [x.map((d) => seconds(d) + (weekly ? HALF_WEEK : 0)), ...series.map((s) => s.values)];
   const chart = new uPlot(options, data, host);
   host.chart = chart;
   resize.observe(host);
   live.add(chart);
   return wrapper;
+}
+
+const HALF_WEEK = 3.5 * 86400;
+const LOCALE = navigator.language || "en-GB";
+const TICKS = {
+  day: new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short", timeZone: "UTC" }),
+  month: new Intl.DateTimeFormat(LOCALE, { month: "short", year: "numeric", timeZone: "UTC" }),
+};
+const tick = (grain) => (grain === "month" ? TICKS.month : TICKS.day);
+
+/** A dashed vertical line with a label (e.g. the launch date), drawn on the canvas. */
+function drawMarker(u, ts, text) {
+  const x = Math.round(u.valToPos(ts, "x", true));
+  const { ctx } = u;
+  const { top, height } = u.bbox;
+  ctx.save();
+  ctx.strokeStyle = "#1b1f24";
+  ctx.lineWidth = 1.5 * devicePixelRatio;
+  ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
+  ctx.beginPath();
+  ctx.moveTo(x, top);
+  ctx.lineTo(x, top + height);
+  ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = "#1b1f24";
+  ctx.font = `600 ${12 * devicePixelRatio}px system-ui, sans-serif`;
+  ctx.fillText(text, x + 6 * devicePixelRatio, top + 14 * devicePixelRatio);
+  ctx.restore();
 }
 
 function niceMax(max) {

@@ -49,7 +49,7 @@ export const activeUsers = {
     const { filters } = data;
     const grain = filters.grain;
     const current = data[grain];
-    const downloads = ["day", "week", "month"].map((g) => ({ label: `CSV · per ${g}`, url: data[g].url, name: `active-users-${g}` }));
+    const downloads = ["day", "week", "month"].map((g) => ({ label: `Download CSV: per ${g}`, url: data[g].url, name: `active-users-${g}` }));
     if (!current.rows.length) return { nodes: [empty(NO_DATA)], downloads };
     const sticky = stickiness(data.day.rows, data.month.rows, filters.from, filters.to);
     const days = api.daysBetween(filters.from, filters.to) + 1;
@@ -71,11 +71,12 @@ export const activeUsers = {
     const chart = timeChart({
       label: `Line chart of active users, sessions and events per ${grain} from ${filters.from} to ${filters.to}. The same numbers are in the table "Active users per ${grain}" below.`,
       x: rows.map((r) => api.periodStart(r.period)),
-      leftLabel: "Active users",
-      rightLabel: "Sessions · events",
+      grain,
+      leftLabel: "Active users · sessions",
+      rightLabel: "Events",
       series: [
         { label: "Active users", values: rows.map((r) => r.active_users), color: "#1f5fa8" },
-        { label: "Sessions", values: rows.map((r) => r.sessions), color: "#2e7d32", axis: "right", dash: [6, 4] },
+        { label: "Sessions", values: rows.map((r) => r.sessions), color: "#2e7d32", dash: [6, 4] },
         { label: "Events", values: rows.map((r) => r.events), color: "#b34700", axis: "right", dash: [2, 3] },
       ],
     });
@@ -94,7 +95,7 @@ export const activeUsers = {
       { label: "DAU ÷ MAU", numeric: true, cell: (r) => fmt.pct(r.ratio) },
     ], sticky, { className: "data sticky-table" });
     return {
-      nodes: [kpis, chart, details(`Table: active users per ${grain} (${rows.length} rows)`, perGrain, rows.length <= 16), el("div", { class: "side" }, stickyTable)],
+      nodes: [kpis, chart, el("div", { class: "tables" }, details(`Table: active users per ${grain} (${rows.length} rows)`, perGrain, rows.length <= 20), stickyTable)],
       downloads,
     };
   },
@@ -114,7 +115,7 @@ export const adoption = {
     return { filters, grain, features: await api.features(filters, grain, signal) };
   },
   render({ filters, grain, features }) {
-    const downloads = [{ label: `CSV · features per ${grain}`, url: features.url, name: `features-${grain}` }];
+    const downloads = [{ label: `Download CSV: features per ${grain}`, url: features.url, name: `features-${grain}` }];
     const rows = features.rows;
     if (!rows.length) return { nodes: [empty(NO_DATA)], downloads };
     const periods = [...new Set(rows.map((r) => r.period))].sort();
@@ -165,7 +166,7 @@ export const retention = {
     return { filters, retention: await api.retention(filters, signal) };
   },
   render({ retention: data }) {
-    const downloads = [{ label: "CSV · cohorts", url: data.url, name: "retention" }];
+    const downloads = [{ label: "Download CSV: cohorts", url: data.url, name: "retention" }];
     if (!data.rows.length) return { nodes: [empty(NO_DATA)], downloads };
     const thisWeek = api.mondayOf(api.today());
     const weeks = Array.from({ length: 12 }, (_, i) => i + 1);
@@ -241,8 +242,8 @@ export const onboarding = {
   render({ tenant, picked, data }) {
     if (!tenant) return { nodes: [empty("No tenant has sent events yet.")], downloads: [] };
     const downloads = [
-      { label: "CSV · active users per week", url: data.urls[0], name: "onboarding-active-users" },
-      { label: "CSV · features per week", url: data.urls[1], name: "onboarding-features" },
+      { label: "Download CSV: active users per week", url: data.urls[0], name: "onboarding-active-users" },
+      { label: "Download CSV: features per week", url: data.urls[1], name: "onboarding-features" },
     ];
     const intro = el(
       "p",
@@ -256,6 +257,7 @@ export const onboarding = {
     const chart = timeChart({
       label: `Chart of ${tenantLabel(tenant)}'s weekly active users and the number of features adopted so far, since its first event. The same numbers are in the table below.`,
       x: weeks.map((w) => api.weekStart(w.period)),
+      grain: "week",
       leftLabel: "Active users",
       rightLabel: "Features adopted",
       series: [
@@ -312,7 +314,7 @@ export const launch = {
     return { filters, weeks, window: await api.launchWindow(filters, date, weeks, signal) };
   },
   render({ weeks, window: w }, context) {
-    const downloads = [{ label: "CSV · features per week in the window", url: w.url, name: "launch-window" }];
+    const downloads = [{ label: "Download CSV: features in the window", url: w.url, name: "launch-window" }];
     const keys = [...new Set(w.rows.filter((r) => r.feature !== "(other)").map(featureKey))].sort();
     context.setFeatureOptions(keys.map((k) => {
       const [app, feature] = splitKey(k);
@@ -341,6 +343,8 @@ export const launch = {
     const chart = timeChart({
       label: `Bar chart of weekly users of ${feature} (${app}) ${weeks} weeks before and after the launch week ${w.launchWeek}, with its share of active users. The same numbers are in the table below.`,
       x: allWeeks.map(api.weekStart),
+      grain: "week",
+      marker: { date: w.launch, label: `Launch ${w.launch}` },
       leftLabel: "Users per week",
       rightLabel: "Share of active users",
       rightFormat: fmt.pct,
