@@ -1,5 +1,6 @@
 """Thin adapters: each module turns a trigger into a call of domain code in `shared/`."""
 
-from functions import consent, events, health, openapi, ops, timers
+from functions import consent, events, health, openapi, ops, reports_page, timers
 
-BLUEPRINTS = (health.bp, openapi.bp, consent.bp, events.bp, ops.bp, timers.bp)
+# The report page's catch-all route comes last: the local host matches in this order.
+BLUEPRINTS = (health.bp, openapi.bp, consent.bp, events.bp, ops.bp, timers.bp, reports_page.bp)

@@ -87,7 +87,9 @@ def serve(req: func.HttpRequest) -> func.HttpResponse:
     method = req.method.upper()
     if method not in ("GET", "HEAD"):
         return with_base_headers(
-            error_response(MethodNotAllowed(f"{method} is not allowed on the report page", allow=("GET", "HEAD")))
+            error_response(
+                MethodNotAllowed(f"{method} is not allowed on the report page", allow=("GET", "HEAD"))
+            )
         )
     path = req.route_params.get("path") or ""
     if not path and not req.url.split("?", 1)[0].endswith("/"):

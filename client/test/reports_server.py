@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import azure.functions as func  # noqa: E402
+import azure.functions as func
 
-from functions.reports_page import serve  # noqa: E402
+from functions.reports_page import serve
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -49,7 +49,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_HEAD = do_POST = _handle
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
 
 
 if __name__ == "__main__":
