@@ -139,7 +139,15 @@ describe("report page views on fixture data", () => {
     });
     assert.equal(probe.html, "TypeError");
     assert.notEqual(probe.style, "rgb(255, 0, 0)");
+    assert.equal((await opened.violations()).length, 2); // exactly the two probes were refused
     await opened.context.close();
+  });
+
+  test("a laptop-sized window: the default day grain fits without horizontal scrolling", async () => {
+    const opened = await openReports(HASH, { width: 1024 });
+    await settled(opened.page, "active");
+    assert.equal(await opened.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+    await finish("active-users-day-1024", opened);
   });
 
   test("active users: KPIs, chart and tables equal the API's numbers", async () => {

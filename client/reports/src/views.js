@@ -249,7 +249,7 @@ export const onboarding = {
       "p",
       { class: "lead" },
       el("strong", {}, tenantLabel(tenant)),
-      ` — first event on ${tenant.first_seen}, weeks ${data.from} to ${data.to}.`,
+      ` — first event on ${tenant.first_seen}; every week since then up to ${data.to}.`,
       picked ? " Showing the newest tenant; pick another in the Tenant filter." : "",
     );
     const weeks = onboardingWeeks(data);
