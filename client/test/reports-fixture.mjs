@@ -1,5 +1,6 @@
-// Contract-shaped answers of `/api/reports/*` (../shared/api-contract.md) for the page's browser
-// tests: four tenants (one named with markup, one without a directory name), three user types,
+// Answers of `/api/reports/*` in the shapes of the contract (../shared/api-contract.md) and of the
+// report routes (shared/reports.py on the `reports` branch: `other` beside feature rows, month
+// `stickiness`, retention `weeks_elapsed`, `/onboarding`, `/launch`) for the page's browser tests: four tenants (one named with markup, one without a directory name), three user types,
 // 16 weeks (2026-07-06 → 2026-10-25), six features and a launch of `feature.used` in the
 // `insights` app on Monday 2026-08-31. Deterministic: the same query gives the same numbers, so
 // a test computes what the page must show by calling these functions itself.
@@ -10,19 +11,19 @@ export const LAUNCH = "2026-08-31";
 export const HOSTILE = "<img src=x onerror=alert(1)>";
 
 export const TENANTS = [
-  { tenant: "tk_nordlys", name: "Nordlys Energi AS", first_seen: "2026-07-06", weight: 0.45 },
-  { tenant: "tk_fjord", name: "Fjord Drilling", first_seen: "2026-07-06", weight: 0.3 },
-  { tenant: "tk_hostile", name: HOSTILE, first_seen: "2026-09-16", weight: 0.15 },
-  { tenant: "tk_unnamed", name: null, first_seen: "2026-08-03", weight: 0.1 },
+  { tenant: "k3f1a2b3c4d5e6f70", name: "Nordlys Energi AS", first_seen: "2026-07-06", weight: 0.45 },
+  { tenant: "k9a8b7c6d5e4f3a21", name: "Fjord Drilling", first_seen: "2026-07-06", weight: 0.3 },
+  { tenant: "kbadc0ffee0ddf00d", name: HOSTILE, first_seen: "2026-09-16", weight: 0.15 },
+  { tenant: "k0123456789abcdef", name: null, first_seen: "2026-08-03", weight: 0.1 },
 ];
 const USER_TYPE_WEIGHT = { basic_user: 0.7, advanced_user: 0.2, it_admin: 0.1 };
 
 // `onboard`: weeks after a tenant's first event before its people start using the feature
 export const FEATURES = [
   { app: "workspace", feature: "app.launch", base: 0.9, onboard: 0 },
-  { app: "workspace", feature: "nav.page_view /home", base: 0.75, onboard: 0 },
+  { app: "workspace", feature: "/home", base: 0.75, onboard: 0 },
   { app: "service-desk", feature: "case.submitted", base: 0.22, onboard: 2 },
-  { app: "service-desk", feature: "nav.page_view /cases/{id}", base: 0.35, onboard: 1 },
+  { app: "service-desk", feature: "/cases/{id}", base: 0.35, onboard: 1 },
   { app: "catalog", feature: "catalog.ordered", base: 0.12, onboard: 3 },
   { app: "insights", feature: "feature.used", base: 0, launched: LAUNCH },
 ];
@@ -71,6 +72,7 @@ export function periods(grain, from, to) {
 // ---- scopes ---------------------------------------------------------------------------------------
 
 function scopeWeight(tenant, userType, day) {
+  userType = userType === "(all)" ? "" : userType;
   const tenants = tenant ? TENANTS.filter((t) => t.tenant === tenant) : TENANTS;
   const active = tenants.filter((t) => t.first_seen <= day).reduce((s, t) => s + t.weight, 0);
   return active * (userType ? USER_TYPE_WEIGHT[userType] : 1);
@@ -89,14 +91,28 @@ function activeCell(grain, p, tenant, userType) {
   return { active_users: users, sessions, events };
 }
 
+/** Month stickiness as the server computes it: the month's daily active users / its days / MAU. */
+function stickiness(month, tenant, userType, mau) {
+  const first = `${month}-01`;
+  const last = addDays(addDays(first, 32).slice(0, 7) + "-01", -1);
+  const total = periods("day", first, last).reduce((s, p) => s + activeCell("day", p, tenant, userType).active_users, 0);
+  return mau ? Math.round((total / periods("day", first, last).length / mau) * 10000) / 10000 : null;
+}
+
+const userTypesOf = (userType) => (userType ? [userType] : ["(all)", ...Object.keys(USER_TYPE_WEIGHT)]);
+const filterType = (t) => (t === "(all)" ? "" : t);
+
 export function activeUsers({ grain, from, to, tenant = "", user_type = "" }) {
   const rows = [];
   for (const p of periods(grain, from, to)) {
-    const cell = activeCell(grain, p, tenant, user_type);
-    if (!cell.active_users && !cell.events) continue;
-    rows.push({ period: p.period, tenant: tenant || "(all)", user_type: user_type || "(all)", ...cell });
-    // a breakdown row the page must not mistake for the scope's total (ASSUMPTION 2 of api.js)
-    if (!tenant && p.period.endsWith("1")) rows.push({ period: p.period, tenant: "(other)", user_type: user_type || "(all)", active_users: 0, sessions: 3, events: 9 });
+    // without a user_type the server also sends every user type beside `(all)`
+    for (const type of userTypesOf(user_type)) {
+      const cell = activeCell(grain, p, tenant, filterType(type));
+      if (!cell.active_users && !cell.events) continue;
+      const row = { period: p.period, tenant: tenant || "(all)", user_type: type, ...cell };
+      if (grain === "month") row.stickiness = stickiness(p.period, tenant, filterType(type), cell.active_users);
+      rows.push(row);
+    }
   }
   return { grain, from, to, k: K, rows };
 }
@@ -116,29 +132,104 @@ function featureUsers(f, grain, p, tenant, userType) {
 
 export function features({ grain, from, to, tenant = "", user_type = "", app = "" }) {
   const rows = [];
+  const other = [];
   for (const p of periods(grain, from, to)) {
-    for (const f of FEATURES) {
-      if (app && f.app !== app) continue;
-      const { wau, users } = featureUsers(f, grain, p, tenant, user_type);
-      if (!users) continue;
-      const events = Math.round(users * 6.2 * noise("fe", f.feature, p.period, tenant, user_type));
-      rows.push({ period: p.period, tenant: tenant || "(all)", user_type: user_type || "(all)", app: f.app, feature: f.feature, users, events, share: Math.round((users / wau) * 10000) / 10000 });
+    for (const type of userTypesOf(user_type)) {
+      for (const f of FEATURES) {
+        if (app && f.app !== app) continue;
+        const { wau, users } = featureUsers(f, grain, p, tenant, filterType(type));
+        if (!users) continue;
+        const events = Math.round(users * 6.2 * noise("fe", f.feature, p.period, tenant, filterType(type)));
+        rows.push({ period: p.period, tenant: tenant || "(all)", user_type: type, app: f.app, feature: f.feature, users, events, share: Math.round((users / wau) * 10000) / 10000 });
+      }
+      other.push({ period: p.period, tenant: tenant || "(all)", user_type: type, events: 17 });
     }
-    if (!app) rows.push({ period: p.period, tenant: tenant || "(all)", user_type: user_type || "(all)", app: "(other)", feature: "(other)", users: 0, events: 17, share: 0 });
   }
-  return { grain, from, to, k: K, rows };
+  return { grain, from, to, k: K, rows, other };
 }
+
+export const LATEST_CLOSED_WEEK = "2026-W43"; // the fixture's "last week": later weeks are not known
 
 export function retention({ from, to, tenant = "", user_type = "" }) {
   const rows = [];
+  const latest = weekMonday(LATEST_CLOSED_WEEK);
   for (const p of periods("week", from, to)) {
     const scope = scopeWeight(tenant, user_type, addDays(p.start, 6));
     const users = kRule(Math.round(70 * scope * noise("cu", p.period, tenant, user_type)));
     if (!users) continue;
     const active = Array.from({ length: 12 }, (_, i) => kRule(Math.round(users * 0.62 * 0.92 ** i * noise("ca", p.period, i, tenant, user_type))));
-    rows.push({ cohort: p.period, tenant: tenant || "(all)", user_type: user_type || "(all)", users, active });
+    const elapsed = Math.max(0, Math.min(12, Math.round((parse(latest) - parse(p.start)) / DAY / 7)));
+    for (let i = elapsed; i < 12; i++) active[i] = 0; // not known yet: the server sends 0
+    rows.push({ cohort: p.period, tenant: tenant || "(all)", user_type: user_type || "(all)", users, active, weeks_elapsed: elapsed });
   }
   return { from, to, k: K, rows };
+}
+
+function weekMonday(label) {
+  const [year, week] = label.split("-W").map(Number);
+  return addDays(mondayOf(`${year}-01-04`), (week - 1) * 7);
+}
+
+/** `/onboarding?tenant=&weeks=` as shared/reports.py answers it. */
+export function onboarding({ tenant, weeks = "12" }) {
+  const entry = TENANTS.find((t) => t.tenant === tenant);
+  if (!entry) return null;
+  const first = entry.first_seen;
+  const last = addDays(first, 7 * Number(weeks) - 1);
+  const active = new Map(activeUsers({ grain: "week", from: first, to: last, tenant, user_type: "(all)" }).rows.map((r) => [r.period, r]));
+  const used = new Map();
+  for (const r of features({ grain: "week", from: first, to: last, tenant, user_type: "(all)" }).rows) {
+    if (!used.has(r.period)) used.set(r.period, new Set());
+    used.get(r.period).add(`${r.app}: ${r.feature}`);
+  }
+  const seen = new Set();
+  const rows = [];
+  for (const p of periods("week", first, last)) {
+    const cell = active.get(p.period);
+    const adopted = used.get(p.period) || new Set();
+    rows.push({
+      week: p.period,
+      active_users: cell ? cell.active_users : 0,
+      sessions: cell ? cell.sessions : 0,
+      events: cell ? cell.events : 0,
+      features_adopted: adopted.size,
+      new_features: [...adopted].filter((f) => !seen.has(f)).sort(),
+    });
+    for (const f of adopted) seen.add(f);
+  }
+  return { tenant, name: entry.name, first_seen: first, k: K, rows };
+}
+
+/** `/launch?feature=&app=&date=&weeks=&tenant=&user_type=` as shared/reports.py answers it. */
+export function launch({ feature, app = "", date, weeks = "4", tenant = "", user_type = "(all)" }) {
+  const n = Number(weeks);
+  const start = mondayOf(date);
+  const first = addDays(start, -7 * n);
+  const last = addDays(start, 7 * n - 1);
+  const type = user_type === "(all)" ? "" : user_type;
+  const active = new Map(activeUsers({ grain: "week", from: first, to: last, tenant, user_type: user_type }).rows.map((r) => [r.period, r.active_users]));
+  const usage = new Map();
+  for (const r of features({ grain: "week", from: first, to: last, tenant, user_type: user_type, app }).rows) {
+    if (r.feature === feature && r.user_type === (type || "(all)")) usage.set(r.period, [r.users, r.events]);
+  }
+  const rows = [];
+  for (let offset = -n; offset < n; offset++) {
+    const week = isoWeek(addDays(start, 7 * offset));
+    const [users, events] = usage.get(week) || [0, 0];
+    const base = active.get(week);
+    rows.push({ week, offset, phase: offset < 0 ? "before" : "after", users, events, share: base ? Math.round((users / base) * 10000) / 10000 : null });
+  }
+  const mean = (list) => (list.length ? list.reduce((s, x) => s + x, 0) / list.length : null);
+  const side = (phase) => rows.filter((r) => r.phase === phase);
+  return {
+    feature, app: app || null, date, tenant: tenant || "(all)", user_type, k: K, rows,
+    summary: {
+      users_before: mean(side("before").map((r) => r.users)),
+      users_after: mean(side("after").map((r) => r.users)),
+      share_before: mean(side("before").filter((r) => r.share !== null).map((r) => r.share)),
+      share_after: mean(side("after").filter((r) => r.share !== null).map((r) => r.share)),
+    },
+  };
 }
 
 export const tenants = () => ({ tenants: TENANTS.map(({ tenant, name, first_seen }) => ({ tenant, name, first_seen })) });
@@ -161,7 +252,7 @@ export function answer(url, accept = "application/json") {
   const { pathname, searchParams } = new URL(url);
   const q = Object.fromEntries(searchParams);
   const route = pathname.replace(/^\/api\/reports\//, "");
-  const body = { tenants, "active-users": activeUsers, features, retention }[route]?.(q);
+  const body = { tenants, "active-users": activeUsers, features, retention, onboarding, launch }[route]?.(q);
   if (!body) return { status: 404, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ error: { code: "not_found", message: "no such route" } }) };
   if (accept.includes("text/csv") && body.rows) return { status: 200, headers: { "Content-Type": "text/csv; charset=utf-8" }, body: toCsv(body.rows) };
   return { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };

@@ -155,9 +155,10 @@ describe("report page views on fixture data", () => {
     const { page } = opened;
     await settled(page, "active");
     const q = { from: fx.RANGE.from, to: fx.RANGE.to };
-    const week = fx.activeUsers({ ...q, grain: "week" }).rows.filter((r) => r.tenant === "(all)");
-    const month = fx.activeUsers({ ...q, grain: "month" }).rows.filter((r) => r.tenant === "(all)");
-    const day = fx.activeUsers({ ...q, grain: "day" }).rows.filter((r) => r.tenant === "(all)");
+    const scope = (r) => r.tenant === "(all)" && r.user_type === "(all)"; // not the user-type breakdown
+    const week = fx.activeUsers({ ...q, grain: "week" }).rows.filter(scope);
+    const month = fx.activeUsers({ ...q, grain: "month" }).rows.filter(scope);
+    const day = fx.activeUsers({ ...q, grain: "day" }).rows.filter(scope);
     const rows = await cellTexts(page, "#panel-active table.active-table");
     assert.deepEqual(rows.map((r) => r.slice(0, 4)), week.map((r) => [r.period, int(r.active_users), int(r.sessions), int(r.events)]));
     const kpis = await page.$$eval("#panel-active .kpi", (nodes) => Object.fromEntries(nodes.map((n) => [n.querySelector("dt").textContent, n.querySelector(".kpi-value").textContent])));
@@ -167,9 +168,9 @@ describe("report page views on fixture data", () => {
     assert.equal(kpis["Weekly active users"], int(week.at(-1).active_users));
     assert.equal(kpis["Monthly active users"], int(month.at(-1).active_users));
     assert.equal(kpis.Events, int(day.reduce((s, r) => s + r.events, 0)));
-    const lastMonth = month.at(-1);
-    const inMonth = day.filter((r) => r.period.startsWith(lastMonth.period));
-    assert.equal(kpis["Stickiness (DAU ÷ MAU)"], pct(inMonth.reduce((s, r) => s + r.active_users, 0) / 25 / lastMonth.active_users));
+    assert.equal(kpis["Stickiness (DAU ÷ MAU)"], pct(month.at(-1).stickiness)); // the server's figure
+    const sticky = await cellTexts(page, "#panel-active table.sticky-table");
+    assert.deepEqual(sticky.map((r) => [r[0], r[2], r[3]]), month.map((r) => [r.period, int(r.active_users), pct(r.stickiness)]));
     assert.equal(await page.locator("#panel-active canvas").count(), 1);
     assert.match(await page.getAttribute("#panel-active figure.chart", "aria-label"), /same numbers are in the table/);
     assert.match(await page.textContent("#k-text"), /fewer than 5 people \(k = 5\)/);
@@ -180,15 +181,18 @@ describe("report page views on fixture data", () => {
     const opened = await openReports(`${HASH}&view=adoption`);
     const { page } = opened;
     await settled(page, "adoption");
-    const rows = fx.features({ grain: "week", ...fx.RANGE }).rows;
+    const answer = fx.features({ grain: "week", ...fx.RANGE });
+    const rows = answer.rows.filter((r) => r.user_type === "(all)");
     const latest = rows.at(-1).period;
-    const expected = rows.filter((r) => r.period === latest && r.feature !== "(other)").sort((a, b) => b.users - a.users);
+    const expected = rows.filter((r) => r.period === latest).sort((a, b) => b.users - a.users);
     const shown = await cellTexts(page, "#panel-adoption table.adoption-table");
     assert.deepEqual(
       shown.slice(0, expected.length).map((r) => r.slice(0, 5)),
       expected.map((r) => [r.feature, r.app, int(r.users), pct(r.share), int(r.events)]),
     );
     assert.match(shown.at(-1)[0], /^\(other\)/); // the fold is last and says what it is
+    const otherEvents = answer.other.filter((r) => r.user_type === "(all)");
+    assert.deepEqual(shown.at(-1).slice(2, 6), ["0", "–", int(otherEvents.at(-1).events), int(otherEvents.reduce((s, r) => s + r.events, 0))]);
     const total = rows.filter((r) => r.feature === "feature.used").reduce((s, r) => s + r.events, 0);
     assert.equal(shown.find((r) => r[0] === "feature.used")[5], int(total));
     assert.equal(await page.locator("#panel-adoption svg.spark").count(), expected.length + 1);
@@ -209,7 +213,10 @@ describe("report page views on fixture data", () => {
       assert.equal(shown[i][1], int(c.users));
       for (let w = 0; w < 12; w++) {
         const cell = shown[i][2 + w];
-        if (cell.includes("not yet")) continue; // weeks after today are not reported
+        if (w >= c.weeks_elapsed) {
+          assert.equal(cell, "not yet reached·"); // weeks that have not closed are not shown as 0
+          continue;
+        }
         assert.equal(cell, `${pct(c.active[w] / c.users)}${int(c.active[w])}`);
       }
     }
@@ -218,28 +225,30 @@ describe("report page views on fixture data", () => {
   });
 
   test("tenant onboarding: one tenant week by week since its first event, hostile name as text", async () => {
-    const opened = await openReports(`${HASH}&view=onboarding&tenant=tk_hostile`);
+    const opened = await openReports(`${HASH}&view=onboarding&tenant=kbadc0ffee0ddf00d`);
     const { page, seen } = opened;
     await settled(page, "onboarding");
     const lead = await page.textContent("#panel-onboarding .lead");
     assert.ok(lead.startsWith(fx.HOSTILE), lead);
     assert.equal(await page.locator("img").count(), 0);
-    const asked = seen.requests.filter((r) => r.url.searchParams.get("tenant") === "tk_hostile" && r.url.searchParams.get("grain") === "week");
-    assert.deepEqual(asked.map((r) => r.url.pathname).sort(), ["/api/reports/active-users", "/api/reports/features"]);
-    for (const r of asked) {
-      assert.equal(r.url.searchParams.get("from"), "2026-09-16");
-      assert.equal(r.url.searchParams.get("grain"), "week");
-    }
-    const q = { grain: "week", from: "2026-09-16", to: fx.RANGE.to, tenant: "tk_hostile" };
-    const active = fx.activeUsers(q).rows;
+    const asked = seen.requests.filter((r) => r.url.pathname === "/api/reports/onboarding");
+    assert.equal(asked.length, 1);
+    assert.deepEqual(Object.fromEntries(asked[0].url.searchParams), { tenant: "kbadc0ffee0ddf00d", weeks: "6" });
+    const expected = fx.onboarding({ tenant: "kbadc0ffee0ddf00d", weeks: "6" }).rows;
     const shown = await cellTexts(page, "#panel-onboarding table.onboarding-table");
-    assert.deepEqual(shown.map((r) => [r[0], r[1], r[2], r[4]]), active.map((r, i) => [r.period, String(i + 1), int(r.active_users), int(r.events)]));
-    const used = fx.features(q).rows.filter((r) => r.users > 0 && r.feature !== "(other)");
-    assert.equal(shown.at(-1)[6], int(new Set(used.map((r) => `${r.app}/${r.feature}`)).size));
+    let adopted = 0;
+    assert.deepEqual(
+      shown,
+      expected.map((r, i) => {
+        adopted += r.new_features.length;
+        return [r.week, String(i + 1), int(r.active_users), int(r.sessions), int(r.events), int(r.features_adopted), int(adopted), r.new_features.join(", ") || "—"];
+      }),
+    );
+    assert.equal(adopted, fx.FEATURES.length);
     // the tenant filter lists directory names, the unnamed tenant by a marked short key
     const options = await page.$$eval("#f-tenant option", (o) => o.map((x) => x.textContent));
     assert.ok(options.includes(fx.HOSTILE));
-    assert.ok(options.includes("Unnamed tenant (tk_unnam)"));
+    assert.ok(options.includes("Unnamed tenant (k0123456)"));
     await finish("tenant-onboarding", opened);
   });
 
@@ -247,26 +256,32 @@ describe("report page views on fixture data", () => {
     const opened = await openReports(`${HASH}&view=launch&launch=${fx.LAUNCH}&weeks=4`);
     const { page, seen } = opened;
     await settled(page, "launch");
-    const request = seen.requests.find((r) => r.url.pathname === "/api/reports/features");
-    assert.equal(request.url.searchParams.get("from"), "2026-08-03");
-    assert.equal(request.url.searchParams.get("to"), "2026-09-27");
-    assert.equal(await page.inputValue("#l-feature"), "insights::feature.used");
-    const rows = fx.features({ grain: "week", from: "2026-08-03", to: "2026-09-27" }).rows.filter((r) => r.feature === "feature.used");
+    const window = seen.requests.find((r) => r.url.pathname === "/api/reports/features").url.searchParams;
+    assert.deepEqual([window.get("from"), window.get("to"), window.get("grain")], ["2026-08-03", "2026-09-27", "week"]);
+    const asked = seen.requests.find((r) => r.url.pathname === "/api/reports/launch").url.searchParams;
+    assert.deepEqual(Object.fromEntries(asked), { feature: "feature.used", app: "insights", date: fx.LAUNCH, weeks: "4" });
+    assert.equal(await page.inputValue("#l-feature"), "insights::feature.used"); // the suggestion: largest gain
+    const answer = fx.launch({ feature: "feature.used", app: "insights", date: fx.LAUNCH, weeks: "4" });
     const shown = await cellTexts(page, "#panel-launch table.launch-table");
-    assert.equal(shown.length, 8);
-    assert.deepEqual(shown.slice(0, 4).map((r) => r.slice(1, 3)), Array(4).fill(["before", "0"]));
-    assert.deepEqual(shown.slice(4).map((r) => [r[0], r[2], r[3], r[4]]), rows.map((r) => [r.period, int(r.users), pct(r.share), int(r.events)]));
-    assert.equal(shown[4][1], "launch week");
+    const relative = ["4 wk before", "3 wk before", "2 wk before", "1 wk before", "launch week", "1 wk after", "2 wk after", "3 wk after"];
+    assert.deepEqual(shown, answer.rows.map((r, i) => [r.week, relative[i], int(r.users), pct(r.share), int(r.events)]));
     const kpis = await page.$$eval("#panel-launch .kpi", (nodes) => nodes.map((n) => [n.querySelector("dt").textContent, n.querySelector(".kpi-value").textContent]));
-    assert.deepEqual(kpis[1], ["Weekly users after", int(rows.reduce((s, r) => s + r.users, 0) / 4)]);
+    assert.deepEqual(kpis.slice(0, 4), [
+      ["Weekly users before", int(answer.summary.users_before)],
+      ["Weekly users after", int(answer.summary.users_after)],
+      ["Share before", pct(answer.summary.share_before)],
+      ["Share after", pct(answer.summary.share_after)],
+    ]);
     assert.match(await page.textContent("#panel-launch .kpi:nth-child(2) .kpi-detail"), /new vs before/);
     // another feature and window from the view's own form
     await page.selectOption("#l-feature", "service-desk::case.submitted");
     await page.fill("#l-weeks", "2");
     await page.click("#launch-form button[type=submit]");
     await page.waitForFunction(() => document.querySelectorAll("#panel-launch table.launch-table tbody tr").length === 4);
-    const last = seen.requests.at(-1).url.searchParams;
-    assert.deepEqual([last.get("from"), last.get("to")], ["2026-08-17", "2026-09-13"]);
+    const last = seen.requests.filter((r) => r.url.pathname === "/api/reports/launch").at(-1).url.searchParams;
+    assert.deepEqual(Object.fromEntries(last), { feature: "case.submitted", app: "service-desk", date: fx.LAUNCH, weeks: "2" });
+    const windowed = seen.requests.filter((r) => r.url.pathname === "/api/reports/features").at(-1).url.searchParams;
+    assert.deepEqual([windowed.get("from"), windowed.get("to")], ["2026-08-17", "2026-09-13"]);
     assert.match(await page.textContent("#panel-launch table.launch-table caption"), /^case\.submitted \(service-desk\)/);
     await page.selectOption("#l-feature", "insights::feature.used");
     await page.fill("#l-weeks", "4");
@@ -290,18 +305,18 @@ describe("report page behaviour", () => {
     seen.requests.length = 0;
     await page.fill("#f-from", "2026-08-01");
     await page.fill("#f-to", "2026-09-30");
-    await page.selectOption("#f-tenant", "tk_fjord");
+    await page.selectOption("#f-tenant", "k9a8b7c6d5e4f3a21");
     await page.selectOption("#f-user-type", "advanced_user");
     await page.selectOption("#f-app", "service-desk");
     await page.check("input[name=grain][value=month]");
     await page.click("#filters button[type=submit]");
     await settled(page, "active");
     await page.waitForFunction(() => document.querySelector("#panel-active table.active-table caption")?.textContent.includes("month"));
-    const expected = { from: "2026-08-01", to: "2026-09-30", tenant: "tk_fjord", user_type: "advanced_user" };
+    const expected = { from: "2026-08-01", to: "2026-09-30", tenant: "k9a8b7c6d5e4f3a21", user_type: "advanced_user" };
     const active = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users"));
     assert.equal(active.length, 3);
     for (const r of active) assert.deepEqual({ ...Object.fromEntries(r.url.searchParams), grain: undefined }, { ...expected, grain: undefined });
-    assert.match(page.url(), /tenant=tk_fjord/);
+    assert.match(page.url(), /tenant=k9a8b7c6d5e4f3a21/);
     // keyboard: arrow keys move between tabs; the adoption view sends the app filter and a month grain
     await page.focus("#tab-active");
     await page.keyboard.press("ArrowRight");
@@ -340,7 +355,7 @@ describe("report page behaviour", () => {
     assert.equal(download.suggestedFilename(), `cetegra-retention-${fx.RANGE.from}-to-${fx.RANGE.to}.csv`);
     const saved = readFileSync(await download.path(), "utf8");
     assert.equal(saved, fx.toCsv(fx.retention(fx.RANGE).rows));
-    assert.ok(saved.startsWith("cohort,tenant,user_type,users,active\r\n"));
+    assert.ok(saved.startsWith("cohort,tenant,user_type,users,active,weeks_elapsed\r\n"));
     const csv = seen.requests.filter((r) => r.accept.includes("text/csv"));
     assert.equal(csv.length, 1);
     assert.equal(csv[0].url.pathname, "/api/reports/retention");
@@ -408,7 +423,7 @@ describe("report page behaviour", () => {
     await settled(page, "adoption");
     assert.ok((await page.textContent("#panel-adoption table")).includes(`${evil}<script>alert(2)</script>`));
     await select(page, "onboarding");
-    await page.selectOption("#f-tenant", "tk_hostile");
+    await page.selectOption("#f-tenant", "kbadc0ffee0ddf00d");
     await page.click("#filters button[type=submit]");
     await page.waitForFunction(() => document.querySelector("#panel-onboarding .lead")?.textContent.startsWith("<img"));
     await select(page, "launch");

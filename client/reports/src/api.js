@@ -1,23 +1,30 @@
-// The ONE place that knows the report API: paths, query parameters, row shapes, and the
-// assumptions the contract (../shared/api-contract.md, `/api/reports/*`) does not pin down.
-// Everything else in the page works on what these functions return.
+// The ONE place that knows the report API: paths, query parameters, row shapes, and what the
+// contract (../shared/api-contract.md, `/api/reports/*`) does not pin down. Everything else in the
+// page works on what these functions return.
 //
-// Assumptions (to align with the server routes; each is marked ASSUMPTION below):
-//  1. `period` is `YYYY-MM-DD` for grain=day, ISO week `YYYY-Www` for grain=week, `YYYY-MM` for
-//     grain=month (the retention route's `cohort` is documented as `YYYY-Www`).
-//  2. Rows of the caller's scope are labelled with the filter's value, and a dimension that was
-//     not filtered is `"(all)"`; other rows (breakdowns, `(other)` folds) may be present and are
-//     not used for the scope's totals.
-//  3. Tenant onboarding and launch comparison have no route of their own: they are derived here
-//     from `/active-users` and `/features` (grain=week) — onboarding = the tenant's weekly active
-//     users plus the features with users in each week since `first_seen`; launch = one feature's
-//     weekly rows N weeks either side of a date. Distinct users are never added across periods.
-//  4. The API caps a range; the page never asks for more than MAX_RANGE_DAYS at once.
-//  5. Error bodies are the contract's `{"error":{"code","message","field"}}`; 503 carries
-//     `Retry-After` in seconds.
+// Aligned with the report routes of the `reports` branch (functions/reports.py, shared/reports.py
+// at 2a4dacb); where the page relies on more than the contract's table it says ASSUMPTION:
+//  1. `period` is `YYYY-MM-DD` (day), ISO week `YYYY-Www` (week), `YYYY-MM` (month).
+//  2. Without `tenant` the answer is the `(all)` partition; without `user_type` it holds every
+//     user type plus `(all)`: the page takes the rows labelled with its scope (the filter's value,
+//     or `(all)`), so breakdown rows never pass for the scope's totals.
+//  3. `/features` answers `rows` (no `(other)` among them) plus `other`: [{period, tenant,
+//     user_type, events}] — the events of features under k people; `share` may be null.
+//  4. Month rows of `/active-users` carry `stickiness` (mean DAU of the month / MAU); retention
+//     rows carry `weeks_elapsed` (later entries of `active` are not known yet).
+//  5. `GET /onboarding?tenant=&weeks=` → {tenant, name, first_seen, k, rows:[{week, active_users,
+//     sessions, events, features_adopted, new_features:["app: feature"]}]}; `features_adopted`
+//     counts the features used in that week.
+//  6. `GET /launch?feature=&app=&date=&weeks=&tenant=&user_type=` → {feature, app, date, tenant,
+//     user_type, k, rows:[{week, offset, phase, users, events, share}], summary:{users_before,
+//     users_after, share_before, share_after}}; `user_type` there defaults to `(all)`.
+//  7. Ranges are capped by the server (400 `range_too_long` naming `from`); the page asks for at
+//     most MAX_RANGE_DAYS and onboarding for at most 104 weeks.
+//  8. Errors are the contract's `{"error":{"code","message","field"}}`; 503 carries `Retry-After`.
 
 export const API_BASE = "/api/reports";
-export const MAX_RANGE_DAYS = 366; // ASSUMPTION 4
+export const MAX_RANGE_DAYS = 366; // ASSUMPTION 7 (the server allows 400 days at the day grain)
+export const MAX_ONBOARDING_WEEKS = 104;
 export const ALL = "(all)";
 export const USER_TYPES = ["basic_user", "advanced_user", "it_admin"];
 
@@ -81,6 +88,7 @@ export async function fetchCsv(url) {
 
 const scoped = (row, filters) =>
   row.tenant === (filters.tenant || ALL) && row.user_type === (filters.user_type || ALL); // ASSUMPTION 2
+export const OTHER = "(other)";
 
 /** `GET /tenants` → [{tenant, name, first_seen}] sorted by display name. */
 export async function tenants(signal) {
@@ -95,6 +103,9 @@ export const requests = {
   features: (f, grain) =>
     reportUrl("features", { grain, from: f.from, to: f.to, tenant: f.tenant, user_type: f.user_type, app: f.app }),
   retention: (f) => reportUrl("retention", { from: f.from, to: f.to, tenant: f.tenant, user_type: f.user_type }),
+  onboarding: (tenant, weeks) => reportUrl("onboarding", { tenant, weeks }),
+  launch: (f, feature, app, date, weeks) =>
+    reportUrl("launch", { feature, app, date, weeks, tenant: f.tenant, user_type: f.user_type }),
 };
 
 /** Active users of the scope at one grain: {k, rows:[{period, active_users, sessions, events}]}. */
@@ -102,19 +113,24 @@ export async function activeUsers(filters, grain, signal) {
   const body = await getJson(requests.activeUsers(filters, grain), signal);
   const rows = body.rows
     .filter((row) => scoped(row, filters))
-    .map(({ period, active_users, sessions, events }) => ({ period, active_users, sessions, events }))
+    .map(({ period, active_users, sessions, events, stickiness }) => ({ period, active_users, sessions, events, stickiness: stickiness ?? null }))
     .sort((a, b) => a.period.localeCompare(b.period));
   return { k: body.k, rows, url: requests.activeUsers(filters, grain) };
 }
 
-/** Feature rows of the scope: {k, rows:[{period, app, feature, users, events, share}]}. */
+/**
+ * Feature rows of the scope: {k, rows:[{period, app, feature, users, events, share|null}]}, the
+ * `other` events (ASSUMPTION 3) as rows with app and feature `(other)` and 0 users.
+ */
 export async function features(filters, grain, signal) {
   const body = await getJson(requests.features(filters, grain), signal);
   const rows = body.rows
     .filter((row) => scoped(row, filters) && (!filters.app || row.app === filters.app))
-    .map(({ period, app, feature, users, events, share }) => ({ period, app, feature, users, events, share }))
-    .sort((a, b) => a.period.localeCompare(b.period));
-  return { k: body.k, rows, url: requests.features(filters, grain) };
+    .map(({ period, app, feature, users, events, share }) => ({ period, app, feature, users, events, share: share ?? null }));
+  const folded = (body.other || [])
+    .filter((row) => scoped(row, filters))
+    .map(({ period, events }) => ({ period, app: OTHER, feature: OTHER, users: 0, events, share: null }));
+  return { k: body.k, rows: [...rows, ...folded].sort((a, b) => a.period.localeCompare(b.period)), url: requests.features(filters, grain) };
 }
 
 /** Cohorts of the scope: {k, rows:[{cohort, users, active:[12]}]}. */
@@ -122,26 +138,30 @@ export async function retention(filters, signal) {
   const body = await getJson(requests.retention(filters), signal);
   const rows = body.rows
     .filter((row) => scoped(row, filters))
-    .map(({ cohort, users, active }) => ({ cohort, users, active }))
+    .map(({ cohort, users, active, weeks_elapsed }) => ({ cohort, users, active, weeksElapsed: weeks_elapsed ?? null }))
     .sort((a, b) => a.cohort.localeCompare(b.cohort));
   return { k: body.k, rows, url: requests.retention(filters) };
 }
 
-/** ASSUMPTION 3: one tenant's weeks since its first event, from two existing routes. */
+/** ASSUMPTION 5: one tenant week by week since its first event (up to `filters.to`). */
 export async function onboarding(filters, tenant, signal) {
-  const from = tenant.first_seen;
-  const to = minDate(filters.to, addDays(from, MAX_RANGE_DAYS - 1));
-  const scope = { ...filters, tenant: tenant.tenant, from, to };
-  const [active, used] = await Promise.all([activeUsers(scope, "week", signal), features(scope, "week", signal)]);
-  return { k: active.k, from, to, active: active.rows, features: used.rows, urls: [active.url, used.url] };
+  const weeks = Math.max(1, Math.min(MAX_ONBOARDING_WEEKS, Math.floor(daysBetween(mondayOf(tenant.first_seen), filters.to) / 7) + 1));
+  const url = requests.onboarding(tenant.tenant, weeks);
+  const body = await getJson(url, signal);
+  return { k: body.k, weeks, name: body.name, first_seen: body.first_seen, rows: body.rows, url };
 }
 
-/** ASSUMPTION 3: a feature's weekly rows `weeks` weeks before and after `date` (Monday-aligned). */
-export async function launchWindow(filters, date, weeks, signal) {
+/** The weekly feature rows of the window `weeks` weeks either side of `date`'s ISO week. */
+export function launchWindow(date, weeks) {
   const launch = mondayOf(date);
-  const scope = { ...filters, from: addDays(launch, -7 * weeks), to: addDays(launch, 7 * weeks - 1) };
-  const result = await features(scope, "week", signal);
-  return { ...result, launch, launchWeek: isoWeek(launch), from: scope.from, to: scope.to };
+  return { launch, launchWeek: isoWeek(launch), from: addDays(launch, -7 * weeks), to: addDays(launch, 7 * weeks - 1) };
+}
+
+/** ASSUMPTION 6: one feature's weeks before and after a launch date. */
+export async function launch(filters, feature, app, date, weeks, signal) {
+  const url = requests.launch(filters, feature, app, date, weeks);
+  const body = await getJson(url, signal);
+  return { ...body, url };
 }
 
 // ---- dates (UTC, ISO weeks) -----------------------------------------------------------------

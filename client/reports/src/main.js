@@ -154,7 +154,7 @@ async function load(id, { force = false } = {}) {
     content.replaceChildren(...nodes);
     renderDownloads(panel, downloads);
     $(".status", panel).replaceChildren();
-    updateKNote(data.k ?? data.features?.k ?? data.retention?.k ?? data.data?.k ?? data.window?.k);
+    updateKNote(data.k ?? data.features?.k ?? data.retention?.k ?? data.data?.k ?? data.candidates?.k);
     collectApps(data);
     loaded.set(id, key);
   } catch (error) {
@@ -174,7 +174,7 @@ async function load(id, { force = false } = {}) {
 }
 
 function collectApps(data) {
-  const rows = data.rows || data.features?.rows || data.window?.rows || data.data?.features || [];
+  const rows = data.rows || data.features?.rows || data.candidates?.rows || [];
   let added = false;
   for (const row of rows) {
     if (row.app && !context.apps.has(row.app)) {

@@ -25,16 +25,22 @@ function details(summary, content, open = false) {
 
 // ---- Active users -----------------------------------------------------------------------------
 
-/** Mean daily active users of each month within the range (days without a row count as 0). */
+/**
+ * Stickiness per month: the server's `stickiness` (mean DAU over the month's days ÷ MAU) when it
+ * sends one, else the same from the day rows within the range (days without a row count as 0).
+ */
 export function stickiness(days, months, from, to) {
   return months.map((month) => {
+    if (month.stickiness !== null && month.stickiness !== undefined) {
+      return { period: month.period, avg_dau: month.stickiness * month.active_users, mau: month.active_users, ratio: month.stickiness };
+    }
     const start = month.period > from.slice(0, 7) ? `${month.period}-01` : from;
     const lastDay = api.addDays(api.addDays(`${month.period}-01`, 32).slice(0, 7) + "-01", -1);
     const end = lastDay < to ? lastDay : to;
     const span = api.daysBetween(start, end) + 1;
     const total = days.filter((d) => d.period >= start && d.period <= end).reduce((sum, d) => sum + d.active_users, 0);
     const avgDau = span > 0 ? total / span : 0;
-    return { period: month.period, avg_dau: avgDau, mau: month.active_users, ratio: month.active_users ? avgDau / month.active_users : null, days: span };
+    return { period: month.period, avg_dau: avgDau, mau: month.active_users, ratio: month.active_users ? avgDau / month.active_users : null };
   });
 }
 
@@ -89,7 +95,6 @@ export const activeUsers = {
     ], rows, { className: "data active-table" });
     const stickyTable = table("Stickiness per month: average daily active users ÷ monthly active users", [
       { label: "Month", cell: (r) => r.period },
-      { label: "Days in range", numeric: true, cell: (r) => fmt.int(r.days) },
       { label: "Average DAU", numeric: true, cell: (r) => fmt.int(r.avg_dau) },
       { label: "MAU", numeric: true, cell: (r) => fmt.int(r.mau) },
       { label: "DAU ÷ MAU", numeric: true, cell: (r) => fmt.pct(r.ratio) },
@@ -179,7 +184,8 @@ export const retention = {
         el("th", { scope: "row" }, el("span", { class: "cohort" }, row.cohort), el("span", { class: "cohort-date" }, `from ${start}`)),
         el("td", { class: "num users" }, fmt.int(row.users)),
         weeks.map((w) => {
-          if (api.addDays(start, 7 * w) > thisWeek) return el("td", { class: "heat future" }, el("span", { class: "visually-hidden" }, "not yet reached"), el("span", { "aria-hidden": "true" }, "·"));
+          const unknown = row.weeksElapsed !== null ? w > row.weeksElapsed : api.addDays(start, 7 * w) > thisWeek;
+          if (unknown) return el("td", { class: "heat future" }, el("span", { class: "visually-hidden" }, "not yet reached"), el("span", { "aria-hidden": "true" }, "·"));
           const count = row.active[w - 1] ?? 0;
           const share = row.users ? count / row.users : 0;
           return el("td", { class: `heat heat-${Math.min(10, Math.round(share * 10))}` }, el("span", { class: "pct" }, fmt.pct(share)), el("span", { class: "count" }, fmt.int(count)));
@@ -206,57 +212,41 @@ export const retention = {
 
 // ---- Tenant onboarding -------------------------------------------------------------------------
 
-/** Week-by-week onboarding rows: active users and the features first used in each week. */
-export function onboardingWeeks(data) {
-  const byWeek = new Map();
-  for (const r of data.active) byWeek.set(r.period, { period: r.period, active_users: r.active_users, sessions: r.sessions, events: r.events, used: [], adopted: [] });
-  for (const r of data.features) {
-    if (r.users <= 0 || r.feature === "(other)") continue;
-    if (!byWeek.has(r.period)) byWeek.set(r.period, { period: r.period, active_users: 0, sessions: 0, events: 0, used: [], adopted: [] });
-    byWeek.get(r.period).used.push(r);
-  }
-  const weeks = [...byWeek.values()].sort((a, b) => a.period.localeCompare(b.period));
-  const seen = new Set();
-  for (const w of weeks) {
-    for (const r of w.used) {
-      const key = featureKey(r);
-      if (!seen.has(key)) {
-        seen.add(key);
-        w.adopted.push(r);
-      }
-    }
-    w.cumulative = seen.size;
-  }
-  return weeks;
+/** The onboarding rows with the running count of features adopted so far. */
+export function onboardingWeeks(rows) {
+  let adopted = 0;
+  return rows.map((row) => {
+    adopted += row.new_features.length;
+    return { ...row, cumulative: adopted };
+  });
 }
 
 export const onboarding = {
   id: "onboarding",
   title: "Tenant onboarding",
   async load(filters, signal, context) {
+    const withData = context.tenants.filter((t) => t.first_seen);
     const chosen = context.tenants.find((t) => t.tenant === filters.tenant);
-    const tenant = chosen || [...context.tenants].sort((a, b) => b.first_seen.localeCompare(a.first_seen))[0];
-    if (!tenant) return { filters, tenant: null };
+    const tenant = chosen || [...withData].sort((a, b) => b.first_seen.localeCompare(a.first_seen))[0];
+    if (!tenant || !tenant.first_seen) return { filters, tenant: tenant || null };
     return { filters, tenant, picked: !chosen, data: await api.onboarding(filters, tenant, signal) };
   },
   render({ tenant, picked, data }) {
     if (!tenant) return { nodes: [empty("No tenant has sent events yet.")], downloads: [] };
-    const downloads = [
-      { label: "Download CSV: active users per week", url: data.urls[0], name: "onboarding-active-users" },
-      { label: "Download CSV: features per week", url: data.urls[1], name: "onboarding-features" },
-    ];
+    if (!data) return { nodes: [empty(`${tenantLabel(tenant)} has no events yet.`)], downloads: [] };
+    const downloads = [{ label: "Download CSV: weeks since the first event", url: data.url, name: "onboarding" }];
     const intro = el(
       "p",
       { class: "lead" },
       el("strong", {}, tenantLabel(tenant)),
-      ` — first event on ${tenant.first_seen}; every week since then up to ${data.to}.`,
+      ` — first event on ${tenant.first_seen}; ${data.weeks === 1 ? "its first week" : `its first ${data.weeks} weeks`}.`,
       picked ? " Showing the newest tenant; pick another in the Tenant filter." : "",
     );
-    const weeks = onboardingWeeks(data);
+    const weeks = onboardingWeeks(data.rows);
     if (!weeks.length) return { nodes: [intro, empty(NO_DATA)], downloads };
     const chart = timeChart({
       label: `Chart of ${tenantLabel(tenant)}'s weekly active users and the number of features adopted so far, since its first event. The same numbers are in the table below.`,
-      x: weeks.map((w) => api.weekStart(w.period)),
+      x: weeks.map((w) => api.weekStart(w.week)),
       grain: "week",
       leftLabel: "Active users",
       rightLabel: "Features adopted",
@@ -266,14 +256,14 @@ export const onboarding = {
       ],
     });
     const weekTable = table(`${tenantLabel(tenant)}: week by week since its first event`, [
-      { label: "Week", cell: (w) => w.period },
-      { label: "Week no.", numeric: true, cell: (w) => String(1 + Math.round(api.daysBetween(api.mondayOf(tenant.first_seen), api.weekStart(w.period)) / 7)) },
+      { label: "Week", cell: (w) => w.week },
+      { label: "Week no.", numeric: true, cell: (w) => String(1 + Math.round(api.daysBetween(api.mondayOf(tenant.first_seen), api.weekStart(w.week)) / 7)) },
       { label: "Active users", numeric: true, cell: (w) => fmt.int(w.active_users) },
       { label: "Sessions", numeric: true, cell: (w) => fmt.int(w.sessions) },
       { label: "Events", numeric: true, cell: (w) => fmt.int(w.events) },
-      { label: "Features used", numeric: true, cell: (w) => fmt.int(w.used.length) },
+      { label: "Features used", numeric: true, cell: (w) => fmt.int(w.features_adopted) },
       { label: "Adopted so far", numeric: true, cell: (w) => fmt.int(w.cumulative) },
-      { label: "First used this week", cell: (w) => (w.adopted.length ? w.adopted.map((r) => `${r.feature} (${r.app})`).join(", ") : "—"), className: () => "wrap" },
+      { label: "First used this week", cell: (w) => (w.new_features.length ? w.new_features.join(", ") : "—"), className: () => "wrap" },
     ], weeks, { className: "data onboarding-table" });
     return { nodes: [intro, chart, weekTable], downloads };
   },
@@ -281,27 +271,21 @@ export const onboarding = {
 
 // ---- Launch comparison -------------------------------------------------------------------------
 
-/** Before/after summary of one feature's weekly rows around the launch week. */
-export function compare(rows, key, launchWeek, weeks) {
+/** Growth of one feature's weekly users across the launch week (the window is symmetric). */
+function gain(rows, key, launchWeek) {
   const mine = rows.filter((r) => featureKey(r) === key);
-  const before = mine.filter((r) => r.period < launchWeek);
-  const after = mine.filter((r) => r.period >= launchWeek);
-  const avg = (list, field) => list.reduce((s, r) => s + r[field], 0) / weeks;
-  return {
-    rows: mine,
-    before: { users: avg(before, "users"), share: avg(before, "share"), events: before.reduce((s, r) => s + r.events, 0) },
-    after: { users: avg(after, "users"), share: avg(after, "share"), events: after.reduce((s, r) => s + r.events, 0) },
-  };
+  const total = (list) => list.reduce((s, r) => s + r.users, 0);
+  return total(mine.filter((r) => r.period >= launchWeek)) - total(mine.filter((r) => r.period < launchWeek));
 }
 
-export function suggestFeature(rows, launchWeek, weeks) {
-  const keys = [...new Set(rows.filter((r) => r.feature !== "(other)").map(featureKey))];
+/** The feature whose weekly users grew most across the launch date: the likely launch. */
+export function suggestFeature(rows, launchWeek) {
+  const keys = [...new Set(rows.filter((r) => r.feature !== api.OTHER).map(featureKey))].sort();
   let best = keys[0];
   let bestGain = -Infinity;
   for (const key of keys) {
-    const c = compare(rows, key, launchWeek, weeks);
-    const gain = c.after.users - c.before.users;
-    if (gain > bestGain) [best, bestGain] = [key, gain];
+    const g = gain(rows, key, launchWeek);
+    if (g > bestGain) [best, bestGain] = [key, g];
   }
   return best;
 }
@@ -311,56 +295,58 @@ export const launch = {
   title: "Launch comparison",
   async load(filters, signal, context) {
     const { date, weeks } = context.launch;
-    return { filters, weeks, window: await api.launchWindow(filters, date, weeks, signal) };
+    const window = api.launchWindow(date, weeks);
+    const candidates = await api.features({ ...filters, from: window.from, to: window.to }, "week", signal);
+    const keys = [...new Set(candidates.rows.filter((r) => r.feature !== api.OTHER).map(featureKey))].sort();
+    const key = keys.includes(context.launch.feature) ? context.launch.feature : suggestFeature(candidates.rows, window.launchWeek);
+    if (!key) return { filters, weeks, window, keys, candidates };
+    const [app, feature] = splitKey(key);
+    const result = await api.launch(filters, feature, app, date, weeks, signal);
+    return { filters, weeks, window, keys, key, candidates, result, k: result.k };
   },
-  render({ weeks, window: w }, context) {
-    const downloads = [{ label: "Download CSV: features in the window", url: w.url, name: "launch-window" }];
-    const keys = [...new Set(w.rows.filter((r) => r.feature !== "(other)").map(featureKey))].sort();
+  render({ weeks, window: w, keys, key, candidates, result }, context) {
     context.setFeatureOptions(keys.map((k) => {
       const [app, feature] = splitKey(k);
       return { value: k, label: `${feature} · ${app}` };
     }));
-    if (!keys.length) return { nodes: [empty(NO_DATA)], downloads };
-    let key = context.launch.feature;
-    if (!keys.includes(key)) {
-      key = suggestFeature(w.rows, w.launchWeek, weeks);
-      context.selectFeature(key);
-    }
+    const downloads = [{ label: "Download CSV: features in the window", url: candidates.url, name: "launch-window" }];
+    if (!key) return { nodes: [empty(NO_DATA)], downloads };
+    if (key !== context.launch.feature) context.selectFeature(key);
+    downloads.unshift({ label: "Download CSV: this feature per week", url: result.url, name: "launch" });
     const [app, feature] = splitKey(key);
-    const c = compare(w.rows, key, w.launchWeek, weeks);
-    const allWeeks = Array.from({ length: 2 * weeks }, (_, i) => api.isoWeek(api.addDays(w.from, 7 * i)));
-    const byWeek = new Map(c.rows.map((r) => [r.period, r]));
-    const series = allWeeks.map((p) => ({ period: p, side: p < w.launchWeek ? "before" : "after", row: byWeek.get(p) || { users: 0, share: 0, events: 0 } }));
+    const rows = result.rows;
+    const s = result.summary;
+    const events = (phase) => rows.filter((r) => r.phase === phase).reduce((sum, r) => sum + r.events, 0);
     const summary = el(
       "dl",
       { class: "kpis" },
-      kpi("Weekly users before", fmt.int(c.before.users), `average of ${weeks} weeks`),
-      kpi("Weekly users after", fmt.int(c.after.users), `${fmt.change(c.before.users, c.after.users)} vs before`),
-      kpi("Share before", fmt.pct(c.before.share), "of active users"),
-      kpi("Share after", fmt.pct(c.after.share), `${fmt.change(c.before.share, c.after.share)} vs before`),
-      kpi("Events before → after", `${fmt.int(c.before.events)} → ${fmt.int(c.after.events)}`, fmt.change(c.before.events, c.after.events)),
+      kpi("Weekly users before", fmt.int(s.users_before), `average of ${weeks} weeks`),
+      kpi("Weekly users after", fmt.int(s.users_after), `${fmt.change(s.users_before, s.users_after)} vs before`),
+      kpi("Share before", fmt.pct(s.share_before), "of active users"),
+      kpi("Share after", fmt.pct(s.share_after), `${fmt.change(s.share_before, s.share_after)} vs before`),
+      kpi("Events before → after", `${fmt.int(events("before"))} → ${fmt.int(events("after"))}`, fmt.change(events("before"), events("after"))),
     );
     const chart = timeChart({
       label: `Bar chart of weekly users of ${feature} (${app}) ${weeks} weeks before and after the launch week ${w.launchWeek}, with its share of active users. The same numbers are in the table below.`,
-      x: allWeeks.map(api.weekStart),
+      x: rows.map((r) => api.weekStart(r.week)),
       grain: "week",
       marker: { date: w.launch, label: `Launch ${w.launch}` },
       leftLabel: "Users per week",
       rightLabel: "Share of active users",
       rightFormat: fmt.pct,
       series: [
-        { label: "Users before launch", values: series.map((s) => (s.side === "before" ? s.row.users : null)), color: "#7a8594", kind: "bars" },
-        { label: "Users from launch", values: series.map((s) => (s.side === "after" ? s.row.users : null)), color: "#1f5fa8", kind: "bars" },
-        { label: "Share of active users", values: series.map((s) => s.row.share), color: "#b34700", axis: "right", format: fmt.pct },
+        { label: "Users before launch", values: rows.map((r) => (r.phase === "before" ? r.users : null)), color: "#7a8594", kind: "bars" },
+        { label: "Users from launch", values: rows.map((r) => (r.phase === "after" ? r.users : null)), color: "#1f5fa8", kind: "bars" },
+        { label: "Share of active users", values: rows.map((r) => r.share), color: "#b34700", axis: "right", format: fmt.pct },
       ],
     });
     const weekTable = table(`${feature} (${app}) per week, launch week ${w.launchWeek} (from ${w.launch})`, [
-      { label: "Week", cell: (s) => s.period },
-      { label: "Relative to launch", cell: (s) => (s.side === "before" ? "before" : s.period === w.launchWeek ? "launch week" : "after"), className: (s) => s.side },
-      { label: "Users", numeric: true, cell: (s) => fmt.int(s.row.users) },
-      { label: "Share of active users", numeric: true, cell: (s) => fmt.pct(s.row.share) },
-      { label: "Events", numeric: true, cell: (s) => fmt.int(s.row.events) },
-    ], series, { className: "data launch-table" });
+      { label: "Week", cell: (r) => r.week },
+      { label: "Relative to launch", cell: (r) => (r.offset === 0 ? "launch week" : r.offset < 0 ? `${-r.offset} wk before` : `${r.offset} wk after`), className: (r) => r.phase },
+      { label: "Users", numeric: true, cell: (r) => fmt.int(r.users) },
+      { label: "Share of active users", numeric: true, cell: (r) => fmt.pct(r.share) },
+      { label: "Events", numeric: true, cell: (r) => fmt.int(r.events) },
+    ], rows, { className: "data launch-table" });
     return { nodes: [summary, chart, weekTable], downloads };
   },
 };
