@@ -89,6 +89,7 @@ function ensureOption(select, value, label) {
 
 const loaded = new Map(); // view id → key of the filters it shows
 const controllers = new Map();
+const pending = new Map(); // view id → key of the filters being loaded (a second click waits for it)
 let blocked = null; // a 401/403 answer to the first request: every view shows it
 
 const panelOf = (id) => $(`#panel-${id}`);
@@ -139,7 +140,8 @@ async function load(id, { force = false } = {}) {
     showError(panel, blocked);
     return;
   }
-  if (!force && loaded.get(id) === key) return;
+  if (!force && (loaded.get(id) === key || (pending.get(id) === key && !controllers.get(id)?.signal.aborted))) return;
+  pending.set(id, key);
   controllers.get(id)?.abort();
   const controller = new AbortController();
   controllers.set(id, controller);
@@ -169,7 +171,10 @@ async function load(id, { force = false } = {}) {
     showError(panel, error, () => load(id, { force: true }));
     loaded.delete(id);
   } finally {
-    if (controllers.get(id) === controller) panel.removeAttribute("aria-busy");
+    if (controllers.get(id) === controller) {
+      panel.removeAttribute("aria-busy");
+      pending.delete(id);
+    }
   }
 }
 

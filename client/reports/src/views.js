@@ -187,6 +187,10 @@ export const retention = {
           const unknown = row.weeksElapsed !== null ? w > row.weeksElapsed : api.addDays(start, 7 * w) > thisWeek;
           if (unknown) return el("td", { class: "heat future" }, el("span", { class: "visually-hidden" }, "not yet reached"), el("span", { "aria-hidden": "true" }, "·"));
           const count = row.active[w - 1] ?? 0;
+          if (count === 0) {
+            // the k rule: a kept 0 also stands for 1..k-1 people, so it is not shown as "0 %"
+            return el("td", { class: "heat heat-0 under-k" }, el("span", { class: "pct" }, `<${data.k}`), el("span", { class: "visually-hidden" }, ` people: none or fewer than ${data.k}`));
+          }
           const share = row.users ? count / row.users : 0;
           return el("td", { class: `heat heat-${Math.min(10, Math.round(share * 10))}` }, el("span", { class: "pct" }, fmt.pct(share)), el("span", { class: "count" }, fmt.int(count)));
         }),
@@ -205,6 +209,7 @@ export const retention = {
       el("span", {}, "0 %"),
       Array.from({ length: 11 }, (_, i) => el("span", { class: `swatch heat-${i}` })),
       el("span", {}, "100 %"),
+      el("span", { class: "legend-note" }, `“<${data.k}”: none or fewer than ${data.k} people (k rule) · “·”: week not over yet`),
     );
     return { nodes: [legend, el("div", { class: "scroll" }, heat)], downloads };
   },
@@ -242,7 +247,9 @@ export const onboarding = {
       ` — first event on ${tenant.first_seen}; ${data.weeks === 1 ? "its first week" : `its first ${data.weeks} weeks`}.`,
       picked ? " Showing the newest tenant; pick another in the Tenant filter." : "",
     );
-    const weeks = onboardingWeeks(data.rows);
+    // the current week is built when it closes: until then the server sends it as zeros
+    const open = api.isoWeek(api.today());
+    const weeks = onboardingWeeks(data.rows.filter((r) => r.week < open));
     if (!weeks.length) return { nodes: [intro, empty(NO_DATA)], downloads };
     const chart = timeChart({
       label: `Chart of ${tenantLabel(tenant)}'s weekly active users and the number of features adopted so far, since its first event. The same numbers are in the table below.`,
