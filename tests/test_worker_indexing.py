@@ -38,6 +38,7 @@ EXPECTED = {
     "ops_aggregation_run": ("httpTrigger", "api/ops/aggregation/run"),
     "ops_erasure": ("httpTrigger", "api/ops/erasure"),
     "ops_export": ("httpTrigger", "api/ops/export"),
+    "reports_page": ("httpTrigger", "reports/{*path}"),  # the report page, outside api/
     "retention_timer": ("timerTrigger", "0 5 0 * * *"),
     "aggregation_timer": ("timerTrigger", "0 30 0 * * *"),
 }
