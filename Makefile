@@ -13,7 +13,7 @@ CHROMIUM := /usr/bin/chromium
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test test-fast lint bench stress infra-check browser-test audit clean
+.PHONY: install run test test-fast lint bench stress infra-check browser-test reports-bundle audit clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -44,9 +44,15 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m pure
 
-## The web client (client/) in headless Chromium (Debian's package) via playwright-core.
+## The web client (client/) and the report page (/reports/) in headless Chromium (Debian's
+## package) via playwright-core; screenshots of the report views go to client/test/artifacts/.
 browser-test: install $(CHROMIUM)
 	node --test client/test/
+
+## Rebuild the report page's committed bundle (client/reports/dist/) after editing its sources;
+## `make browser-test` fails while the committed bundle differs from a fresh build.
+reports-bundle: install
+	node client/reports/build.mjs
 
 ## The long reliability runs: 5,000 generated requests per route (schemathesis), then 16 clients
 ## for 60 s against the local host (bench/results/load.json).

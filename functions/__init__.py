@@ -1,7 +1,8 @@
 """Thin adapters: each module turns a trigger into a call of domain code in `shared/`."""
 
-from functions import authoring, consent, events, health, notifications, openapi, ops, timers
+from functions import authoring, consent, events, health, notifications, openapi, ops, reports_page, timers
 
+# The report page's catch-all route comes last: the local host matches in this order.
 BLUEPRINTS = (
     health.bp,
     openapi.bp,
@@ -11,4 +12,5 @@ BLUEPRINTS = (
     timers.bp,
     notifications.bp,
     authoring.bp,
+    reports_page.bp,
 )

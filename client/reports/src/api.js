@@ -1,0 +1,204 @@
+// The ONE place that knows the report API: paths, query parameters, row shapes, and what the
+// contract (../shared/api-contract.md, `/api/reports/*`) does not pin down. Everything else in the
+// page works on what these functions return.
+//
+// Aligned with the report routes of the `reports` branch (functions/reports.py, shared/reports.py
+// at 2a4dacb); where the page relies on more than the contract's table it says ASSUMPTION:
+//  1. `period` is `YYYY-MM-DD` (day), ISO week `YYYY-Www` (week), `YYYY-MM` (month).
+//  2. Without `tenant` the answer is the `(all)` partition; without `user_type` it holds every
+//     user type plus `(all)`: the page takes the rows labelled with its scope (the filter's value,
+//     or `(all)`), so breakdown rows never pass for the scope's totals.
+//  3. `/features` answers `rows` (no `(other)` among them) plus `other`: [{period, tenant,
+//     user_type, events}] — the events of features under k people; `share` may be null.
+//  4. Month rows of `/active-users` carry `stickiness` (mean DAU of the month / MAU); retention
+//     rows carry `weeks_elapsed` (later entries of `active` are not known yet).
+//  5. `GET /onboarding?tenant=&weeks=` → {tenant, name, first_seen, k, rows:[{week, active_users,
+//     sessions, events, features_adopted, new_features:["app: feature"]}]}; `features_adopted`
+//     counts the features used in that week.
+//  6. `GET /launch?feature=&app=&date=&weeks=&tenant=&user_type=` → {feature, app, date, tenant,
+//     user_type, k, rows:[{week, offset, phase, users, events, share}], summary:{users_before,
+//     users_after, share_before, share_after}}; `user_type` there defaults to `(all)`.
+//  7. Ranges are capped by the server (400 `range_too_long` naming `from`); the page asks for at
+//     most MAX_RANGE_DAYS and onboarding for at most 104 weeks.
+//  8. Errors are the contract's `{"error":{"code","message","field"}}`; 503 carries `Retry-After`.
+
+export const API_BASE = "/api/reports";
+export const MAX_RANGE_DAYS = 366; // ASSUMPTION 7 (the server allows 400 days at the day grain)
+export const MAX_ONBOARDING_WEEKS = 104;
+export const ALL = "(all)";
+export const USER_TYPES = ["basic_user", "advanced_user", "it_admin"];
+
+/** An API answer that is not 2xx, with what the page needs to explain it. */
+export class ApiError extends Error {
+  constructor(status, code, message, field, retryAfter) {
+    super(message || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** The URL of a report route with only the parameters that are set. */
+export function reportUrl(route, params = {}) {
+  const url = new URL(`${API_BASE}/${route}`, location.origin);
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+  }
+  return url.pathname + url.search;
+}
+
+async function failure(response) {
+  let code = "http_error";
+  let message = "";
+  let field;
+  try {
+    const body = await response.json();
+    ({ code = code, message = "", field } = body.error || {});
+  } catch {
+    /* not JSON: keep the status */
+  }
+  const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return new ApiError(response.status, code, message, field, Number.isFinite(retry) ? retry : undefined);
+}
+
+async function getJson(url, signal) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", signal });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "network", "The analytics service could not be reached.");
+  }
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+/** The same route as CSV (the API answers `text/csv` to `Accept: text/csv`), as a Blob. */
+export async function fetchCsv(url) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "text/csv" }, credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, "network", "The analytics service could not be reached.");
+  }
+  if (!response.ok) throw await failure(response);
+  return new Blob([await response.arrayBuffer()], { type: "text/csv;charset=utf-8" });
+}
+
+const scoped = (row, filters) =>
+  row.tenant === (filters.tenant || ALL) && row.user_type === (filters.user_type || ALL); // ASSUMPTION 2
+export const OTHER = "(other)";
+
+/** `GET /tenants` → [{tenant, name, first_seen}] sorted by display name. */
+export async function tenants(signal) {
+  const body = await getJson(reportUrl("tenants"), signal);
+  return [...body.tenants].sort((a, b) => (a.name || a.tenant).localeCompare(b.name || b.tenant));
+}
+
+/** Query parameters of each request, exposed so CSV links use the very same URL. */
+export const requests = {
+  activeUsers: (f, grain) =>
+    reportUrl("active-users", { grain, from: f.from, to: f.to, tenant: f.tenant, user_type: f.user_type }),
+  features: (f, grain) =>
+    reportUrl("features", { grain, from: f.from, to: f.to, tenant: f.tenant, user_type: f.user_type, app: f.app }),
+  retention: (f) => reportUrl("retention", { from: f.from, to: f.to, tenant: f.tenant, user_type: f.user_type }),
+  onboarding: (tenant, weeks) => reportUrl("onboarding", { tenant, weeks }),
+  launch: (f, feature, app, date, weeks) =>
+    reportUrl("launch", { feature, app, date, weeks, tenant: f.tenant, user_type: f.user_type }),
+};
+
+/** Active users of the scope at one grain: {k, rows:[{period, active_users, sessions, events}]}. */
+export async function activeUsers(filters, grain, signal) {
+  const body = await getJson(requests.activeUsers(filters, grain), signal);
+  const rows = body.rows
+    .filter((row) => scoped(row, filters))
+    .map(({ period, active_users, sessions, events, stickiness }) => ({ period, active_users, sessions, events, stickiness: stickiness ?? null }))
+    .sort((a, b) => a.period.localeCompare(b.period));
+  return { k: body.k, rows, url: requests.activeUsers(filters, grain) };
+}
+
+/**
+ * Feature rows of the scope: {k, rows:[{period, app, feature, users, events, share|null}]}, the
+ * `other` events (ASSUMPTION 3) as rows with app and feature `(other)` and 0 users.
+ */
+export async function features(filters, grain, signal) {
+  const body = await getJson(requests.features(filters, grain), signal);
+  const rows = body.rows
+    .filter((row) => scoped(row, filters) && (!filters.app || row.app === filters.app))
+    .map(({ period, app, feature, users, events, share }) => ({ period, app, feature, users, events, share: share ?? null }));
+  const folded = (body.other || [])
+    .filter((row) => scoped(row, filters))
+    .map(({ period, events }) => ({ period, app: OTHER, feature: OTHER, users: 0, events, share: null }));
+  return { k: body.k, rows: [...rows, ...folded].sort((a, b) => a.period.localeCompare(b.period)), url: requests.features(filters, grain) };
+}
+
+/** Cohorts of the scope: {k, rows:[{cohort, users, active:[12]}]}. */
+export async function retention(filters, signal) {
+  const body = await getJson(requests.retention(filters), signal);
+  const rows = body.rows
+    .filter((row) => scoped(row, filters))
+    .map(({ cohort, users, active, weeks_elapsed }) => ({ cohort, users, active, weeksElapsed: weeks_elapsed ?? null }))
+    .sort((a, b) => a.cohort.localeCompare(b.cohort));
+  return { k: body.k, rows, url: requests.retention(filters) };
+}
+
+/** ASSUMPTION 5: one tenant week by week since its first event (up to `filters.to`). */
+export async function onboarding(filters, tenant, signal) {
+  const weeks = Math.max(1, Math.min(MAX_ONBOARDING_WEEKS, Math.floor(daysBetween(mondayOf(tenant.first_seen), filters.to) / 7) + 1));
+  const url = requests.onboarding(tenant.tenant, weeks);
+  const body = await getJson(url, signal);
+  return { k: body.k, weeks, name: body.name, first_seen: body.first_seen, rows: body.rows, url };
+}
+
+/** The weekly feature rows of the window `weeks` weeks either side of `date`'s ISO week. */
+export function launchWindow(date, weeks) {
+  const launch = mondayOf(date);
+  return { launch, launchWeek: isoWeek(launch), from: addDays(launch, -7 * weeks), to: addDays(launch, 7 * weeks - 1) };
+}
+
+/** ASSUMPTION 6: one feature's weeks before and after a launch date. */
+export async function launch(filters, feature, app, date, weeks, signal) {
+  const url = requests.launch(filters, feature, app, date, weeks);
+  const body = await getJson(url, signal);
+  return { ...body, url };
+}
+
+// ---- dates (UTC, ISO weeks) -----------------------------------------------------------------
+
+const DAY = 86400000;
+const parse = (iso) => new Date(`${iso}T00:00:00Z`);
+const format = (date) => date.toISOString().slice(0, 10);
+
+export const addDays = (iso, days) => format(new Date(parse(iso).getTime() + days * DAY));
+export const minDate = (a, b) => (a < b ? a : b);
+export const daysBetween = (a, b) => Math.round((parse(b) - parse(a)) / DAY);
+export const today = () => format(new Date());
+
+export function mondayOf(iso) {
+  const date = parse(iso);
+  return addDays(iso, -((date.getUTCDay() + 6) % 7));
+}
+
+/** ISO 8601 week label `YYYY-Www` of a date (ASSUMPTION 1). */
+export function isoWeek(iso) {
+  const date = parse(iso);
+  const thursday = new Date(date.getTime() + (3 - ((date.getUTCDay() + 6) % 7)) * DAY);
+  const yearStart = Date.UTC(thursday.getUTCFullYear(), 0, 1);
+  const week = 1 + Math.floor((thursday.getTime() - yearStart) / DAY / 7);
+  return `${thursday.getUTCFullYear()}-W${String(week).padStart(2, "0")}`;
+}
+
+/** The Monday of an ISO week label. */
+export function weekStart(label) {
+  const [year, week] = label.split("-W").map(Number);
+  const jan4 = `${year}-01-04`;
+  return addDays(mondayOf(jan4), (week - 1) * 7);
+}
+
+/** Start date of a period label at any grain (ASSUMPTION 1). */
+export function periodStart(period) {
+  if (/^\d{4}-W\d{2}$/.test(period)) return weekStart(period);
+  if (/^\d{4}-\d{2}$/.test(period)) return `${period}-01`;
+  return period;
+}

@@ -1,0 +1,437 @@
+// The report page (`/reports/`) in headless Chromium. The page is served by the Azure Function's
+// own handler (reports_server.py → functions/reports_page.serve), so the CSP and headers in force
+// are the ones Azure sends; `/api/reports/*` is answered in the browser (page.route) with the
+// contract-shaped fixture of reports-fixture.mjs. Screenshots go to client/test/artifacts/.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import * as fx from "./reports-fixture.mjs";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const ARTIFACTS = join(ROOT, "client/test/artifacts");
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const AXE = readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8");
+const LOCALE = "en-GB";
+const int = (n) => new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 }).format(n);
+const pct = (x) => new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 1 }).format(x);
+const HASH = `#from=${fx.RANGE.from}&to=${fx.RANGE.to}`;
+let base, server, browser;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(join(ROOT, ".venv/bin/python"), [join(ROOT, "client/test/reports_server.py"), String(port)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  server.stderr.on("data", (chunk) => { log += chunk; });
+  await new Promise((resolve, reject) => {
+    server.stdout.on("data", (chunk) => String(chunk).includes("ready") && resolve());
+    server.on("exit", (code) => reject(new Error(`report page server exited ${code}:\n${log}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+});
+
+/**
+ * A page on the report route with the API intercepted. `api(url, accept)` may override the
+ * fixture's answer. Collects API requests, CSP violations, page errors and dialogs.
+ */
+async function openReports(hash = HASH, { api, width = 1360 } = {}) {
+  const context = await browser.newContext({ locale: LOCALE, timezoneId: "Europe/Oslo", viewport: { width, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const seen = { requests: [], violations: [], errors: [], dialogs: [] };
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`));
+  });
+  page.on("pageerror", (error) => seen.errors.push(String(error)));
+  page.on("console", (message) => message.type() === "error" && seen.errors.push(message.text()));
+  page.on("dialog", (dialog) => { seen.dialogs.push(dialog.message()); dialog.dismiss(); });
+  await page.route("**/api/reports/**", async (route) => {
+    const request = route.request();
+    const accept = request.headers().accept || "";
+    seen.requests.push({ url: new URL(request.url()), accept });
+    const custom = api ? await api(request.url(), accept) : null;
+    const { status, headers, body } = custom || fx.answer(request.url(), accept);
+    await route.fulfill({ status, headers, body });
+  });
+  const response = await page.goto(`${base}/reports/${hash}`);
+  return { context, page, seen, response, violations: () => page.evaluate(() => window.__violations) };
+}
+
+const settled = (page, panel) =>
+  page.waitForFunction((id) => {
+    const p = document.getElementById(`panel-${id}`);
+    return p && !p.hasAttribute("aria-busy") && (p.querySelector(".content").children.length || p.querySelector(".status").children.length);
+  }, panel);
+
+async function axe(page) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(" | ")}`);
+}
+
+async function cellTexts(page, selector) {
+  return page.$$eval(`${selector} tbody tr`, (rows) => rows.map((r) => [...r.children].map((c) => c.textContent.trim())));
+}
+
+async function select(page, id) {
+  await page.click(`#tab-${id}`);
+  await settled(page, id);
+}
+
+async function finish(view, { context, page, seen, violations }) {
+  assert.deepEqual(await violations(), [], "CSP violations");
+  assert.deepEqual(seen.errors, [], "page errors");
+  assert.deepEqual(seen.dialogs, [], "dialogs");
+  assert.deepEqual(await axe(page), [], `axe on ${view}`);
+  await page.screenshot({ path: join(ARTIFACTS, `reports-${view}.png`), fullPage: true });
+  await context.close();
+}
+
+describe("report page views on fixture data", () => {
+  test("served with the strict CSP and security headers of the function", async () => {
+    const opened = await openReports();
+    const headers = opened.response.headers();
+    const csp = headers["content-security-policy"];
+    for (const part of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "require-trusted-types-for 'script'"]) {
+      assert.ok(csp.includes(part), part);
+    }
+    assert.ok(!/unsafe-(inline|eval)/.test(csp));
+    assert.equal(headers["x-content-type-options"], "nosniff");
+    // the policy is in force: HTML sinks throw, style attributes and inline scripts are refused
+    const probe = await opened.page.evaluate(() => {
+      const out = {};
+      try { document.body.insertAdjacentHTML("beforeend", "<b>x</b>"); out.html = "allowed"; } catch (e) { out.html = e.name; }
+      const div = document.createElement("div");
+      div.setAttribute("style", "color: rgb(255, 0, 0)");
+      document.body.append(div);
+      out.style = getComputedStyle(div).color;
+      div.remove();
+      return out;
+    });
+    assert.equal(probe.html, "TypeError");
+    assert.notEqual(probe.style, "rgb(255, 0, 0)");
+    assert.equal((await opened.violations()).length, 2); // exactly the two probes were refused
+    await opened.context.close();
+  });
+
+  test("a laptop-sized window: the default day grain fits without horizontal scrolling", async () => {
+    const opened = await openReports(HASH, { width: 1024 });
+    await settled(opened.page, "active");
+    assert.equal(await opened.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+    await finish("active-users-day-1024", opened);
+  });
+
+  test("active users: KPIs, chart and tables equal the API's numbers", async () => {
+    const opened = await openReports(`${HASH}&grain=week`);
+    const { page } = opened;
+    await settled(page, "active");
+    const q = { from: fx.RANGE.from, to: fx.RANGE.to };
+    const scope = (r) => r.tenant === "(all)" && r.user_type === "(all)"; // not the user-type breakdown
+    const week = fx.activeUsers({ ...q, grain: "week" }).rows.filter(scope);
+    const month = fx.activeUsers({ ...q, grain: "month" }).rows.filter(scope);
+    const day = fx.activeUsers({ ...q, grain: "day" }).rows.filter(scope);
+    const rows = await cellTexts(page, "#panel-active table.active-table");
+    assert.deepEqual(rows.map((r) => r.slice(0, 4)), week.map((r) => [r.period, int(r.active_users), int(r.sessions), int(r.events)]));
+    const kpis = await page.$$eval("#panel-active .kpi", (nodes) => Object.fromEntries(nodes.map((n) => [n.querySelector("dt").textContent, n.querySelector(".kpi-value").textContent])));
+    const days = day.length; // every day of the range has a row in the fixture
+    assert.equal(days, 112);
+    assert.equal(kpis["Average daily active users"], int(day.reduce((s, r) => s + r.active_users, 0) / days));
+    assert.equal(kpis["Weekly active users"], int(week.at(-1).active_users));
+    assert.equal(kpis["Monthly active users"], int(month.at(-1).active_users));
+    assert.equal(kpis.Events, int(day.reduce((s, r) => s + r.events, 0)));
+    assert.equal(kpis["Stickiness (DAU ÷ MAU)"], pct(month.at(-1).stickiness)); // the server's figure
+    const sticky = await cellTexts(page, "#panel-active table.sticky-table");
+    assert.deepEqual(sticky.map((r) => [r[0], r[2], r[3]]), month.map((r) => [r.period, int(r.active_users), pct(r.stickiness)]));
+    assert.equal(await page.locator("#panel-active canvas").count(), 1);
+    assert.match(await page.getAttribute("#panel-active figure.chart", "aria-label"), /same numbers are in the table/);
+    assert.match(await page.textContent("#k-text"), /fewer than 5 people \(k = 5\)/);
+    await finish("active-users", opened);
+  });
+
+  test("feature adoption: users, share and events of the latest week, bars and sparklines", async () => {
+    const opened = await openReports(`${HASH}&view=adoption`);
+    const { page } = opened;
+    await settled(page, "adoption");
+    const answer = fx.features({ grain: "week", ...fx.RANGE });
+    const rows = answer.rows.filter((r) => r.user_type === "(all)");
+    const latest = rows.at(-1).period;
+    const expected = rows.filter((r) => r.period === latest).sort((a, b) => b.users - a.users);
+    const shown = await cellTexts(page, "#panel-adoption table.adoption-table");
+    assert.deepEqual(
+      shown.slice(0, expected.length).map((r) => r.slice(0, 5)),
+      expected.map((r) => [r.feature, r.app, int(r.users), pct(r.share), int(r.events)]),
+    );
+    assert.match(shown.at(-1)[0], /^\(other\)/); // the fold is last and says what it is
+    const otherEvents = answer.other.filter((r) => r.user_type === "(all)");
+    assert.deepEqual(shown.at(-1).slice(2, 6), ["0", "–", int(otherEvents.at(-1).events), int(otherEvents.reduce((s, r) => s + r.events, 0))]);
+    const total = rows.filter((r) => r.feature === "feature.used").reduce((s, r) => s + r.events, 0);
+    assert.equal(shown.find((r) => r[0] === "feature.used")[5], int(total));
+    assert.equal(await page.locator("#panel-adoption svg.spark").count(), expected.length + 1);
+    assert.equal(await page.locator("#panel-adoption svg.bar").count(), 2 * (expected.length + 1));
+    await finish("feature-adoption", opened);
+  });
+
+  test("retention: a heat map of 12 weeks per cohort with the API's counts", async () => {
+    const opened = await openReports(`${HASH}&view=retention`);
+    const { page } = opened;
+    await settled(page, "retention");
+    const cohorts = fx.retention(fx.RANGE).rows;
+    const shown = await cellTexts(page, "#panel-retention table.heatmap");
+    assert.equal(shown.length, cohorts.length);
+    assert.equal(shown[0].length, 14);
+    for (const [i, c] of cohorts.entries()) {
+      assert.ok(shown[i][0].startsWith(c.cohort));
+      assert.equal(shown[i][1], int(c.users));
+      for (let w = 0; w < 12; w++) {
+        const cell = shown[i][2 + w];
+        if (w >= c.weeks_elapsed) {
+          assert.equal(cell, "not yet reached·"); // weeks that have not closed are not shown as 0
+          continue;
+        }
+        const expected = c.active[w] ? `${pct(c.active[w] / c.users)}${int(c.active[w])}` : `<${fx.K} people: none or fewer than ${fx.K}`;
+        assert.equal(cell, expected);
+      }
+    }
+    assert.ok(await page.locator("#panel-retention td.heat-10, #panel-retention td.heat-6, #panel-retention td.heat-5").count() > 0);
+    await finish("retention", opened);
+  });
+
+  test("tenant onboarding: one tenant week by week since its first event, hostile name as text", async () => {
+    const opened = await openReports(`${HASH}&view=onboarding&tenant=kbadc0ffee0ddf00d`);
+    const { page, seen } = opened;
+    await settled(page, "onboarding");
+    const lead = await page.textContent("#panel-onboarding .lead");
+    assert.ok(lead.startsWith(fx.HOSTILE), lead);
+    assert.equal(await page.locator("img").count(), 0);
+    const asked = seen.requests.filter((r) => r.url.pathname === "/api/reports/onboarding");
+    assert.equal(asked.length, 1);
+    assert.deepEqual(Object.fromEntries(asked[0].url.searchParams), { tenant: "kbadc0ffee0ddf00d", weeks: "6" });
+    const expected = fx.onboarding({ tenant: "kbadc0ffee0ddf00d", weeks: "6" }).rows;
+    const shown = await cellTexts(page, "#panel-onboarding table.onboarding-table");
+    let adopted = 0;
+    assert.deepEqual(
+      shown,
+      expected.map((r, i) => {
+        adopted += r.new_features.length;
+        return [r.week, String(i + 1), int(r.active_users), int(r.sessions), int(r.events), int(r.features_adopted), int(adopted), r.new_features.join(", ") || "—"];
+      }),
+    );
+    assert.equal(adopted, fx.FEATURES.length);
+    // the tenant filter lists directory names, the unnamed tenant by a marked short key
+    const options = await page.$$eval("#f-tenant option", (o) => o.map((x) => x.textContent));
+    assert.ok(options.includes(fx.HOSTILE));
+    assert.ok(options.includes("Unnamed tenant (k0123456)"));
+    await finish("tenant-onboarding", opened);
+  });
+
+  test("launch comparison: the launched feature before and after, chosen by default", async () => {
+    const opened = await openReports(`${HASH}&view=launch&launch=${fx.LAUNCH}&weeks=4`);
+    const { page, seen } = opened;
+    await settled(page, "launch");
+    const window = seen.requests.find((r) => r.url.pathname === "/api/reports/features").url.searchParams;
+    assert.deepEqual([window.get("from"), window.get("to"), window.get("grain")], ["2026-08-03", "2026-09-27", "week"]);
+    const asked = seen.requests.find((r) => r.url.pathname === "/api/reports/launch").url.searchParams;
+    assert.deepEqual(Object.fromEntries(asked), { feature: "feature.used", app: "insights", date: fx.LAUNCH, weeks: "4" });
+    assert.equal(await page.inputValue("#l-feature"), "insights::feature.used"); // the suggestion: largest gain
+    const answer = fx.launch({ feature: "feature.used", app: "insights", date: fx.LAUNCH, weeks: "4" });
+    const shown = await cellTexts(page, "#panel-launch table.launch-table");
+    const relative = ["4 wk before", "3 wk before", "2 wk before", "1 wk before", "launch week", "1 wk after", "2 wk after", "3 wk after"];
+    assert.deepEqual(shown, answer.rows.map((r, i) => [r.week, relative[i], int(r.users), pct(r.share), int(r.events)]));
+    const kpis = await page.$$eval("#panel-launch .kpi", (nodes) => nodes.map((n) => [n.querySelector("dt").textContent, n.querySelector(".kpi-value").textContent]));
+    assert.deepEqual(kpis.slice(0, 4), [
+      ["Weekly users before", int(answer.summary.users_before)],
+      ["Weekly users after", int(answer.summary.users_after)],
+      ["Share before", pct(answer.summary.share_before)],
+      ["Share after", pct(answer.summary.share_after)],
+    ]);
+    assert.match(await page.textContent("#panel-launch .kpi:nth-child(2) .kpi-detail"), /new vs before/);
+    // another feature and window from the view's own form
+    await page.selectOption("#l-feature", "service-desk::case.submitted");
+    await page.fill("#l-weeks", "2");
+    await page.click("#launch-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll("#panel-launch table.launch-table tbody tr").length === 4);
+    const last = seen.requests.filter((r) => r.url.pathname === "/api/reports/launch").at(-1).url.searchParams;
+    assert.deepEqual(Object.fromEntries(last), { feature: "case.submitted", app: "service-desk", date: fx.LAUNCH, weeks: "2" });
+    const windowed = seen.requests.filter((r) => r.url.pathname === "/api/reports/features").at(-1).url.searchParams;
+    assert.deepEqual([windowed.get("from"), windowed.get("to")], ["2026-08-17", "2026-09-13"]);
+    assert.match(await page.textContent("#panel-launch table.launch-table caption"), /^case\.submitted \(service-desk\)/);
+    await page.selectOption("#l-feature", "insights::feature.used");
+    await page.fill("#l-weeks", "4");
+    await page.click("#launch-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll("#panel-launch table.launch-table tbody tr").length === 8);
+    await finish("launch-comparison", opened);
+  });
+});
+
+describe("report page behaviour", () => {
+  test("filters change the requests' query parameters; the keyboard reaches every control", async () => {
+    const opened = await openReports(HASH);
+    const { page, seen } = opened;
+    await settled(page, "active");
+    const first = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users"));
+    assert.deepEqual(first.map((r) => r.url.searchParams.get("grain")).sort(), ["day", "month", "week"]);
+    for (const r of first) {
+      assert.deepEqual(Object.fromEntries(r.url.searchParams), { grain: r.url.searchParams.get("grain"), from: fx.RANGE.from, to: fx.RANGE.to });
+    }
+    await page.waitForFunction(() => document.querySelectorAll("#f-app option").length > 1); // apps learnt from the data
+    seen.requests.length = 0;
+    await page.fill("#f-from", "2026-08-01");
+    await page.fill("#f-to", "2026-09-30");
+    await page.selectOption("#f-tenant", "k9a8b7c6d5e4f3a21");
+    await page.selectOption("#f-user-type", "advanced_user");
+    await page.selectOption("#f-app", "service-desk");
+    await page.check("input[name=grain][value=month]");
+    await page.click("#filters button[type=submit]");
+    await settled(page, "active");
+    await page.waitForFunction(() => document.querySelector("#panel-active table.active-table caption")?.textContent.includes("month"));
+    const expected = { from: "2026-08-01", to: "2026-09-30", tenant: "k9a8b7c6d5e4f3a21", user_type: "advanced_user" };
+    const active = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users"));
+    assert.equal(active.length, 3);
+    for (const r of active) assert.deepEqual({ ...Object.fromEntries(r.url.searchParams), grain: undefined }, { ...expected, grain: undefined });
+    assert.match(page.url(), /tenant=k9a8b7c6d5e4f3a21/);
+    // keyboard: arrow keys move between tabs; the adoption view sends the app filter and a month grain
+    await page.focus("#tab-active");
+    await page.keyboard.press("ArrowRight");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "tab-adoption");
+    await settled(page, "adoption");
+    const features = seen.requests.filter((r) => r.url.pathname.endsWith("/features")).at(-1).url.searchParams;
+    assert.deepEqual(Object.fromEntries(features), { ...expected, app: "service-desk", grain: "month" });
+    await page.keyboard.press("End");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "tab-launch");
+    assert.equal(await page.isHidden("#panel-adoption"), true);
+    // Tab order from the first filter reaches every control of the form
+    await page.focus("#f-from");
+    const order = [];
+    for (let i = 0; i < 24 && order.at(-1) !== "submit"; i++) {
+      const at = await page.evaluate(() => document.activeElement.id || document.activeElement.name || document.activeElement.type);
+      if (order.at(-1) !== at) order.push(at); // a date input has a stop per segment
+      await page.keyboard.press("Tab");
+    }
+    assert.deepEqual(order, ["f-from", "f-to", "f-tenant", "f-user-type", "f-app", "grain", "submit"]);
+    // a bad range is refused in the page with a message, nothing is sent
+    seen.requests.length = 0;
+    await page.fill("#f-from", "2026-10-01");
+    await page.fill("#f-to", "2026-09-01");
+    await page.click("#filters button[type=submit]");
+    assert.match(await page.textContent("#filter-error"), /on or before/);
+    assert.equal(seen.requests.length, 0);
+    assert.deepEqual(await opened.violations(), []);
+    await opened.context.close();
+  });
+
+  test("CSV download: fetched with Accept: text/csv and saved as a file", async () => {
+    const opened = await openReports(`${HASH}&view=retention`);
+    const { page, seen } = opened;
+    await settled(page, "retention");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#panel-retention .downloads button")]);
+    assert.equal(download.suggestedFilename(), `cetegra-retention-${fx.RANGE.from}-to-${fx.RANGE.to}.csv`);
+    const saved = readFileSync(await download.path(), "utf8");
+    assert.equal(saved, fx.toCsv(fx.retention(fx.RANGE).rows));
+    assert.ok(saved.startsWith("cohort,tenant,user_type,users,active,weeks_elapsed\r\n"));
+    const csv = seen.requests.filter((r) => r.accept.includes("text/csv"));
+    assert.equal(csv.length, 1);
+    assert.equal(csv[0].url.pathname, "/api/reports/retention");
+    assert.deepEqual(await opened.violations(), []);
+    await opened.context.close();
+  });
+
+  test("403: the reader role is named, nothing else is asked", async () => {
+    const forbidden = () => ({ status: 403, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ error: { code: "forbidden", message: "this report needs the reader role" } }) });
+    const opened = await openReports(HASH, { api: forbidden });
+    const { page, seen } = opened;
+    await page.waitForSelector("#panel-active .error");
+    assert.match(await page.textContent("#panel-active .error"), /You need the Cetegra\.Analytics\.Reader role/);
+    assert.equal(await page.locator("#panel-active .error button").count(), 0);
+    await page.click("#tab-retention");
+    assert.match(await page.textContent("#panel-retention .error"), /Cetegra\.Analytics\.Reader/);
+    assert.equal(seen.requests.length, 1); // the tenant list answered 403: no report is requested
+    await page.screenshot({ path: join(ARTIFACTS, "reports-state-403.png") });
+    assert.deepEqual(await axe(page), []);
+    await opened.context.close();
+  });
+
+  test("503: a retry message with Retry-After, and the retry button loads the view", async () => {
+    let down = true;
+    const flaky = (url) =>
+      down && url.includes("/active-users")
+        ? { status: 503, headers: { "Content-Type": "application/json", "Retry-After": "30" }, body: JSON.stringify({ error: { code: "storage_unavailable", message: "storage unavailable" } }) }
+        : null;
+    const opened = await openReports(HASH, { api: flaky });
+    const { page } = opened;
+    await settled(page, "active");
+    const text = await page.textContent("#panel-active .error");
+    assert.match(text, /temporarily unavailable/);
+    assert.match(text, /Try again in 30 seconds/);
+    await page.screenshot({ path: join(ARTIFACTS, "reports-state-503.png") });
+    assert.deepEqual(await axe(page), []);
+    down = false;
+    await page.click("#panel-active .error button");
+    await page.waitForSelector("#panel-active table.active-table", { state: "attached" });
+    assert.equal(await page.locator("#panel-active .error").count(), 0);
+    await opened.context.close();
+  });
+
+  test("empty answers: an explanation instead of an empty chart", async () => {
+    const none = (url) => (url.includes("/tenants") ? null : { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ grain: "day", from: fx.RANGE.from, to: fx.RANGE.to, k: 5, rows: [] }) });
+    const opened = await openReports(`${HASH}&view=adoption`, { api: none });
+    const { page } = opened;
+    await settled(page, "adoption");
+    assert.match(await page.textContent("#panel-adoption .empty"), /No data for these filters/);
+    assert.equal(await page.locator("#panel-adoption canvas").count(), 0);
+    await opened.context.close();
+  });
+
+  test("hostile strings from the API stay text everywhere they are shown", async () => {
+    const evil = fx.HOSTILE;
+    const poisoned = (url) => {
+      const { status, headers, body } = fx.answer(url);
+      if (!url.includes("/features")) return null;
+      const data = JSON.parse(body);
+      for (const row of data.rows) if (row.feature === "case.submitted") row.feature = `${evil}<script>alert(2)</script>`;
+      return { status, headers, body: JSON.stringify(data) };
+    };
+    const opened = await openReports(`${HASH}&view=adoption`, { api: poisoned });
+    const { page, seen } = opened;
+    await settled(page, "adoption");
+    assert.ok((await page.textContent("#panel-adoption table")).includes(`${evil}<script>alert(2)</script>`));
+    await select(page, "onboarding");
+    await page.selectOption("#f-tenant", "kbadc0ffee0ddf00d");
+    await page.click("#filters button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#panel-onboarding .lead")?.textContent.startsWith("<img"));
+    await select(page, "launch");
+    assert.equal(await page.locator("img, script:not([src])").count(), 0);
+    assert.deepEqual(seen.dialogs, []);
+    assert.deepEqual(seen.errors, []);
+    assert.deepEqual(await opened.violations(), []);
+    await opened.context.close();
+  });
+});
