@@ -52,14 +52,17 @@ EXPECTED = {
 }
 
 
-def start_worker(app_dir: Path) -> dict[str, Any]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),  # the probe itself; the app is imported from app_dir first
-        **AZURE_SETTINGS,
-    }
+def start_worker(app_dir: Path, *, isolated: bool = False) -> dict[str, Any]:
+    """Start the worker on `app_dir`. `isolated`: the repository is not on the path at all (the
+    probe runs as a script), so only what `app_dir` itself holds can be imported."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **AZURE_SETTINGS}
+    if isolated:
+        command = [sys.executable, str(ROOT / "tests" / "worker_probe.py"), str(app_dir)]
+    else:
+        env["PYTHONPATH"] = str(ROOT)  # the probe itself; the app is imported from app_dir first
+        command = [sys.executable, "-m", "tests.worker_probe", str(app_dir)]
     done = subprocess.run(  # noqa: S603 - this interpreter on the probe module; no outside input
-        [sys.executable, "-m", "tests.worker_probe", str(app_dir)],
+        command,
         cwd=app_dir,
         env=env,
         capture_output=True,
