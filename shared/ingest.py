@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from shared import telemetry
-from shared.catalogues import app_id, page_template
+from shared.catalogues import UNLISTED, app_id, page_template
 from shared.consent import ConsentService
+from shared.errors import TooManyRequests
 from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, coarse_time
 from shared.identity import Principal
 from shared.limits import EventRateLimit
@@ -59,7 +60,11 @@ class Ingest:
         """Validate the whole batch, then store all of it or nothing."""
         check_batch(batch, received, self._max_age, self._max_ahead)
         count = len(batch.events)
-        self.limit.charge(principal, count)  # 429 before any storage or vault work
+        try:
+            self.limit.charge(principal, count)  # 429 before any storage or vault work
+        except TooManyRequests:
+            telemetry.count(telemetry.EVENTS_DROPPED, count, reason=telemetry.DROP_LIMIT)
+            raise
         consent, pseudonyms = self._consent.lookup(principal)
         anonymous = False
         if consent.granted:
@@ -109,5 +114,11 @@ class Ingest:
             ]
         keep(self._tables, records)
         telemetry.count(telemetry.EVENTS_ACCEPTED, count, consent=consent.status, salt_version=salt_version)
+        unlisted_pages = sum(record.page == UNLISTED for record in records)
+        unlisted_apps = sum(record.app == UNLISTED for record in records)
+        if unlisted_pages:
+            telemetry.count(telemetry.EVENTS_DROPPED, unlisted_pages, reason=telemetry.DROP_UNLISTED_PAGE)
+        if unlisted_apps:
+            telemetry.count(telemetry.EVENTS_DROPPED, unlisted_apps, reason=telemetry.DROP_UNLISTED_APP)
         log(LOG, logging.INFO, "events.accepted", consent=consent.status, count=count, anonymous=anonymous)
         return IngestResult(accepted=count, dropped=0)

@@ -37,13 +37,13 @@ DIMENSION_VALUE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 """Free-valued dimensions (error codes, salt versions, HTTP statuses) must look like identifiers of
 the system, never like request content; anything else is reported as `other`."""
 
-# Drop reasons: why accepted events were not stored (events.dropped, `reason`).
+# Drop reasons (events.dropped, `reason`): why received events, or a part of them, were not kept.
 DROP_CONSENT = "consent"
 """Declined or unset consent under DECLINED_MODE=drop: "no usage data is collected"."""
 DROP_UNLISTED_PAGE = "unlisted_page"
-"""A page outside the published page catalogue."""
+"""A page outside the published page catalogue: the event is kept, its page only as `(unlisted)`."""
 DROP_UNLISTED_APP = "unlisted_app"
-"""An app outside the published app catalogue."""
+"""An app outside the published app catalogue: the event is kept, its app only as `(unlisted)`."""
 DROP_LIMIT = "limit"
 """Over a per-user or per-batch limit."""
 DROP_REASONS = (DROP_CONSENT, DROP_UNLISTED_PAGE, DROP_UNLISTED_APP, DROP_LIMIT)

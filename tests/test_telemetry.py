@@ -182,6 +182,29 @@ def test_declined_events_are_counted_as_dropped_for_consent(client, otel):
     assert otel.total("cetegra.events.accepted") == 0
 
 
+def test_unlisted_pages_and_apps_and_the_rate_limit_are_counted_by_reason(make_client, otel):
+    client = make_client(EVENTS_PER_MINUTE="100")
+    user = principal_header(user_id="u-limit", tenant_id="t-limit")
+    client.put("/api/consent", {"status": "granted", "policy_version": POLICY}, principal=user)
+
+    def event(**fields: str) -> dict[str, str]:
+        return {
+            "event_id": str(uuid.uuid4()),
+            "name": "feature.used",
+            "session_id": str(uuid.uuid4()),
+            **fields,
+        }
+
+    sent = [event(page="/kari-nordmann/secret"), event(page="/cases/4711", app="ord-99887766"), event()]
+    assert client.post("/api/events", {"events": sent}, principal=user).status == 202
+    assert otel.total("cetegra.events.dropped", reason=telemetry.DROP_UNLISTED_PAGE) == 1
+    assert otel.total("cetegra.events.dropped", reason=telemetry.DROP_UNLISTED_APP) == 1
+    assert otel.total("cetegra.events.accepted") == 3
+    over = [event() for _ in range(98)]  # 3 + 98 > 100 a minute
+    assert client.post("/api/events", {"events": over}, principal=user).status == 429
+    assert otel.total("cetegra.events.dropped", reason=telemetry.DROP_LIMIT) == 98
+
+
 def test_a_failed_job_is_counted_logged_as_error_and_still_raised(client, otel, monkeypatch):
     def broken() -> list[object]:
         raise RuntimeError("table listing failed")
