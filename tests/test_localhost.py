@@ -14,6 +14,9 @@ from testing.principal import principal_header
 pytestmark = pytest.mark.system
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def _request(port, method, path, body=None, headers=None):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request(method, path, body=body, headers=headers or {})
@@ -75,6 +78,28 @@ def test_session_cookie_stands_in_for_easy_auth_locally(server):
     )
     assert status == 200 and json.loads(body)["status"] == "unset"
     assert _request(server, "GET", "/api/consent", headers={"Cookie": "other=1"})[0] == 401
+
+
+def test_demo_sign_in_sets_the_session_cookie_and_returns_to_the_page(server):
+    """`/.auth/login/aad` (Easy Auth's login path) signs a demo principal in; the report page is
+    opened through it. Only local paths are accepted as the way back."""
+    status, headers, _ = _request(
+        server, "GET", "/.auth/login/aad?roles=Cetegra.Analytics.Operator&post_login_redirect_uri=/reports/"
+    )
+    assert status == 302 and headers["Location"] == "/reports/"
+    cookie = headers["Set-Cookie"].split(";")[0]
+    assert cookie.startswith("AppServiceAuthSession=") and "HttpOnly" in headers["Set-Cookie"]
+    status, _, _ = _request(server, "POST", "/api/ops/retention/run", b"{}", {"Cookie": cookie, **JSON})
+    assert status == 200  # the operator role came with the cookie
+    status, headers, _ = _request(
+        server, "GET", "/.auth/login/aad?post_login_redirect_uri=https://evil.example/"
+    )
+    assert status == 302 and headers["Location"] == "/"
+    default = headers["Set-Cookie"].split(";")[0]
+    status, _, _ = _request(server, "POST", "/api/ops/retention/run", b"{}", {"Cookie": default, **JSON})
+    assert status == 403  # the default demo principal is a Reader, not an operator
+    status, headers, _ = _request(server, "GET", "/.auth/logout")
+    assert status == 302 and "Max-Age=0" in headers["Set-Cookie"]
 
 
 def test_bearer_token_stands_in_for_easy_auth_locally(server):

@@ -3,14 +3,27 @@
 In Azure, App Service Authentication turns its session cookie, or a validated `Authorization: Bearer`
 Entra token, into X-MS-CLIENT-PRINCIPAL (the cookie is how `sendBeacon`, which cannot set headers,
 is authenticated; the bearer form is how a client on another site, with third-party cookies blocked,
-authenticates). Locally the demo's cookie or bearer "token" holds the base64 principal itself. A
-request that already sends the header keeps it as-is.
+authenticates), and its `/.auth/login/aad?post_login_redirect_uri=...` signs a browser in and
+returns it to the page (the report page is opened that way). Locally the demo's cookie or bearer
+"token" holds the base64 principal itself, and `/.auth/login/aad` signs in a demo principal named by
+the query (`user`, `tenant`, `roles`). A request that already sends the header keeps it as-is.
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+from functions._http import BASE_HEADERS
+from testing.principal import principal_header
+
 SESSION_COOKIE = "AppServiceAuthSession"
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL"
+LOGIN_PATH = "/.auth/login/aad"
+LOGOUT_PATH = "/.auth/logout"
+DEMO_READER = ("demo-analyst", "cegal-demo-tenant", "Cetegra.Analytics.Reader")
+"""Who `/.auth/login/aad` signs in when the query names nobody: a product analyst (Reader role)."""
+
+Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 def emulate_easy_auth(headers: dict[str, str]) -> dict[str, str]:
@@ -27,3 +40,24 @@ def emulate_easy_auth(headers: dict[str, str]) -> dict[str, str]:
         if name == SESSION_COOKIE and value:
             return {**headers, PRINCIPAL_HEADER: value}
     return headers
+
+
+def auth_endpoint(target: str) -> Response | None:
+    """Easy Auth's own login/logout paths, or None for any other path. Locally only."""
+    url = urlsplit(target)
+    if url.path not in (LOGIN_PATH, LOGOUT_PATH):
+        return None
+    query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+    back = query.get("post_login_redirect_uri") or query.get("post_logout_redirect_uri") or "/"
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = "/"  # only paths of this host: an open redirect is what Easy Auth refuses too
+    if url.path == LOGOUT_PATH:
+        cookie = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict; HttpOnly"
+    else:
+        user = query.get("user", DEMO_READER[0])
+        tenant = query.get("tenant", DEMO_READER[1])
+        roles = query.get("roles", DEMO_READER[2])
+        principal = principal_header(user, tenant, tuple(r for r in roles.split(",") if r), name=None)
+        cookie = f"{SESSION_COOKIE}={principal}; Path=/; SameSite=Strict; HttpOnly"
+    headers = [("Location", back), ("Set-Cookie", cookie), *BASE_HEADERS.items()]
+    return 302, headers, b""

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from shared.errors import PayloadTooLarge
 from testing.azurite import Azurite, port_in_use
-from tools.localhost.easyauth import emulate_easy_auth
+from tools.localhost.easyauth import auth_endpoint, emulate_easy_auth
 from tools.localhost.routing import Router, encode_response, host_error
 from tools.localhost.schedule import run_timers
 from tools.localhost.static import static_file
@@ -46,7 +46,9 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 raw = self.rfile.read(length) if length else b""
-                static = static_file(urlsplit(self.path).path) if self.command in ("GET", "HEAD") else None
+                static = None
+                if self.command in ("GET", "HEAD"):
+                    static = auth_endpoint(self.path) or static_file(urlsplit(self.path).path)
                 if static is not None:
                     status, headers, body = static
                 else:
