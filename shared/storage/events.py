@@ -20,7 +20,8 @@ EVENTS = "ev"
 ANONYMOUS_BUCKETS = 64
 
 FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
-"""The columns `EventFacts` projects (server-side $select): what aggregation counts."""
+"""The columns `EventFacts` projects (server-side $select), in its field order: what aggregation
+counts."""
 
 LINK_COLUMNS = ["pseudonym"]
 """The only column that links an event to a person (the erasure benchmark's full-scan baseline)."""
@@ -142,15 +143,7 @@ class EventStore:
 
     def facts(self, day: date) -> Iterator[EventFacts]:
         """The aggregation's projection of one day's events, server-side projected ($select)."""
-        for row in self._storage.scan(self.table(day), select=FACT_COLUMNS):
-            yield EventFacts(
-                row["session_id"],
-                row["tenant"],
-                row["user_type"],
-                row["name"],
-                row.get("app"),
-                row.get("pseudonym"),
-            )
+        return map(EventFacts._make, self._storage.rows(self.table(day), FACT_COLUMNS))
 
     def days(self) -> list[date]:
         """Days that have a raw-event table (one listing call). Only exact `ev<YYYYMMDD>` names
