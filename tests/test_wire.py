@@ -419,33 +419,40 @@ def test_a_throttled_transaction_is_retried_then_stored_once(throttle, azurite):
     storage = Storage.connect(connection_string=conn, endpoint=None, prefix=f"th{uuid.uuid4().hex[:8]}")
     table = _table(storage)
     throttle.refuse(1, "$batch")
-    storage.write_partition(table, [{"PartitionKey": "p", "RowKey": "r", "v": 1}], upsert=False)
+    rows = [{"PartitionKey": "p", "RowKey": f"r{i}", "v": i} for i in range(2)]
+    storage.write_partition(table, rows, upsert=False)
     assert throttle.refused == ["POST /devstoreaccount1/$batch"]  # one 503, then the retry succeeded
-    assert [r["v"] for r in storage.partition(table, "p")] == [1]
+    throttle.refuse(1, "/devstoreaccount1/" + table)  # a single entity is one plain insert
+    storage.write_partition(table, [{"PartitionKey": "p", "RowKey": "r2", "v": 2}], upsert=False)
+    assert throttle.refused == [f"POST /devstoreaccount1/{table}"]
+    assert [r["v"] for r in storage.partition(table, "p")] == [0, 1, 2]
     storage.delete_table(table)
 
 
-@pytest.mark.parametrize("path", ["$batch", "()"])
+@pytest.mark.parametrize("path", ["$batch", "(PartitionKey", "()"])
 def test_persistent_throttling_retries_as_the_sdk_did_then_fails_fast(throttle, azurite, path):
     """The same number of attempts as the SDK client configured with CLIENT_OPTIONS (1 + 2
-    retries), for the transaction and for a read; then StorageUnavailable."""
+    retries), for a transaction, a single upsert and a read; then StorageUnavailable."""
     conn = throttle.connection_string(azurite)
     storage = Storage.connect(connection_string=conn, endpoint=None, prefix=f"th{uuid.uuid4().hex[:8]}")
     table = _table(storage)
+    rows = [{"PartitionKey": "p", "RowKey": f"r{i}"} for i in range(1 if path == "(PartitionKey" else 2)]
     throttle.refuse(100, path)
     with pytest.raises(StorageUnavailable):
-        if path == "$batch":
-            storage.write_partition(table, [{"PartitionKey": "p", "RowKey": "r"}], upsert=True)
-        else:
+        if path == "()":
             storage.partition(table, "p")
+        else:
+            storage.write_partition(table, rows, upsert=True)
     lean_attempts = len(throttle.refused)
     throttle.refuse(100, path)
     sdk = TableServiceClient.from_connection_string(conn, **CLIENT_OPTIONS).get_table_client(table)
     with pytest.raises(HttpResponseError):
-        if path == "$batch":
-            sdk.submit_transaction([("upsert", {"PartitionKey": "p", "RowKey": "r"})])
-        else:
+        if path == "()":
             list(sdk.query_entities("PartitionKey eq 'p'"))
+        elif path == "$batch":
+            sdk.submit_transaction([("upsert", row) for row in rows])
+        else:
+            sdk.upsert_entity(rows[0], mode=UpdateMode.REPLACE)
     assert lean_attempts == len(throttle.refused) == 1 + CLIENT_OPTIONS["retry_total"]
     throttle.refuse(0)
     assert storage.partition(table, "p") == []  # nothing was stored by the refused attempts
