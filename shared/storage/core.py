@@ -21,9 +21,12 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any, NoReturn
 
+import requests
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from shared.errors import StorageUnavailable
 from shared.logs import log
@@ -97,6 +100,20 @@ def _unavailable(operation: str, exc: Exception) -> NoReturn:
     raise StorageUnavailable("table storage is unavailable") from None
 
 
+def _transport() -> RequestsTransport:
+    """requests would re-read proxy settings from the whole environment on every call, and its
+    default pool keeps 10 connections, fewer than one worker's concurrent invocations: the rest
+    would reconnect on every request."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(
+        pool_maxsize=64, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )  # retries are the pipeline's RetryPolicy's job, as in RequestsTransport's own session
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True, use_env_settings=False)
+
+
 class _TableMissing(Exception):
     """The table does not exist yet (a transaction reports this as 404 TableNotFound)."""
 
@@ -127,8 +144,8 @@ class Storage:
     ) -> Storage:
         """Azurite locally (connection string); in Azure the managed identity, never keys."""
         options = {**CLIENT_OPTIONS, **client_kwargs}
-        # requests otherwise re-reads proxy settings from the whole environment on every call.
-        options.setdefault("transport", RequestsTransport(use_env_settings=False))
+        if "transport" not in options:
+            options["transport"] = _transport()
         if connection_string:
             service = TableServiceClient.from_connection_string(connection_string, **options)
         else:
