@@ -492,3 +492,25 @@ def test_throttled_storage_answers_503_with_retry_after(throttle, azurite, route
         assert sorted(stored) == sorted(e["event_id"] for e in body["events"])
     finally:
         install(None)
+
+
+def test_a_scan_abandoned_early_stops_its_prefetching(pair):
+    """The projected scan fetches ahead on a helper thread; a caller that stops early must not
+    leave it running (or hanging on a full buffer)."""
+    storage, _ = pair
+    table = _table(storage)
+    for start in range(0, 3000, 100):
+        chunk = [{"PartitionKey": "p", "RowKey": f"{i:05d}"} for i in range(start, start + 100)]
+        storage.write_partition(table, chunk, upsert=True)
+    before = {t.ident for t in threading.enumerate() if t.name == "tables-prefetch"}
+    rows = storage.rows(table, ["RowKey"])
+    assert next(iter(rows)) == ("00000",)
+    rows.close()
+    deadline = datetime.now(UTC) + timedelta(seconds=5)
+    while datetime.now(UTC) < deadline and any(
+        t.name == "tables-prefetch" and t.ident not in before for t in threading.enumerate()
+    ):
+        threading.Event().wait(0.1)
+    assert not [t for t in threading.enumerate() if t.name == "tables-prefetch" and t.ident not in before]
+    assert sum(1 for _ in storage.rows(table, ["RowKey"])) == 3000
+    storage.delete_table(table)
