@@ -514,3 +514,57 @@ def test_a_scan_abandoned_early_stops_its_prefetching(pair):
     assert not [t for t in threading.enumerate() if t.name == "tables-prefetch" and t.ident not in before]
     assert sum(1 for _ in storage.rows(table, ["RowKey"])) == 3000
     storage.delete_table(table)
+
+
+def test_in_azure_requests_carry_the_managed_identitys_bearer_token():
+    """With a token credential (the managed identity in Azure) every request is authorised by
+    azure-core's BearerTokenCredentialPolicy for the storage scope, never a key."""
+    import io
+
+    import requests
+    import urllib3
+    from azure.core.credentials import AccessToken
+    from azure.core.pipeline.transport import RequestsTransport
+
+    class Recorder(requests.adapters.BaseAdapter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sent: list[requests.PreparedRequest] = []
+
+        def send(self, request, **kwargs):
+            self.sent.append(request)
+            body = b'{"value":[{"TableName":"evt20261123"}]}'
+            raw = urllib3.HTTPResponse(
+                body=io.BytesIO(body),
+                headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
+                status=200,
+                preload_content=False,
+            )
+            return requests.adapters.HTTPAdapter().build_response(request, raw)
+
+        def close(self) -> None:
+            return None
+
+    class Identity:
+        scopes: list[tuple[str, ...]] = []
+
+        def get_token(self, *scopes, **kwargs):
+            self.scopes.append(scopes)
+            return AccessToken("token-from-managed-identity", 4_102_444_800)
+
+    recorder = Recorder()
+    session = requests.Session()
+    session.mount("https://", recorder)
+    identity = Identity()
+    storage = Storage.connect(
+        connection_string=None,
+        endpoint="https://account.table.core.windows.net/",
+        credential=identity,
+        transport=RequestsTransport(session=session, session_owner=False),
+    )
+    assert storage.list_tables("evt") == ["evt20261123"]
+    [sent] = recorder.sent
+    assert sent.headers["Authorization"] == "Bearer token-from-managed-identity"
+    assert identity.scopes == [("https://storage.azure.com/.default",)]
+    assert sent.url.startswith("https://account.table.core.windows.net/Tables?$filter=")
+    assert sent.headers["x-ms-version"] == "2019-02-02" and "x-ms-date" in sent.headers
