@@ -182,37 +182,39 @@ class Aggregation:
             days = [d for d in with_data if first <= d <= last]
         else:
             days = [d for d in with_data if not state.daily.get(d, False)]
+        to_build = []
+        for month in sorted({date(d.year, d.month, 1) for d in [*days, *state.daily]}):
+            if month < retained_from:
+                continue  # some of its raw days are gone: its cells, if built, stay as they are
+            forced = first is not None and last is not None and first <= month and _month_end(month) <= last
+            if now >= self.final_at(_month_end(month)) and (forced or not state.monthly.get(month)):
+                to_build.append(month)
         total = _Build()
         final_days = []
+        months: list[str] = []
+        # One read per raw day: a day built here also feeds its month's cells when that month is
+        # built in this run (the month then reads only its other days). Days come in order, so a
+        # month is built as soon as the days move past it, and one month's sets are held at a time.
+        read: dict[date, tuple[dict[Key, Cell], list[date]]] = {}
         for day in days:
+            month = date(day.year, day.month, 1)
+            for done in [m for m in read if m < month]:
+                self._finish_month(done, read.pop(done), total, months)
+            month_so_far = read.setdefault(month, ({}, [])) if month in to_build else None
             final = now >= self.final_at(day)
-            built = self._build_day(day)
+            built = self._build_day(day, None if month_so_far is None else month_so_far[0])
+            if month_so_far is not None:
+                month_so_far[1].append(day)
             self._store.save_state("daily", day, final=final, events=built.events)
             total.events += built.events
             total.cells += built.cells
             total.suppressed += built.suppressed
             if final:
                 final_days.append(day)
-
-        months = []
-        for month in sorted({date(d.year, d.month, 1) for d in [*days, *state.daily]}):
-            if month < retained_from:
-                continue  # some of its raw days are gone: its cells, if built, stay as they are
-            next_month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-            forced = (
-                first is not None
-                and last is not None
-                and first <= month
-                and next_month - timedelta(days=1) <= last
-            )
-            if now >= self.final_at(next_month - timedelta(days=1)) and (
-                forced or not state.monthly.get(month)
-            ):
-                built = self._build_month(month, next_month)
-                self._store.save_state("monthly", month, final=True, events=built.events)
-                total.cells += built.cells
-                total.suppressed += built.suppressed
-                months.append(month.strftime("%Y-%m"))
+        for month in to_build:
+            if month.strftime("%Y-%m") not in months:
+                self._finish_month(month, read.pop(month, ({}, [])), total, months)
+        months.sort()
         log(
             LOG,
             logging.INFO,
@@ -234,11 +236,25 @@ class Aggregation:
             suppressed_events=total.suppressed,
         )
 
+    def _finish_month(
+        self, month: date, so_far: tuple[dict[Key, Cell], list[date]], total: _Build, months: list[str]
+    ) -> None:
+        built = self._build_month(month, *so_far)
+        self._store.save_state("monthly", month, final=True, events=built.events)
+        total.cells += built.cells
+        total.suppressed += built.suppressed
+        months.append(month.strftime("%Y-%m"))
+
     def _collect(
-        self, days: Iterable[date], key_of: Callable[[EventFacts], Key]
+        self,
+        days: Iterable[date],
+        key_of: Callable[[EventFacts], Key],
+        cells: dict[Key, Cell] | None = None,
+        monthly: dict[Key, Cell] | None = None,
     ) -> tuple[dict[Key, Cell], int]:
-        """Every raw event of `days` into its cell; returns the cells and how many events they hold."""
-        cells: dict[Key, Cell] = {}
+        """Every raw event of `days` into its cell (and, given `monthly`, into its monthly cell
+        too); returns the cells and how many events they hold."""
+        cells = {} if cells is None else cells
         for day in days:
             for facts in self._events.facts(day):
                 key = key_of(facts)
@@ -246,13 +262,16 @@ class Aggregation:
                 if cell is None:
                     cell = cells[key] = Cell()
                 cell.add(facts.session_id, facts.pseudonym)
+                if monthly is not None:
+                    key = _monthly_key(facts)
+                    cell = monthly.get(key)
+                    if cell is None:
+                        cell = monthly[key] = Cell()
+                    cell.add(facts.session_id, facts.pseudonym)
         return cells, sum(cell.events for cell in cells.values())
 
-    def _build_day(self, day: date) -> _Build:
-        cells, events = self._collect(
-            [day],
-            lambda facts: DailyKey(facts.tenant_ref, facts.user_type or ALL, facts.name, facts.app or NO_APP),
-        )
+    def _build_day(self, day: date, monthly: dict[Key, Cell] | None = None) -> _Build:
+        cells, events = self._collect([day], _daily_key, monthly=monthly)
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
             DailyCell(DailyKey(*key), cell.events, len(cell.sessions), len(cell.users))
@@ -261,11 +280,10 @@ class Aggregation:
         self._store.replace_daily(day, rows)
         return _Build(events, len(rows), suppressed)
 
-    def _build_month(self, month: date, next_month: date) -> _Build:
-        days = [month + timedelta(days=i) for i in range((next_month - month).days)]
-        cells, events = self._collect(
-            days, lambda facts: MonthlyKey(facts.tenant_ref, facts.user_type or ALL)
-        )
+    def _build_month(self, month: date, cells: dict[Key, Cell], read: list[date]) -> _Build:
+        """The month's cells: `cells` already holds the days in `read`; the other days are read now."""
+        days = [month + timedelta(days=i) for i in range((_month_end(month) - month).days + 1)]
+        cells, events = self._collect([d for d in days if d not in read], _monthly_key, cells)
         kept, suppressed = fold(cells, self._k, MONTHLY_FOLDS)
         rows = [
             MonthlyCell(MonthlyKey(*key), len(cell.users), len(cell.sessions), cell.events)
@@ -273,3 +291,15 @@ class Aggregation:
         ]
         self._store.replace_monthly(month, rows)
         return _Build(events, len(rows), suppressed)
+
+
+def _month_end(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1) - timedelta(days=1)
+
+
+def _daily_key(facts: EventFacts) -> DailyKey:
+    return DailyKey(facts.tenant_ref, facts.user_type or ALL, facts.name, facts.app or NO_APP)
+
+
+def _monthly_key(facts: EventFacts) -> MonthlyKey:
+    return MonthlyKey(facts.tenant_ref, facts.user_type or ALL)

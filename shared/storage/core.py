@@ -5,23 +5,33 @@ this package) owns its table names, keys and columns and reaches the service onl
 generic methods of `Storage` below; the core knows no table of its own. docs/storage.md has the
 layout, the reasoning and the numbers.
 
+Requests go through azure-core's pipeline (retry policy, credential, transport as the SDK would
+configure them); the request bodies and the parsing of responses are the project's own
+(`wire.py`, issue 11), because the SDK's multipart and entity code cost ~1 ms of CPU per entity.
+The SDK client is still built, for the benchmarks' raw-SDK baseline (`service`).
+
 Failures of the service (unreachable, throttled, 5xx, auth) become StorageUnavailable → 503.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, NoReturn
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+import requests
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import EdmType, EntityProperty, TableServiceClient, UpdateMode
+from azure.data.tables import EdmType, EntityProperty, TableServiceClient
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from shared.errors import StorageUnavailable
 from shared.logs import log
+from shared.storage.wire import PAGE_SIZE, Operation, TableError, TableWire, entity_from_json, filter_with
+from shared.storage.wire import row_from_json as _row
 
 LOG = logging.getLogger("cetegra.storage")
 
@@ -58,20 +68,16 @@ def int64(value: int) -> EntityProperty:
     return EntityProperty(value, EdmType.INT64)
 
 
-def _plain(entity: Mapping[str, Any]) -> Entity:
-    return {
-        key: (value.value if isinstance(value, EntityProperty) else value) for key, value in entity.items()
-    }
-
-
 @contextmanager
-def _service_errors(operation: str) -> Iterator[None]:
+def _service_errors(operation: str, *, reading: bool = False) -> Iterator[None]:
+    """Service failures → StorageUnavailable, as the SDK-based core mapped them. Reads treat any
+    404 (no such entity or table) as "nothing there"; writes learn that a table is missing."""
     try:
         yield
-    except ResourceNotFoundError:
-        raise
-    except HttpResponseError as exc:
-        if exc.status_code == 404 and getattr(exc, "error_code", None) == "TableNotFound":
+    except TableError as exc:
+        if exc.status == 404 and reading:
+            raise _Absent from None
+        if exc.status == 404 and exc.code == "TableNotFound":
             raise _TableMissing from None
         _unavailable(operation, exc)
     except (AzureError, OSError) as exc:
@@ -79,7 +85,9 @@ def _service_errors(operation: str) -> Iterator[None]:
 
 
 def _unavailable(operation: str, exc: Exception) -> NoReturn:
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    status = exc.status if isinstance(exc, TableError) else None
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
     log(
         LOG,
         logging.WARNING,
@@ -87,21 +95,43 @@ def _unavailable(operation: str, exc: Exception) -> NoReturn:
         operation=operation,
         error=type(exc).__name__,
         status=status,
+        code=exc.code if isinstance(exc, TableError) else None,
     )
     raise StorageUnavailable("table storage is unavailable") from None
+
+
+def _transport() -> RequestsTransport:
+    """requests would re-read proxy settings from the whole environment on every call, and its
+    default pool keeps 10 connections, fewer than one worker's concurrent invocations: the rest
+    would reconnect on every request."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(
+        pool_maxsize=64, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )  # retries are the pipeline's RetryPolicy's job, as in RequestsTransport's own session
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True, use_env_settings=False)
 
 
 class _TableMissing(Exception):
     """The table does not exist yet (a transaction reports this as 404 TableNotFound)."""
 
 
+class _Absent(Exception):
+    """A read found no such entity or table (404)."""
+
+
 class Storage:
     """Generic access to one storage account: the table families build on these methods only."""
 
-    def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
+    def __init__(
+        self, service: TableServiceClient, prefix: str = "", *, wire: TableWire | None = None
+    ) -> None:
         self._service = service
         self._prefix = prefix
         self._known_tables: set[str] = set()
+        self._wire = wire or TableWire(service.url, service.credential, **CLIENT_OPTIONS)
 
     @classmethod
     def connect(
@@ -114,8 +144,8 @@ class Storage:
     ) -> Storage:
         """Azurite locally (connection string); in Azure the managed identity, never keys."""
         options = {**CLIENT_OPTIONS, **client_kwargs}
-        # requests otherwise re-reads proxy settings from the whole environment on every call.
-        options.setdefault("transport", RequestsTransport(use_env_settings=False))
+        if "transport" not in options:
+            options["transport"] = _transport()
         if connection_string:
             service = TableServiceClient.from_connection_string(connection_string, **options)
         else:
@@ -124,7 +154,9 @@ class Storage:
             assert endpoint is not None
             credential = options.pop("credential", None) or DefaultAzureCredential()
             service = TableServiceClient(endpoint=endpoint, credential=credential, **options)
-        return cls(service, prefix)
+        # The same endpoint, credential, transport, retries and timeouts as the SDK client.
+        wire = TableWire(service.url, service.credential, **options)
+        return cls(service, prefix, wire=wire)
 
     # ---- tables -------------------------------------------------------------------------------
 
@@ -135,42 +167,38 @@ class Storage:
         if name in self._known_tables:
             return
         with _service_errors("create_table"):
-            self._service.create_table_if_not_exists(name)
+            self._wire.create_table(name)
         self._known_tables.add(name)
 
     def list_tables(self, base_prefix: str) -> list[str]:
         """Names of tables that start with prefix+base_prefix (range query on TableName)."""
         low = self.table(base_prefix)
         high = low + "{"  # '{' sorts after every alphanumeric character
+        query = filter_with("TableName ge @low and TableName lt @high", {"low": low, "high": high})
         with _service_errors("query_tables"):
-            return sorted(
-                table.name
-                for table in self._service.query_tables(
-                    "TableName ge @low and TableName lt @high",
-                    parameters={"low": low, "high": high},
-                )
-            )
+            return sorted(self._wire.table_names(query))
 
     def delete_table(self, name: str) -> None:
         with _service_errors("delete_table"):
-            self._service.delete_table(name)
+            self._wire.delete_table(name)
         self._known_tables.discard(name)
 
     def ping(self) -> None:
         """Health: one cheap round trip to the table service."""
         with _service_errors("ping"):
-            next(iter(self._service.list_tables(results_per_page=1).by_page()), None)
+            next(self._wire.table_names(top=1), None)
 
     # ---- entity-group transactions ------------------------------------------------------------
 
     def write_partition(self, table: str, entities: list[Entity], *, upsert: bool) -> None:
         """Write entities of one partition as one transaction per 100: all or nothing per call.
 
-        Creates the table on first use (cached) so the hot path costs one transaction.
+        Upsert is insert-or-replace (the SDK's UpdateMode.REPLACE); otherwise insert, which fails
+        the transaction if a row exists. Creates the table on first use (cached) so the hot path
+        costs one transaction.
         """
-        operations: list[Any] = [
-            ("upsert", e, {"mode": UpdateMode.REPLACE}) if upsert else ("create", e) for e in entities
-        ]
+        kind: Any = "upsert" if upsert else "create"
+        operations: list[Operation] = [(kind, e) for e in entities]
         try:
             self._submit(table, operations)
         except _TableMissing:
@@ -178,22 +206,17 @@ class Storage:
             self.ensure_table(table)
             self._submit(table, operations)
 
-    def _submit(self, table: str, operations: list[Any]) -> None:
+    def _submit(self, table: str, operations: list[Operation]) -> None:
         """Entity-group transactions of at most 100 operations (callers keep one partition)."""
-        client = self._service.get_table_client(table)
         for i in range(0, len(operations), MAX_BATCH):
             with _service_errors("transaction"):
-                client.submit_transaction(operations[i : i + MAX_BATCH])
+                self._wire.submit(table, operations[i : i + MAX_BATCH])
 
     # ---- reads ---------------------------------------------------------------------------------
 
     def get(self, table: str, partition: str, row: str) -> Entity | None:
-        client = self._service.get_table_client(table)
-        try:
-            with _service_errors("get_entity"):
-                return _plain(client.get_entity(partition, row))
-        except ResourceNotFoundError:
-            return None
+        with _service_errors("get_entity", reading=True):
+            return self._wire.get_entity(table, partition, row)
 
     def partition(self, table: str, partition: str, *, select: list[str] | None = None) -> list[Entity]:
         """Every entity of one partition (a range read of that partition only, never a scan)."""
@@ -207,24 +230,38 @@ class Storage:
         *,
         select: list[str] | None = None,
     ) -> list[Entity]:
-        client = self._service.get_table_client(table)
+        query = filter_with(filter_, parameters)
         try:
-            with _service_errors("query"):
+            with _service_errors("query", reading=True):
                 return [
-                    _plain(entity)
-                    for entity in client.query_entities(filter_, parameters=dict(parameters), select=select)
+                    entity_from_json(raw)
+                    for page in self._wire.pages(table, filter_=query, select=select)
+                    for raw in page
                 ]
-        except ResourceNotFoundError:
+        except _Absent:
             return []
 
     def scan(self, table: str, *, select: list[str] | None = None) -> Iterable[Entity]:
         """Every entity of a table, page by page (aggregation and tests only)."""
-        client = self._service.get_table_client(table)
         try:
-            with _service_errors("scan"):
-                for entity in client.list_entities(select=select, results_per_page=1000):
-                    yield _plain(entity)
-        except ResourceNotFoundError:
+            with _service_errors("scan", reading=True):
+                for page in self._wire.pages(table, select=select, top=PAGE_SIZE):
+                    for raw in page:
+                        yield entity_from_json(raw)
+        except _Absent:
+            return
+
+    def rows(self, table: str, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Every entity of a table projected on `columns` (server-side `$select`), one tuple per
+        entity in column order, None where absent, valued as `scan` values them: the lean read
+        for whole-table passes such as the aggregation (no dict per entity)."""
+        typed = [f"{column}@odata.type" for column in columns]
+        try:
+            with _service_errors("scan", reading=True):
+                for page in self._wire.pages(table, select=columns, top=PAGE_SIZE, prefetch=True):
+                    for raw in page:
+                        yield _row(raw, columns, typed)
+        except _Absent:
             return
 
     def delete_entities(self, table: str, keys: Iterable[tuple[str, str]]) -> int:

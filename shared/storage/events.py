@@ -22,7 +22,8 @@ EVENTS = "ev"
 ANONYMOUS_BUCKETS = 64
 
 FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
-"""The columns `EventFacts` projects (server-side $select): what aggregation counts."""
+"""The columns `EventFacts` projects (server-side $select), in its field order: what aggregation
+counts."""
 
 PLACE_COLUMNS = ["app", "page"]
 """The columns `places` projects: where an event happened."""
@@ -150,21 +151,13 @@ class EventStore:
 
     def facts(self, day: date) -> Iterator[EventFacts]:
         """The aggregation's projection of one day's events, server-side projected ($select)."""
-        for row in self._storage.scan(self.table(day), select=FACT_COLUMNS):
-            yield EventFacts(
-                row.get("session_id"),
-                row["tenant"],
-                row.get("user_type"),
-                row["name"],
-                row.get("app"),
-                row.get("pseudonym"),
-            )
+        return map(EventFacts._make, self._storage.rows(self.table(day), FACT_COLUMNS))
 
-    def places(self, day: date) -> Iterator[tuple[str | None, str | None]]:
+    def places(self, day: date) -> Iterator[tuple[Any, ...]]:
         """(app, page) of each of one day's events, projected server-side: what the catalogue
-        review counts (how many arrived as `(unlisted)`), nothing that points at a person."""
-        for row in self._storage.scan(self.table(day), select=PLACE_COLUMNS):
-            yield row.get("app"), row.get("page")
+        review counts (how many arrived as `(unlisted)`), nothing that points at a person:
+        `(app, page)` tuples, None where absent."""
+        return self._storage.rows(self.table(day), PLACE_COLUMNS)
 
     def days(self) -> list[date]:
         """Days that have a raw-event table (one listing call). Only exact `ev<YYYYMMDD>` names
