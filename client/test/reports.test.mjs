@@ -326,7 +326,7 @@ describe("report page behaviour", () => {
     const features = seen.requests.filter((r) => r.url.pathname.endsWith("/features")).at(-1).url.searchParams;
     assert.deepEqual(Object.fromEntries(features), { ...expected, app: "service-desk", grain: "month" });
     await page.keyboard.press("End");
-    assert.equal(await page.evaluate(() => document.activeElement.id), "tab-launch");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "tab-surveys"); // the last tab
     assert.equal(await page.isHidden("#panel-adoption"), true);
     // Tab order from the first filter reaches every control of the form
     await page.focus("#f-from");
