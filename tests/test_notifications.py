@@ -547,7 +547,7 @@ def test_survey_list_gives_each_series_nps_trend(client):
 
 
 def test_survey_list_reads_each_survey_once(client, reads):
-    for i in range(3):
+    for _ in range(3):
         survey = create(client, kind="survey", question=nps_question(), link=None, series="nps")
         answer_as(client, survey, [(9, TENANT_A, (), None)] * 5)
         client.clock.advance(days=30)
