@@ -443,7 +443,7 @@ describe("report page behaviour", () => {
       ["Nordlys Energi AS", "55", "+27.3"],
       ["Fjord Drilling", "44", "+18.2"],
       [fx.HOSTILE, "22", "+22.7"],
-      [`Unnamed tenant (${fx.UNLISTED_TENANT.slice(0, 8)})`, "15", "+20"],
+      [`Unnamed tenant (${fx.UNLISTED_TENANT.slice(0, 8)})`, "15", "+20.0"],
       ["(other) — tenants with fewer than k answers, folded", "6", "+33.3"],
     ]);
     // the trend of the series, oldest first; the survey under k has no figure
@@ -479,6 +479,8 @@ describe("report page behaviour", () => {
     assert.match(await page.textContent("#panel-surveys .survey-title"), /Rate the new search/);
     const kpis = await page.$$eval("#panel-surveys .kpi .kpi-value", (ks) => ks.map((k) => k.textContent));
     assert.deepEqual(kpis, ["54", "3.96"]);
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .cells-user_type"), [["Advanced users", "14", "3.57"], ["Basic users", "40", "4.1"]]);
+    assert.deepEqual((await cellTexts(page, "#panel-surveys .cells-tenant"))[0], ["Nordlys Energi AS", "30", "4.0"]);
     assert.ok(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)).get("survey") === rating.id);
     const q1 = fx.SURVEYS.find((s) => s.suppressed);
     await page.selectOption("#s-survey", q1.id);
@@ -515,6 +517,13 @@ describe("report page behaviour", () => {
     const row = readFileSync(await file.path(), "utf8").split("\r\n")[1];
     assert.ok(row.startsWith(`"'=HYPERLINK(""https://evil.example"",""x"")",`), row);
     await second.context.close();
+  });
+
+  test("surveys: a laptop-sized window fits without horizontal scrolling", async () => {
+    const opened = await openReports(`${HASH}&view=surveys`, { width: 1024 });
+    await settled(opened.page, "surveys");
+    assert.equal(await opened.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+    await finish("surveys-1024", opened);
   });
 
   test("surveys: without a tenant directory (404) tenants show their keys and nothing breaks", async () => {

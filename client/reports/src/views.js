@@ -363,7 +363,9 @@ export const launch = {
 const QUESTION_TYPES = { nps: "NPS (0–10)", rating: "Rating (1–5)", choice: "Single choice" };
 const GROUP_LABELS = { promoters: "Promoters (9–10)", passives: "Passives (7–8)", detractors: "Detractors (0–6)", [api.OTHER]: "(other) — groups under k, folded" };
 const day = (iso) => iso.slice(0, 10);
-const signed = (n) => (n === null || n === undefined ? "–" : `${n > 0 ? "+" : n < 0 ? "−" : ""}${Math.abs(n).toLocaleString(navigator.language || "en-GB", { maximumFractionDigits: 1 })}`);
+const rating = (n) => (n === null || n === undefined ? "–" : n.toLocaleString(navigator.language || "en-GB", { minimumFractionDigits: 1, maximumFractionDigits: 2 }));
+/** An NPS with its sign and one decimal (`+20.0`, `−3.5`, `0.0`); axis ticks without decimals. */
+const signed = (n, digits = 1) => (n === null || n === undefined ? "–" : `${n > 0 ? "+" : n < 0 ? "−" : ""}${Math.abs(n).toLocaleString(navigator.language || "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits })}`);
 const surveyOption = (s) => `${s.title} · ${day(s.starts_at)}${s.status === "archived" ? " (archived)" : ""}`;
 
 /** A cell's name: a user type's label, a tenant's directory name (if `/tenants` gave one). */
@@ -413,7 +415,7 @@ function surveyDetail(report, survey, tenants) {
       if (survey.nps_groups[g]) kpis.push(kpi(GROUP_LABELS[g], fmt.pct(survey.nps_groups[g] / total), `${fmt.int(survey.nps_groups[g])} people`));
     }
   } else if (survey.question.type === "rating") {
-    kpis.push(kpi("Average rating", survey.mean === null ? "–" : survey.mean.toLocaleString(navigator.language || "en-GB", { maximumFractionDigits: 2 }), "out of 5"));
+    kpis.push(kpi("Average rating", rating(survey.mean), "out of 5"));
   } else {
     const top = api.answerBuckets(survey).filter((b) => b.answer !== api.OTHER).sort((a, b) => b.people - a.people)[0];
     if (top) kpis.push(kpi("Most chosen", top.answer, `${fmt.pct(top.people / total)} of answers`));
@@ -447,7 +449,7 @@ function surveyDetail(report, survey, tenants) {
       [
         { label: kind === "tenant" ? "Tenant" : "User type", cell: (c) => cellName(c.key, kind, tenants) },
         { label: "Answers", numeric: true, cell: (c) => fmt.int(c.answers) },
-        ...(measure ? [{ label: measure, numeric: true, cell: (c) => (survey.question.type === "nps" ? signed(c.nps) : c.mean === null ? "–" : String(c.mean)) }] : []),
+        ...(measure ? [{ label: measure, numeric: true, cell: (c) => (survey.question.type === "nps" ? signed(c.nps) : rating(c.mean)) }] : []),
       ],
       rows,
       { className: `data cells-table cells-${kind}` },
@@ -477,8 +479,8 @@ function npsTrend(trend, survey, k) {
     yRange: [-100, 100],
     xPadDays: 20,
     leftLabel: "NPS",
-    leftFormat: signed,
-    series: [{ label: "NPS", values: points.map((p) => p.nps), color: "#1f5fa8", format: signed, labels: true }],
+    leftFormat: (v) => signed(v, 0),
+    series: [{ label: "NPS", values: points.map((p) => p.nps), color: "#1f5fa8", format: (v) => signed(v), labels: true }],
   });
   const rows = table(
     `NPS of each survey in “${trend.series}”, oldest first`,
