@@ -325,7 +325,8 @@ class SurveySummary(BaseModel):
     mean: float | None
     by_user_type: list[ResultCell]
     by_tenant: list[ResultCell]
-    """Cells keyed by tenant key (or `(other)`), as the reports name tenants."""
+    """Cells keyed by the tenant key of the answers (`t` + 16 hex, as audiences name tenants) or
+    `(other)`; never a tenant id."""
 
 
 class NpsSeries(BaseModel):
