@@ -1,6 +1,17 @@
 """Thin adapters: each module turns a trigger into a call of domain code in `shared/`."""
 
-from functions import authoring, consent, events, health, notifications, openapi, ops, reports_page, timers
+from functions import (
+    authoring,
+    consent,
+    events,
+    health,
+    notifications,
+    openapi,
+    ops,
+    reports_page,
+    surveys,
+    timers,
+)
 
 # The report page's catch-all route comes last: the local host matches in this order.
 BLUEPRINTS = (
@@ -12,5 +23,6 @@ BLUEPRINTS = (
     timers.bp,
     notifications.bp,
     authoring.bp,
+    surveys.bp,
     reports_page.bp,
 )

@@ -292,6 +292,9 @@ class SurveyResults(BaseModel):
     """Answer → people, each >= k; smaller buckets are summed under `(other)`."""
     nps: float | None
     """% promoters (9-10) - % detractors (0-6), NPS surveys only."""
+    nps_groups: dict[str, int]
+    """NPS surveys: people per group (`promoters`, `passives`, `detractors`), folded like the
+    distribution (a group under k is summed with others under `(other)`); `{}` otherwise."""
     mean: float | None
     by_user_type: list[ResultCell]
     by_tenant: list[ResultCell]
@@ -299,6 +302,50 @@ class SurveyResults(BaseModel):
     """Authors only (null for readers)."""
     trend: list[NpsTrendPoint]
     """The NPS of every survey of this item's series, oldest first."""
+
+
+class SurveySummary(BaseModel):
+    """One survey in the readers' list: its question, window and results under the k rule."""
+
+    model_config = ConfigDict(title="SurveySummary")
+
+    id: str
+    title: str
+    status: Status
+    series: str | None
+    question: Question
+    starts_at: datetime
+    ends_at: datetime
+    answers: int
+    """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
+    suppressed: bool
+    distribution: dict[str, int]
+    nps: float | None
+    nps_groups: dict[str, int]
+    mean: float | None
+    by_user_type: list[ResultCell]
+    by_tenant: list[ResultCell]
+    """Cells keyed by the tenant key of the answers (`t` + 16 hex, as audiences name tenants) or
+    `(other)`; never a tenant id."""
+
+
+class NpsSeries(BaseModel):
+    model_config = ConfigDict(title="NpsSeries")
+
+    series: str
+    points: list[NpsTrendPoint]
+    """Oldest first; a point under k has 0 answers and no NPS."""
+
+
+class SurveyReport(BaseModel):
+    """`GET /api/reports/surveys`: every survey that was published, newest first, and the NPS
+    trend of every series. Never comments (authors only), pseudonyms or tenant ids."""
+
+    model_config = ConfigDict(title="SurveyReport")
+
+    k: int
+    surveys: list[SurveySummary]
+    trends: list[NpsSeries]
 
 
 class NotificationExport(BaseModel):
@@ -544,57 +591,66 @@ class Notifications:
             raise BadRequest("results exist for surveys only", code="not_a_survey")
         question = Question.model_validate(item.question)
         answers = self._store.answers(item.item_id)
-        trend = self._trend(item, answers)
-        k = self._k
-        if len(answers) < k:
-            return SurveyResults(
-                id=item.item_id,
-                question=question,
-                k=k,
-                answers=0,
-                suppressed=True,
-                distribution={},
-                nps=None,
-                mean=None,
-                by_user_type=[],
-                by_tenant=[],
-                comments=[] if with_comments else None,
-                trend=trend,
-            )
-        counts: dict[str, int] = {}
-        for a in answers:
-            counts[str(a.value)] = counts.get(str(a.value), 0) + 1
-        shown, other = fold(counts, k)
-        distribution = {key: shown[key] for key in _bucket_order(question, shown)}
-        if other:
-            distribution[OTHER] = other
-        by_user_type, types_shown = self._cells(question, answers, lambda a: a.user_type)
-        by_tenant, tenants_shown = self._cells(question, answers, lambda a: a.tenant)
+        series = self._series_of(item, self._store.items() if item.series else [item])
+        trend = self._trend(series, {item.item_id: answers})
+        tally = self._tally(question, answers)
         comments = None
         if with_comments:
-            comments = [
-                ResultComment(
-                    text=a.comment,
-                    user_type=a.user_type if a.user_type in types_shown else OTHER,
-                    tenant=a.tenant if a.tenant in tenants_shown else OTHER,
-                )
-                for a in sorted(answers, key=lambda a: a.key)
-                if a.comment
-            ]
+            comments = (
+                [
+                    ResultComment(
+                        text=a.comment,
+                        user_type=a.user_type if a.user_type in tally.types_shown else OTHER,
+                        tenant=a.tenant if a.tenant in tally.tenants_shown else OTHER,
+                    )
+                    for a in sorted(answers, key=lambda a: a.key)
+                    if a.comment
+                ]
+                if not tally.suppressed
+                else []
+            )
         return SurveyResults(
             id=item.item_id,
             question=question,
-            k=k,
-            answers=len(answers),
-            suppressed=False,
-            distribution=distribution,
-            nps=nps(int(a.value) for a in answers) if question.type == "nps" else None,
-            mean=_mean(answers) if question.type == "rating" else None,
-            by_user_type=by_user_type,
-            by_tenant=by_tenant,
+            k=self._k,
+            **tally.fields(),
             comments=comments,
             trend=trend,
         )
+
+    def survey_report(self) -> SurveyReport:
+        """Every survey ever published (newest first) with its results, and each series' NPS
+        trend, for readers: the same tally as `results` (one k rule), never comments. Costs one
+        read of the items and one of each survey's answers."""
+        surveys = [
+            item
+            for item in self._store.items()
+            if item.kind == "survey" and item.question is not None and item.published_at is not None
+        ]
+        answers = {item.item_id: self._store.answers(item.item_id) for item in surveys}
+        summaries = []
+        for item in sorted(surveys, key=lambda i: (i.starts_at, i.item_id), reverse=True):
+            question = Question.model_validate(item.question)
+            tally = self._tally(question, answers[item.item_id])
+            summaries.append(
+                SurveySummary(
+                    id=item.item_id,
+                    title=item.title,
+                    status=item.status,  # type: ignore[arg-type]
+                    series=item.series,
+                    question=question,
+                    starts_at=item.starts_at,
+                    ends_at=item.ends_at,
+                    **tally.fields(),
+                )
+            )
+        names = sorted({item.series for item in surveys if item.series})
+        trends = [
+            NpsSeries(series=name, points=points)
+            for name in names
+            if (points := self._trend([i for i in surveys if i.series == name], answers))
+        ]
+        return SurveyReport(k=self._k, surveys=summaries, trends=trends)
 
     # ---- data-subject rights and retention ----------------------------------------------------
 
@@ -804,19 +860,21 @@ class Notifications:
             mean=_mean(rows) if question.type == "rating" else None,
         )
 
-    def _trend(self, item: ItemRecord, answers: list[AnswerRecord]) -> list[NpsTrendPoint]:
-        if item.question is None or item.question.get("type") != "nps":
-            return []
-        series = (
-            [i for i in self._store.items() if i.series == item.series and i.kind == "survey"]
-            if item.series
-            else [item]
-        )
+    @staticmethod
+    def _series_of(item: ItemRecord, items: list[ItemRecord]) -> list[ItemRecord]:
+        """The surveys of the item's series (just the item if it has none)."""
+        if not item.series:
+            return [item]
+        return [i for i in items if i.series == item.series and i.kind == "survey"]
+
+    def _trend(self, series: list[ItemRecord], known: dict[str, list[AnswerRecord]]) -> list[NpsTrendPoint]:
+        """NPS per published NPS survey of a series, oldest first; a survey under k has none.
+        Answers already read (`known`) are not read again."""
         points = []
         for survey in sorted(series, key=lambda i: (i.starts_at, i.item_id)):
             if survey.question is None or survey.question.get("type") != "nps" or survey.published_at is None:
                 continue
-            rows = answers if survey.item_id == item.item_id else self._store.answers(survey.item_id)
+            rows = known[survey.item_id] if survey.item_id in known else self._store.answers(survey.item_id)
             enough = len(rows) >= self._k
             points.append(
                 NpsTrendPoint(
@@ -828,6 +886,79 @@ class Notifications:
                 )
             )
         return points
+
+    def _tally(self, question: Question, answers: list[AnswerRecord]) -> _Tally:
+        """The k rule applied once for every view of a survey's answers: fewer than k answers show
+        nothing; otherwise every bucket, group and cell is folded (see `fold`)."""
+        k = self._k
+        if len(answers) < k:
+            return _Tally(0, True, {}, None, {}, None, [], [], set(), set())
+        counts: dict[str, int] = {}
+        for a in answers:
+            counts[str(a.value)] = counts.get(str(a.value), 0) + 1
+        shown, other = fold(counts, k)
+        distribution = {key: shown[key] for key in _bucket_order(question, shown)}
+        if other:
+            distribution[OTHER] = other
+        groups: dict[str, int] = {}
+        if question.type == "nps":
+            people = {name: 0 for name in NPS_GROUPS}
+            for a in answers:
+                people[_nps_group(int(a.value))] += 1
+            kept, rest = fold({name: n for name, n in people.items() if n}, k)
+            groups = {name: kept[name] for name in NPS_GROUPS if name in kept}
+            if rest:
+                groups[OTHER] = rest
+        by_user_type, types_shown = self._cells(question, answers, lambda a: a.user_type)
+        by_tenant, tenants_shown = self._cells(question, answers, lambda a: a.tenant)
+        return _Tally(
+            answers=len(answers),
+            suppressed=False,
+            distribution=distribution,
+            nps=nps(int(a.value) for a in answers) if question.type == "nps" else None,
+            nps_groups=groups,
+            mean=_mean(answers) if question.type == "rating" else None,
+            by_user_type=by_user_type,
+            by_tenant=by_tenant,
+            types_shown=types_shown,
+            tenants_shown=tenants_shown,
+        )
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """A survey's answers under the k rule (what authors and readers may both see)."""
+
+    answers: int
+    suppressed: bool
+    distribution: dict[str, int]
+    nps: float | None
+    nps_groups: dict[str, int]
+    mean: float | None
+    by_user_type: list[ResultCell]
+    by_tenant: list[ResultCell]
+    types_shown: set[str]
+    tenants_shown: set[str]
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "suppressed": self.suppressed,
+            "distribution": self.distribution,
+            "nps": self.nps,
+            "nps_groups": self.nps_groups,
+            "mean": self.mean,
+            "by_user_type": self.by_user_type,
+            "by_tenant": self.by_tenant,
+        }
+
+
+NPS_GROUPS = ("promoters", "passives", "detractors")
+
+
+def _nps_group(score: int) -> str:
+    """9-10 promoters, 7-8 passives, 0-6 detractors."""
+    return "promoters" if score >= 9 else "passives" if score >= 7 else "detractors"
 
 
 def _is_id(value: str) -> bool:

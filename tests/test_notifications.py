@@ -445,6 +445,129 @@ def test_nps_trend_across_a_series(client):
     ]
 
 
+# ---- the readers' survey list (GET /api/reports/surveys) -----------------------------------------
+
+
+def survey_report(client, principal=READER):
+    response = client.get("/api/reports/surveys", principal=principal)
+    assert response.status == 200, response.body
+    return response.json()
+
+
+def test_survey_list_needs_reader_author_or_operator(client):
+    assert client.get("/api/reports/surveys", principal=None).status == 401
+    assert client.get("/api/reports/surveys", principal=ME).status == 403
+    assert client.get("/api/reports/surveys", principal=user("x", roles=(ADMIN_ROLE,))).status == 403
+    for principal in (READER, AUTHOR, OPS):
+        assert survey_report(client, principal) == {"k": 5, "surveys": [], "trends": []}
+    assert client.request("POST", "/api/reports/surveys", json_body={}, principal=READER).status == 405
+    assert rows(client, ITEMS) == [] and notification_rows(client) == {STATE: [], ANSWERS: []}
+
+
+def test_survey_list_is_the_results_under_k_without_comments_or_ids(client):
+    big = create(client, kind="survey", question=nps_question(), link=None, title="Q3 <b>NPS</b>")
+    answer_as(
+        client,
+        big,
+        [(10, TENANT_A, (), "great, mail me at user0@contoso.com")] * 6
+        + [(8, TENANT_A, (), None)] * 2
+        + [(3, TENANT_B, (ADMIN_ROLE,), "too slow")] * 3,
+    )
+    small = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    answer_as(client, small, [(4, TENANT_A, (), "secret")] * 4)
+    create(client, publish=False, kind="survey", question=nps_question(), link=None)  # a draft: nobody's
+    create(client)  # a notification: not a survey
+    report = survey_report(client)
+    assert report["k"] == 5
+    listed = {s["id"]: s for s in report["surveys"]}
+    assert set(listed) == {big["id"], small["id"]}
+    results = client.get(f"/api/authoring/items/{big['id']}/results", principal=READER).json()
+    entry = listed[big["id"]]
+    for field in ("answers", "suppressed", "distribution", "nps", "nps_groups", "mean", "question"):
+        assert entry[field] == results[field], field  # one tally, one k rule
+    assert entry["by_user_type"] == results["by_user_type"] and entry["by_tenant"] == results["by_tenant"]
+    assert entry["title"] == "Q3 <b>NPS</b>" and entry["status"] == "published"
+    assert entry["answers"] == 11 and entry["nps"] == round(100 * (6 - 3) / 11, 1)
+    # 6 promoters shown; passives (2) and detractors (3) are each under k: summed as (other)
+    assert entry["nps_groups"] == {"promoters": 6, "(other)": 5}
+    assert entry["distribution"] == {"10": 6, "(other)": 5}
+    assert entry["by_tenant"] == [{"key": "(other)", "answers": 11, "nps": entry["nps"], "mean": None}]
+    under_k = listed[small["id"]]
+    assert under_k["suppressed"] is True and under_k["answers"] == 0 and under_k["mean"] is None
+    assert under_k["distribution"] == {} and under_k["by_tenant"] == under_k["by_user_type"] == []
+    text = json.dumps(report)
+    assert "comments" not in entry and "great" not in text and "secret" not in text and "slow" not in text
+    for i in range(11):
+        identity = client.services.pseudonymizer.current(TENANT_A, f"user-r{i}")
+        assert identity.notification_key not in text and f"user-r{i}" not in text
+    assert TENANT_A not in text and TENANT_B not in text and "contoso" not in text
+    for survey in report["surveys"]:
+        counts = [survey["answers"], *survey["distribution"].values(), *survey["nps_groups"].values()]
+        counts += [c["answers"] for c in survey["by_user_type"] + survey["by_tenant"]]
+        assert all(n == 0 or n >= report["k"] for n in counts), survey
+
+
+def test_survey_list_shows_big_cells_by_tenant_and_user_type(client):
+    survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    answer_as(client, survey, [(5, TENANT_A, (), "fast")] * 6 + [(2, TENANT_B, (ADMIN_ROLE,), None)] * 5)
+    [entry] = survey_report(client, AUTHOR)["surveys"]  # authors too get no comments here
+    key_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    key_b = client.services.pseudonymizer.current(TENANT_B, "x").tenant_ref
+    assert {c["key"]: (c["answers"], c["mean"]) for c in entry["by_tenant"]} == {
+        key_a: (6, 5.0),
+        key_b: (5, 2.0),
+    }
+    assert {c["key"]: c["answers"] for c in entry["by_user_type"]} == {"basic_user": 6, "it_admin": 5}
+    assert entry["nps"] is None and entry["nps_groups"] == {} and entry["mean"] == round(40 / 11, 2)
+    assert "fast" not in json.dumps(entry)
+
+
+def test_survey_list_gives_each_series_nps_trend(client):
+    first = create(client, kind="survey", question=nps_question(), link=None, series="quarterly-nps")
+    answer_as(client, first, [(10, TENANT_A, (), None)] * 5 + [(0, TENANT_A, (), None)] * 5)
+    patch(client, first["id"], {"status": "archived"})
+    client.clock.advance(days=90)
+    second = create(client, kind="survey", question=nps_question(), link=None, series="quarterly-nps")
+    answer_as(client, second, [(10, TENANT_A, (), None)] * 5 + [(8, TENANT_A, (), None)] * 5)
+    lonely = create(client, kind="survey", question=nps_question(), link=None, series="onboarding")
+    answer_as(client, lonely, [(9, TENANT_A, (), None)] * 3)
+    create(client, kind="survey", question={"type": "rating", "text": "Rate it"}, link=None, series="ratings")
+    report = survey_report(client)
+    assert [s["id"] for s in report["surveys"]][-1] == first["id"]  # newest first
+    assert {s["id"]: s["status"] for s in report["surveys"]}[first["id"]] == "archived"
+    trends = {t["series"]: t["points"] for t in report["trends"]}
+    assert set(trends) == {"onboarding", "quarterly-nps"}  # a rating series has no NPS trend
+    results = client.get(f"/api/authoring/items/{second['id']}/results", principal=READER).json()
+    assert trends["quarterly-nps"] == results["trend"]
+    assert [(p["id"], p["answers"], p["nps"]) for p in trends["quarterly-nps"]] == [
+        (first["id"], 10, 0.0),
+        (second["id"], 10, 50.0),
+    ]
+    assert [(p["answers"], p["nps"]) for p in trends["onboarding"]] == [(0, None)]  # under k
+
+
+def test_survey_list_reads_each_survey_once(client, reads):
+    for _ in range(3):
+        survey = create(client, kind="survey", question=nps_question(), link=None, series="nps")
+        answer_as(client, survey, [(9, TENANT_A, (), None)] * 5)
+        client.clock.advance(days=30)
+    reads["n"] = 0
+    survey_report(client)
+    assert reads["n"] <= 1 + 3  # the items, then each survey's answers (trends reuse them)
+
+
+def test_survey_list_storage_down_is_503(client, monkeypatch):
+    create(client, kind="survey", question=nps_question(), link=None)
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("storage is unavailable")
+
+    monkeypatch.setattr(client.services.storage, "query", down)
+    monkeypatch.setattr(client.services.storage, "scan", down)
+    response = client.get("/api/reports/surveys", principal=READER)
+    assert response.status == 503 and response.header("Retry-After")
+
+
 def test_fold_and_nps_units():
     assert nps([10, 9, 8, 7, 0]) == 20.0 and nps([]) is None and nps([6] * 3) == -100.0
     assert fold({"a": 6, "b": 2, "c": 1}, 5) == ({}, 9)

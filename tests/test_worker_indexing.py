@@ -46,6 +46,7 @@ EXPECTED = {
     "authoring_items": ("httpTrigger", "api/authoring/items"),
     "authoring_item": ("httpTrigger", "api/authoring/items/{id}"),
     "authoring_item_results": ("httpTrigger", "api/authoring/items/{id}/results"),
+    "reports_surveys": ("httpTrigger", "api/reports/surveys"),
     "reports_page": ("httpTrigger", "reports/{*path}"),  # the report page, outside api/
     "retention_timer": ("timerTrigger", "0 5 0 * * *"),
     "aggregation_timer": ("timerTrigger", "0 30 0 * * *"),

@@ -235,6 +235,76 @@ export function launch({ feature, app = "", date, weeks = "4", tenant = "", user
 
 export const tenants = () => ({ tenants: TENANTS.map(({ tenant, name, first_seen }) => ({ tenant, name, first_seen })) });
 
+// ---- surveys (`GET /api/reports/surveys`, functions/surveys.py) ---------------------------------
+// Five surveys as the server folds them (every count 0 or >= K; sums add up to `answers`): a
+// quarterly NPS series (Q1 under k, Q2 archived, Q3 live), a rating, and a choice survey whose
+// title is hostile markup. Tenant cells use the keys of TENANTS (names come from `/tenants`) and
+// one key `/tenants` does not list.
+export const UNLISTED_TENANT = "t5e0f1e2d3c4b5a69";
+const sid = (n) => `5a${"0".repeat(29)}${n}`;
+const question = (type, text, options = null) => ({ type, text, options });
+const NPS_TEXT = "How likely are you to recommend Cetegra Workspace to a colleague?";
+const survey = (fields) => ({
+  status: "published", series: null, suppressed: false, nps: null, nps_groups: {}, mean: null, by_user_type: [], by_tenant: [], distribution: {}, ...fields,
+});
+export const SURVEYS = [
+  survey({
+    id: sid(1), title: "Quarterly NPS · Q3 2026", series: "quarterly-nps", question: question("nps", NPS_TEXT),
+    starts_at: "2026-10-01T00:00:00Z", ends_at: "2026-10-31T00:00:00Z", answers: 142,
+    distribution: { 5: 7, 6: 9, 7: 17, 8: 24, 9: 29, 10: 38, "(other)": 18 },
+    nps: 23.2, nps_groups: { promoters: 67, passives: 41, detractors: 34 },
+    by_user_type: [
+      { key: "advanced_user", answers: 31, nps: 35.5, mean: null },
+      { key: "basic_user", answers: 96, nps: 19.8, mean: null },
+      { key: "it_admin", answers: 15, nps: 26.7, mean: null },
+    ],
+    by_tenant: [
+      { key: "k3f1a2b3c4d5e6f70", answers: 55, nps: 27.3, mean: null },
+      { key: "k9a8b7c6d5e4f3a21", answers: 44, nps: 18.2, mean: null },
+      { key: "kbadc0ffee0ddf00d", answers: 22, nps: 22.7, mean: null },
+      { key: UNLISTED_TENANT, answers: 15, nps: 20.0, mean: null },
+      { key: "(other)", answers: 6, nps: 33.3, mean: null },
+    ],
+  }),
+  survey({
+    id: sid(4), title: "Rate the new search", question: question("rating", "How useful is the new search?"),
+    starts_at: "2026-09-20T00:00:00Z", ends_at: "2026-10-20T00:00:00Z", answers: 54,
+    distribution: { 3: 9, 4: 18, 5: 21, "(other)": 6 }, mean: 3.96,
+    by_user_type: [{ key: "advanced_user", answers: 14, nps: null, mean: 3.57 }, { key: "basic_user", answers: 40, nps: null, mean: 4.1 }],
+    by_tenant: [{ key: "k3f1a2b3c4d5e6f70", answers: 30, nps: null, mean: 4.0 }, { key: "(other)", answers: 24, nps: null, mean: 3.92 }],
+  }),
+  survey({
+    id: sid(3), title: HOSTILE, question: question("choice", "Which new feature helps you most?", ["Saved searches", "Case templates", "Dark mode"]),
+    starts_at: "2026-09-15T00:00:00Z", ends_at: "2026-09-29T00:00:00Z", answers: 77,
+    distribution: { "Saved searches": 41, "Case templates": 27, "(other)": 9 },
+    by_user_type: [{ key: "basic_user", answers: 60, nps: null, mean: null }, { key: "(other)", answers: 17, nps: null, mean: null }],
+    by_tenant: [{ key: "(other)", answers: 77, nps: null, mean: null }],
+  }),
+  survey({
+    id: sid(2), title: "Quarterly NPS · Q2 2026", status: "archived", series: "quarterly-nps", question: question("nps", NPS_TEXT),
+    starts_at: "2026-07-01T00:00:00Z", ends_at: "2026-07-31T00:00:00Z", answers: 118,
+    distribution: { 6: 12, 7: 17, 8: 21, 9: 22, 10: 28, "(other)": 18 },
+    nps: 16.9, nps_groups: { promoters: 50, passives: 38, detractors: 30 },
+    by_user_type: [
+      { key: "advanced_user", answers: 25, nps: 24.0, mean: null },
+      { key: "basic_user", answers: 80, nps: 13.8, mean: null },
+      { key: "it_admin", answers: 13, nps: 23.1, mean: null },
+    ],
+    by_tenant: [
+      { key: "k3f1a2b3c4d5e6f70", answers: 50, nps: 20.0, mean: null },
+      { key: "k9a8b7c6d5e4f3a21", answers: 40, nps: 15.0, mean: null },
+      { key: "(other)", answers: 28, nps: 14.3, mean: null },
+    ],
+  }),
+  survey({
+    id: sid(0), title: "Quarterly NPS · Q1 2026", status: "archived", series: "quarterly-nps", question: question("nps", NPS_TEXT),
+    starts_at: "2026-04-01T00:00:00Z", ends_at: "2026-04-30T00:00:00Z", answers: 0, suppressed: true,
+  }),
+];
+const point = (s) => ({ id: s.id, title: s.title, starts_at: s.starts_at, answers: s.answers, nps: s.nps });
+export const TRENDS = [{ series: "quarterly-nps", points: [sid(0), sid(2), sid(1)].map((id) => point(SURVEYS.find((s) => s.id === id))) }];
+export const surveys = () => ({ k: K, surveys: SURVEYS, trends: TRENDS });
+
 // ---- the route handler -----------------------------------------------------------------------------
 
 const csvCell = (v) => {
@@ -253,7 +323,7 @@ export function answer(url, accept = "application/json") {
   const { pathname, searchParams } = new URL(url);
   const q = Object.fromEntries(searchParams);
   const route = pathname.replace(/^\/api\/reports\//, "");
-  const body = { tenants, "active-users": activeUsers, features, retention, onboarding, launch }[route]?.(q);
+  const body = { tenants, "active-users": activeUsers, features, retention, onboarding, launch, surveys }[route]?.(q);
   if (!body) return { status: 404, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ error: { code: "not_found", message: "no such route" } }) };
   if (accept.includes("text/csv") && body.rows) return { status: 200, headers: { "Content-Type": "text/csv; charset=utf-8" }, body: toCsv(body.rows) };
   return { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };

@@ -326,7 +326,7 @@ describe("report page behaviour", () => {
     const features = seen.requests.filter((r) => r.url.pathname.endsWith("/features")).at(-1).url.searchParams;
     assert.deepEqual(Object.fromEntries(features), { ...expected, app: "service-desk", grain: "month" });
     await page.keyboard.press("End");
-    assert.equal(await page.evaluate(() => document.activeElement.id), "tab-launch");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "tab-surveys"); // the last tab
     assert.equal(await page.isHidden("#panel-adoption"), true);
     // Tab order from the first filter reaches every control of the form
     await page.focus("#f-from");
@@ -407,6 +407,134 @@ describe("report page behaviour", () => {
     await settled(page, "adoption");
     assert.match(await page.textContent("#panel-adoption .empty"), /No data for these filters/);
     assert.equal(await page.locator("#panel-adoption canvas").count(), 0);
+    await opened.context.close();
+  });
+
+  test("surveys: picker, answer bars, NPS groups, cells by user type and tenant, the NPS trend", async () => {
+    const opened = await openReports(`${HASH}&view=surveys`);
+    const { page, seen } = opened;
+    await settled(page, "surveys");
+    const [latest] = fx.SURVEYS;
+    const options = await page.$$eval("#s-survey option", (os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options.map((o) => o[0]), fx.SURVEYS.map((s) => s.id)); // newest first, as sent
+    assert.equal(await page.inputValue("#s-survey"), latest.id);
+    assert.equal(await page.textContent("#panel-surveys .survey-title"), latest.title);
+    assert.ok((await page.textContent("#panel-surveys .survey-question")).includes(latest.question.text));
+    const kpis = Object.fromEntries(await page.$$eval("#panel-surveys .kpi", (ks) => ks.map((k) => [k.querySelector("dt").textContent, k.querySelector(".kpi-value").textContent])));
+    assert.equal(kpis.Answers, int(latest.answers));
+    assert.equal(kpis.NPS, "+23.2");
+    assert.equal(kpis["Promoters (9–10)"], pct(67 / 142));
+    assert.equal(kpis["Passives (7–8)"], pct(41 / 142));
+    assert.equal(kpis["Detractors (0–6)"], pct(34 / 142));
+    assert.equal(await page.locator("#panel-surveys svg.nps-bar rect").count(), 3);
+    // the distribution in the question's order, (other) last, each count and share as sent
+    const buckets = await cellTexts(page, "#panel-surveys .distribution-table");
+    const expected = ["5", "6", "7", "8", "9", "10"].map((a) => [a, int(latest.distribution[a]), pct(latest.distribution[a] / 142)]);
+    expected.push([`(other) — answers chosen by fewer than ${fx.K} people, folded`, int(18), pct(18 / 142)]);
+    assert.deepEqual(buckets, expected);
+    assert.equal(await page.locator("#panel-surveys .distribution-table svg.bar").count(), 7);
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .cells-user_type"), [
+      ["Advanced users", "31", "+35.5"],
+      ["Basic users", "96", "+19.8"],
+      ["IT admins", "15", "+26.7"],
+    ]);
+    // tenants by their directory name (hostile markup as text), a key `/tenants` lacks shortened
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .cells-tenant"), [
+      ["Nordlys Energi AS", "55", "+27.3"],
+      ["Fjord Drilling", "44", "+18.2"],
+      [fx.HOSTILE, "22", "+22.7"],
+      [`Unnamed tenant (${fx.UNLISTED_TENANT.slice(0, 8)})`, "15", "+20.0"],
+      ["(other) — tenants with fewer than k answers, folded", "6", "+33.3"],
+    ]);
+    // the trend of the series, oldest first; the survey under k has no figure
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .trend-table"), [
+      ["Quarterly NPS · Q1 2026", "2026-04-01", `<${fx.K}`, `– (fewer than ${fx.K} answers)`],
+      ["Quarterly NPS · Q2 2026", "2026-07-01", "118", "+16.9"],
+      ["Quarterly NPS · Q3 2026 (shown above)", "2026-10-01", "142", "+23.2"],
+    ]);
+    assert.equal(await page.locator("#panel-surveys canvas").count() > 0, true);
+    assert.match(await page.textContent("#k-text"), /fewer than 5 people/);
+    assert.ok(!(await page.textContent("#panel-surveys")).includes("comment"));
+    assert.deepEqual(seen.requests.filter((r) => r.url.pathname === "/api/reports/surveys").map((r) => r.url.search), [""]);
+    await finish("surveys", opened);
+  });
+
+  test("surveys: another survey is picked without a request; hostile title as text; under k says so", async () => {
+    const hostile = fx.SURVEYS.find((s) => s.title === fx.HOSTILE);
+    const opened = await openReports(`${HASH}&view=surveys&survey=${hostile.id}`);
+    const { page, seen } = opened;
+    await settled(page, "surveys");
+    assert.equal(await page.inputValue("#s-survey"), hostile.id); // from the URL fragment
+    assert.equal(await page.textContent("#panel-surveys .survey-title"), fx.HOSTILE);
+    assert.ok((await page.$$eval("#s-survey option", (os) => os.map((o) => o.textContent))).includes(`${fx.HOSTILE} · 2026-09-15`));
+    assert.equal(await page.locator("img, script:not([src])").count(), 0);
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .distribution-table"), [
+      ["Saved searches", "41", pct(41 / 77)],
+      ["Case templates", "27", pct(27 / 77)],
+      [`(other) — answers chosen by fewer than ${fx.K} people, folded`, "9", pct(9 / 77)],
+    ]);
+    assert.equal(await page.locator("#panel-surveys .trend-table").count(), 0); // no series
+    const rating = fx.SURVEYS.find((s) => s.question.type === "rating");
+    await page.selectOption("#s-survey", rating.id);
+    assert.match(await page.textContent("#panel-surveys .survey-title"), /Rate the new search/);
+    const kpis = await page.$$eval("#panel-surveys .kpi .kpi-value", (ks) => ks.map((k) => k.textContent));
+    assert.deepEqual(kpis, ["54", "3.96"]);
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .cells-user_type"), [["Advanced users", "14", "3.57"], ["Basic users", "40", "4.1"]]);
+    assert.deepEqual((await cellTexts(page, "#panel-surveys .cells-tenant"))[0], ["Nordlys Energi AS", "30", "4.0"]);
+    assert.ok(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)).get("survey") === rating.id);
+    const q1 = fx.SURVEYS.find((s) => s.suppressed);
+    await page.selectOption("#s-survey", q1.id);
+    assert.match(await page.textContent("#panel-surveys .suppressed"), /Fewer than 5 people have answered/);
+    assert.equal(await page.locator("#panel-surveys .distribution-table").count(), 0);
+    assert.equal(await page.locator("#panel-surveys .trend-table").count(), 1); // the series' trend still shows
+    assert.equal(seen.requests.filter((r) => r.url.pathname === "/api/reports/surveys").length, 1);
+    await finish("surveys-hostile", opened);
+  });
+
+  test("surveys: CSV of the shown survey, built in the page, spreadsheet-safe", async () => {
+    const opened = await openReports(`${HASH}&view=surveys`);
+    const { page } = opened;
+    await settled(page, "surveys");
+    const before = opened.seen.requests.length;
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#panel-surveys .downloads button")]);
+    assert.equal(download.suggestedFilename(), "cetegra-survey-2026-10-01.csv");
+    const text = readFileSync(await download.path(), "utf8");
+    const lines = text.trimEnd().split("\r\n");
+    assert.equal(lines[0], "survey,question,section,key,name,answers,nps,mean");
+    assert.ok(lines.includes("Quarterly NPS · Q3 2026,How likely are you to recommend Cetegra Workspace to a colleague?,overall,(all),(all),142,23.2,"));
+    assert.ok(lines.includes("Quarterly NPS · Q3 2026,How likely are you to recommend Cetegra Workspace to a colleague?,nps_group,promoters,promoters,67,,"));
+    assert.ok(lines.some((l) => l.includes(",tenant,k3f1a2b3c4d5e6f70,Nordlys Energi AS,55,27.3,")));
+    assert.equal(lines.filter((l) => l.includes(",nps_trend,")).length, 3);
+    assert.equal(opened.seen.requests.length, before); // nothing fetched for it
+    await opened.context.close();
+    // a title that a spreadsheet would run as a formula is written as text
+    const formula = '=HYPERLINK("https://evil.example","x")';
+    const tricky = (url) => (url.includes("/api/reports/surveys") ? { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ...fx.surveys(), surveys: [{ ...fx.SURVEYS[0], title: formula }] }) } : null);
+    const second = await openReports(`${HASH}&view=surveys`, { api: tricky });
+    await settled(second.page, "surveys");
+    assert.equal(await second.page.textContent("#panel-surveys .survey-title"), formula);
+    const [file] = await Promise.all([second.page.waitForEvent("download"), second.page.click("#panel-surveys .downloads button")]);
+    const row = readFileSync(await file.path(), "utf8").split("\r\n")[1];
+    assert.ok(row.startsWith(`"'=HYPERLINK(""https://evil.example"",""x"")",`), row);
+    await second.context.close();
+  });
+
+  test("surveys: a laptop-sized window fits without horizontal scrolling", async () => {
+    const opened = await openReports(`${HASH}&view=surveys`, { width: 1024 });
+    await settled(opened.page, "surveys");
+    assert.equal(await opened.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+    await finish("surveys-1024", opened);
+  });
+
+  test("surveys: without a tenant directory (404) tenants show their keys and nothing breaks", async () => {
+    const noDirectory = (url) => (url.includes("/api/reports/tenants") ? { status: 404, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ error: { code: "not_found", message: "no such route" } }) } : null);
+    const opened = await openReports(`${HASH}&view=surveys`, { api: noDirectory });
+    const { page, seen } = opened;
+    await settled(page, "surveys");
+    const names = (await cellTexts(page, "#panel-surveys .cells-tenant")).map((r) => r[0]);
+    assert.deepEqual(names.slice(0, 2), ["Unnamed tenant (k3f1a2b3)", "Unnamed tenant (k9a8b7c6)"]);
+    assert.deepEqual(seen.errors.filter((e) => !e.includes("404")), []);
+    assert.deepEqual(await opened.violations(), []);
     await opened.context.close();
   });
 

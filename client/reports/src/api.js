@@ -75,7 +75,8 @@ async function getJson(url, signal) {
 }
 
 /** The same route as CSV (the API answers `text/csv` to `Accept: text/csv`), as a Blob. */
-export async function fetchCsv(url) {
+export async function fetchCsv(url, local) {
+  if (local) return new Blob([local()], { type: "text/csv;charset=utf-8" }); // built in the page
   let response;
   try {
     response = await fetch(url, { headers: { Accept: "text/csv" }, credentials: "same-origin" });
@@ -162,6 +163,63 @@ export async function launch(filters, feature, app, date, weeks, signal) {
   const url = requests.launch(filters, feature, app, date, weeks);
   const body = await getJson(url, signal);
   return { ...body, url };
+}
+
+// ---- surveys (functions/surveys.py, shared/notifications.py: SurveyReport) --------------------
+
+export const NPS_GROUPS = ["promoters", "passives", "detractors"];
+
+/**
+ * `GET /surveys` → {k, surveys, trends}. Each survey: {id, title, status, series, question:{type,
+ * text, options}, starts_at, ends_at, answers, suppressed, distribution:{answer: people},
+ * nps, nps_groups:{promoters|passives|detractors|(other): people}, mean, by_user_type,
+ * by_tenant:[{key, answers, nps, mean}]}, newest first; `trends`: [{series, points:[{id, title,
+ * starts_at, answers, nps}]}], oldest first. Every count is 0 or >= k (the server folds smaller
+ * ones into `(other)`); a survey under k is `suppressed` with nothing else. No comments, ever.
+ * Tenant cells are keyed like `/tenants` names them (names are looked up, never required).
+ */
+export async function surveys(signal) {
+  const url = reportUrl("surveys");
+  const body = await getJson(url, signal);
+  return { k: body.k, surveys: body.surveys, trends: body.trends, url };
+}
+
+/** The NPS trend of a survey's series (points oldest first), or null for a survey without one. */
+export function trendOf(report, survey) {
+  if (!survey.series || survey.question.type !== "nps") return null;
+  return report.trends.find((t) => t.series === survey.series) || null;
+}
+
+/** The answer buckets in the question's order: 0-10, 1-5 or the options, then `(other)`. */
+export function answerBuckets(survey) {
+  const { type, options } = survey.question;
+  const all = type === "choice" ? options : type === "nps" ? Array.from({ length: 11 }, (_, i) => String(i)) : ["1", "2", "3", "4", "5"];
+  const shown = all.filter((a) => a in survey.distribution).map((a) => ({ answer: a, people: survey.distribution[a] }));
+  if (OTHER in survey.distribution) shown.push({ answer: OTHER, people: survey.distribution[OTHER] });
+  return shown;
+}
+
+/**
+ * A survey's figures as CSV text, built in the page from the answer it already has (`/surveys`
+ * answers JSON only): one row per figure, `section` saying which. Text cells that a spreadsheet
+ * would run as a formula (= + - @ tab CR) get a leading apostrophe; numbers stay numbers.
+ */
+export function surveyCsv(report, survey, nameOf) {
+  const rows = [["survey", "question", "section", "key", "name", "answers", "nps", "mean"]];
+  const add = (section, key, name, answers, nps = null, mean = null) => rows.push([survey.title, survey.question.text, section, key, name, answers, nps, mean]);
+  add("overall", ALL, ALL, survey.answers, survey.nps, survey.mean);
+  for (const b of answerBuckets(survey)) add("answer", b.answer, b.answer, b.people);
+  for (const g of [...NPS_GROUPS, OTHER]) if (survey.nps_groups[g]) add("nps_group", g, g, survey.nps_groups[g]);
+  for (const c of survey.by_user_type) add("user_type", c.key, nameOf(c.key, "user_type"), c.answers, c.nps, c.mean);
+  for (const c of survey.by_tenant) add("tenant", c.key, nameOf(c.key, "tenant"), c.answers, c.nps, c.mean);
+  for (const p of trendOf(report, survey)?.points || []) add("nps_trend", p.id, p.title, p.answers, p.nps);
+  const cell = (v) => {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "number") return String(v);
+    const text = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return rows.map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
 }
 
 // ---- dates (UTC, ISO weeks) -----------------------------------------------------------------

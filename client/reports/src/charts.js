@@ -29,7 +29,7 @@ export const seconds = (iso) => Date.parse(`${iso}T00:00:00Z`) / 1000;
  * A time chart: `x` ISO dates; `series` [{label, values, color, axis: "left"|"right",
  * kind: "line"|"bars", dash, format}]. Returns the wrapper element (role img, labelled).
  */
-export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, height = 280, grain = "day", marker }) {
+export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, leftFormat = fmt.compact, yRange, xPadDays = 0, height = 280, grain = "day", marker }) {
   const wrapper = el("figure", { class: "chart", role: "img", "aria-label": label });
   const host = el("div", { class: "chart-host" });
   wrapper.append(host);
@@ -41,10 +41,10 @@ export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat
     tzDate: utc,
     cursor: { drag: { x: false, y: false }, points: { size: 7 } },
     legend: { live: true },
-    scales: { x: { time: true, range: weekly ? (u, min, max) => [min - HALF_WEEK, max + HALF_WEEK] : undefined }, y: { range: (u, min, max) => [0, niceMax(max)] }, ...(hasRight ? { r: { range: (u, min, max) => [0, niceMax(max)] } } : {}) },
+    scales: { x: { time: true, range: weekly ? (u, min, max) => [min - HALF_WEEK, max + HALF_WEEK] : xPadDays ? (u, min, max) => [min - xPadDays * 86400, max + xPadDays * 86400] : undefined }, y: { range: yRange ? () => yRange : (u, min, max) => [0, niceMax(max)] }, ...(hasRight ? { r: { range: (u, min, max) => [0, niceMax(max)] } } : {}) },
     axes: [
       { stroke: "#3b4350", space: 72, grid: { stroke: "#e3e7ed" }, ticks: { stroke: "#c7ced8" }, values: (u, splits) => splits.map((ts) => tick(grain).format(new Date(ts * 1e3))) },
-      { label: leftLabel, stroke: "#3b4350", grid: { stroke: "#e3e7ed" }, ticks: { stroke: "#c7ced8" }, values: (u, v) => v.map(fmt.compact), size: 60 },
+      { label: leftLabel, stroke: "#3b4350", grid: { stroke: "#e3e7ed" }, ticks: { stroke: "#c7ced8" }, values: (u, v) => v.map(leftFormat), size: 60 },
       ...(hasRight ? [{ scale: "r", side: 1, label: rightLabel, stroke: "#3b4350", grid: { show: false }, values: (u, v) => v.map(rightFormat), size: 60 }] : []),
     ],
     series: [
@@ -57,13 +57,16 @@ export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat
         dash: s.dash,
         fill: s.kind === "bars" ? s.color : undefined,
         paths: s.kind === "bars" ? uPlot.paths.bars({ size: [0.6, 48], align: 0 }) : undefined,
-        points: { show: s.kind !== "bars" && x.length <= 60, size: 5, fill: s.color },
+        points: { show: s.kind !== "bars" && x.length <= 60, size: s.labels ? 9 : 5, fill: s.color },
         value: (u, v) => (v == null ? "–" : (s.format || fmt.int)(v)),
         spanGaps: false,
       })),
     ],
   };
-  if (marker) options.hooks = { draw: [(u) => drawMarker(u, seconds(marker.date), marker.label)] };
+  const draw = [];
+  if (marker) draw.push((u) => drawMarker(u, seconds(marker.date), marker.label));
+  series.forEach((s, i) => s.labels && draw.push((u) => drawValues(u, i + 1, s.format || fmt.int, s.color)));
+  if (draw.length) options.hooks = { draw };
   const data = [x.map((d) => seconds(d) + (weekly ? HALF_WEEK : 0)), ...series.map((s) => s.values)];
   const chart = new uPlot(options, data, host);
   host.chart = chart;
@@ -97,6 +100,23 @@ function drawMarker(u, ts, text) {
   ctx.fillStyle = "#1b1f24";
   ctx.font = `600 ${12 * devicePixelRatio}px system-ui, sans-serif`;
   ctx.fillText(text, x + 6 * devicePixelRatio, top + 14 * devicePixelRatio);
+  ctx.restore();
+}
+
+/** Each point's value written above it (series `labels: true`; for charts of a few points). */
+function drawValues(u, index, format, color) {
+  const { ctx } = u;
+  const xs = u.data[0];
+  const ys = u.data[index];
+  const scale = u.series[index].scale;
+  ctx.save();
+  ctx.fillStyle = color;
+  ctx.textAlign = "center";
+  ctx.font = `700 ${13 * devicePixelRatio}px system-ui, sans-serif`;
+  for (let i = 0; i < xs.length; i++) {
+    if (ys[i] == null) continue;
+    ctx.fillText(format(ys[i]), u.valToPos(xs[i], "x", true), u.valToPos(ys[i], scale, true) - 10 * devicePixelRatio);
+  }
   ctx.restore();
 }
 

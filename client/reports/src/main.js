@@ -20,6 +20,11 @@ const context = {
     select.replaceChildren(el("option", { value: "" }, "Suggested: largest change"), ...options.map((o) => el("option", { value: o.value }, o.label)));
     select.value = options.some((o) => o.value === current) ? current : "";
   },
+  survey: "",
+  selectSurvey(id) {
+    context.survey = id;
+    writeHash();
+  },
   selectFeature(key) {
     context.launch.feature = key;
     $("#l-feature").value = key;
@@ -31,7 +36,7 @@ const context = {
 
 function defaults() {
   const to = api.addDays(api.today(), -1); // aggregates are built the night after
-  return { from: api.addDays(to, -89), to, tenant: "", user_type: "", app: "", grain: "day", view: "active" };
+  return { from: api.addDays(to, -89), to, tenant: "", user_type: "", app: "", grain: "day", view: "active", survey: "" };
 }
 
 let filters = defaults();
@@ -59,11 +64,13 @@ function readHash() {
   const weeks = Number.parseInt(params.get("weeks") || "4", 10);
   context.launch.weeks = weeks >= 1 && weeks <= 12 ? weeks : 4;
   context.launch.feature = params.get("feature") || "";
+  context.survey = pick("survey", (v) => /^[0-9a-f]{32}$/.test(v));
 }
 
 function writeHash() {
   const params = new URLSearchParams({ view, ...filters, launch: context.launch.date, weeks: String(context.launch.weeks) });
   if (context.launch.feature) params.set("feature", context.launch.feature);
+  if (context.survey) params.set("survey", context.survey);
   for (const [name, value] of [...params]) if (!value) params.delete(name);
   history.replaceState(null, "", `#${params}`);
 }
@@ -156,7 +163,7 @@ async function load(id, { force = false } = {}) {
     content.replaceChildren(...nodes);
     renderDownloads(panel, downloads);
     $(".status", panel).replaceChildren();
-    updateKNote(data.k ?? data.features?.k ?? data.retention?.k ?? data.data?.k ?? data.candidates?.k);
+    updateKNote(data.k ?? data.features?.k ?? data.retention?.k ?? data.data?.k ?? data.candidates?.k ?? data.report?.k);
     collectApps(data);
     loaded.set(id, key);
   } catch (error) {
@@ -213,10 +220,11 @@ function renderDownloads(panel, downloads) {
 async function download(panel, d, button) {
   button.disabled = true;
   try {
-    const blob = await api.fetchCsv(d.url);
+    const blob = await api.fetchCsv(d.url, d.csv);
     const href = URL.createObjectURL(blob);
     const scope = filters.tenant ? "-tenant" : "";
-    const a = el("a", { href, download: `cetegra-${d.name}${scope}-${filters.from}-to-${filters.to}.csv`, class: "visually-hidden" }, "download");
+    const file = d.csv ? `cetegra-${d.name}.csv` : `cetegra-${d.name}${scope}-${filters.from}-to-${filters.to}.csv`;
+    const a = el("a", { href, download: file, class: "visually-hidden" }, "download");
     document.body.append(a);
     a.click();
     a.remove();

@@ -1,8 +1,8 @@
-// The five report views. Each `load` fetches through api.js; each `render` builds DOM from the
+// The six report views. Each `load` fetches through api.js; each `render` builds DOM from the
 // result (text only) and returns the CSV downloads it offers.
 import * as api from "./api.js";
-import { timeChart } from "./charts.js";
-import { bar, el, fmt, sparkline, table, tenantLabel, userTypeLabel } from "./dom.js";
+import { disposeCharts, legendNote, timeChart } from "./charts.js";
+import { bar, el, fmt, sparkline, svg, table, tenantLabel, userTypeLabel } from "./dom.js";
 
 const GRAIN_NAMES = { day: "day", week: "week", month: "month" };
 const periodLabel = (period) => period;
@@ -358,5 +358,172 @@ export const launch = {
   },
 };
 
-export const VIEWS = [activeUsers, adoption, retention, onboarding, launch];
+// ---- Surveys ----------------------------------------------------------------------------------
+
+const QUESTION_TYPES = { nps: "NPS (0–10)", rating: "Rating (1–5)", choice: "Single choice" };
+const GROUP_LABELS = { promoters: "Promoters (9–10)", passives: "Passives (7–8)", detractors: "Detractors (0–6)", [api.OTHER]: "(other) — groups under k, folded" };
+const day = (iso) => iso.slice(0, 10);
+const rating = (n) => (n === null || n === undefined ? "–" : n.toLocaleString(navigator.language || "en-GB", { minimumFractionDigits: 1, maximumFractionDigits: 2 }));
+/** An NPS with its sign and one decimal (`+20.0`, `−3.5`, `0.0`); axis ticks without decimals. */
+const signed = (n, digits = 1) => (n === null || n === undefined ? "–" : `${n > 0 ? "+" : n < 0 ? "−" : ""}${Math.abs(n).toLocaleString(navigator.language || "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits })}`);
+const surveyOption = (s) => `${s.title} · ${day(s.starts_at)}${s.status === "archived" ? " (archived)" : ""}`;
+
+/** A cell's name: a user type's label, a tenant's directory name (if `/tenants` gave one). */
+function cellName(key, kind, tenants) {
+  if (key === api.OTHER) return `(other) — ${kind === "tenant" ? "tenants" : "user types"} with fewer than k answers, folded`;
+  if (kind === "user_type") return userTypeLabel(key);
+  const known = tenants.find((t) => t.tenant === key);
+  return known ? tenantLabel(known) : tenantLabel({ tenant: key, name: null });
+}
+
+function npsBar(groups, total) {
+  const order = [...api.NPS_GROUPS, api.OTHER].filter((g) => groups[g]);
+  let x = 0;
+  const parts = order.map((g) => {
+    const width = (100 * groups[g]) / total;
+    const rect = svg("rect", { class: `nps-${g === api.OTHER ? "other" : g}`, x: x.toFixed(2), y: 0, width: width.toFixed(2), height: 10 });
+    x += width;
+    return rect;
+  });
+  return svg("svg", { class: "nps-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" }, parts);
+}
+
+function surveyDetail(report, survey, tenants) {
+  const k = report.k;
+  const head = el(
+    "div",
+    { class: "survey-head" },
+    el("h3", { class: "survey-title" }, survey.title),
+    el("p", { class: "survey-question" }, `“${survey.question.text}”`),
+    el(
+      "p",
+      { class: "survey-meta" },
+      el("span", { class: `badge status-${survey.status}` }, survey.status === "published" ? "Live" : survey.status === "archived" ? "Archived" : "Draft"),
+      ` ${QUESTION_TYPES[survey.question.type]} · open ${day(survey.starts_at)} → ${day(survey.ends_at)}${survey.series ? ` · series “${survey.series}”` : ""}`,
+    ),
+  );
+  const trend = api.trendOf(report, survey);
+  const trendNodes = trend ? npsTrend(trend, survey, k) : [];
+  if (survey.suppressed) {
+    return [head, el("p", { class: "empty suppressed" }, `Fewer than ${k} people have answered this survey, so no results are shown (k rule). Results appear once ${k} or more have answered.`), ...trendNodes];
+  }
+  const total = survey.answers;
+  const kpis = [kpi("Answers", fmt.int(total), "people who answered")];
+  if (survey.question.type === "nps") {
+    kpis.push(kpi("NPS", signed(survey.nps), "% promoters − % detractors"));
+    for (const g of [...api.NPS_GROUPS, api.OTHER]) {
+      if (survey.nps_groups[g]) kpis.push(kpi(GROUP_LABELS[g], fmt.pct(survey.nps_groups[g] / total), `${fmt.int(survey.nps_groups[g])} people`));
+    }
+  } else if (survey.question.type === "rating") {
+    kpis.push(kpi("Average rating", rating(survey.mean), "out of 5"));
+  } else {
+    const top = api.answerBuckets(survey).filter((b) => b.answer !== api.OTHER).sort((a, b) => b.people - a.people)[0];
+    if (top) kpis.push(kpi("Most chosen", top.answer, `${fmt.pct(top.people / total)} of answers`));
+  }
+  const nodes = [head, el("dl", { class: "kpis survey-kpis" }, kpis)];
+  if (survey.question.type === "nps" && Object.keys(survey.nps_groups).length) {
+    const legend = el(
+      "ul",
+      { class: "nps-legend" },
+      [...api.NPS_GROUPS, api.OTHER].filter((g) => survey.nps_groups[g]).map((g) => el("li", {}, el("span", { class: `swatch nps-${g === api.OTHER ? "other" : g}`, "aria-hidden": "true" }), `${GROUP_LABELS[g]}: ${fmt.pct(survey.nps_groups[g] / total)}`)),
+    );
+    nodes.push(el("div", { class: "nps-split" }, npsBar(survey.nps_groups, total), legend));
+  }
+  const buckets = api.answerBuckets(survey);
+  const most = Math.max(1, ...buckets.map((b) => b.people));
+  const answerLabel = (b) => (b.answer === api.OTHER ? `(other) — answers chosen by fewer than ${k} people, folded` : b.answer);
+  const distribution = table(
+    `Answers to “${survey.question.text}”`,
+    [
+      { label: "Answer", cell: answerLabel },
+      { label: "People", numeric: true, cell: (b) => el("span", { class: "with-bar" }, bar(b.people / most, `bar answer-bar${survey.question.type === "nps" ? ` nps-${npsGroupOf(b.answer)}` : ""}`), el("span", { class: "val" }, fmt.int(b.people))) },
+      { label: "Share of answers", numeric: true, cell: (b) => fmt.pct(b.people / total) },
+    ],
+    buckets,
+    { className: "data distribution-table" },
+  );
+  const measure = survey.question.type === "nps" ? "NPS" : survey.question.type === "rating" ? "Average rating" : null;
+  const cells = (kind, caption, rows) =>
+    table(
+      caption,
+      [
+        { label: kind === "tenant" ? "Tenant" : "User type", cell: (c) => cellName(c.key, kind, tenants) },
+        { label: "Answers", numeric: true, cell: (c) => fmt.int(c.answers) },
+        ...(measure ? [{ label: measure, numeric: true, cell: (c) => (survey.question.type === "nps" ? signed(c.nps) : rating(c.mean)) }] : []),
+      ],
+      rows,
+      { className: `data cells-table cells-${kind}` },
+    );
+  nodes.push(
+    distribution,
+    el("div", { class: "survey-grid" }, cells("user_type", "By user type", survey.by_user_type), cells("tenant", "By tenant", survey.by_tenant)),
+    el("p", { class: "note" }, `Groups with fewer than ${k} answers are folded into “(other)” (and the smallest shown group joins them if “(other)” would itself be under ${k}), so no number here describes fewer than ${k} people. Comments are shown to survey authors only.`),
+    ...trendNodes,
+  );
+  return nodes;
+}
+
+function npsGroupOf(answer) {
+  const n = Number(answer);
+  return answer === api.OTHER ? "other" : n >= 9 ? "promoters" : n >= 7 ? "passives" : "detractors";
+}
+
+function npsTrend(trend, survey, k) {
+  const points = trend.points;
+  const heading = el("h3", { class: "trend-title" }, `NPS trend of the series “${trend.series}”`);
+  const chart = timeChart({
+    label: `Line chart of the NPS of each survey in the series ${trend.series}, from ${day(points[0].starts_at)} to ${day(points.at(-1).starts_at)}, on a scale from −100 to +100. The same numbers are in the table below.`,
+    x: points.map((p) => day(p.starts_at)),
+    grain: "day",
+    height: 240,
+    yRange: [-100, 100],
+    xPadDays: 20,
+    leftLabel: "NPS",
+    leftFormat: (v) => signed(v, 0),
+    series: [{ label: "NPS", values: points.map((p) => p.nps), color: "#1f5fa8", format: (v) => signed(v), labels: true }],
+  });
+  const rows = table(
+    `NPS of each survey in “${trend.series}”, oldest first`,
+    [
+      { label: "Survey", cell: (p) => (p.id === survey.id ? el("strong", {}, `${p.title} (shown above)`) : p.title) },
+      { label: "Opened", cell: (p) => day(p.starts_at) },
+      { label: "Answers", numeric: true, cell: (p) => (p.nps === null ? `<${k}` : fmt.int(p.answers)) },
+      { label: "NPS", numeric: true, cell: (p) => (p.nps === null ? `– (fewer than ${k} answers)` : signed(p.nps)) },
+    ],
+    points,
+    { className: "data trend-table" },
+  );
+  const missing = points.filter((p) => p.nps === null).length;
+  const note = missing ? legendNote(`${missing === 1 ? "One survey" : `${missing} surveys`} of this series had fewer than ${k} answers and ${missing === 1 ? "has" : "have"} no point on the chart (k rule).`) : null;
+  return [heading, chart, note, rows].filter(Boolean);
+}
+
+export const surveys = {
+  id: "surveys",
+  title: "Surveys",
+  async load(filters, signal) {
+    return { filters, report: await api.surveys(signal) };
+  },
+  render({ report }, context) {
+    const list = report.surveys;
+    if (!list.length) return { nodes: [empty("No survey has been published yet. Authors create surveys under /api/authoring/items.")], downloads: [] };
+    const chosen = list.find((s) => s.id === context.survey) || list[0];
+    const picker = el("select", { id: "s-survey", name: "survey" }, list.map((s) => el("option", { value: s.id }, surveyOption(s))));
+    picker.value = chosen.id;
+    const detail = el("div", { class: "survey-detail" }, surveyDetail(report, chosen, context.tenants));
+    let current = chosen;
+    picker.addEventListener("change", () => {
+      current = list.find((s) => s.id === picker.value);
+      context.selectSurvey(current.id);
+      disposeCharts(detail);
+      detail.replaceChildren(...surveyDetail(report, current, context.tenants));
+    });
+    const pick = el("div", { class: "filters survey-picker" }, el("div", { class: "field wide" }, el("label", { for: "s-survey" }, `Survey (${list.length})`), picker));
+    const nameOf = (key, kind) => cellName(key, kind, context.tenants);
+    const downloads = [{ label: "Download CSV: this survey", url: report.url, get name() { return `survey-${day(current.starts_at)}`; }, csv: () => api.surveyCsv(report, current, nameOf) }];
+    return { nodes: [pick, detail], downloads };
+  },
+};
+
+export const VIEWS = [activeUsers, adoption, retention, onboarding, launch, surveys];
 export { userTypeLabel };

@@ -1,0 +1,26 @@
+"""`GET /api/reports/surveys`: the survey results and NPS trends for readers of the report page.
+
+Issue 13: "Results for authors and readers: per survey, the number of answers, the distribution
+and the NPS ... with the same k rule as the aggregates; repeated surveys give an NPS trend." The
+product teams find surveys here (the results route needs an item id they cannot otherwise see);
+the domain applies the one k rule of `results` and leaves comments out: they are for authors only.
+"""
+
+from __future__ import annotations
+
+from functions._http import ApiRequest, Endpoint, blueprint
+from shared.notifications import AUTHOR_ROLE, READER_ROLE, SurveyReport
+
+bp = blueprint()
+
+surveys = Endpoint(bp, "api/reports/surveys", "reports_surveys")
+
+
+@surveys.operation(
+    "GET",
+    summary="Every published survey with its results under the k rule, and each series' NPS trend",
+    response=SurveyReport,
+    roles=(READER_ROLE, AUTHOR_ROLE),
+)
+def list_surveys(request: ApiRequest) -> SurveyReport:
+    return request.services.notifications.survey_report()
