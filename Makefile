@@ -19,7 +19,7 @@ install: $(PYDEPS) $(NODEDEPS)
 
 $(PYDEPS): requirements.txt requirements-dev.txt
 	$(PYTHON_OK)$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13) and "$(PYTHON) is not Python 3.13")'
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)  # --clear: an older venv (e.g. 3.11) is rebuilt, never reused
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -31,10 +31,11 @@ $(NODEDEPS): package.json package-lock.json
 run: install
 	$(PY) -m tools.localhost
 
-## Lint (ruff, mypy --strict), checkov on infra/, the web client in Chromium, then every Python
-## test, each against a fresh Azurite on a free loopback port.
+## Lint (ruff check + format check, mypy --strict), checkov on infra/, the web client in Chromium,
+## then every Python test, each against a fresh Azurite on a free loopback port.
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict shared functions
 	$(MAKE) --no-print-directory infra-check
 	$(MAKE) --no-print-directory browser-test
