@@ -1,15 +1,18 @@
 """The HTTP edge, written once for every route: principal, CORS, body limits, errors, headers.
 
 A route module declares an `Endpoint` (one Azure Function per route) and its operations; this
-module turns each request into: method check → principal → role → content type → size → schema
-→ handler → JSON. Domain errors carry their status (shared/errors.py) and are rendered here in the
-contract's shape; anything unexpected is a 500 without a stack trace. Nothing here logs headers,
-bodies or identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
+module turns each request into: method check → principal → role → query → content type → size →
+schema → handler → JSON (or CSV for report tables asked for with `Accept: text/csv`). Domain
+errors carry their status (shared/errors.py) and are rendered here in the contract's shape;
+anything unexpected is a 500 without a stack trace. Nothing here logs headers, bodies or
+identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
 itself is the FunctionApp's (the host and tools/localhost.py both read the registered functions).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import time
@@ -39,9 +42,11 @@ from shared.settings import Settings
 
 LOG = logging.getLogger("cetegra.http")
 
-Auth = Literal["public", "user", "ops"]
+Auth = Literal["public", "user", "ops", "reader"]
+"""`reader`: the reader role or the ops role (reports)."""
 BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
 JSON = "application/json"
+CSV = "text/csv"
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PREFLIGHT_HEADERS = ("content-type", "authorization")
 """Request headers a browser may send cross-origin; the principal header is set by Easy Auth only."""
@@ -71,6 +76,10 @@ class ApiRequest:
     services: Services
     audit_id: str | None = None
     """Set on audited (ops) routes: the id of the audit record this call will write."""
+    query: Any = None
+    """The validated query-string model of operations that declare one."""
+    route: dict[str, str] = field(default_factory=dict)
+    """Route parameters (e.g. `{tenant_id}`)."""
 
     @property
     def user(self) -> Principal:
@@ -93,6 +102,9 @@ class Operation:
     content_types: tuple[str, ...]
     max_body: int
     errors: tuple[int, ...] = field(default=())
+    query: type[BaseModel] | None = None
+    csv_rows: str | None = None
+    """Name of the response's list of flat rows that `Accept: text/csv` returns as CSV."""
 
 
 @dataclass
@@ -142,6 +154,8 @@ class Endpoint:
         content_types: tuple[str, ...] = (JSON,),
         max_body: int = 4096,
         errors: tuple[int, ...] = (),
+        query: type[BaseModel] | None = None,
+        csv_rows: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations[method] = Operation(
@@ -155,6 +169,8 @@ class Endpoint:
                 content_types,
                 max_body,
                 errors,
+                query,
+                csv_rows,
             )
             return handler
 
@@ -234,8 +250,15 @@ class Endpoint:
             )
             if op.auth == "ops" and not principal.has_role(svc.settings.ops_role):
                 raise Forbidden("this operation needs the analytics operator role")
+            if op.auth == "reader" and not (
+                principal.has_role(svc.settings.reader_role) or principal.has_role(svc.settings.ops_role)
+            ):
+                raise Forbidden("reports need the analytics reader (or operator) role")
+        query = parse_query(req, op.query) if op.query is not None else None
         body = parse_body(req, op) if op.body is not None else None
-        result = op.handler(ApiRequest(principal, body, svc.clock(), svc, call.audit_id))
+        result = op.handler(
+            ApiRequest(principal, body, svc.clock(), svc, call.audit_id, query, dict(req.route_params or {}))
+        )
         if call.audit_id is not None:  # only audited (ops) calls keep their counts for the record
             payload = result.payload if isinstance(result, Reply) else result
             call.result = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
@@ -244,6 +267,10 @@ class Endpoint:
             if result.retry_after is not None:
                 response.headers["Retry-After"] = str(result.retry_after)
             return response
+        if op.csv_rows is not None and wants_csv(req.headers.get("accept")):
+            assert isinstance(result, BaseModel)
+            annotation = type(result).model_fields[op.csv_rows].annotation
+            return csv_response(op.status, getattr(result, op.csv_rows), get_args(annotation)[0])
         return json_response(op.status, result)
 
     def _preflight(self, req: func.HttpRequest, origin: str | None, settings: Settings) -> func.HttpResponse:
@@ -282,6 +309,57 @@ def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
         raise validation_error(exc) from None
 
 
+def parse_query(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
+    """Query parameters → model; a bad or unknown parameter is a 400 naming it."""
+    params = dict(req.params or {})
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def wants_csv(accept: str | None) -> bool:
+    """`Accept: text/csv` (alone or preferred to JSON) asks a report for CSV."""
+    if not accept:
+        return False
+    media = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return CSV in media and (JSON not in media or media.index(CSV) < media.index(JSON))
+
+
+def csv_response(status: int, rows: list[BaseModel], row_model: type[BaseModel]) -> func.HttpResponse:
+    """A header row of the row fields, then one line per row (lists joined with `;`). Cells that
+    start like a formula get a leading apostrophe, so a spreadsheet never evaluates them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    fields = [f.alias or name for name, f in row_model.model_fields.items()]
+    writer.writerow(fields)
+    for row in rows:
+        data = row.model_dump(mode="json", by_alias=True)
+        writer.writerow([_csv_cell(data[name]) for name in fields])
+    return func.HttpResponse(
+        body=out.getvalue(), status_code=status, headers={"Content-Type": "text/csv; charset=utf-8"}
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def validation_error(exc: ValidationError) -> BadRequest:
     """The first schema error as a 400 whose `field` is the JSON path of the offending value."""
     errors = exc.errors(include_input=False, include_url=False, include_context=False)
@@ -311,7 +389,7 @@ def json_path(loc: tuple[int | str, ...]) -> str:
 
 def json_response(status: int, payload: BaseModel | dict[str, Any] | None) -> func.HttpResponse:
     if isinstance(payload, BaseModel):
-        body = payload.model_dump_json()
+        body = payload.model_dump_json(by_alias=True)
     else:
         body = json.dumps(payload, separators=(",", ":"), default=str)
     return func.HttpResponse(

@@ -7,13 +7,14 @@ validate requests and shape responses, so the document cannot drift from the cod
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from functions._http import ENDPOINTS, Operation
+from functions._http import CSV, ENDPOINTS, Operation
 
 STATUS_TEXT = {
     200: "OK",
@@ -21,6 +22,7 @@ STATUS_TEXT = {
     400: "Invalid JSON, schema or value",
     401: "No or bad principal",
     403: "Missing role",
+    404: "Not found",
     405: "Method not allowed",
     413: "Body too large",
     415: "Unsupported content type",
@@ -46,14 +48,41 @@ def error_statuses(op: Operation) -> list[int]:
     statuses = {405, *op.errors}
     if op.auth != "public":
         statuses |= {401, 503}
-    if op.auth == "ops":
+    if op.auth in ("ops", "reader"):
         statuses.add(403)
+    if op.query is not None:
+        statuses.add(400)
     if op.body is not None:
         statuses |= {400, 413, 415}
     return sorted(statuses)
 
 
 Mode = Literal["validation", "serialization"]
+
+
+def path_parameters(route: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+        }
+        for name in re.findall(r"\{([a-z_]+)\}", route)
+    ]
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One parameter per field of the query model, its schema from the model (no free-form extras)."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema["properties"].items():
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            param["description"] = prop["description"]
+        out.append(param)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +107,14 @@ def build_document() -> dict[str, Any]:
             success: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
             if op.response is not None:
                 success["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
+                if op.csv_rows is not None:
+                    success["content"][CSV] = {
+                        "schema": {
+                            "type": "string",
+                            "description": f"With `Accept: text/csv`: a header row of the fields of "
+                            f"`{op.csv_rows}`, then one line per row",
+                        }
+                    }
             else:
                 success["content"] = {"application/json": {"schema": {"type": "object"}}}
             responses: dict[str, Any] = {str(op.status): success}
@@ -93,6 +130,11 @@ def build_document() -> dict[str, Any]:
             }
             if op.auth != "public":
                 operation["security"] = [{"easyAuthPrincipal": []}]
+            parameters = path_parameters(route)
+            if op.query is not None:
+                parameters += query_parameters(op.query)
+            if parameters:
+                operation["parameters"] = parameters
             if op.body is not None:
                 schema = ref(op.body, "validation")
                 operation["requestBody"] = {

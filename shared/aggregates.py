@@ -21,14 +21,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.logs import log
+from shared.reports import BuildCounts, Closing, DayRollup, ReportBuilder
+from shared.reports_store import ReportsStore
 from shared.retention import oldest_kept_day
 from shared.settings import Settings
 from shared.storage import Storage
+from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.aggregates")
 
 OTHER, ALL, NO_APP = "(other)", "(all)", "(none)"
 EVENT_FIELDS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
+DAY_FIELDS = [*EVENT_FIELDS, "page"]
+"""The one scan of a raw day feeds the daily cells and the day's user rollup (reports)."""
 DAILY_FOLDS = ((2, OTHER), (1, ALL), (3, OTHER), (0, ALL))
 """(key position, placeholder) in folding order for (tenant, user_type, name, app)."""
 MONTHLY_FOLDS = ((1, ALL), (0, ALL))
@@ -123,6 +128,10 @@ class AggregationResult(BaseModel):
     events: int
     cells: int
     suppressed_events: int
+    built_weeks: list[str] = []
+    """ISO weeks whose report cells (active users, features, cohorts) were built."""
+    report_cells: int = 0
+    suppressed_report_cells: int = 0
 
 
 @dataclass
@@ -133,8 +142,18 @@ class _Build:
 
 
 class Aggregation:
-    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        tenants: Tenants,
+        reports: ReportsStore,
+    ) -> None:
         self._storage = storage
+        self._tenants = tenants
+        self._reports = ReportBuilder(reports, settings.aggregate_min_users)
+        self._closing = Closing(reports, self.final_at)
         self._k = settings.aggregate_min_users
         self._months = settings.retention_months
         self._late = timedelta(hours=settings.event_max_age_hours, seconds=settings.event_max_future_seconds)
@@ -161,10 +180,12 @@ class Aggregation:
         else:
             days = [d for d in with_data if not state.daily.get(d, False)]
         total = _Build()
+        report = BuildCounts()
         final_days = []
+        first_days: dict[str, date] = {}
         for day in days:
             final = now >= self.final_at(day)
-            built = self._build_day(day)
+            built = self._build_day(day, final, report, first_days)
             self._storage.save_aggregate_state("daily", day, final=final, events=built.events)
             total.events += built.events
             total.cells += built.cells
@@ -191,6 +212,14 @@ class Aggregation:
                 total.cells += built.cells
                 total.suppressed += built.suppressed
                 months.append(month.strftime("%Y-%m"))
+        self._tenants.saw(first_days)
+        window = (first, last) if first is not None and last is not None else None
+        touched = [*days, *state.daily]
+        weeks = self._closing.due("week", touched, now, retained_from, window)
+        for week in weeks:
+            report.add(self._reports.build_period("week", week))
+        for period in self._closing.due("month", touched, now, retained_from, window):
+            report.add(self._reports.build_period("month", period))
         log(
             LOG,
             logging.INFO,
@@ -201,6 +230,8 @@ class Aggregation:
             events=total.events,
             cells=total.cells,
             suppressed=total.suppressed,
+            weeks=len(weeks),
+            report_cells=report.active_cells + report.feature_cells + report.cohort_cells,
         )
         return AggregationResult(
             built_days=days,
@@ -209,6 +240,9 @@ class Aggregation:
             events=total.events,
             cells=total.cells,
             suppressed_events=total.suppressed,
+            built_weeks=weeks,
+            report_cells=report.active_cells + report.feature_cells + report.cohort_cells,
+            suppressed_report_cells=report.suppressed_active_cells + report.suppressed_feature_cells,
         )
 
     def _collect(
@@ -225,10 +259,24 @@ class Aggregation:
                 cell.add(row["session_id"], row.get("pseudonym"))
         return cells, sum(cell.events for cell in cells.values())
 
-    def _build_day(self, day: date) -> _Build:
-        cells, events = self._collect(
-            [day], lambda row: (row["tenant"], row["user_type"], row["name"], row.get("app") or NO_APP)
-        )
+    def _build_day(self, day: date, final: bool, report: BuildCounts, first_days: dict[str, date]) -> _Build:
+        """One scan of the raw day: its daily cells, and the day's user rollup and report cells."""
+        cells: dict[Key, Cell] = {}
+        rollup = DayRollup()
+        for row in self._storage.scan_events(day, DAY_FIELDS):
+            key = (row["tenant"], row["user_type"], row["name"], row.get("app") or NO_APP)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Cell()
+            cell.add(row["session_id"], row.get("pseudonym"))
+            rollup.add(row)
+        events = sum(cell.events for cell in cells.values())
+        keys = self._tenants.resolve_refs(rollup.refs)
+        user_days = rollup.rows(keys)
+        report.add(self._reports.build_day(day, user_days, final=final))
+        for user_day in user_days:
+            if user_day.tenant not in first_days or day < first_days[user_day.tenant]:
+                first_days[user_day.tenant] = day
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
             {

@@ -5,7 +5,10 @@ request", and the pseudonym "can only be correlated with a specific account by C
 operations team". So ops supply the user's real ids; the service derives the user's pseudonyms
 under every salt version that may still have data, and touches only that user's partitions: one
 exact-partition query per retained day per version, never a scan of everyone's events.
-Aggregates hold no link to anyone and are left as they are. Erasing twice is harmless.
+Aggregates hold no link to anyone and are left as they are. The reports' raw-class data (the
+user's rows of the user-day rollup and the first-seen index) is pseudonymous like the events, so
+it is erased (both modes: an unlinked user has no rollup) and exported with them, by exact key.
+Erasing twice is harmless.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.consent import ConsentService
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.reports_store import FirstSeen, ReportsStore
 from shared.storage import Storage
+from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.erasure")
 
@@ -57,6 +62,10 @@ class ExportResult(BaseModel):
 
     consent: dict[str, Any] | None
     events: list[dict[str, Any]]
+    activity: list[dict[str, Any]] = []
+    """The user's rows of the reports' daily rollup (day, user type, sessions, events, features)."""
+    first_seen: list[dict[str, Any]] = []
+    """The user's entry in the reports' first-seen-week index."""
 
 
 EXPORT_FIELDS = (
@@ -74,8 +83,17 @@ EXPORT_FIELDS = (
 
 
 class Erasure:
-    def __init__(self, storage: Storage, pseudonymizer: Pseudonymizer, consent: ConsentService) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        pseudonymizer: Pseudonymizer,
+        consent: ConsentService,
+        tenants: Tenants | None = None,
+        reports: ReportsStore | None = None,
+    ) -> None:
         self._storage = storage
+        self._tenants = tenants
+        self._reports = reports
         self._pseudonymizer = pseudonymizer
         self._consent = consent
 
@@ -87,6 +105,12 @@ class Erasure:
             affected += (self._storage.delete_events if mode == "delete" else self._storage.unlink_events)(
                 day, rows
             )
+        for day, _, rows in self._rollup(tenant_id, identities):
+            assert self._reports is not None
+            self._reports.delete_user_rows(day, rows)
+        for entry in self._first_seen(tenant_id, identities):
+            assert self._reports is not None
+            self._reports.delete_first_seen([entry])
         consent_deleted = [self._consent.erase(p) for p in identities]
         log(
             LOG,
@@ -111,8 +135,58 @@ class Erasure:
             for day, rows in self._events(identities)
             for row in rows
         ]
+        activity = [
+            {
+                "day": day.isoformat(),
+                "tenant_key": tenant,
+                **{k: row[k] for k in ("user_type", "sessions", "events", "features") if k in row},
+            }
+            for day, tenant, rows in self._rollup(tenant_id, identities)
+            for row in rows
+        ]
+        first_seen = [
+            {"tenant_key": e.tenant, "user_type": e.user_type, "cohort": e.cohort, "last_seen": e.last_seen}
+            for e in self._first_seen(tenant_id, identities)
+        ]
         log(LOG, logging.INFO, "export.done", events=len(events), consent=consent is not None)
-        return ExportResult(consent=consent, events=events)
+        return ExportResult(consent=consent, events=events, activity=activity, first_seen=first_seen)
+
+    def _tenant_key(self, tenant_id: str) -> str | None:
+        return None if self._tenants is None else self._tenants.key_of(tenant_id)
+
+    def _rollup(
+        self, tenant_id: str, identities: list[Pseudonyms]
+    ) -> list[tuple[date, str, list[dict[str, Any]]]]:
+        """The user's rollup rows: one exact row-key range per retained day and salt version."""
+        key = self._tenant_key(tenant_id)
+        if key is None or self._reports is None:
+            return []
+        found = []
+        for day in self._reports.user_day_days():
+            for identity in identities:
+                rows = self._reports.user_rows(day, key, identity.event_pseudonym)
+                if rows:
+                    found.append((day, key, rows))
+        return found
+
+    def _first_seen(self, tenant_id: str, identities: list[Pseudonyms]) -> list[FirstSeen]:
+        key = self._tenant_key(tenant_id)
+        if key is None or self._reports is None:
+            return []
+        found = []
+        for identity in identities:
+            row = self._reports.first_seen_of(key, identity.event_pseudonym)
+            if row is not None:
+                found.append(
+                    FirstSeen(
+                        key,
+                        identity.event_pseudonym,
+                        str(row["user_type"]),
+                        str(row["cohort"]),
+                        str(row["last_seen"]),
+                    )
+                )
+        return found
 
     def _events(self, identities: list[Pseudonyms]) -> list[tuple[date, list[dict[str, Any]]]]:
         found = []

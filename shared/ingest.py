@@ -18,13 +18,17 @@ from shared.identity import Principal
 from shared.logs import log
 from shared.settings import Settings
 from shared.storage import Storage
+from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.ingest")
 
 
 class Ingest:
-    def __init__(self, storage: Storage, consent: ConsentService, settings: Settings) -> None:
+    def __init__(
+        self, storage: Storage, consent: ConsentService, settings: Settings, tenants: Tenants | None = None
+    ) -> None:
         self._storage = storage
+        self._tenants = tenants
         self._consent = consent
         self._settings = settings
         self._max_age = timedelta(hours=settings.event_max_age_hours)
@@ -43,6 +47,8 @@ class Ingest:
         else:
             pseudonym = None
 
+        if self._tenants is not None:  # links the tenant's stable key on first sight (cached)
+            self._tenants.note(principal.tenant_id, pseudonyms)
         tenant, user_type, salt_version = pseudonyms.tenant_ref, principal.user_type, pseudonyms.salt_version
         minimise = minimise_page
         records = [  # positional: StoredEvent's field order (the hot path; keywords cost ~1 us/event)

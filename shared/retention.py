@@ -4,8 +4,9 @@ Raw events live in one table per UTC day, so expiry deletes whole days: one oper
 expired day, whatever it holds. A run on day T removes every day ≤ T - RETENTION_MONTHS, so the
 oldest kept day is T - RETENTION_MONTHS + 1 day. Run daily just after midnight UTC, no raw event
 outlives 24 months by more than the minutes until that run. Consent records, aggregates and audit
-data are other tables and are never touched. Re-running, or resuming after a crash, simply deletes
-what is still there.
+data are other tables and are never touched. The reports' raw-class data (the user-day rollup and
+the first-seen index, shared/reports.py) is pseudonymous and expires with the raw days.
+Re-running, or resuming after a crash, simply deletes what is still there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from shared.errors import VaultUnavailable
 from shared.logs import log
 from shared.pseudonyms import SaltCache
+from shared.reports import ReportBuilder
+from shared.reports_store import ReportsStore
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -60,8 +63,10 @@ class Retention:
         settings: Settings,
         clock: Callable[[], datetime],
         salts: SaltCache | None = None,
+        reports: ReportsStore | None = None,
     ) -> None:
         self._storage = storage
+        self._reports = None if reports is None else ReportBuilder(reports, settings.aggregate_min_users)
         self._months = settings.retention_months
         self._clock = clock
         self._salts = salts
@@ -77,6 +82,9 @@ class Retention:
         for day in expired:
             self._storage.delete_table(self._storage.events_table(day))
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
+        if self._reports is not None:  # the raw-class report data expires with the raw days
+            rollup_days, forgotten = self._reports.expire(keep_from)
+            log(LOG, logging.INFO, "retention.reports", rollup_days=rollup_days, users_forgotten=forgotten)
         in_use, may_disable = self._salt_versions(keep_from)
         log(
             LOG,

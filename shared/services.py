@@ -25,9 +25,12 @@ from shared.pseudonyms import (
     SaltCache,
     SaltSource,
 )
+from shared.reports import ReportReader
+from shared.reports_store import ReportsStore
 from shared.retention import Retention
 from shared.settings import Settings, load
 from shared.storage import Storage
+from shared.tenants import Tenants
 
 Clock = Callable[[], datetime]
 
@@ -49,6 +52,8 @@ class Services:
     audit: Audit
     erasure: Erasure
     clock: Clock
+    tenants: Tenants
+    reports: ReportReader
 
 
 def build(
@@ -76,18 +81,22 @@ def build(
     salts = SaltCache(salt_source, ttl=settings.salt_cache_seconds)
     pseudonymizer = Pseudonymizer(salts)
     consent = ConsentService(storage, pseudonymizer, settings, clock)
+    store = ReportsStore(storage)
+    tenants = Tenants(store, pseudonymizer)
     return Services(
         settings=settings,
         storage=storage,
         salts=salts,
         pseudonymizer=pseudonymizer,
         consent=consent,
-        ingest=Ingest(storage, consent, settings),
-        retention=Retention(storage, settings, clock, salts),
-        aggregation=Aggregation(storage, settings, clock),
+        ingest=Ingest(storage, consent, settings, tenants),
+        retention=Retention(storage, settings, clock, salts, store),
+        aggregation=Aggregation(storage, settings, clock, tenants, store),
         audit=Audit(storage, pseudonymizer, clock),
-        erasure=Erasure(storage, pseudonymizer, consent),
+        erasure=Erasure(storage, pseudonymizer, consent, tenants, store),
         clock=clock,
+        tenants=tenants,
+        reports=ReportReader(store, settings.aggregate_min_users, clock),
     )
 
 

@@ -89,6 +89,7 @@ var appSettings = {
   DECLINED_MODE: settings.declinedMode
   CORS_ALLOWED_ORIGINS: settings.corsAllowedOrigins
   OPS_ROLE: 'Cetegra.Analytics.Operator'
+  READER_ROLE: 'Cetegra.Analytics.Reader'
   RETENTION_MONTHS: '24'
   AGGREGATE_MIN_USERS: '5'
 }
