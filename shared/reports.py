@@ -336,9 +336,14 @@ class ReportBuilder:
         written = 0
         new = members.get(week, {})
         kept = protect(new, self._k)
+        # a rebuild of an older week keeps what later weeks already filled in
+        before = {(c.tenant, c.user_type): c.active for c in self._store.cohorts(None, week, week)}
         self._store.replace_cohort(
             week,
-            [CohortCell(week, s[0], s[1], len(new[s]), (0,) * COHORT_WEEKS) for s in sorted(kept)],
+            [
+                CohortCell(week, s[0], s[1], len(new[s]), before.get(s, (0,) * COHORT_WEEKS))
+                for s in sorted(kept)
+            ],
         )
         written += len(kept)
         now_active = set(active)

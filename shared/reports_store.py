@@ -170,7 +170,10 @@ class ReportsStore:
                     ),
                 }
             )
-        existing = {(e["PartitionKey"], e["RowKey"]) for e in self._storage.scan(table, select=["PartitionKey", "RowKey"])}
+        existing = {
+            (e["PartitionKey"], e["RowKey"])
+            for e in self._storage.scan(table, select=["PartitionKey", "RowKey"])
+        }
         for entities in by_tenant.values():
             self._storage.write_partition(table, entities, upsert=True)
         written = {(str(e["PartitionKey"]), str(e["RowKey"])) for es in by_tenant.values() for e in es}
