@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
@@ -310,8 +311,14 @@ def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
 
 
 def parse_query(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
-    """Query parameters → model; a bad or unknown parameter is a 400 naming it."""
-    params = dict(req.params or {})
+    """Query parameters → model; a bad, empty, repeated or unknown parameter is a 400 naming it.
+
+    Read from the URL itself, so `?to=` is the empty value it is (hosts differ on blank values)."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(urlsplit(req.url).query, keep_blank_values=True):
+        if name in params:
+            raise BadRequest(f"{name} is given twice", code="invalid_value", field=name)
+        params[name] = value
     try:
         return model.model_validate(params)
     except ValidationError as exc:

@@ -418,6 +418,8 @@ UserTypeFilter = Literal["it_admin", "advanced_user", "basic_user", "(all)"]
 assert set(USER_TYPES) < set(UserTypeFilter.__args__)  # type: ignore[attr-defined]
 TENANT_FILTER = r"^(k[0-9a-f]{16}|\(all\)|\*)$"
 APP_FILTER = r"^([a-z0-9][a-z0-9_-]{0,39}|\(none\)|\(unlisted\))$"
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+"""Dates a report accepts (far-away dates would only overflow the calendar arithmetic)."""
 MAX_DAYS: dict[str, int] = {"day": 400, "week": 7 * 160, "month": 3700}
 """Range caps: ~13 months of days, ~3 years of weeks, ~10 years of months per request."""
 
@@ -426,9 +428,15 @@ class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: date | None = Field(
-        None, alias="from", description="First day (YYYY-MM-DD); default: a window before `to`"
+        None,
+        alias="from",
+        ge=EARLIEST,
+        le=LATEST,
+        description="First day (YYYY-MM-DD); default: a window before `to`",
     )
-    to: date | None = Field(None, description="Last day (YYYY-MM-DD); default: yesterday (UTC)")
+    to: date | None = Field(
+        None, ge=EARLIEST, le=LATEST, description="Last day (YYYY-MM-DD); default: yesterday (UTC)"
+    )
     tenant: str | None = Field(
         None,
         pattern=TENANT_FILTER,
@@ -466,7 +474,9 @@ class LaunchQuery(BaseModel):
 
     feature: str = Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$")
     app: str | None = Field(None, pattern=APP_FILTER)
-    day: date = Field(alias="date", description="Launch day: its ISO week is the first week 'after'")
+    day: date = Field(
+        alias="date", ge=EARLIEST, le=LATEST, description="Launch day: its ISO week is the first week 'after'"
+    )
     weeks: int = Field(4, ge=1, le=26, description="Weeks before and after")
     tenant: str | None = Field(None, pattern=TENANT_FILTER.replace(r"|\*", ""))
     user_type: UserTypeFilter = "(all)"
