@@ -50,7 +50,8 @@ def test_api_conforms_and_never_fails(case, base_url):
     # Schema-valid bodies can still be refused by documented rules JSON Schema cannot express: an
     # event time outside the 24 h / 5 min window or an event id twice in a batch; a `from` after
     # `to` or a range over 800 days (or over a report grain's cap). For those routes only, "valid
-    # data must be accepted" is not asserted. Every other check (no 5xx, conformance, invalid data rejected) runs everywhere.
+    # data must be accepted" is not asserted. Every other check (no 5xx, conformance, invalid data
+    # rejected) runs everywhere.
     excluded = [schemathesis.checks.positive_data_acceptance] if case.path in CROSS_FIELD_RULES else []
     case.call_and_validate(
         base_url=base_url, headers={"X-MS-CLIENT-PRINCIPAL": OPERATOR}, excluded_checks=excluded
