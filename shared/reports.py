@@ -337,7 +337,9 @@ class ReportBuilder:
         new = members.get(week, {})
         kept = protect(new, self._k)
         # a rebuild of an older week keeps what later weeks already filled in
-        before = {(c.tenant, c.user_type): c.active for c in self._store.cohorts(None, week, week)}
+        before: dict[Key, tuple[int, ...]] = {
+            (c.tenant, c.user_type): c.active for c in self._store.cohorts(None, week, week)
+        }
         self._store.replace_cohort(
             week,
             [

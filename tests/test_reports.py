@@ -384,3 +384,26 @@ def test_rebuild_is_idempotent(seeded):
     assert sorted(before[0], key=repr) == sorted(after[0], key=repr)
     assert sorted(before[1], key=repr) == sorted(after[1], key=repr)
     assert sorted(store.cohorts(None, "2026-W41", "2026-W43"), key=repr) == sorted(cohorts, key=repr)
+
+
+def test_demo_data_is_local_only_and_populates_every_report(client, monkeypatch):
+    from tools import demo_data
+
+    monkeypatch.setenv("WEBSITE_SITE_NAME", "func-prod")
+    with pytest.raises(demo_data.DemoRefused):
+        demo_data.seed(client.services, days=7)
+    assert demo_data.seed_in_background() is None
+    monkeypatch.delenv("WEBSITE_SITE_NAME")
+    assert demo_data.is_empty(client.services)
+    client.clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    monkeypatch.setattr(demo_data, "LAUNCH_DAY", 14)
+    assert demo_data.seed(client.services, days=35) > 1000
+    assert not demo_data.is_empty(client.services)
+    tenants = client.get("/api/reports/tenants", principal=READER).json()["tenants"]
+    assert len(tenants) == 5 and all("(synthetic)" in t["name"] for t in tenants)
+    weekly = client.get("/api/reports/active-users?grain=week&tenant=*", principal=READER).json()["rows"]
+    assert {r["tenant"] for r in weekly} > {ALL}
+    features = client.get("/api/reports/features?grain=week", principal=READER).json()["rows"]
+    assert any(r["app"] == "insights" for r in features)
+    retention = client.get("/api/reports/retention", principal=READER).json()["rows"]
+    assert retention and any(r["active"][0] > 0 for r in retention)
