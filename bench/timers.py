@@ -103,16 +103,18 @@ def bench_retention(conn: str, rng: random.Random) -> list[dict[str, Any]]:
 def bench_aggregation(conn: str, rng: random.Random) -> dict[str, Any]:
     from azure.data.tables import TableServiceClient
 
-    from shared.aggregates import EVENT_FIELDS, Aggregation
+    from shared.aggregates import DAY_FIELDS
 
     day = date(2020, 6, 15)
     store, _ = storage(conn, "agg")
     store.write_events(events_for(day, AGG_EVENTS, rng))
-    aggregation = Aggregation(store, settings(conn, "agg"), lambda: datetime.now(UTC))
+    from shared.services import build
+
+    aggregation = build(settings(conn, "agg"), storage=store, clock=lambda: datetime.now(UTC)).aggregation
     raw_table = TableServiceClient.from_connection_string(conn).get_table_client(store.events_table(day))
 
     def raw_scan() -> None:
-        count = sum(1 for _ in raw_table.list_entities(select=EVENT_FIELDS, results_per_page=1000))
+        count = sum(1 for _ in raw_table.list_entities(select=DAY_FIELDS, results_per_page=1000))
         if count != AGG_EVENTS:
             raise RuntimeError(f"scan saw {count} events")
 
