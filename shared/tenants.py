@@ -114,13 +114,17 @@ class Tenants:
         """Key of every reference (aggregation): known links, else a key minted for the reference.
 
         A reference no request has linked yet is pre-migration data of a tenant not seen since;
-        it gets its own key now, which the tenant's next request adopts (see `_link`)."""
-        known = self._store.ref_map()
-        for ref in sorted(refs - set(known)):
+        it gets its own key now, which the tenant's next request adopts (see `_link`). The links
+        are read once per process and again only when an unknown reference turns up."""
+        if refs - self._known.keys():
+            with self._lock:
+                self._known.update(self._store.ref_map())
+        for ref in sorted(refs - self._known.keys()):
             key = new_key()
             self._store.link_refs([(ref, "")], key)
-            known[ref] = key
-        return known
+            with self._lock:
+                self._known[ref] = key
+        return {ref: self._known[ref] for ref in refs}
 
     def saw(self, first_days: dict[str, date]) -> None:
         """Keep each key's earliest day with data (the directory's `first_seen`)."""
