@@ -24,7 +24,6 @@ from typing import Any
 from bench.common import principal, report, timed
 
 TENANTS = 200
-MONTHS = 24
 ROUNDS = 3
 REQUESTS = 25
 FEATURES = (
@@ -43,7 +42,9 @@ def keys(n: int) -> list[str]:
     return [f"k{i:016x}" for i in range(1, n + 1)]
 
 
-def write_aggregates(store: Any, tenants: list[str], rng: random.Random, *, full_types: bool) -> int:
+def write_aggregates(
+    store: Any, tenants: list[str], rng: random.Random, *, full_types: bool, span: int = 730
+) -> int:
     """24 months of day/week/month active cells, weekly/monthly features and cohorts, as the
     build would leave them: per tenant its (all) row (and per user type when `full_types`), plus
     the overall rows. Returns the number of cells written."""
@@ -55,11 +56,10 @@ def write_aggregates(store: Any, tenants: list[str], rng: random.Random, *, full
         scopes.append((t, ALL))
         if full_types:
             scopes += [(t, u) for u in USER_TYPES]
-    first = TODAY - timedelta(days=730)
-    days = [first + timedelta(days=i) for i in range(730)]
+    first = TODAY - timedelta(days=span)
+    days = [first + timedelta(days=i) for i in range(span)]
     weeks = sorted({week_key(d) for d in days})[1:-1]
     months = sorted({month_key(d) for d in days})[1:-1]
-    written = 0
 
     def active(grain: str, period: str, base: int) -> list[ActiveCell]:
         return [
@@ -69,28 +69,31 @@ def write_aggregates(store: Any, tenants: list[str], rng: random.Random, *, full
             for t, u in scopes
         ]
 
-    for day in days:
-        cells = active("day", day.isoformat(), 10)
-        store.replace_active("day", day.isoformat(), cells)
-        store.save_period_state("active-day", day.isoformat(), final=True, tenants={c.tenant for c in cells})
-        written += len(cells)
+    day_cells = [c for day in days for c in active("day", day.isoformat(), 10)]
+    cells_by_grain = {"day": day_cells, "week": [], "month": []}
+    features_by_grain: dict[str, list[FeatureCell]] = {"week": [], "month": []}
     for grain, periods, base in (("week", weeks, 20), ("month", months, 40)):
         for period in periods:
-            cells = active(grain, period, base)
-            store.replace_active(grain, period, cells)
-            features = [
+            cells_by_grain[grain] += active(grain, period, base)
+            features_by_grain[grain] += [
                 FeatureCell(grain, period, t, u, app, feature, rng.randint(5, 40), rng.randint(50, 400))
                 for t, u in scopes
                 for app, feature in FEATURES
             ]
-            store.replace_features(grain, period, features)
-            store.save_period_state(f"active-{grain}", period, final=True, tenants={c.tenant for c in cells})
-            written += len(cells) + len(features)
+    store.load(cells_by_grain, features_by_grain)
+    cohorts = [
+        CohortCell(week, t, u, 20, tuple(rng.randint(5, 20) for _ in range(12)))
+        for week in weeks
+        for t, u in scopes
+    ]
+    store.load_cohorts(cohorts)
+    for grain, periods in (("week", weeks), ("month", months)):
+        for period in periods:
+            store.save_period_state(f"active-{grain}", period, final=True, tenants=())
     for week in weeks:
-        cohort = [CohortCell(week, t, u, 20, tuple(rng.randint(5, 20) for _ in range(12))) for t, u in scopes]
-        store.replace_cohort(week, cohort)
-        store.save_period_state("cohort", week, final=True, tenants={c.tenant for c in cohort})
-        written += len(cohort)
+        store.save_period_state("cohort", week, final=True, tenants=())
+    written = sum(len(v) for v in cells_by_grain.values()) + sum(len(v) for v in features_by_grain.values())
+    written += len(cohorts)
     return written
 
 
@@ -240,6 +243,8 @@ def bench_build(conn: str, tenants: int, users: int, rng: random.Random) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="(all) and per-tenant rows only, fewer events")
+    parser.add_argument("--tenants", type=int, default=TENANTS)
+    parser.add_argument("--days", type=int, default=730, help="days of aggregates (730 = 24 months)")
     args = parser.parse_args(argv)
 
     from shared.reports_store import ReportsStore
@@ -249,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.localhost import Router
 
     rng = random.Random(20261126)
-    tenants = keys(TENANTS)
+    tenants = keys(args.tenants)
     with Azurite(("table",)) as azurite:
         conn = azurite.connection_string()
         from bench.timers import settings
@@ -257,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         store = Storage.connect(connection_string=conn, endpoint=None, prefix="rep")
         reports = ReportsStore(store)
         started = time.perf_counter()
-        cells = write_aggregates(reports, tenants, rng, full_types=not args.quick)
+        cells = write_aggregates(reports, tenants, rng, full_types=not args.quick, span=args.days)
         write_seconds = time.perf_counter() - started
         print(f"wrote {cells} cells in {write_seconds:.0f} s", file=sys.stderr)
         from shared.reports_store import TenantEntry
@@ -275,12 +280,12 @@ def main(argv: list[str] | None = None) -> int:
 
         router = Router.from_app(function_app.app)
         routes = bench_routes(router, tenants[0])
-        nightly = bench_build(conn, TENANTS, 5 if args.quick else 15, rng)
+        nightly = bench_build(conn, args.tenants, 10 if args.quick else 15, rng)
     worst = max(r["p95_ms"] for r in routes.values())
     summary = {
         "size": {
-            "tenants": TENANTS,
-            "months": MONTHS,
+            "tenants": args.tenants,
+            "months": round(args.days / 30.4),
             "cells": cells,
             "per_tenant_user_type_rows": not args.quick,
             "quick": args.quick,

@@ -105,7 +105,7 @@ class Erasure:
             affected += (self._storage.delete_events if mode == "delete" else self._storage.unlink_events)(
                 day, rows
             )
-        for day, _, rows in self._rollup(tenant_id, identities):
+        for day, rows in self._rollup(identities):
             assert self._reports is not None
             self._reports.delete_user_rows(day, rows)
         for entry in self._first_seen(tenant_id, identities):
@@ -138,10 +138,10 @@ class Erasure:
         activity = [
             {
                 "day": day.isoformat(),
-                "tenant_key": tenant,
+                "tenant_key": row.get("tenant"),
                 **{k: row[k] for k in ("user_type", "sessions", "events", "features") if k in row},
             }
-            for day, tenant, rows in self._rollup(tenant_id, identities)
+            for day, rows in self._rollup(identities)
             for row in rows
         ]
         first_seen = [
@@ -154,19 +154,16 @@ class Erasure:
     def _tenant_key(self, tenant_id: str) -> str | None:
         return None if self._tenants is None else self._tenants.key_of(tenant_id)
 
-    def _rollup(
-        self, tenant_id: str, identities: list[Pseudonyms]
-    ) -> list[tuple[date, str, list[dict[str, Any]]]]:
+    def _rollup(self, identities: list[Pseudonyms]) -> list[tuple[date, list[dict[str, Any]]]]:
         """The user's rollup rows: one exact row-key range per retained day and salt version."""
-        key = self._tenant_key(tenant_id)
-        if key is None or self._reports is None:
+        if self._reports is None:
             return []
         found = []
         for day in self._reports.user_day_days():
             for identity in identities:
-                rows = self._reports.user_rows(day, key, identity.event_pseudonym)
+                rows = self._reports.user_rows(day, identity.event_pseudonym)
                 if rows:
-                    found.append((day, key, rows))
+                    found.append((day, rows))
         return found
 
     def _first_seen(self, tenant_id: str, identities: list[Pseudonyms]) -> list[FirstSeen]:

@@ -3,16 +3,18 @@
 Two classes of data, kept apart by table (docs/reports.md has the reasoning):
 
 * **Raw class** (pseudonymous, lives exactly as long as the raw day it came from):
-  - `ud<YYYYMMDD>` — one row per active user per day (the *user-day rollup*): partition = tenant
-    key, row = `u<pseudonym hex>|<user type>` (or `a|<user type>` for the day's anonymous events),
-    columns sessions, events and the features touched with their event counts. Retention deletes
+  - `ud<YYYYMMDD>` — one row per active user per day (the *user-day rollup*): partition = one of
+    16 buckets of the pseudonym (`anon` for anonymous events), row = `u<pseudonym hex>|<tenant
+    key>|<user type>` (or `a|...`), columns tenant, user type, sessions, events and the features
+    touched with their event counts. Retention deletes
     the table with its raw day; erasure and export reach a user's rows by exact key.
   - `firstseen` — the first-seen ISO week of every user still in the retained window:
     partition = tenant key, row = `u<pseudonym hex>`. Retention forgets weeks that left the
     window and rows of users not seen since; erasure deletes by exact key.
 * **Aggregate class** ("aggregated usage statistics (with no link to individual users)", kept
   beyond the 24 months): counts only, never a pseudonym, session id or event id.
-  - `rptactive{d,w,m}` — partition = tenant key or `(all)`, row = `<period>|<user type>`.
+  - `rptactived` — partition = day, row = `<tenant key or (all)>|<user type>`;
+    `rptactive{w,m}` — partition = tenant key or `(all)`, row = `<period>|<user type>`.
   - `rptfeature{w,m}` — partition = tenant key or `(all)`, row = `<period>|<user type>|<app>|<feature>`
     (app and feature base64url-encoded in the key: page templates contain `/`).
   - `rptcohort` — partition = tenant key or `(all)`, row = `<cohort week>|<user type>`.
@@ -20,7 +22,8 @@ Two classes of data, kept apart by table (docs/reports.md has the reasoning):
   - `tenants` — partition `key`: the directory (stable key → name, first seen);
     partition `ref`: salt-derived tenant reference → stable key (the migration map).
 
-A report's time series for one tenant is one partition, read as one row-key range.
+A weekly or monthly series for one tenant is one partition, read as one row-key range; day cells
+are partitioned by day so that a night's build writes one partition, not one per tenant.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ STATE = "rptstate"
 TENANTS = "tenants"
 KEY_PARTITION, REF_PARTITION = "key", "ref"
 ANONYMOUS_ROW = "a"
+USER_BUCKETS = 16
 HIGH = "~"  # sorts after every character used in keys
 COHORT_WEEKS = 12
 
@@ -55,6 +59,12 @@ def _b64(text: str) -> str:
 
 def user_row(pseudonym: int) -> str:
     return f"u{pseudonym:016x}"
+
+
+def user_bucket(pseudonym: int | None) -> str:
+    """Rollup partition: 16 buckets by pseudonym (a night writes ~16 transactions per 1,600 active
+    users, not one per tenant), `anon` for the anonymous rows. A user's rows are found by key."""
+    return "anon" if pseudonym is None else f"b{pseudonym % USER_BUCKETS:x}"
 
 
 # ---- records --------------------------------------------------------------------------------------
@@ -154,13 +164,15 @@ class ReportsStore:
     def replace_user_days(self, day: date, rows: list[UserDay]) -> None:
         """Make the day's rollup exactly `rows` (a rebuild after late events replaces it)."""
         table = self.user_days_table(day)
-        by_tenant: dict[str, list[dict[str, object]]] = {}
+        by_bucket: dict[str, list[dict[str, object]]] = {}
         for row in rows:
+            partition = user_bucket(row.pseudonym)
             who = ANONYMOUS_ROW if row.pseudonym is None else user_row(row.pseudonym)
-            by_tenant.setdefault(row.tenant, []).append(
+            by_bucket.setdefault(partition, []).append(
                 {
-                    "PartitionKey": row.tenant,
-                    "RowKey": f"{who}|{row.user_type}",
+                    "PartitionKey": partition,
+                    "RowKey": f"{who}|{row.tenant}|{row.user_type}",
+                    "tenant": row.tenant,
                     "user_type": row.user_type,
                     "sessions": row.sessions,
                     "events": row.events,
@@ -174,9 +186,9 @@ class ReportsStore:
             (e["PartitionKey"], e["RowKey"])
             for e in self._storage.scan(table, select=["PartitionKey", "RowKey"])
         }
-        for entities in by_tenant.values():
+        for entities in by_bucket.values():
             self._storage.write_partition(table, entities, upsert=True)
-        written = {(str(e["PartitionKey"]), str(e["RowKey"])) for es in by_tenant.values() for e in es}
+        written = {(str(e["PartitionKey"]), str(e["RowKey"])) for es in by_bucket.values() for e in es}
         stale = existing - written
         if stale:
             self._storage.delete_entities(table, sorted(stale))
@@ -187,7 +199,7 @@ class ReportsStore:
         for entity in self._storage.scan(self.user_days_table(day)):
             who = str(entity["RowKey"]).partition("|")[0]
             yield UserDay(
-                tenant=entity["PartitionKey"],
+                tenant=entity["tenant"],
                 user_type=entity["user_type"],
                 pseudonym=None if who == ANONYMOUS_ROW else int(who[1:], 16),
                 sessions=int(entity["sessions"]),
@@ -207,13 +219,13 @@ class ReportsStore:
     def drop_user_days(self, day: date) -> None:
         self._storage.delete_table(self.user_days_table(day))
 
-    def user_rows(self, day: date, tenant: str, pseudonym: int) -> list[dict[str, object]]:
+    def user_rows(self, day: date, pseudonym: int) -> list[dict[str, object]]:
         """One user's rollup rows of one day: a row-key range within one partition."""
         low = f"{user_row(pseudonym)}|"
         return self._storage.query(
             self.user_days_table(day),
             "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            {"pk": tenant, "low": low, "high": low + HIGH},
+            {"pk": user_bucket(pseudonym), "low": low, "high": low + HIGH},
         )
 
     def delete_user_rows(self, day: date, rows: list[dict[str, object]]) -> int:
@@ -257,6 +269,17 @@ class ReportsStore:
 
     # ---- aggregate cells ------------------------------------------------------------------------
 
+    def _replace_period(self, table: str, period: str, entities: list[dict[str, object]]) -> None:
+        """Cells partitioned by period (day grain): one partition read, upserts, stale deletes."""
+        old = {str(e["RowKey"]) for e in self._storage.partition(table, period, select=["RowKey"])}
+        if entities:
+            self._storage.write_partition(table, entities, upsert=True)
+        else:
+            self._storage.ensure_table(table)
+        stale = old - {str(e["RowKey"]) for e in entities}
+        if stale:
+            self._storage.delete_entities(table, ((period, row) for row in sorted(stale)))
+
     def _replace(self, table: str, state_key: str, period: str, entities: list[dict[str, object]]) -> None:
         """Make a period's cells exactly `entities`, partition by partition, then delete the cells
         of the previous build that this one no longer has. Deterministic keys: re-running is a no-op."""
@@ -289,39 +312,38 @@ class ReportsStore:
             self._storage.ensure_table(table)
 
     def replace_active(self, grain: str, period: str, cells: list[ActiveCell]) -> None:
-        entities: list[dict[str, object]] = [
-            {
-                "PartitionKey": c.tenant,
-                "RowKey": f"{c.period}|{c.user_type}",
-                "period": c.period,
-                "user_type": c.user_type,
-                "active_users": c.active_users,
-                "sessions": c.sessions,
-                "events": c.events,
-            }
-            for c in cells
-        ]
-        self._replace(self._t(ACTIVE[grain]), f"active-{grain}", period, entities)
+        entities = [_active_entity(c) for c in cells]
+        if grain == "day":
+            self._replace_period(self._t(ACTIVE[grain]), period, entities)
+        else:
+            self._replace(self._t(ACTIVE[grain]), f"active-{grain}", period, entities)
 
     def replace_features(self, grain: str, period: str, cells: list[FeatureCell]) -> None:
-        entities: list[dict[str, object]] = [
-            {
-                "PartitionKey": c.tenant,
-                "RowKey": f"{c.period}|{c.user_type}|{_b64(c.app)}|{_b64(c.feature)}",
-                "period": c.period,
-                "user_type": c.user_type,
-                "app": c.app,
-                "feature": c.feature,
-                "users": c.users,
-                "events": c.events,
-            }
-            for c in cells
-        ]
-        self._replace(self._t(FEATURES[grain]), f"features-{grain}", period, entities)
+        self._replace(
+            self._t(FEATURES[grain]), f"features-{grain}", period, [_feature_entity(c) for c in cells]
+        )
 
     def replace_cohort(self, cohort: str, cells: list[CohortCell]) -> None:
-        entities: list[dict[str, object]] = [_cohort_entity(c) for c in cells]
-        self._replace(self._t(COHORTS), "cohort", cohort, entities)
+        self._replace(self._t(COHORTS), "cohort", cohort, [_cohort_entity(c) for c in cells])
+
+    def load(self, active: dict[str, list[ActiveCell]], features: dict[str, list[FeatureCell]]) -> None:
+        """Bulk upsert of many periods' cells, grouped by partition (benchmarks and imports; no
+        stale-cell deletion, no build state)."""
+        for table, entities in (
+            *((self._t(ACTIVE[g]), [_active_entity(c) for c in cells]) for g, cells in active.items()),
+            *((self._t(FEATURES[g]), [_feature_entity(c) for c in cells]) for g, cells in features.items()),
+        ):
+            self._upsert_by_partition(table, entities)
+
+    def load_cohorts(self, cells: list[CohortCell]) -> None:
+        self._upsert_by_partition(self._t(COHORTS), [_cohort_entity(c) for c in cells])
+
+    def _upsert_by_partition(self, table: str, entities: list[dict[str, object]]) -> None:
+        by_tenant: dict[str, list[dict[str, object]]] = {}
+        for entity in entities:
+            by_tenant.setdefault(str(entity["PartitionKey"]), []).append(entity)
+        for group in by_tenant.values():
+            self._storage.write_partition(table, group, upsert=True)
 
     def update_cohort(self, cells: list[CohortCell]) -> None:
         """Rewrite existing cohort rows (a later week's activity filled in)."""
@@ -344,18 +366,34 @@ class ReportsStore:
         )
 
     def active(self, grain: str, tenant: str | None, first: str, last: str) -> list[ActiveCell]:
+        if grain == "day":
+            rows = self._by_period(self._t(ACTIVE[grain]), tenant, first, last)
+        else:
+            rows = self._range(self._t(ACTIVE[grain]), tenant, f"{first}|", f"{last}|{HIGH}")
         return [
             ActiveCell(
                 grain,
                 str(e["period"]),
-                str(e["PartitionKey"]),
+                str(e["tenant"]),
                 str(e["user_type"]),
                 int(e["active_users"]),  # type: ignore[call-overload]
                 int(e["sessions"]),  # type: ignore[call-overload]
                 int(e["events"]),  # type: ignore[call-overload]
             )
-            for e in self._range(self._t(ACTIVE[grain]), tenant, f"{first}|", f"{last}|{HIGH}")
+            for e in rows
         ]
+
+    def _by_period(self, table: str, tenant: str | None, first: str, last: str) -> list[dict[str, object]]:
+        """Day cells: a partition range (the days), narrowed to one tenant's row-key range."""
+        if tenant is None:
+            return self._storage.query(
+                table, "PartitionKey ge @first and PartitionKey le @last", {"first": first, "last": last}
+            )
+        return self._storage.query(
+            table,
+            "PartitionKey ge @first and PartitionKey le @last and RowKey ge @low and RowKey lt @high",
+            {"first": first, "last": last, "low": f"{tenant}|", "high": f"{tenant}|{HIGH}"},
+        )
 
     def features(self, grain: str, tenant: str | None, first: str, last: str) -> list[FeatureCell]:
         return [
@@ -443,6 +481,35 @@ class ReportsStore:
         if entry.first_seen is not None:
             row["first_seen"] = entry.first_seen.isoformat()
         self._storage.write_partition(self._t(TENANTS), [row], upsert=True)
+
+
+def _active_entity(c: ActiveCell) -> dict[str, object]:
+    """Day cells are partitioned by day (a night writes one partition); week and month cells by
+    tenant (a tenant's series is one partition)."""
+    by_day = c.grain == "day"
+    return {
+        "PartitionKey": c.period if by_day else c.tenant,
+        "RowKey": f"{c.tenant}|{c.user_type}" if by_day else f"{c.period}|{c.user_type}",
+        "tenant": c.tenant,
+        "period": c.period,
+        "user_type": c.user_type,
+        "active_users": c.active_users,
+        "sessions": c.sessions,
+        "events": c.events,
+    }
+
+
+def _feature_entity(c: FeatureCell) -> dict[str, object]:
+    return {
+        "PartitionKey": c.tenant,
+        "RowKey": f"{c.period}|{c.user_type}|{_b64(c.app)}|{_b64(c.feature)}",
+        "period": c.period,
+        "user_type": c.user_type,
+        "app": c.app,
+        "feature": c.feature,
+        "users": c.users,
+        "events": c.events,
+    }
 
 
 def _cohort_entity(c: CohortCell) -> dict[str, object]:
