@@ -26,6 +26,8 @@ from bench.common import principal, report, timed
 TENANTS = 200
 ROUNDS = 3
 REQUESTS = 25
+EVENTS_PER_USER = 30
+"""A working day of page views and actions per active user in the nightly-build day."""
 FEATURES = (
     ("workspace", "app.launch"),
     ("workspace", "/home"),
@@ -161,7 +163,7 @@ def raw_day(day: date, tenants: int, users: int, rng: random.Random) -> list[Any
             moment = datetime(day.year, day.month, day.day, 8 + u % 9, tzinfo=UTC)
             pseudonym = 2**62 + t * 1000 + u
             session = f"{t:08x}-{u:04x}-4000-8000-{rng.randint(0, 1):012x}"
-            for _ in range(10):
+            for _ in range(EVENTS_PER_USER):
                 app, feature = rng.choice(FEATURES)
                 name, page = ("nav.page_view", feature) if feature.startswith("/") else (feature, None)
                 events.append(

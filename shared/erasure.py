@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.consent import ConsentService
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.reports_store import FirstSeen, ReportsStore
+from shared.reports_store import FirstSeen, ReportsStore, UserDay
 from shared.storage import Storage
 from shared.tenants import Tenants
 
@@ -105,9 +105,10 @@ class Erasure:
             affected += (self._storage.delete_events if mode == "delete" else self._storage.unlink_events)(
                 day, rows
             )
-        for day, rows in self._rollup(identities):
-            assert self._reports is not None
-            self._reports.delete_user_rows(day, rows)
+        if self._reports is not None:
+            for day in self._reports.user_day_days():
+                for identity in identities:
+                    self._reports.delete_user_rows(day, identity.event_pseudonym)
         for entry in self._first_seen(tenant_id, identities):
             assert self._reports is not None
             self._reports.delete_first_seen([entry])
@@ -138,8 +139,11 @@ class Erasure:
         activity = [
             {
                 "day": day.isoformat(),
-                "tenant_key": row.get("tenant"),
-                **{k: row[k] for k in ("user_type", "sessions", "events", "features") if k in row},
+                "tenant_key": row.tenant,
+                "user_type": row.user_type,
+                "sessions": row.sessions,
+                "events": row.events,
+                "features": [[app, feature, n] for (app, feature), n in sorted(row.features.items())],
             }
             for day, rows in self._rollup(identities)
             for row in rows
@@ -154,7 +158,7 @@ class Erasure:
     def _tenant_key(self, tenant_id: str) -> str | None:
         return None if self._tenants is None else self._tenants.key_of(tenant_id)
 
-    def _rollup(self, identities: list[Pseudonyms]) -> list[tuple[date, list[dict[str, Any]]]]:
+    def _rollup(self, identities: list[Pseudonyms]) -> list[tuple[date, list[UserDay]]]:
         """The user's rollup rows: one exact row-key range per retained day and salt version."""
         if self._reports is None:
             return []

@@ -3,10 +3,10 @@
 Two classes of data, kept apart by table (docs/reports.md has the reasoning):
 
 * **Raw class** (pseudonymous, lives exactly as long as the raw day it came from):
-  - `ud<YYYYMMDD>` — one row per active user per day (the *user-day rollup*): partition = one of
-    16 buckets of the pseudonym (`anon` for anonymous events), row = `u<pseudonym hex>|<tenant
-    key>|<user type>` (or `a|...`), columns tenant, user type, sessions, events and the features
-    touched with their event counts. Retention deletes
+  - `ud<YYYYMMDD>` — one record per active user per day (the *user-day rollup*: pseudonym,
+    tenant key, user type, sessions, events, features touched with their event counts), packed
+    as JSON into a few entities per partition; partition = one of 16 buckets of the pseudonym
+    (`anon` for anonymous events), rows `c0000`, `c0001`, ... Retention deletes
     the table with its raw day; erasure and export reach a user's rows by exact key.
   - `firstseen` — the first-seen ISO week of every user still in the retained window:
     partition = tenant key, row = `u<pseudonym hex>`. Retention forgets weeks that left the
@@ -46,6 +46,8 @@ TENANTS = "tenants"
 KEY_PARTITION, REF_PARTITION = "key", "ref"
 ANONYMOUS_ROW = "a"
 USER_BUCKETS = 16
+CHUNK_CHARS = 30_000
+CHUNKS_PER_ENTITY = 12
 HIGH = "~"  # sorts after every character used in keys
 COHORT_WEEKS = 12
 
@@ -162,50 +164,78 @@ class ReportsStore:
         return self._t(self.user_days_base(day))
 
     def replace_user_days(self, day: date, rows: list[UserDay]) -> None:
-        """Make the day's rollup exactly `rows` (a rebuild after late events replaces it)."""
-        table = self.user_days_table(day)
-        by_bucket: dict[str, list[dict[str, object]]] = {}
+        """Make the day's rollup exactly `rows` (a rebuild after late events replaces it).
+
+        Rows are packed per pseudonym bucket into a few entities (JSON in string properties), so
+        a night writes ~17 entities instead of one per active user: the write cost is what makes
+        a rollup expensive, and these rows are only ever read whole (week close) or by bucket."""
+        by_bucket: dict[str, list[UserDay]] = {}
         for row in rows:
-            partition = user_bucket(row.pseudonym)
-            who = ANONYMOUS_ROW if row.pseudonym is None else user_row(row.pseudonym)
-            by_bucket.setdefault(partition, []).append(
-                {
-                    "PartitionKey": partition,
-                    "RowKey": f"{who}|{row.tenant}|{row.user_type}",
-                    "tenant": row.tenant,
-                    "user_type": row.user_type,
-                    "sessions": row.sessions,
-                    "events": row.events,
-                    "features": json.dumps(
-                        [[app, feature, n] for (app, feature), n in sorted(row.features.items())],
-                        separators=(",", ":"),
-                    ),
-                }
-            )
+            by_bucket.setdefault(user_bucket(row.pseudonym), []).append(row)
+        table = self.user_days_table(day)
         existing = {
-            (e["PartitionKey"], e["RowKey"])
+            (str(e["PartitionKey"]), str(e["RowKey"]))
             for e in self._storage.scan(table, select=["PartitionKey", "RowKey"])
         }
-        for entities in by_bucket.values():
-            self._storage.write_partition(table, entities, upsert=True)
-        written = {(str(e["PartitionKey"]), str(e["RowKey"])) for es in by_bucket.values() for e in es}
+        written: set[tuple[str, str]] = set()
+        for bucket, members in sorted(by_bucket.items()):
+            written |= self._write_bucket(table, bucket, members)
         stale = existing - written
         if stale:
             self._storage.delete_entities(table, sorted(stale))
         elif not rows:
             self._storage.ensure_table(table)
 
-    def user_days(self, day: date) -> Iterator[UserDay]:
-        for entity in self._storage.scan(self.user_days_table(day)):
-            who = str(entity["RowKey"]).partition("|")[0]
-            yield UserDay(
-                tenant=entity["tenant"],
-                user_type=entity["user_type"],
-                pseudonym=None if who == ANONYMOUS_ROW else int(who[1:], 16),
-                sessions=int(entity["sessions"]),
-                events=int(entity["events"]),
-                features={(app, feature): int(n) for app, feature, n in json.loads(entity["features"])},
+    def _write_bucket(self, table: str, bucket: str, rows: list[UserDay]) -> set[tuple[str, str]]:
+        """One partition, one transaction: entities `c0`, `c1`, ... each holding up to
+        CHUNKS_PER_ENTITY properties of at most CHUNK_CHARS characters (Azure: 64 KiB per string
+        in UTF-16, 1 MiB per entity)."""
+        text = json.dumps(
+            [
+                [
+                    "" if r.pseudonym is None else user_row(r.pseudonym),
+                    r.tenant,
+                    r.user_type,
+                    r.sessions,
+                    r.events,
+                    [[app, feature, n] for (app, feature), n in sorted(r.features.items())],
+                ]
+                for r in sorted(rows, key=lambda r: (r.pseudonym or 0, r.tenant, r.user_type))
+            ],
+            separators=(",", ":"),
+        )
+        pieces = [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)] or ["[]"]
+        entities: list[dict[str, object]] = []
+        for n in range(0, len(pieces), CHUNKS_PER_ENTITY):
+            entity: dict[str, object] = {"PartitionKey": bucket, "RowKey": f"c{n // CHUNKS_PER_ENTITY:04d}"}
+            for i, piece in enumerate(pieces[n : n + CHUNKS_PER_ENTITY]):
+                entity[f"d{i:02d}"] = piece
+            entities.append(entity)
+        self._storage.write_partition(table, entities, upsert=True)
+        return {(bucket, str(e["RowKey"])) for e in entities}
+
+    @staticmethod
+    def _unpack(entities: Iterable[dict[str, object]]) -> list[UserDay]:
+        """Rows of the entities of one bucket (in row-key order, as the service returns them)."""
+        text = "".join(str(e[name]) for e in entities for name in sorted(k for k in e if k.startswith("d")))
+        return [
+            UserDay(
+                tenant=tenant,
+                user_type=user_type,
+                pseudonym=int(who[1:], 16) if who else None,
+                sessions=int(sessions),
+                events=int(events),
+                features={(app, feature): int(n) for app, feature, n in features},
             )
+            for who, tenant, user_type, sessions, events, features in json.loads(text or "[]")
+        ]
+
+    def user_days(self, day: date) -> Iterator[UserDay]:
+        buckets: dict[str, list[dict[str, object]]] = {}
+        for entity in self._storage.scan(self.user_days_table(day)):
+            buckets.setdefault(str(entity["PartitionKey"]), []).append(entity)
+        for bucket in sorted(buckets):
+            yield from self._unpack(sorted(buckets[bucket], key=lambda e: str(e["RowKey"])))
 
     def user_day_days(self) -> list[date]:
         prefix = self._t(USER_DAYS)
@@ -219,19 +249,29 @@ class ReportsStore:
     def drop_user_days(self, day: date) -> None:
         self._storage.delete_table(self.user_days_table(day))
 
-    def user_rows(self, day: date, pseudonym: int) -> list[dict[str, object]]:
-        """One user's rollup rows of one day: a row-key range within one partition."""
-        low = f"{user_row(pseudonym)}|"
-        return self._storage.query(
-            self.user_days_table(day),
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            {"pk": user_bucket(pseudonym), "low": low, "high": low + HIGH},
-        )
+    def _bucket(self, day: date, pseudonym: int) -> list[UserDay]:
+        entities = self._storage.partition(self.user_days_table(day), user_bucket(pseudonym))
+        return self._unpack(sorted(entities, key=lambda e: str(e["RowKey"])))
 
-    def delete_user_rows(self, day: date, rows: list[dict[str, object]]) -> int:
-        return self._storage.delete_entities(
-            self.user_days_table(day), ((str(r["PartitionKey"]), str(r["RowKey"])) for r in rows)
-        )
+    def user_rows(self, day: date, pseudonym: int) -> list[UserDay]:
+        """One user's rollup rows of one day: one partition read (their bucket)."""
+        return [row for row in self._bucket(day, pseudonym) if row.pseudonym == pseudonym]
+
+    def delete_user_rows(self, day: date, pseudonym: int) -> int:
+        """Rewrite the user's bucket without them; returns how many of their rows went."""
+        rows = self._bucket(day, pseudonym)
+        kept = [row for row in rows if row.pseudonym != pseudonym]
+        if len(kept) == len(rows):
+            return 0
+        table = self.user_days_table(day)
+        bucket = user_bucket(pseudonym)
+        old = {
+            (bucket, str(e["RowKey"]))
+            for e in self._storage.partition(table, bucket, select=["PartitionKey", "RowKey"])
+        }
+        written = self._write_bucket(table, bucket, kept) if kept else set()
+        self._storage.delete_entities(table, sorted(old - written))
+        return len(rows) - len(kept)
 
     # ---- first-seen index (raw class) ---------------------------------------------------------
 

@@ -127,9 +127,13 @@ class Tenants:
         return {ref: self._known[ref] for ref in refs}
 
     def saw(self, first_days: dict[str, date]) -> None:
-        """Keep each key's earliest day with data (the directory's `first_seen`)."""
-        for key, day in first_days.items():
-            entry = self._store.tenant(key)
+        """Keep each key's earliest day with data (the directory's `first_seen`): one read of the
+        directory, a write only for keys whose first day moves earlier."""
+        if not first_days:
+            return
+        entries = {entry.key: entry for entry in self._store.tenants()}
+        for key, day in sorted(first_days.items()):
+            entry = entries.get(key)
             if entry is None or entry.first_seen is None or day < entry.first_seen:
                 self._store.save_tenant(
                     TenantEntry(key=key, name=entry.name if entry else None, first_seen=day)

@@ -269,9 +269,14 @@ def test_no_pseudonym_session_event_or_raw_tenant_id_in_any_response(seeded):
     report_text = json.dumps(
         {t: r for t, r in stored.items() if "rpt" in t or t.endswith("tenants")}, default=str
     )
-    for rows in (rows for t, rows in stored.items() if t[-10:-8] == "ud"):
-        for row in rows:
-            assert row["RowKey"].split("|")[0] not in report_text
+    pseudonyms = {row["pseudonym"] for t, rows in stored.items() for row in rows if "pseudonym" in row}
+    assert pseudonyms
+    rollup_text = json.dumps({t: r for t, r in stored.items() if t[-10:-8] == "ud"}, default=str)
+    for pseudonym in pseudonyms:
+        assert f"u{pseudonym:016x}" in rollup_text  # the rollup is pseudonymous (raw class) ...
+        assert (
+            f"{pseudonym:016x}" not in report_text and str(pseudonym) not in report_text
+        )  # ... cells are not
 
 
 def test_storage_trouble_is_503(seeded, monkeypatch):
