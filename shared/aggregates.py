@@ -152,6 +152,7 @@ class Aggregation:
     ) -> None:
         self._storage = storage
         self._tenants = tenants
+        self._report_store = reports
         self._reports = ReportBuilder(reports, settings.aggregate_min_users)
         self._closing = Closing(reports, self.final_at)
         self._k = settings.aggregate_min_users
@@ -166,7 +167,9 @@ class Aggregation:
     def run(self, first: date | None = None, last: date | None = None) -> AggregationResult:
         """Build every closed day not yet final (catch-up and late events), then final months.
 
-        With an explicit range, rebuild those closed days (ops on demand). Only days whose raw data
+        With an explicit range, rebuild those closed days (ops on demand). A retained day that has
+        no user rollup yet (built before the reports existed) is rebuilt once, so the reports'
+        weeks, months and cohorts cover the whole retained window after an upgrade. Only days whose raw data
         still exists are ever rebuilt, and only months whose every day is still retained: the
         aggregates of expired data are kept for good and must never be replaced by empty ones.
         """
@@ -178,7 +181,10 @@ class Aggregation:
         if first is not None and last is not None:
             days = [d for d in with_data if first <= d <= last]
         else:
-            days = [d for d in with_data if not state.daily.get(d, False)]
+            # a final day without a rollup was built before the reports existed: build it once more
+            # (the one-time migration; afterwards every built day has its rollup)
+            rolled = set(self._report_store.user_day_days())
+            days = [d for d in with_data if not state.daily.get(d, False) or d not in rolled]
         total = _Build()
         report = BuildCounts()
         final_days = []

@@ -13,6 +13,7 @@ import pytest
 from shared.errors import StorageUnavailable
 from shared.reports import ALL
 from tests.conftest import principal_header
+from tests.factories import stored_event
 
 READER = principal_header(user_id="9a0c0305-0000-4000-8000-00000000aaaa", roles=("Cetegra.Analytics.Reader",))
 OPS = principal_header(user_id="9a0c0305-0000-4000-8000-00000000bbbb", roles=("Cetegra.Analytics.Operator",))
@@ -412,3 +413,28 @@ def test_demo_data_is_local_only_and_populates_every_report(client, monkeypatch)
     assert any(r["app"] == "insights" for r in features)
     retention = client.get("/api/reports/retention", principal=READER).json()["rows"]
     assert retention and any(r["active"][0] > 0 for r in retention)
+
+
+def test_days_built_before_the_reports_existed_are_rebuilt_once(client):
+    """Upgrade path: final days without a rollup are rebuilt once, then weeks and cohorts follow."""
+    events = [
+        stored_event(
+            datetime(2026, 10, 5 + d, 12, tzinfo=UTC),
+            pseudonym=2**40 + u,
+            tenant_ref="tOld",
+            session_id=f"00000000-0000-4000-8000-{u:012d}",
+        )
+        for d in range(7)
+        for u in range(6)
+    ]
+    client.services.storage.write_events(events)
+    client.clock.now = datetime(2026, 10, 20, tzinfo=UTC)
+    client.services.aggregation.run()
+    store = client.services.reports._store
+    for day in store.user_day_days():  # as if the days had been built by the release before
+        store.drop_user_days(day)
+    result = client.services.aggregation.run()
+    assert len(result.built_days) == 7
+    assert client.services.aggregation.run().built_days == []
+    week = store.active("week", ALL, "2026-W41", "2026-W41")
+    assert [(c.user_type, c.active_users) for c in week if c.user_type == ALL] == [(ALL, 6)]
