@@ -63,13 +63,15 @@ def write_aggregates(
     weeks = sorted({week_key(d) for d in days})[1:-1]
     months = sorted({month_key(d) for d in days})[1:-1]
 
+    span_days = {"day": 1, "week": 7, "month": 30}
+
     def active(grain: str, period: str, base: int) -> list[ActiveCell]:
-        return [
-            ActiveCell(
-                grain, period, t, u, base * (300 if t == ALL else 1) + rng.randint(5, 30), base * 3, base * 40
-            )
-            for t, u in scopes
-        ]
+        cells = []
+        for t, u in scopes:
+            users = base * (300 if t == ALL else 1) + rng.randint(5, 30)
+            user_days = round(users * span_days[grain] * 0.3) if grain != "day" else 0
+            cells.append(ActiveCell(grain, period, t, u, users, base * 3, base * 40, user_days))
+        return cells
 
     day_cells = [c for day in days for c in active("day", day.isoformat(), 10)]
     cells_by_grain = {"day": day_cells, "week": [], "month": []}

@@ -150,6 +150,7 @@ class _Acc:
     users: set[int] = field(default_factory=set)
     sessions: int = 0
     events: int = 0
+    user_days: int = 0
 
 
 @dataclass
@@ -178,11 +179,12 @@ def active_cells(grain: str, period: str, rows: Iterable[UserDay], k: int) -> tu
                 cell = acc[scope] = _Acc()
             if row.pseudonym is not None:
                 cell.users.add(row.pseudonym)
+                cell.user_days += 1
             cell.sessions += row.sessions
             cell.events += row.events
     kept = protect({key: cell.users for key, cell in acc.items()}, k)
     cells = [
-        ActiveCell(grain, period, key[0], key[1], len(c.users), c.sessions, c.events)
+        ActiveCell(grain, period, key[0], key[1], len(c.users), c.sessions, c.events, c.user_days)
         for key, c in sorted(acc.items())
         if key in kept
     ]
@@ -495,7 +497,8 @@ class ActiveRow(BaseModel):
     sessions: int
     events: int
     stickiness: float | None = None
-    """Month rows: mean daily active users of the month / monthly active users (DAU/MAU)."""
+    """Week and month rows: mean daily active users / the period's active users (DAU/WAU,
+    DAU/MAU), exact: from the period's user-days counted at build time."""
 
 
 class ActiveUsersReport(BaseModel):
@@ -675,19 +678,14 @@ class ReportReader:
                 active_users=c.active_users,
                 sessions=c.sessions,
                 events=c.events,
+                stickiness=(
+                    round(c.user_days / len(period_days(query.grain, c.period)) / c.active_users, 4)
+                    if query.grain != "day" and c.active_users
+                    else None
+                ),
             )
             for c in cells
         ]
-        if query.grain == "month" and rows:
-            daily: dict[tuple[str, str, str], int] = {}
-            start = month_start(rows[0].period)
-            for c in self._active("day", query.tenant, query.user_type, start, last):
-                key = (c.period[:7], c.tenant, c.user_type)
-                daily[key] = daily.get(key, 0) + c.active_users
-            for row in rows:
-                days = len(period_days("month", row.period))
-                total = daily.get((row.period, row.tenant, row.user_type), 0)
-                row.stickiness = round(total / days / row.active_users, 4) if row.active_users else None
         return ActiveUsersReport(grain=query.grain, from_=first, to=last, k=self._k, rows=rows)
 
     def _active(

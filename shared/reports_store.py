@@ -94,6 +94,8 @@ class ActiveCell:
     active_users: int
     sessions: int
     events: int
+    user_days: int = 0
+    """Weeks and months: the sum over the period's days of that day's active users (for DAU/MAU)."""
 
 
 @dataclass(frozen=True)
@@ -419,6 +421,7 @@ class ReportsStore:
                 int(e["active_users"]),  # type: ignore[call-overload]
                 int(e["sessions"]),  # type: ignore[call-overload]
                 int(e["events"]),  # type: ignore[call-overload]
+                int(e.get("user_days") or 0),  # type: ignore[call-overload]
             )
             for e in rows
         ]
@@ -536,6 +539,7 @@ def _active_entity(c: ActiveCell) -> dict[str, object]:
         "active_users": c.active_users,
         "sessions": c.sessions,
         "events": c.events,
+        "user_days": c.user_days,
     }
 
 

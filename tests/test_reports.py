@@ -209,6 +209,12 @@ def test_month_stickiness_is_mean_dau_over_mau(seeded):
     row = next(r for r in body["rows"] if r["tenant"] == ALL and r["user_type"] == ALL)
     # 16 users on each of 15 weekdays of 31 days
     assert row["active_users"] == 16 and row["stickiness"] == round(15 * 16 / 31 / 16, 4)
+    weekly = client.get(
+        "/api/reports/active-users?grain=week&from=2026-10-05&to=2026-10-11&user_type=(all)", principal=READER
+    ).json()["rows"]
+    assert weekly[0]["stickiness"] == round(5 * 16 / 7 / 16, 4)  # DAU/WAU
+    daily = client.get("/api/reports/active-users?grain=day&from=2026-10-05&to=2026-10-05", principal=READER)
+    assert daily.json()["rows"][0]["stickiness"] is None
 
 
 def test_csv_has_a_header_row_of_the_row_fields(seeded):

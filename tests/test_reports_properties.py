@@ -132,6 +132,8 @@ def test_active_cells_equal_brute_force(specs, k):
     for scope, cell in kept.items():
         assert (cell.active_users, cell.sessions, cell.events) == brute_active(week, *scope)
         assert cell.active_users >= k
+        user_days = {(e["day"], e["pseudonym"]) for e in week if in_scope(e, *scope) and e["pseudonym"]}
+        assert cell.user_days == len(user_days)
     # kept + suppressed = every scope that has data
     assert len(kept) + suppressed == len(scopes_of(week))
     # the grand total is kept exactly whenever it describes k people or more
