@@ -55,7 +55,13 @@ def call(
 
 def start_host(port: int) -> subprocess.Popen[bytes]:
     salt = Path(tempfile.mkdtemp(prefix="cetegra-load-")) / "salt"
-    env = {**os.environ, "DEV_SALT_FILE": str(salt), "POLICY_VERSION": "2026-04", "DECLINED_MODE": "drop"}
+    env = {
+        **os.environ,
+        "DEV_SALT_FILE": str(salt),
+        "POLICY_VERSION": "2026-04",
+        "DECLINED_MODE": "drop",
+        "DEMO_DATA": "0",  # the load run measures ingestion alone
+    }
     host = subprocess.Popen(
         [sys.executable, "-m", "tools.localhost", "--port", str(port), "--no-func"],
         cwd=ROOT,

@@ -122,7 +122,7 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
         )
         == 0
     )
-    assert json.loads(out.read_text()) == {"consent": None, "events": []}
+    assert json.loads(out.read_text()) == {"consent": None, "events": [], "activity": [], "first_seen": []}
     assert (
         ops.main(
             [
