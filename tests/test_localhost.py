@@ -98,6 +98,9 @@ def test_timers_are_registered_for_the_local_host(router):
     assert {t.get_function_name() for t in router.timers} == {"retention_timer", "aggregation_timer"}
 
 
+TID_X = "c0ffee00-0000-4000-8000-000000000001"
+
+
 def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     from tools import ops
 
@@ -150,6 +153,12 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     )
     records = client.services.storage.audit_records(client.clock.now.strftime("%Y%m%d"))
     assert len(records) == 3
+    named = ["--url", base, "--local-operator", "tenant-name", "--tenant-id", TID_X, "--name", "Contoso"]
+    assert ops.main(named) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (
+        answer["name"] == "Contoso" and answer["tenant"].startswith("k") and TID_X not in json.dumps(answer)
+    )
 
 
 def test_ops_cli_refuses_local_principal_for_remote_urls():

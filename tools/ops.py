@@ -1,8 +1,9 @@
-"""Command line for the ops routes: erasure, export, retention and aggregation runs.
+"""Command line for the ops routes: erasure, export, retention and aggregation runs, tenant names.
 
     python -m tools.ops --scope api://<app-id>/.default erasure --user-id <oid> --tenant-id <tid> \
         --mode delete
     python -m tools.ops --local-operator export --user-id <oid> --tenant-id <tid> --out subject.json
+    python -m tools.ops --scope api://<app-id>/.default tenant-name --tenant-id <tid> --name "Contoso"
 
 It calls the same HTTP routes as any other client, so the operator role is checked and every
 call is audited in one place. In Azure it sends an Entra bearer token (App Service Authentication
@@ -20,7 +21,7 @@ import sys
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 OPS_ROLE = "Cetegra.Analytics.Operator"
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -52,11 +53,13 @@ def auth_headers(args: argparse.Namespace) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def call(url: str, path: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+def call(
+    url: str, path: str, payload: dict[str, Any], headers: dict[str, str], method: str = "POST"
+) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 — the scheme is the operator's own --url
         url.rstrip("/") + path,
         data=json.dumps(payload).encode(),
-        method="POST",
+        method=method,
         headers={"Content-Type": "application/json", **headers},
     )
     try:
@@ -88,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     aggregation = commands.add_parser("aggregation")
     aggregation.add_argument("--from", dest="from_")
     aggregation.add_argument("--to")
+    naming = commands.add_parser("tenant-name", help="name a tenant in the reports' directory")
+    naming.add_argument("--tenant-id", required=True)
+    naming.add_argument("--name", required=True)
     args = parser.parse_args(argv)
 
     headers = auth_headers(args)
@@ -100,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         path, payload = "/api/ops/export", {"user_id": args.user_id, "tenant_id": args.tenant_id}
     elif args.command == "retention":
         path, payload = "/api/ops/retention/run", {}
+    elif args.command == "tenant-name":
+        path, payload = f"/api/ops/tenants/{quote(args.tenant_id, safe='')}", {"name": args.name}
     else:
         path = "/api/ops/aggregation/run"
         payload = {"from": args.from_, "to": args.to} if args.from_ or args.to else {}
-    status, body = call(args.url, path, payload, headers)
+    method = "PUT" if args.command == "tenant-name" else "POST"
+    status, body = call(args.url, path, payload, headers, method)
     text = json.dumps(body, indent=2)
     if args.command == "export" and args.out and 200 <= status < 300:
         with open(args.out, "w", encoding="utf-8") as out:  # noqa: PTH123
