@@ -209,13 +209,19 @@ def test_protect_keeps_only_k_plus_cells_and_no_small_differences(sets, k):
     check_margins({key: len(m) for key, m in users.items()}, kept, k, users)
 
 
-def test_cohorts_and_every_grain_end_to_end(make_client, clock):
-    """The nightly build through Azurite on seeded random raw events over three ISO weeks:
-    day/week/month active cells, features and cohorts equal the brute force."""
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 2**32 - 1), k=st.sampled_from([2, 3, 5]))
+def test_cohorts_and_every_grain_end_to_end(make_client, clock, seed, k):
+    """The nightly build through Azurite on random raw events over five ISO weeks: day, week and
+    month active cells, week features and cohorts equal the brute force (fresh tables each time)."""
     import random
 
-    rng = random.Random(20261005)
-    client = make_client(AGGREGATE_MIN_USERS="3")
+    rng = random.Random(seed)
+    client = make_client(AGGREGATE_MIN_USERS=str(k))
     clock.now = datetime(2026, 11, 3, 12, tzinfo=UTC)  # October is closed and final
     start = date(2026, 9, 28)  # Monday of 2026-W40
     raw = []
@@ -266,7 +272,6 @@ def test_cohorts_and_every_grain_end_to_end(make_client, clock):
     keys = store.ref_map()
     for e in raw:
         e["tenant"] = keys[e["tenant"]]
-    k = 3
 
     def check(grain, period, days):
         scoped = [e for e in raw if e["day"] in days]
@@ -284,6 +289,25 @@ def test_cohorts_and_every_grain_end_to_end(make_client, clock):
     for week in ("2026-W40", "2026-W41", "2026-W42", "2026-W43"):
         check("week", week, period_days("week", week))
     check("month", "2026-10", period_days("month", "2026-10"))
+
+    # week features: exact users and events of every listed feature, (other) completes the scope
+    week = [e for e in raw if e["day"] in period_days("week", "2026-W42")]
+    listed: dict[tuple[str, str], int] = defaultdict(int)
+    for c in store.features("week", None, "2026-W42", "2026-W42"):
+        scoped = [e for e in week if in_scope(e, c.tenant, c.user_type)]
+        if c.feature == OTHER and c.app == ALL:
+            listed[(c.tenant, c.user_type)] += c.events
+            continue
+        hits = [
+            e
+            for e in scoped
+            if (e["app"] or "(none)", feature_of(e["name"], e["page"])) == (c.app, c.feature)
+        ]
+        assert c.users == len({e["pseudonym"] for e in hits if e["pseudonym"]}) and c.users >= k
+        assert c.events == len(hits)
+        listed[(c.tenant, c.user_type)] += c.events
+    for c in store.active("week", None, "2026-W42", "2026-W42"):
+        assert listed[(c.tenant, c.user_type)] == c.events
 
     # cohorts: first week in the data, per scope; active[i] exact or 0 (never 1..k-1)
     weeks = ["2026-W40", "2026-W41", "2026-W42", "2026-W43", "2026-W44"]
