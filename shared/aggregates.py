@@ -169,9 +169,10 @@ class Aggregation:
 
         With an explicit range, rebuild those closed days (ops on demand). A retained day that has
         no user rollup yet (built before the reports existed) is rebuilt once, so the reports'
-        weeks, months and cohorts cover the whole retained window after an upgrade. Only days whose raw data
-        still exists are ever rebuilt, and only months whose every day is still retained: the
-        aggregates of expired data are kept for good and must never be replaced by empty ones.
+        weeks, months and cohorts cover the whole retained window after an upgrade. Only days
+        whose raw data still exists are ever rebuilt, and only periods whose every day is still
+        retained: the aggregates of expired data are kept for good and must never be replaced by
+        empty ones. Closed ISO weeks and months then get their report cells (shared/reports.py).
         """
         now = self._clock()
         today = now.date()
