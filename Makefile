@@ -89,6 +89,7 @@ bench: install
 	$(PY) -m bench.timers
 	$(PY) -m bench.erasure
 	$(PY) -m bench.notifications
+	$(PY) -m bench.reports
 
 clean:
 	rm -rf $(VENV) $(INFRAVENV) .venv-audit node_modules .pytest_cache .ruff_cache

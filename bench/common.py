@@ -35,11 +35,11 @@ class CountingTransport(RequestsTransport):
         return super().send(request, **kwargs)
 
 
-def principal(user: str, tenant: str = "bench-tenant") -> str:
+def principal(user: str, tenant: str = "bench-tenant", roles: tuple[str, ...] = ()) -> str:
     """A v2-token principal (short `oid`/`tid` claims, no name) from the testing kit's encoder."""
     from testing.principal import principal_header
 
-    return principal_header(user, tenant, name=None, long_claims=False)
+    return principal_header(user, tenant, roles, name=None, long_claims=False)
 
 
 def registered_function(name: str) -> Callable[..., Any]:

@@ -58,6 +58,7 @@ def start_host(port: int) -> subprocess.Popen[bytes]:
         "POLICY_VERSION": "2026-04",
         "DECLINED_MODE": "drop",
         "EVENTS_PER_MINUTE": "100000",  # the highest the setting accepts
+        "DEMO_DATA": "0",  # the load run measures ingestion alone
     }
     host = subprocess.Popen(
         [sys.executable, "-m", "tools.localhost", "--port", str(port), "--no-func"],

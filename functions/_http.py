@@ -1,15 +1,18 @@
 """The HTTP edge, written once for every route: principal, CORS, body limits, errors, headers.
 
 A route module declares an `Endpoint` (one Azure Function per route) and its operations; this
-module turns each request into: method check → principal → role → content type → size → schema
-→ handler → JSON. Domain errors carry their status (shared/errors.py) and are rendered here in the
-contract's shape; anything unexpected is a 500 without a stack trace. Nothing here logs headers,
-bodies or identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
+module turns each request into: method check → principal → role → query → content type → size →
+schema → handler → JSON (or CSV for report tables asked for with `Accept: text/csv`). Domain
+errors carry their status (shared/errors.py) and are rendered here in the contract's shape;
+anything unexpected is a 500 without a stack trace. Nothing here logs headers, bodies or
+identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
 itself is the FunctionApp's (the host and tools/localhost/ both read the registered functions).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import time
@@ -17,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
@@ -33,7 +37,7 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from shared.identity import PRINCIPAL_HEADER, Principal, principal_from_header
+from shared.identity import PRINCIPAL_HEADER, Principal, RoleKind, may, principal_from_header, role_names
 from shared.logs import log
 from shared.services import Services, services
 from shared.settings import Settings
@@ -41,8 +45,10 @@ from shared.settings import Settings
 LOG = logging.getLogger("cetegra.http")
 
 Auth = Literal["public", "user", "ops"]
+"""Who may call: anyone, any signed-in principal (narrowed by an operation's `roles`), operators."""
 BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
 JSON = "application/json"
+CSV = "text/csv"
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PREFLIGHT_HEADERS = ("content-type", "authorization")
 """Request headers a browser may send cross-origin; the principal header is set by Easy Auth only."""
@@ -74,8 +80,8 @@ class ApiRequest:
     """Set on audited (ops) routes: the id of the audit record this call will write."""
     route: Mapping[str, str] = field(default_factory=dict)
     """Values of the route template's parameters, e.g. `{id}`."""
-    query: BaseModel | None = None
-    """The validated query string, for operations that declare a query model."""
+    query: Any = None
+    """The validated query-string model of operations that declare one (typed like `body`)."""
 
     @property
     def user(self) -> Principal:
@@ -98,9 +104,11 @@ class Operation:
     content_types: tuple[str, ...]
     max_body: int
     errors: tuple[int, ...] = field(default=())
-    roles: tuple[str, ...] = field(default=())
+    roles: tuple[RoleKind, ...] = field(default=())
     """Any one of these roles (or the ops role) is needed; empty: any signed-in principal."""
     query: type[BaseModel] | None = None
+    csv_rows: str | None = None
+    """Name of the response's list of flat rows that `Accept: text/csv` returns as CSV."""
 
 
 @dataclass
@@ -151,8 +159,9 @@ class Endpoint:
         content_types: tuple[str, ...] = (JSON,),
         max_body: int = 4096,
         errors: tuple[int, ...] = (),
-        roles: tuple[str, ...] = (),
+        roles: tuple[RoleKind, ...] = (),
         query: type[BaseModel] | None = None,
+        csv_rows: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations[method] = Operation(
@@ -168,6 +177,7 @@ class Endpoint:
                 errors,
                 roles,
                 query,
+                csv_rows,
             )
             return handler
 
@@ -247,8 +257,8 @@ class Endpoint:
             )
             if op.auth == "ops" and not principal.has_role(svc.settings.ops_role):
                 raise Forbidden("this operation needs the analytics operator role")
-            if op.roles and not any(principal.has_role(r) for r in (*op.roles, svc.settings.ops_role)):
-                raise Forbidden(f"this operation needs one of the roles {', '.join(op.roles)}")
+            if op.roles and not may(principal, op.roles, svc.settings):
+                raise Forbidden(f"this operation needs one of the roles {role_names(op.roles, svc.settings)}")
         query = parse_query(req, op.query) if op.query is not None else None
         body = parse_body(req, op) if op.body is not None else None
         result = op.handler(
@@ -270,6 +280,10 @@ class Endpoint:
             if result.retry_after is not None:
                 response.headers["Retry-After"] = str(result.retry_after)
             return response
+        if op.csv_rows is not None and wants_csv(req.headers.get("accept")):
+            assert isinstance(result, BaseModel)
+            annotation = type(result).model_fields[op.csv_rows].annotation
+            return csv_response(op.status, getattr(result, op.csv_rows), get_args(annotation)[0])
         return json_response(op.status, result)
 
     def _preflight(self, req: func.HttpRequest, origin: str | None, settings: Settings) -> func.HttpResponse:
@@ -309,11 +323,60 @@ def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
 
 
 def parse_query(req: func.HttpRequest, model: type[BaseModel]) -> BaseModel:
-    """Query parameters against their model (unknown parameters are a 400 like unknown fields)."""
+    """Query parameters → model; a bad, empty, repeated or unknown parameter is a 400 naming it.
+
+    Read from the URL itself, so `?to=` is the empty value it is (hosts differ on blank values)."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(urlsplit(req.url).query, keep_blank_values=True):
+        if name in params:
+            raise BadRequest(f"{name} is given twice", code="invalid_value", field=name)
+        params[name] = value
     try:
-        return model.model_validate(dict(req.params or {}))
+        return model.model_validate(params)
     except ValidationError as exc:
         raise validation_error(exc) from None
+
+
+def wants_csv(accept: str | None) -> bool:
+    """`Accept: text/csv` (alone or preferred to JSON) asks a report for CSV."""
+    if not accept:
+        return False
+    media = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return CSV in media and (JSON not in media or media.index(CSV) < media.index(JSON))
+
+
+def csv_response(status: int, rows: list[BaseModel], row_model: type[BaseModel]) -> func.HttpResponse:
+    """A header row of the row fields, then one line per row (lists joined with `;`). Cells that
+    start like a formula get a leading apostrophe, so a spreadsheet never evaluates them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    fields = [f.alias or name for name, f in row_model.model_fields.items()]
+    writer.writerow(fields)
+    for row in rows:
+        data = row.model_dump(mode="json", by_alias=True)
+        writer.writerow([_csv_cell(data[name]) for name in fields])
+    return func.HttpResponse(
+        body=out.getvalue(), status_code=status, headers={"Content-Type": "text/csv; charset=utf-8"}
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def validation_error(exc: ValidationError) -> BadRequest:
@@ -347,7 +410,7 @@ def json_response(status: int, payload: BaseModel | dict[str, Any] | None) -> fu
     if status == 204:
         return func.HttpResponse(status_code=204)
     if isinstance(payload, BaseModel):
-        body = payload.model_dump_json()
+        body = payload.model_dump_json(by_alias=True)
     else:
         body = json.dumps(payload, separators=(",", ":"), default=str)
     return func.HttpResponse(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from functions._http import ENDPOINTS, Operation
+from functions._http import CSV, ENDPOINTS, Operation
 
 STATUS_TEXT = {
     200: "OK",
@@ -24,7 +24,7 @@ STATUS_TEXT = {
     400: "Invalid JSON, schema or value",
     401: "No or bad principal",
     403: "Missing role",
-    404: "No such item",
+    404: "Not found",
     405: "Method not allowed",
     413: "Body too large",
     415: "Unsupported content type",
@@ -64,27 +64,28 @@ Mode = Literal["validation", "serialization"]
 
 
 def path_parameters(route: str) -> list[dict[str, Any]]:
-    """`{name}` segments of the route template, each a required string."""
-    return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", route)
-    ]
-
-
-def query_parameters(op: Operation) -> list[dict[str, Any]]:
-    """Fields of the operation's query model, with their JSON schemas."""
-    if op.query is None:
-        return []
-    schema = op.query.model_json_schema()
     return [
         {
             "name": name,
-            "in": "query",
-            "required": name in schema.get("required", []),
-            "schema": {k: v for k, v in prop.items() if k != "title"},
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
         }
-        for name, prop in schema.get("properties", {}).items()
+        for name in re.findall(r"\{([a-z_]+)\}", route)
     ]
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One parameter per field of the query model, its schema from the model (no free-form extras)."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema["properties"].items():
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            param["description"] = prop["description"]
+        out.append(param)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +112,14 @@ def build_document() -> dict[str, Any]:
                 pass
             elif op.response is not None:
                 success["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
+                if op.csv_rows is not None:
+                    success["content"][CSV] = {
+                        "schema": {
+                            "type": "string",
+                            "description": f"With `Accept: text/csv`: a header row of the fields of "
+                            f"`{op.csv_rows}`, then one line per row",
+                        }
+                    }
             else:
                 success["content"] = {"application/json": {"schema": {"type": "object"}}}
             responses: dict[str, Any] = {str(op.status): success}
@@ -126,7 +135,9 @@ def build_document() -> dict[str, Any]:
             }
             if op.auth != "public":
                 operation["security"] = [{"easyAuthPrincipal": []}]
-            parameters = path_parameters(endpoint.route) + query_parameters(op)
+            parameters = path_parameters(endpoint.route)
+            if op.query is not None:
+                parameters += query_parameters(op.query)
             if parameters:
                 operation["parameters"] = parameters
             if op.body is not None:

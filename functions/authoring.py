@@ -4,10 +4,9 @@ calls): create, list, change, publish and archive items; survey results also for
 from __future__ import annotations
 
 from functions._http import ApiRequest, Endpoint, blueprint
+from shared.identity import may
 from shared.notifications import (
-    AUTHOR_ROLE,
     MAX_AUTHOR_BYTES,
-    READER_ROLE,
     ItemFields,
     ItemList,
     ItemPatch,
@@ -20,7 +19,7 @@ bp = blueprint()
 items = Endpoint(bp, "api/authoring/items", "authoring_items", audited=True)
 
 
-@items.operation("GET", summary="Every item, newest first", response=ItemList, roles=(AUTHOR_ROLE,))
+@items.operation("GET", summary="Every item, newest first", response=ItemList, roles=("author",))
 def list_items(request: ApiRequest) -> ItemList:
     return request.services.notifications.items()
 
@@ -32,7 +31,7 @@ def list_items(request: ApiRequest) -> ItemList:
     response=ItemView,
     status=201,
     max_body=MAX_AUTHOR_BYTES,
-    roles=(AUTHOR_ROLE,),
+    roles=("author",),
 )
 def create_item(request: ApiRequest) -> ItemView:
     body: ItemFields = request.body
@@ -42,7 +41,7 @@ def create_item(request: ApiRequest) -> ItemView:
 item = Endpoint(bp, "api/authoring/items/{id}", "authoring_item", audited=True)
 
 
-@item.operation("GET", summary="One item", response=ItemView, roles=(AUTHOR_ROLE,), errors=(404,))
+@item.operation("GET", summary="One item", response=ItemView, roles=("author",), errors=(404,))
 def get_item(request: ApiRequest) -> ItemView:
     return request.services.notifications.item(request.route["id"])
 
@@ -53,7 +52,7 @@ def get_item(request: ApiRequest) -> ItemView:
     body=ItemPatch,
     response=ItemView,
     max_body=MAX_AUTHOR_BYTES,
-    roles=(AUTHOR_ROLE,),
+    roles=("author",),
     errors=(404,),
 )
 def update_item(request: ApiRequest) -> ItemView:
@@ -68,10 +67,9 @@ results = Endpoint(bp, "api/authoring/items/{id}/results", "authoring_item_resul
     "GET",
     summary="A survey's results under the k rule (comments for authors only)",
     response=SurveyResults,
-    roles=(AUTHOR_ROLE, READER_ROLE),
+    roles=("author", "reader"),
     errors=(400, 404),
 )
 def survey_results(request: ApiRequest) -> SurveyResults:
-    user = request.user
-    author = user.has_role(AUTHOR_ROLE) or user.has_role(request.services.settings.ops_role)
+    author = may(request.user, ("author",), request.services.settings)
     return request.services.notifications.results(request.route["id"], with_comments=author)

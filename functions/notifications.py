@@ -27,7 +27,7 @@ pending = Endpoint(bp, "api/notifications", "notifications")
     query=PendingQuery,
 )
 def list_pending(request: ApiRequest) -> PendingList:
-    query: PendingQuery = request.query  # type: ignore[assignment]
+    query: PendingQuery = request.query
     return request.services.notifications.pending(request.user, query.app or None)
 
 

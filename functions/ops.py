@@ -3,15 +3,20 @@ timers' work on demand."""
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 from functions._http import ApiRequest, Endpoint, blueprint
 from shared.aggregates import AggregationRequest, AggregationResult
 from shared.catalogues import UnlistedRequest, UnlistedResult
 from shared.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
+from shared.errors import BadRequest
 from shared.retention import RetentionResult
+from shared.tenants import TenantName, TenantNamed
 
 bp = blueprint()
+TENANT_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
 class RetentionRequest(BaseModel):
@@ -100,3 +105,22 @@ unlisted = Endpoint(bp, "api/ops/catalogue/unlisted", "ops_catalogue_unlisted", 
 def count_unlisted(request: ApiRequest) -> UnlistedResult:
     body: UnlistedRequest = request.body
     return request.services.unlisted.run(body.from_, body.to)
+
+
+tenant_directory = Endpoint(bp, "api/ops/tenants/{tenant_id}", "ops_tenant_directory", audited=True)
+
+
+@tenant_directory.operation(
+    "PUT",
+    summary="Name a tenant in the directory (the response and reports show its stable key only)",
+    auth="ops",
+    body=TenantName,
+    response=TenantNamed,
+)
+def name_tenant(request: ApiRequest) -> TenantNamed:
+    tenant_id = request.route.get("tenant_id", "")
+    if not TENANT_ID.fullmatch(tenant_id):
+        raise BadRequest(
+            "tenant_id must be 1-256 printable characters", code="invalid_value", field="tenant_id"
+        )
+    return request.services.tenants.name(tenant_id, request.body)

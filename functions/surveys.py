@@ -9,7 +9,7 @@ the domain applies the one k rule of `results` and leaves comments out: they are
 from __future__ import annotations
 
 from functions._http import ApiRequest, Endpoint, blueprint
-from shared.notifications import AUTHOR_ROLE, READER_ROLE, SurveyReport
+from shared.notifications import SurveyReport
 
 bp = blueprint()
 
@@ -20,7 +20,7 @@ surveys = Endpoint(bp, "api/reports/surveys", "reports_surveys")
     "GET",
     summary="Every published survey with its results under the k rule, and each series' NPS trend",
     response=SurveyReport,
-    roles=(READER_ROLE, AUTHOR_ROLE),
+    roles=("reader", "author"),
 )
 def list_surveys(request: ApiRequest) -> SurveyReport:
     return request.services.notifications.survey_report()

@@ -50,6 +50,9 @@ param declinedMode string = 'drop'
 @description('Comma-separated origins of the Cetegra web clients, e.g. https://workspace.cetegra.com')
 param corsAllowedOrigins string = ''
 
+@description('Object id of the Entra group of analysts given read access to the aggregate tables only (Power BI/Excel); empty: none.')
+param analystsGroupId string = ''
+
 @description('Key Vault secret name of the pseudonym salt.')
 param saltSecretName string = 'analytics-pseudonym-salt'
 
@@ -145,6 +148,7 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     keyVaultName: vault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    analystsGroupId: analystsGroupId
   }
 }
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared import telemetry
 from shared.logs import log
+from shared.reports import BuildCounts, Closing, DayRollup, ReportBuilder
 from shared.retention import oldest_kept_day
 from shared.settings import Settings
 from shared.storage.aggregates import (
@@ -33,6 +34,8 @@ from shared.storage.aggregates import (
     MonthlyKey,
 )
 from shared.storage.events import EventFacts, EventStore
+from shared.storage.reports import ReportsStore
+from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.aggregates")
 
@@ -141,6 +144,10 @@ class AggregationResult(BaseModel):
     events: int
     cells: int
     suppressed_events: int
+    built_weeks: list[str] = []
+    """ISO weeks whose report cells (active users, features, cohorts) were built."""
+    report_cells: int = 0
+    suppressed_report_cells: int = 0
 
 
 @dataclass
@@ -152,10 +159,20 @@ class _Build:
 
 class Aggregation:
     def __init__(
-        self, events: EventStore, store: AggregateStore, settings: Settings, clock: Callable[[], datetime]
+        self,
+        events: EventStore,
+        store: AggregateStore,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        tenants: Tenants,
+        reports: ReportsStore,
     ) -> None:
         self._events = events
         self._store = store
+        self._tenants = tenants
+        self._report_store = reports
+        self._reports = ReportBuilder(reports, settings.aggregate_min_users)
+        self._closing = Closing(reports, self.final_at)
         self._k = settings.aggregate_min_users
         self._months = settings.retention_months
         self._late = timedelta(hours=settings.event_max_age_hours, seconds=settings.event_max_future_seconds)
@@ -169,9 +186,12 @@ class Aggregation:
     def run(self, first: date | None = None, last: date | None = None) -> AggregationResult:
         """Build every closed day not yet final (catch-up and late events), then final months.
 
-        With an explicit range, rebuild those closed days (ops on demand). Only days whose raw data
-        still exists are ever rebuilt, and only months whose every day is still retained: the
-        aggregates of expired data are kept for good and must never be replaced by empty ones.
+        With an explicit range, rebuild those closed days (ops on demand). A retained day that has
+        no user rollup yet (built before the reports existed) is rebuilt once, so the reports'
+        weeks, months and cohorts cover the whole retained window after an upgrade. Only days
+        whose raw data still exists are ever rebuilt, and only periods whose every day is still
+        retained: the aggregates of expired data are kept for good and must never be replaced by
+        empty ones. Closed ISO weeks and months then get their report cells (shared/reports.py).
         """
         now = self._clock()
         today = now.date()
@@ -181,7 +201,10 @@ class Aggregation:
         if first is not None and last is not None:
             days = [d for d in with_data if first <= d <= last]
         else:
-            days = [d for d in with_data if not state.daily.get(d, False)]
+            # a final day without a rollup was built before the reports existed: build it once more
+            # (the one-time migration; afterwards every built day has its rollup)
+            rolled = set(self._report_store.user_day_days())
+            days = [d for d in with_data if not state.daily.get(d, False) or d not in rolled]
         to_build = []
         for month in sorted({date(d.year, d.month, 1) for d in [*days, *state.daily]}):
             if month < retained_from:
@@ -190,19 +213,23 @@ class Aggregation:
             if now >= self.final_at(_month_end(month)) and (forced or not state.monthly.get(month)):
                 to_build.append(month)
         total = _Build()
+        report = BuildCounts()
         final_days = []
         months: list[str] = []
         # One read per raw day: a day built here also feeds its month's cells when that month is
         # built in this run (the month then reads only its other days). Days come in order, so a
         # month is built as soon as the days move past it, and one month's sets are held at a time.
         read: dict[date, tuple[dict[Key, Cell], list[date]]] = {}
+        first_days: dict[str, date] = {}
         for day in days:
             month = date(day.year, day.month, 1)
             for done in [m for m in read if m < month]:
                 self._finish_month(done, read.pop(done), total, months)
             month_so_far = read.setdefault(month, ({}, [])) if month in to_build else None
             final = now >= self.final_at(day)
-            built = self._build_day(day, None if month_so_far is None else month_so_far[0])
+            built = self._build_day(
+                day, final, report, first_days, None if month_so_far is None else month_so_far[0]
+            )
             if month_so_far is not None:
                 month_so_far[1].append(day)
             self._store.save_state("daily", day, final=final, events=built.events)
@@ -215,6 +242,14 @@ class Aggregation:
             if month.strftime("%Y-%m") not in months:
                 self._finish_month(month, read.pop(month, ({}, [])), total, months)
         months.sort()
+        self._tenants.saw(first_days)
+        window = (first, last) if first is not None and last is not None else None
+        touched = [*days, *state.daily]
+        weeks = self._closing.due("week", touched, now, retained_from, window)
+        for week in weeks:
+            report.add(self._reports.build_period("week", week))
+        for period in self._closing.due("month", touched, now, retained_from, window):
+            report.add(self._reports.build_period("month", period))
         log(
             LOG,
             logging.INFO,
@@ -225,6 +260,8 @@ class Aggregation:
             events=total.events,
             cells=total.cells,
             suppressed=total.suppressed,
+            weeks=len(weeks),
+            report_cells=report.active_cells + report.feature_cells + report.cohort_cells,
         )
         telemetry.aggregation_outcome(len(days), total.cells, total.suppressed)
         return AggregationResult(
@@ -234,6 +271,9 @@ class Aggregation:
             events=total.events,
             cells=total.cells,
             suppressed_events=total.suppressed,
+            built_weeks=weeks,
+            report_cells=report.active_cells + report.feature_cells + report.cohort_cells,
+            suppressed_report_cells=report.suppressed_active_cells + report.suppressed_feature_cells,
         )
 
     def _finish_month(
@@ -251,12 +291,16 @@ class Aggregation:
         key_of: Callable[[EventFacts], Key],
         cells: dict[Key, Cell] | None = None,
         monthly: dict[Key, Cell] | None = None,
+        rollup: DayRollup | None = None,
     ) -> tuple[dict[Key, Cell], int]:
         """Every raw event of `days` into its cell (and, given `monthly`, into its monthly cell
-        too); returns the cells and how many events they hold."""
+        too; given `rollup`, into the day's user rollup); returns the cells and how many events
+        they hold."""
         cells = {} if cells is None else cells
         for day in days:
             for facts in self._events.facts(day):
+                if rollup is not None:
+                    rollup.add(facts)
                 key = key_of(facts)
                 cell = cells.get(key)
                 if cell is None:
@@ -270,8 +314,22 @@ class Aggregation:
                     cell.add(facts.session_id, facts.pseudonym)
         return cells, sum(cell.events for cell in cells.values())
 
-    def _build_day(self, day: date, monthly: dict[Key, Cell] | None = None) -> _Build:
-        cells, events = self._collect([day], _daily_key, monthly=monthly)
+    def _build_day(
+        self,
+        day: date,
+        final: bool,
+        report: BuildCounts,
+        first_days: dict[str, date],
+        monthly: dict[Key, Cell] | None = None,
+    ) -> _Build:
+        """One read of the raw day: its daily cells, and the day's user rollup and report cells."""
+        rollup = DayRollup()
+        cells, events = self._collect([day], _daily_key, monthly=monthly, rollup=rollup)
+        user_days = rollup.rows(self._tenants.resolve_refs(rollup.refs))
+        report.add(self._reports.build_day(day, user_days, final=final))
+        for user_day in user_days:
+            if user_day.tenant not in first_days or day < first_days[user_day.tenant]:
+                first_days[user_day.tenant] = day
         kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
         rows = [
             DailyCell(DailyKey(*key), cell.events, len(cell.sessions), len(cell.users))

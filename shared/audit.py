@@ -30,6 +30,8 @@ COUNT_FIELDS = (
     "removed_periods",
     "built_days",
     "built_months",
+    "built_weeks",
+    "report_cells",
     "events",
     "cells",
     "suppressed_events",

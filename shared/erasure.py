@@ -5,7 +5,10 @@ request", and the pseudonym "can only be correlated with a specific account by C
 operations team". So ops supply the user's real ids; the service derives the user's pseudonyms
 under every salt version that may still have data, and touches only that user's partitions: one
 exact-partition query per retained day per version, never a scan of everyone's events.
-Aggregates hold no link to anyone and are left as they are. Erasing twice is harmless.
+Aggregates hold no link to anyone and are left as they are. The reports' raw-class data (the
+user's rows of the user-day rollup and the first-seen index) is pseudonymous like the events, so
+it is erased (both modes: an unlinked user has no rollup) and exported with them, by exact key.
+Erasing twice is harmless.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from shared.events import StoredEvent
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.storage.events import EventStore, as_stored
+from shared.storage.reports import FirstSeen, ReportsStore, UserDay
+from shared.tenants import Tenants
 
 if TYPE_CHECKING:
     from shared.notifications import NotificationExport, Notifications
@@ -65,6 +70,10 @@ class ExportResult(BaseModel):
     events: list[dict[str, Any]]
     notifications: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     """`state` (seen/dismissed/answered per item) and `answers` (value, comment) as stored."""
+    activity: list[dict[str, Any]] = []
+    """The user's rows of the reports' daily rollup (day, user type, sessions, events, features)."""
+    first_seen: list[dict[str, Any]] = []
+    """The user's entry in the reports' first-seen-week index."""
 
 
 class Erasure:
@@ -74,8 +83,12 @@ class Erasure:
         pseudonymizer: Pseudonymizer,
         consent: ConsentService,
         notifications: Notifications | None = None,
+        tenants: Tenants | None = None,
+        reports: ReportsStore | None = None,
     ) -> None:
         self._events = events
+        self._tenants = tenants
+        self._reports = reports
         self._pseudonymizer = pseudonymizer
         self._consent = consent
         self._notifications = notifications
@@ -88,6 +101,13 @@ class Erasure:
         affected = 0
         for day, rows in self._find(identities):
             affected += (self._events.delete if mode == "delete" else self._events.unlink)(day, rows)
+        if self._reports is not None:
+            for day in self._reports.user_day_days():
+                for identity in identities:
+                    self._reports.delete_user_rows(day, identity.event_pseudonym)
+        for entry in self._first_seen(tenant_id, identities):
+            assert self._reports is not None
+            self._reports.delete_first_seen([entry])
         consent_deleted = [self._consent.erase(p) for p in identities]
         log(
             LOG,
@@ -108,15 +128,59 @@ class Erasure:
             for day, found in self._find(identities)
             for event in found
         ]
+        activity = [
+            {
+                "day": day.isoformat(),
+                "tenant_key": row.tenant,
+                "user_type": row.user_type,
+                "sessions": row.sessions,
+                "events": row.events,
+                "features": [[app, feature, n] for (app, feature), n in sorted(row.features.items())],
+            }
+            for day, rows in self._rollup(identities)
+            for row in rows
+        ]
+        first_seen = [
+            {"tenant_key": e.tenant, "user_type": e.user_type, "cohort": e.cohort, "last_seen": e.last_seen}
+            for e in self._first_seen(tenant_id, identities)
+        ]
         log(LOG, logging.INFO, "export.done", events=len(events), consent=consent is not None)
         notifications = self._notification_export(identities)
         return ExportResult(
             consent=consent,
             events=events,
+            activity=activity,
+            first_seen=first_seen,
             notifications={"state": notifications.state, "answers": notifications.answers}
             if notifications is not None
             else {},
         )
+
+    def _tenant_key(self, tenant_id: str) -> str | None:
+        return None if self._tenants is None else self._tenants.key_of(tenant_id)
+
+    def _rollup(self, identities: list[Pseudonyms]) -> list[tuple[date, list[UserDay]]]:
+        """The user's rollup rows: one exact row-key range per retained day and salt version."""
+        if self._reports is None:
+            return []
+        found = []
+        for day in self._reports.user_day_days():
+            for identity in identities:
+                rows = self._reports.user_rows(day, identity.event_pseudonym)
+                if rows:
+                    found.append((day, rows))
+        return found
+
+    def _first_seen(self, tenant_id: str, identities: list[Pseudonyms]) -> list[FirstSeen]:
+        key = self._tenant_key(tenant_id)
+        if key is None or self._reports is None:
+            return []
+        found = []
+        for identity in identities:
+            entry = self._reports.first_seen_of(key, identity.event_pseudonym)
+            if entry is not None:
+                found.append(entry)
+        return found
 
     def erase_notifications(self, user_id: str, tenant_id: str) -> int:
         """Seen/dismissed state and survey answers under every salt version; rows deleted."""

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 from shared.errors import Forbidden, Unauthenticated
 from shared.settings import Settings
@@ -39,6 +40,25 @@ class Principal:
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+
+RoleKind = Literal["reader", "author"]
+"""The analytics roles beside the operator's; their names are app settings (READER_ROLE, AUTHOR_ROLE)."""
+
+
+def role_names(kinds: tuple[RoleKind, ...], settings: Settings) -> str:
+    return ", ".join(settings.reader_role if kind == "reader" else settings.author_role for kind in kinds)
+
+
+def may(principal: Principal, kinds: tuple[RoleKind, ...], settings: Settings) -> bool:
+    """The one role rule: any of the roles named by `kinds`, or the operator role, which may
+    everything an analytics role may."""
+    if principal.has_role(settings.ops_role):
+        return True
+    return any(
+        principal.has_role(settings.reader_role if kind == "reader" else settings.author_role)
+        for kind in kinds
+    )
 
 
 def principal_from_header(value: str | None, settings: Settings) -> Principal:

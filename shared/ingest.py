@@ -28,6 +28,7 @@ from shared.logs import log
 from shared.settings import Settings
 from shared.storage import Tables
 from shared.storage.salt_usage import SaltUse
+from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.ingest")
 
@@ -48,8 +49,10 @@ class Ingest:
         consent: ConsentService,
         settings: Settings,
         limit: EventRateLimit | None = None,
+        tenants: Tenants | None = None,
     ) -> None:
         self._tables = tables
+        self._tenants = tenants
         self._consent = consent
         self._settings = settings
         self._max_age = timedelta(hours=settings.event_max_age_hours)
@@ -76,6 +79,8 @@ class Ingest:
             telemetry.count(telemetry.EVENTS_DROPPED, count, reason=telemetry.DROP_CONSENT)
             return IngestResult(accepted=0, dropped=count)
 
+        if self._tenants is not None:  # links the tenant's stable key on first sight (cached)
+            self._tenants.note(principal.tenant_id, pseudonyms)
         tenant, salt_version = pseudonyms.tenant_ref, pseudonyms.salt_version
         if anonymous:
             records = [

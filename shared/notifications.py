@@ -54,8 +54,6 @@ from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationS
 
 LOG = logging.getLogger("cetegra.notifications")
 
-AUTHOR_ROLE = "Cetegra.Analytics.Author"
-READER_ROLE = "Cetegra.Analytics.Reader"
 CACHE_SECONDS = 30.0
 """How long an instance serves its cached live items: a publish, change or archive made on another
 instance reaches users within this time (on the instance that made it, at once)."""

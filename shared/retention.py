@@ -5,8 +5,9 @@ expired day, whatever it holds. A run on day T removes every day ≤ T - RETENTI
 oldest kept day is T - RETENTION_MONTHS + 1 day. Run daily just after midnight UTC, no raw event
 outlives 24 months by more than the minutes until that run. Consent records, aggregates and audit
 data are other tables and are never touched here. The same run expires notification state and
-survey answers (shared/notifications.py: `Notifications.expire`). Re-running, or resuming after a
-crash, simply deletes what is still there.
+survey answers (shared/notifications.py: `Notifications.expire`), and the reports' raw-class data
+(the user-day rollup and the first-seen index, shared/reports.py), which is pseudonymous and
+expires with the raw days. Re-running, or resuming after a crash, simply deletes what is still there.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from shared import telemetry
 from shared.errors import VaultUnavailable
 from shared.logs import log
 from shared.pseudonyms import SaltCache
+from shared.reports import ReportBuilder
 from shared.settings import Settings
 from shared.storage.events import EventStore
+from shared.storage.reports import ReportsStore
 from shared.storage.salt_usage import SaltUsageStore
 
 if TYPE_CHECKING:
@@ -73,9 +76,11 @@ class Retention:
         clock: Callable[[], datetime],
         salts: SaltCache | None = None,
         notifications: Notifications | None = None,
+        reports: ReportsStore | None = None,
     ) -> None:
         self._events = events
         self._salt_usage = salt_usage
+        self._reports = None if reports is None else ReportBuilder(reports, settings.aggregate_min_users)
         self._months = settings.retention_months
         self._clock = clock
         self._salts = salts
@@ -94,6 +99,9 @@ class Retention:
             self._events.delete_day(day)
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         notification_rows = self._notifications.expire() if self._notifications is not None else 0
+        if self._reports is not None:  # the raw-class report data expires with the raw days
+            rollup_days, forgotten = self._reports.expire(keep_from)
+            log(LOG, logging.INFO, "retention.reports", rollup_days=rollup_days, users_forgotten=forgotten)
         in_use, may_disable = self._salt_versions(keep_from)
         oldest = telemetry.retention_outcome(today, keep_from, days, removed=len(expired))
         log(

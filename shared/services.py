@@ -27,9 +27,11 @@ from shared.pseudonyms import (
     SaltCache,
     SaltSource,
 )
+from shared.reports import ReportReader
 from shared.retention import Retention
 from shared.settings import Settings, load
 from shared.storage import Storage, Tables
+from shared.tenants import Tenants
 
 Clock = Callable[[], datetime]
 
@@ -54,6 +56,8 @@ class Services:
     unlisted: UnlistedCounts
     notifications: Notifications
     clock: Clock
+    tenants: Tenants
+    reports: ReportReader
 
 
 def build(
@@ -89,6 +93,8 @@ def build(
         k=settings.aggregate_min_users,
         retention_months=settings.retention_months,
     )
+    store = tables.reports
+    tenants = Tenants(store, pseudonymizer)
     return Services(
         settings=settings,
         storage=storage,
@@ -96,14 +102,16 @@ def build(
         salts=salts,
         pseudonymizer=pseudonymizer,
         consent=consent,
-        ingest=Ingest(tables, consent, settings),
-        retention=Retention(tables.events, tables.salt_usage, settings, clock, salts, notifications),
-        aggregation=Aggregation(tables.events, tables.aggregates, settings, clock),
+        ingest=Ingest(tables, consent, settings, tenants=tenants),
+        retention=Retention(tables.events, tables.salt_usage, settings, clock, salts, notifications, store),
+        aggregation=Aggregation(tables.events, tables.aggregates, settings, clock, tenants, store),
         audit=Audit(tables.audit, pseudonymizer, clock),
-        erasure=Erasure(tables.events, pseudonymizer, consent, notifications),
+        erasure=Erasure(tables.events, pseudonymizer, consent, notifications, tenants, store),
         unlisted=UnlistedCounts(tables.events),
         notifications=notifications,
         clock=clock,
+        tenants=tenants,
+        reports=ReportReader(store, settings.aggregate_min_users, clock),
     )
 
 

@@ -73,6 +73,10 @@ class Settings(BaseModel):
     )
     """Role → user type, highest first (JSON object in the app setting; its key order counts)."""
     ops_role: str = Field("Cetegra.Analytics.Operator", alias="OPS_ROLE", min_length=1)
+    reader_role: str = Field("Cetegra.Analytics.Reader", alias="READER_ROLE", min_length=1)
+    """May read `/api/reports/*` and survey results (so may the ops role)."""
+    author_role: str = Field("Cetegra.Analytics.Author", alias="AUTHOR_ROLE", min_length=1)
+    """May write notifications and surveys (`/api/authoring/*`; so may the ops role)."""
 
     cors_allowed_origins: tuple[str, ...] = Field((), alias="CORS_ALLOWED_ORIGINS")
 

@@ -178,7 +178,13 @@ def test_export_returns_consent_and_events_as_stored(subject):
 
 def test_export_of_unknown_user(client):
     body = client.post("/api/ops/export", {"user_id": "x", "tenant_id": "y"}, principal=OPS).json()
-    assert body == {"consent": None, "events": [], "notifications": {"state": [], "answers": []}}
+    assert body == {
+        "consent": None,
+        "events": [],
+        "activity": [],
+        "first_seen": [],
+        "notifications": {"state": [], "answers": []},
+    }
 
 
 @pytest.mark.parametrize("path", ["/api/ops/erasure", "/api/ops/export"])

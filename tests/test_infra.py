@@ -248,3 +248,37 @@ def test_client_application_check_is_wired_when_given():
 
 def test_abuse_limit_is_set_by_the_template():
     assert template_settings()["EVENTS_PER_MINUTE"] == "'600'"
+
+
+def test_analysts_read_the_aggregate_tables_only():
+    """The BI path: an Entra group parameter gets Storage Table Data Reader on each aggregate
+    table, scoped to that table, and on nothing else (never the raw or pseudonymous tables)."""
+    from shared.storage.aggregates import TABLES as AGGREGATES
+    from shared.storage.reports import AGGREGATE_TABLES
+
+    text = (INFRA / "app" / "rbac.bicep").read_text()
+    listed = re.search(r"var aggregateTables = \[\n(.*?)\n\]", text, re.S)
+    assert listed, "rbac.bicep must declare `var aggregateTables = [ ... ]`"
+    tables = set(re.findall(r"'([a-z0-9]+)'", listed.group(1)))
+    assert tables == set(AGGREGATE_TABLES) | set(AGGREGATES.values())
+    assert not {
+        name
+        for name in tables
+        if name.startswith(("ev", "ud")) or name in ("consent", "audit", "firstseen", "saltusage")
+    }
+    assert "Microsoft.Storage/storageAccounts/tableServices/tables@" in text
+    reader = re.search(
+        r"resource analystsRead [^=]+= \[for \(name, i\) in aggregateTables: "
+        r"if \(!empty\(analystsGroupId\)\) \{(.*?)\n\}\]",
+        text,
+        re.S,
+    )
+    assert reader, "one role assignment per aggregate table, only when a group is given"
+    body = reader.group(1)
+    assert "scope: aggregateTable[i]" in body and "principalType: 'Group'" in body
+    assert "roles.storageTableDataReader" in body
+    assert "storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'" in text
+    assert text.count("roles.storageTableDataReader") == 2  # name and role of that one assignment
+    main = (INFRA / "main.bicep").read_text()
+    assert "analystsGroupId: analystsGroupId" in main
+    assert "${ANALYSTS_GROUP_ID}" in (INFRA / "main.parameters.json").read_text()

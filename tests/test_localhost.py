@@ -114,6 +114,9 @@ def test_bearer_token_stands_in_for_easy_auth_locally(server):
     assert _request(server, "GET", "/api/consent", headers={"Authorization": "Bearer "})[0] == 401
 
 
+TID_X = "c0ffee00-0000-4000-8000-000000000001"
+
+
 def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     from tools import ops
 
@@ -149,6 +152,8 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     assert json.loads(out.read_text()) == {
         "consent": None,
         "events": [],
+        "activity": [],
+        "first_seen": [],
         "notifications": {"state": [], "answers": []},
     }
     assert (
@@ -179,6 +184,12 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     )
     records = client.services.tables.audit.day(client.clock.now.date())
     assert len(records) == 4  # retention, unlisted, export, erasure: every ops call audited
+    named = ["--url", base, "--local-operator", "tenant-name", "--tenant-id", TID_X, "--name", "Contoso"]
+    assert ops.main(named) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (
+        answer["name"] == "Contoso" and answer["tenant"].startswith("k") and TID_X not in json.dumps(answer)
+    )
 
 
 def test_ops_cli_refuses_local_principal_for_remote_urls():

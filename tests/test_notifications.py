@@ -795,7 +795,12 @@ def test_openapi_documents_the_routes_from_the_models(client):
     document = client.get("/api/openapi.json", principal=None).json()
     answer = document["paths"]["/api/notifications/{id}/answer"]["post"]
     assert answer["parameters"] == [
-        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+        }
     ]
     assert "content" not in answer["responses"]["204"] and "404" in answer["responses"]
     listing = document["paths"]["/api/notifications"]["get"]

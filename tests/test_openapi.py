@@ -28,3 +28,21 @@ def test_schemas_come_from_the_models(client):
     assert set(put["responses"]) >= {"200", "400", "401", "405", "413", "415", "503"}
     assert put["security"] == [{"easyAuthPrincipal": []}]
     assert "security" not in document["paths"]["/api/health"]["get"]
+
+
+def test_report_routes_document_their_query_parameters_and_csv(client):
+    document = client.get("/api/openapi.json", principal=None).json()
+    active = document["paths"]["/api/reports/active-users"]["get"]
+    assert {p["name"] for p in active["parameters"]} == {"from", "to", "tenant", "user_type", "grain"}
+    assert all(p["in"] == "query" for p in active["parameters"])
+    assert set(active["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    assert {"400", "401", "403", "503"} <= set(active["responses"])
+    directory = document["paths"]["/api/ops/tenants/{tenant_id}"]["put"]
+    assert directory["parameters"][0] == {
+        "name": "tenant_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+    }
+    launch = {p["name"]: p for p in document["paths"]["/api/reports/launch"]["get"]["parameters"]}
+    assert launch["feature"]["required"] and launch["date"]["required"] and not launch["weeks"]["required"]

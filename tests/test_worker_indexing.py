@@ -47,6 +47,13 @@ EXPECTED = {
     "authoring_item": ("httpTrigger", "api/authoring/items/{id}"),
     "authoring_item_results": ("httpTrigger", "api/authoring/items/{id}/results"),
     "reports_surveys": ("httpTrigger", "api/reports/surveys"),
+    "ops_tenant_directory": ("httpTrigger", "api/ops/tenants/{tenant_id}"),
+    "reports_tenants": ("httpTrigger", "api/reports/tenants"),
+    "reports_active_users": ("httpTrigger", "api/reports/active-users"),
+    "reports_features": ("httpTrigger", "api/reports/features"),
+    "reports_retention": ("httpTrigger", "api/reports/retention"),
+    "reports_onboarding": ("httpTrigger", "api/reports/onboarding"),
+    "reports_launch": ("httpTrigger", "api/reports/launch"),
     "reports_page": ("httpTrigger", "reports/{*path}"),  # the report page, outside api/
     "retention_timer": ("timerTrigger", "0 5 0 * * *"),
     "aggregation_timer": ("timerTrigger", "0 30 0 * * *"),

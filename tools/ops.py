@@ -1,9 +1,10 @@
-"""Command line for the ops routes: erasure, export, retention and aggregation runs, and the
-per-day counts of unlisted pages and apps (to extend the catalogues).
+"""Command line for the ops routes: erasure, export, retention and aggregation runs, tenant names,
+and the per-day counts of unlisted pages and apps (to extend the catalogues).
 
     python -m tools.ops --scope api://<app-id>/.default erasure --user-id <oid> --tenant-id <tid> \
         --mode delete
     python -m tools.ops --local-operator export --user-id <oid> --tenant-id <tid> --out subject.json
+    python -m tools.ops --scope api://<app-id>/.default tenant-name --tenant-id <tid> --name "Contoso"
 
 It calls the same HTTP routes as any other client, so the operator role is checked and every
 call is audited in one place. In Azure it sends an Entra bearer token (App Service Authentication
@@ -20,7 +21,7 @@ import sys
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 OPS_ROLE = "Cetegra.Analytics.Operator"
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -48,11 +49,13 @@ def auth_headers(args: argparse.Namespace) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def call(url: str, path: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+def call(
+    url: str, path: str, payload: dict[str, Any], headers: dict[str, str], method: str = "POST"
+) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 — the scheme is the operator's own --url
         url.rstrip("/") + path,
         data=json.dumps(payload).encode(),
-        method="POST",
+        method=method,
         headers={"Content-Type": "application/json", **headers},
     )
     try:
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     unlisted = commands.add_parser("unlisted", help="per day: events with an unlisted page or app")
     unlisted.add_argument("--from", dest="from_", required=True)
     unlisted.add_argument("--to", required=True)
+    naming = commands.add_parser("tenant-name", help="name a tenant in the reports' directory")
+    naming.add_argument("--tenant-id", required=True)
+    naming.add_argument("--name", required=True)
     args = parser.parse_args(argv)
 
     headers = auth_headers(args)
@@ -101,10 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         path, payload = "/api/ops/retention/run", {}
     elif args.command == "unlisted":
         path, payload = "/api/ops/catalogue/unlisted", {"from": args.from_, "to": args.to}
+    elif args.command == "tenant-name":
+        path, payload = f"/api/ops/tenants/{quote(args.tenant_id, safe='')}", {"name": args.name}
     else:
         path = "/api/ops/aggregation/run"
         payload = {"from": args.from_, "to": args.to} if args.from_ or args.to else {}
-    status, body = call(args.url, path, payload, headers)
+    method = "PUT" if args.command == "tenant-name" else "POST"
+    status, body = call(args.url, path, payload, headers, method)
     text = json.dumps(body, indent=2)
     if args.command == "export" and args.out and 200 <= status < 300:
         with open(args.out, "w", encoding="utf-8") as out:  # noqa: PTH123

@@ -104,6 +104,8 @@ var appSettings = {
   DECLINED_MODE: settings.declinedMode
   CORS_ALLOWED_ORIGINS: settings.corsAllowedOrigins
   OPS_ROLE: 'Cetegra.Analytics.Operator'
+  READER_ROLE: 'Cetegra.Analytics.Reader'
+  AUTHOR_ROLE: 'Cetegra.Analytics.Author'
   RETENTION_MONTHS: '24'
   AGGREGATE_MIN_USERS: '5'
 }

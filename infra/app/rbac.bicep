@@ -5,17 +5,48 @@ param storageAccountName string
 param keyVaultName string
 param applicationInsightsName string
 
+@description('Object id of the Entra group of analysts who may read the aggregate tables with Power BI or Excel; empty: no one.')
+param analystsGroupId string = ''
+
+// Aggregates only ("with no link to individual users"): never the raw ev*/ud* day tables, the
+// first-seen index, consent, audit or salt usage. tests/test_infra.py keeps this list equal to
+// the code's (shared/reports_store.py AGGREGATE_TABLES and the daily/monthly cells).
+var aggregateTables = [
+  'aggdaily'
+  'aggmonthly'
+  'rptactived'
+  'rptactivew'
+  'rptactivem'
+  'rptfeaturew'
+  'rptfeaturem'
+  'rptcohort'
+  'tenants'
+]
+
 var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // events, consent, aggregates, audit
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Functions host: package, timer locks
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' // read the salt (all versions)
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // deployer: create/rotate the salt
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb' // Entra-authenticated telemetry
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6' // analysts: the aggregate tables only
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+// Declared so the role assignments below have their scope at deploy time (the app creates them
+// too, idempotently, on first use).
+resource aggregateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for name in aggregateTables: {
+  parent: tableService
+  name: name
+}]
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
@@ -74,3 +105,14 @@ resource saltAdmin 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!e
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
   }
 }
+
+// BI path: Power BI / Excel read these tables natively with the analyst's Entra identity.
+resource analystsRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in aggregateTables: if (!empty(analystsGroupId)) {
+  name: guid(storage.id, name, analystsGroupId, roles.storageTableDataReader)
+  scope: aggregateTable[i]
+  properties: {
+    principalId: analystsGroupId
+    principalType: 'Group'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
+  }
+}]

@@ -8,6 +8,8 @@
 * `audit` — one record per ops call.
 * `salt_usage` — which salt versions made raw data on which day.
 * `notifications` — notification/survey items, per-user seen state and survey answers.
+* `reports` — the reports' cells (kept) and their raw-class inputs (user-day rollup, first-seen
+  index; expire with the raw days), the tenant keys and the tenant directory.
 
 Each family owns its table names, keys and columns and takes/returns typed records; no module
 outside this package names a column or builds a key. `Tables` is one of each over one `Storage`.
@@ -23,6 +25,7 @@ from shared.storage.consent import ConsentStore
 from shared.storage.core import Entity, Storage, period_day, period_key
 from shared.storage.events import EventStore
 from shared.storage.notifications import NotificationStore
+from shared.storage.reports import ReportsStore
 from shared.storage.salt_usage import SaltUsageStore
 
 __all__ = ["Entity", "Storage", "Tables", "period_day", "period_key"]
@@ -38,6 +41,7 @@ class Tables:
     audit: AuditStore
     salt_usage: SaltUsageStore
     notifications: NotificationStore
+    reports: ReportsStore
 
     @classmethod
     def over(cls, storage: Storage) -> Tables:
@@ -48,4 +52,5 @@ class Tables:
             audit=AuditStore(storage),
             salt_usage=SaltUsageStore(storage),
             notifications=NotificationStore(storage),
+            reports=ReportsStore(storage),
         )

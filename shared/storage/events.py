@@ -21,7 +21,7 @@ from shared.storage.core import Entity, Storage, int64, period_day, period_key
 EVENTS = "ev"
 ANONYMOUS_BUCKETS = 64
 
-FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym"]
+FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym", "page"]
 """The columns `EventFacts` projects (server-side $select), in its field order: what aggregation
 counts."""
 
@@ -41,6 +41,8 @@ class EventFacts(NamedTuple):
     name: str
     app: str | None
     pseudonym: int | None
+    page: str | None
+    """The route template (or `(unlisted)`): page views are features of the reports."""
 
 
 def event_partition(pseudonym: int | None, tenant_ref: str) -> str:

@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         import function_app
 
         router = Router.from_app(function_app.app)
+        from tools.demo_data import seed_in_background  # synthetic reports data on an empty store
+
+        seed_in_background()
         server = ThreadingHTTPServer((args.host, args.port), make_handler(router, args.port))
         server.daemon_threads = True
         stop = threading.Event()

@@ -1,0 +1,204 @@
+"""SYNTHETIC demo data for `make run`: so a newcomer opening /reports/ sees populated reports.
+
+Everything here is made up and labelled so: tenants are named "DEMO ... (synthetic)", user ids
+are `demo-user-N`. The events go through the project's own layers (the pseudonymizer with the
+local dev salt, the tenant directory, `Storage.write_events`, then the aggregation timer's code),
+so the reports show exactly what the real pipeline would build from such traffic.
+
+Refused in Azure (WEBSITE_SITE_NAME set, or settings that say so): demo data must never mix with
+real usage data. The local host seeds only when no event or report table exists yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from shared.events import StoredEvent
+from shared.ingest import keep
+from shared.logs import log
+from shared.services import Services, services
+from shared.tenants import TenantName
+
+LOG = logging.getLogger("cetegra.demo")
+DAYS = 120
+LAUNCH_DAY = 60
+"""Day index (from the first demo day) when the synthetic "insights" feature launches."""
+TENANTS = (
+    ("DEMO Contoso Energy (synthetic)", 60),
+    ("DEMO Fabrikam Drilling (synthetic)", 42),
+    ("DEMO Northwind Geoscience (synthetic)", 28),
+    ("DEMO Tailspin Offshore (synthetic)", 18),
+    ("DEMO Woodgrove Subsurface (synthetic)", 11),
+)
+PAGES = {
+    "workspace": ("/home", "/projects", "/projects/{id}", "/search"),
+    "docs": ("/docs", "/docs/{id}", "/docs/search"),
+    "catalog": ("/catalog", "/catalog/{id}"),
+    "support": ("/support", "/support/cases", "/support/cases/{id}"),
+}
+
+
+class DemoRefused(RuntimeError):
+    """Demo data is local-only."""
+
+
+@dataclass
+class _User:
+    tenant_id: str
+    user_id: str
+    user_type: str
+    joins: int
+    leaves: int
+    activity: float
+    adopts_insights: bool
+
+
+def _users(rng: random.Random) -> list[_User]:
+    users = []
+    for t, (_, size) in enumerate(TENANTS):
+        for n in range(size):
+            roll = rng.random()
+            user_type = "it_admin" if roll < 0.1 else "advanced_user" if roll < 0.4 else "basic_user"
+            joins = 0 if rng.random() < 0.55 else rng.randint(1, DAYS - 14)  # new users keep arriving
+            leaves = DAYS if rng.random() < 0.8 else rng.randint(joins + 7, DAYS + 30)  # some churn
+            users.append(
+                _User(
+                    tenant_id=f"demo-tenant-{t + 1}",
+                    user_id=f"demo-user-{t + 1}-{n + 1}",
+                    user_type=user_type,
+                    joins=joins,
+                    leaves=leaves,
+                    activity={"it_admin": 0.55, "advanced_user": 0.6, "basic_user": 0.4}[user_type],
+                    adopts_insights=rng.random() < (0.7 if user_type == "advanced_user" else 0.35),
+                )
+            )
+    return users
+
+
+def _day_events(user: _User, day: date, index: int, rng: random.Random, svc: Services) -> list[StoredEvent]:
+    pseudonyms = svc.pseudonymizer.current(user.tenant_id, user.user_id)
+    events: list[StoredEvent] = []
+    for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
+        session = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        moment = datetime.combine(day, time(rng.randint(7, 16), rng.randint(0, 59)), UTC)
+        actions: list[tuple[str, str, str | None]] = []
+        apps = ["workspace", "docs"] + (["catalog"] if rng.random() < 0.3 else [])
+        if user.user_type == "it_admin" or rng.random() < 0.15:
+            apps.append("support")
+        for app in apps:
+            actions.append(("app.launch", app, PAGES[app][0]))
+            actions += [("nav.page_view", app, rng.choice(PAGES[app])) for _ in range(rng.randint(1, 4))]
+            if app == "support" and rng.random() < 0.3:
+                actions.append(("case.submitted", app, "/support/cases"))
+            if app == "catalog" and rng.random() < 0.25:
+                actions.append(("catalog.ordered", app, "/catalog/{id}"))
+        # the launch: adoption of "insights" ramps up over the weeks after LAUNCH_DAY
+        ramp = min(0.8, (index - LAUNCH_DAY + 3) / 30)
+        if index >= LAUNCH_DAY and user.adopts_insights and rng.random() < ramp:
+            actions.append(("nav.page_view", "insights", "/insights"))
+            actions += [("feature.used", "insights", "/insights/dashboards")] * rng.randint(1, 3)
+        for name, app, page in actions:
+            moment += timedelta(seconds=rng.randint(5, 240))
+            if moment.date() != day:
+                break
+            events.append(
+                StoredEvent(
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    name,
+                    session,
+                    moment,
+                    moment,
+                    app,
+                    page,
+                    pseudonyms.tenant_ref,
+                    user.user_type,
+                    pseudonyms.event_pseudonym,
+                    pseudonyms.salt_version,
+                )
+            )
+    return events
+
+
+def seed(svc: Services, *, days: int = DAYS, seed_value: int = 12) -> int:
+    """Write `days` days of synthetic traffic ending yesterday, name the tenants, aggregate.
+    Returns the number of events written."""
+    if os.environ.get("WEBSITE_SITE_NAME") or svc.settings.running_in_azure:
+        raise DemoRefused("demo data is local-only and refuses to run in Azure")
+    rng = random.Random(seed_value)  # noqa: S311 - synthetic data, reproducible on purpose
+    today = svc.clock().date()
+    first = today - timedelta(days=days)
+    users = _users(rng)
+    for t, (name, _) in enumerate(TENANTS):
+        svc.tenants.name(f"demo-tenant-{t + 1}", TenantName(name=name))
+    written = 0
+    for index in range(days):
+        day = first + timedelta(days=index)
+        weekend = day.weekday() >= 5
+        for user in users:
+            if not (user.joins <= index < user.leaves):
+                continue
+            if rng.random() > user.activity * (0.15 if weekend else 1.0):
+                continue
+            events = _day_events(user, day, index, rng, svc)
+            if events:
+                written += keep(svc.tables, events)
+    result = svc.aggregation.run()
+    log(
+        LOG,
+        logging.WARNING,
+        "demo.seeded",
+        warning="SYNTHETIC DEMO DATA written to the local tables",
+        events=written,
+        days=len(result.built_days),
+        weeks=len(result.built_weeks),
+        months=len(result.built_months),
+    )
+    return written
+
+
+def is_empty(svc: Services) -> bool:
+    return not svc.tables.events.days() and not svc.tables.reports.user_day_days()
+
+
+def seed_in_background() -> threading.Thread | None:
+    """The local host's call: seed a fresh local store in a thread (the server is usable meanwhile)."""
+    if os.environ.get("WEBSITE_SITE_NAME") or os.environ.get("DEMO_DATA", "1") == "0":
+        return None
+
+    def run() -> None:
+        svc = services()
+        try:
+            if is_empty(svc):
+                print("Seeding SYNTHETIC demo data for /reports/ (DEMO_DATA=0 turns this off)...", flush=True)
+                events = seed(svc)
+                print(f"Demo data ready: {events} synthetic events, reports built.", flush=True)
+        except Exception as exc:  # the server keeps running without demo data
+            log(LOG, logging.ERROR, "demo.failed", error=type(exc).__name__)
+
+    thread = threading.Thread(target=run, daemon=True, name="demo-data")
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=DAYS)
+    parser.add_argument("--force", action="store_true", help="seed even if tables exist")
+    args = parser.parse_args(argv)
+    svc = services()
+    if not args.force and not is_empty(svc):
+        print("tables already hold data: nothing seeded (use --force)")
+        return 1
+    print(f"{seed(svc, days=args.days)} synthetic events written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
