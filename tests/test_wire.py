@@ -41,9 +41,13 @@ from testing.principal import principal_header
 
 # ---- random entities ------------------------------------------------------------------------
 
-# Key characters the service accepts: no / \ # ? and no control characters.
+# Key characters the service accepts: no / \ # ? and no control characters. Nor ' or , here:
+# the SDK leaves a comma in a key unencoded in the entity URL, `(PartitionKey='0',RowKey=',')`,
+# which Azurite then parses as the partition key `0',RowKey=` (found by this test), so SDK-written
+# rows could not serve as the reference. The project's own keys are hex, digits and `|` only; the
+# lean path's quoting is checked against the service's rules below (`it%27%27s`).
 KEY_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\#?"), min_size=1, max_size=40
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\#?',"), min_size=1, max_size=40
 )
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True).filter(
     lambda n: n not in {"PartitionKey", "RowKey", "Timestamp"}
