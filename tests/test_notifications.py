@@ -383,21 +383,25 @@ def test_results_distribution_nps_cells_and_comments_obey_k(client):
     answer_as(client, survey, answers)
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
     assert results["answers"] == 16 and results["suppressed"] is False
-    assert results["nps"] == round(100 * (8 - 3) / 16, 1)
-    # 10 → 6 and 7 → 5 kept; 9 (2) and 3 (3) are under k: together (other) = 5
-    assert results["distribution"] == {"7": 5, "10": 6, "(other)": 5}
+    # detractors (3) are under k and take the passives (5) into (other): the exact NPS would give
+    # promoters - detractors, so with 8 promoters and 8 in (other) the 3 and the 5 - it is withheld
+    assert results["nps_groups"] == {"promoters": 8, "(other)": 8} and results["nps"] is None
+    # 10 → 6 and 7 → 5 would be kept, but promoters 8 - "10" 6 = 2 people who gave 9, and (other)
+    # 8 - "7" 5 = the 3 detractors: both scores join (other) (see `refine`)
+    assert results["distribution"] == {"(other)": 16}
     tenant_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
     # tenant B (3) is under k; (other) would be 3 < k, so the smallest kept cell... is A (13): all folded
-    assert results["by_tenant"] == [{"key": "(other)", "answers": 16, "nps": results["nps"], "mean": None}]
+    assert results["by_tenant"] == [{"key": "(other)", "answers": 16, "nps": None, "mean": None}]
     assert tenant_a not in json.dumps(results)
-    assert results["by_user_type"] == [{"key": "(other)", "answers": 16, "nps": results["nps"], "mean": None}]
+    assert results["by_user_type"] == [{"key": "(other)", "answers": 16, "nps": None, "mean": None}]
     for cells in (results["by_tenant"], results["by_user_type"], [results["distribution"]]):
         for cell in cells:
             for count in [cell["answers"]] if "answers" in cell else cell.values():
                 assert count == 0 or count >= 5
     comments = results["comments"]
     assert sorted(c["text"] for c in comments) == ["great"] * 6 + ["too slow"] * 3
-    assert all(c["tenant"] == "(other)" and c["user_type"] == "(other)" for c in comments)
+    # no tenant is shown: every comment is labelled by user type only (here folded as well)
+    assert all(c["tenant"] is None and c["user_type"] == "(other)" for c in comments)
     reader = client.get(f"/api/authoring/items/{survey['id']}/results", principal=READER).json()
     assert reader["comments"] is None and reader["distribution"] == results["distribution"]
 
@@ -487,11 +491,12 @@ def test_survey_list_is_the_results_under_k_without_comments_or_ids(client):
         assert entry[field] == results[field], field  # one tally, one k rule
     assert entry["by_user_type"] == results["by_user_type"] and entry["by_tenant"] == results["by_tenant"]
     assert entry["title"] == "Q3 <b>NPS</b>" and entry["status"] == "published"
-    assert entry["answers"] == 11 and entry["nps"] == round(100 * (6 - 3) / 11, 1)
-    # 6 promoters shown; passives (2) and detractors (3) are each under k: summed as (other)
+    # 6 promoters shown; passives (2) and detractors (3) are each under k: summed as (other). The
+    # exact NPS, 100 * (6 - 3) / 11, would give the 3 detractors (and so the 2 passives) away
+    assert entry["answers"] == 11 and entry["nps"] is None
     assert entry["nps_groups"] == {"promoters": 6, "(other)": 5}
     assert entry["distribution"] == {"10": 6, "(other)": 5}
-    assert entry["by_tenant"] == [{"key": "(other)", "answers": 11, "nps": entry["nps"], "mean": None}]
+    assert entry["by_tenant"] == [{"key": "(other)", "answers": 11, "nps": None, "mean": None}]
     under_k = listed[small["id"]]
     assert under_k["suppressed"] is True and under_k["answers"] == 0 and under_k["mean"] is None
     assert under_k["distribution"] == {} and under_k["by_tenant"] == under_k["by_user_type"] == []
