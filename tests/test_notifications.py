@@ -997,3 +997,20 @@ def test_snapshot_write_failing_is_503_and_the_next_read_takes_it(client, monkey
     assert failed.status == 503 and failed.header("Retry-After") == "5"
     monkeypatch.setattr(storage, "write_partition", real)
     assert results_of(client, survey, READER)["answers"] == 5
+
+
+def test_patch_failing_to_write_is_503_and_leaves_the_item(client, monkeypatch):
+    item = create(client)
+    before = rows(client, ITEMS)
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("table storage is unavailable")
+
+    monkeypatch.setattr(client.services.storage, "write_partition", down)
+    response = client.request(
+        "PATCH", f"/api/authoring/items/{item['id']}", json_body={"title": "Changed"}, principal=AUTHOR
+    )
+    assert response.status == 503 and response.header("Retry-After") == "5"
+    monkeypatch.undo()
+    assert rows(client, ITEMS) == before
+    assert ids(pending(client)) == [item["id"]] and pending(client)[0]["title"] == item["title"]
