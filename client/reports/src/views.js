@@ -400,6 +400,8 @@ function surveyDetail(report, survey, tenants) {
       { class: "survey-meta" },
       el("span", { class: `badge status-${survey.status}` }, survey.status === "published" ? "Live" : survey.status === "archived" ? "Archived" : "Draft"),
       ` ${QUESTION_TYPES[survey.question.type]} · open ${day(survey.starts_at)} → ${day(survey.ends_at)}${survey.series ? ` · series “${survey.series}”` : ""}`,
+      // Results are a snapshot (renewed at most every 6 hours, after k more answers), never live.
+      survey.as_of ? ` · results as of ${survey.as_of.slice(0, 16).replace("T", " ")} UTC` : "",
     ),
   );
   const trend = api.trendOf(report, survey);
