@@ -411,12 +411,15 @@ def fold(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
       bucket's people are its answers and `(other)` is a plain sum. The aggregates' cells are
       **sets of pseudonyms that overlap** (one person uses several features, days, apps): their
       fold merges sets and counts distinct people of the union, which a sum would overcount.
-    * Here the total is already known to be >= k (a survey under k shows nothing), so nothing is
-      ever suppressed: the remainder is made big enough by moving kept cells into it. The
-      aggregates fold along a key hierarchy (tenant → `(all)`, app → `(all)`, ...) and, when even
-      the coarsest remainder stays under k, suppresses it and counts the suppressed events.
-    * The aggregates keep no "smallest kept cell joins the remainder" step because their
-      remainder is not published as `total - shown` (the totals are cells themselves).
+    * Here the buckets have one key part and the total is published and known to be >= k (a
+      survey under k shows nothing), so nothing may be suppressed (total - shown would give it
+      away): the remainder is made big enough by moving the smallest kept bucket into it. The
+      aggregates fold a multi-part key one part at a time (event name → `(other)`, user type →
+      `(all)`, app → `(other)`, tenant → `(all)`) and suppress a last remainder under k,
+      counting its events, instead of moving kept cells.
+
+    A parameterised single function would have to either sum overlapping sets or suppress a
+    remainder that the published total reveals, so each fold keeps its own rule.
     """
     shown = {key: n for key, n in counts.items() if n >= k}
     other = sum(n for n in counts.values() if n < k)
