@@ -10,14 +10,24 @@ every group or rating it is made of has 0 or >= k people (then it adds nothing t
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.notifications import OTHER, Published, Question, fold, refine, tally
-from shared.storage.notifications import AnswerRecord
+from shared.notifications import (
+    OTHER,
+    SNAPSHOT_HOURS,
+    Notifications,
+    Published,
+    Question,
+    fold,
+    refine,
+    tally,
+)
+from shared.storage.notifications import AnswerRecord, SnapshotRecord
 
 TENANTS = ("t000000000000000a", "t000000000000000b", "t000000000000000c", "t000000000000000d")
 TYPES = ("it_admin", "advanced_user", "basic_user")
@@ -182,3 +192,55 @@ def test_refine_leaves_no_small_remainder_in_any_block(scores: list[int], k: int
             if (group_of(int(key)) if group_of(int(key)) in kept_groups else OTHER) == block
         ]
         assert not small(sum(counts[key] for key in members if key not in refined), k)
+
+
+class SnapshotOnly:
+    """The one store method `Notifications._publish` uses: keep the survey's snapshot."""
+
+    def __init__(self) -> None:
+        self.snapshot: SnapshotRecord | None = None
+
+    def save_snapshot(self, snapshot: SnapshotRecord) -> None:
+        self.snapshot = snapshot
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 14), st.integers(0, 10), st.integers(0, 240), st.booleans()),
+        min_size=1,
+        max_size=80,
+    ),
+    st.integers(2, 6),
+)
+def test_two_published_snapshots_differ_by_at_least_k_peoples_answers(
+    events: list[tuple[int, int, int, bool]], k: int
+) -> None:
+    """Random answers (person, score, minutes later, read results?): whatever the polling, two
+    different published results are >= SNAPSHOT_HOURS apart and between them at least k people
+    answered or changed their answer, so no difference is one person's answer."""
+    clock = {"now": AT}
+    store = SnapshotOnly()
+    survey = Notifications(store, None, lambda: clock["now"], k=k, retention_months=24)  # type: ignore[arg-type]
+    question = QUESTIONS["nps"]
+    current: dict[int, AnswerRecord] = {}
+    history: list[tuple[datetime, int]] = []  # (when, who) of every answer given
+    seen: list[Published] = []
+    for person, score, minutes, read in events:
+        clock["now"] += timedelta(minutes=minutes)
+        current[person] = AnswerRecord(
+            "i" * 32, f"n{person:032x}", TENANTS[0], TYPES[0], "v1", score, None, clock["now"]
+        )
+        history.append((clock["now"], person))
+        if read:
+            published = survey._publish("i" * 32, question, list(current.values()), store.snapshot)
+            assert published.suppressed == (published.as_of is None)
+            if published.suppressed:
+                assert len(current) < k and not seen
+            elif not seen or published != seen[-1]:
+                seen.append(published)
+    for before, after in itertools.pairwise(seen):
+        assert before.as_of is not None and after.as_of is not None
+        assert after.as_of - before.as_of >= timedelta(hours=SNAPSHOT_HOURS)
+        changed = {who for when, who in history if before.as_of < when <= after.as_of}
+        assert len(changed) >= k

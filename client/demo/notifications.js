@@ -21,6 +21,7 @@ const fetchOptions = auth === "bearer"
 const $ = (selector) => document.querySelector(selector);
 $("#user").textContent = user;
 $("#tenant").textContent = tenant;
+$("#auth").textContent = auth === "bearer" ? "bearer token" : "session cookie";
 
 notifications.init({ endpoint: "/api", app: params.get("app") || "workspace", fetchOptions });
 
