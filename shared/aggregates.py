@@ -88,7 +88,17 @@ class Cell:
 
 
 def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tuple[dict[Key, Cell], int]:
-    """Fold every cell under k people into coarser cells; returns (kept cells, suppressed events)."""
+    """Fold every cell under k people into coarser cells; returns (kept cells, suppressed events).
+
+    Not the same function as `shared.notifications.fold` (the survey buckets), on purpose:
+    a cell here is a *set* of pseudonyms (and sessions) of a multi-part key, folded one key part
+    at a time into that part's placeholder (`(other)`, `(all)`), and merged by union, because one
+    person is in many cells and must be counted once in the coarser one; what is still under k
+    after the last fold is suppressed (its events counted). A survey bucket is a plain *count* of
+    disjoint answers (one per person) of a one-part key, and the survey's total is published
+    (and known to be >= k), so nothing may be suppressed: the smallest kept bucket joins
+    `(other)` instead. Parameterising one function over both would mean either summing
+    overlapping sets or suppressing a survey remainder that `total - shown` gives away."""
     kept: dict[Key, Cell] = {}
     pending = cells
     for position, placeholder in folds:

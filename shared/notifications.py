@@ -13,10 +13,12 @@ So:
 * Pending = published, inside the window, in the audience, not dismissed, not answered, and for
   a notification not yet seen (a survey stays pending after it was shown until it is answered or
   dismissed: the prompt may be postponed, never repeated once closed).
-* Results obey the k rule of the aggregates: no count of 1..k-1 people is shown; smaller cells
-  are folded into `(other)` (and if that remainder is itself under k, the next smallest cell joins
-  it), a survey with fewer than k answers shows nothing. Comments go to authors only, labelled
-  with a tenant or user type only where that cell has at least k answers.
+* Results obey the k rule of the aggregates: no count of 1..k-1 people is shown *or can be worked
+  out* from what is shown; smaller cells are folded into `(other)` (and if that remainder is
+  itself under k, the next smallest cell joins it), an NPS or mean is shown only where no group
+  or rating had to be folded, a survey with fewer than k answers shows nothing. Results are a
+  snapshot renewed only after k new answers (no live differencing). Comments go to authors only,
+  labelled with a tenant and/or user type only where that cell (and pair) has at least k answers.
 * Live items are cached per instance for `CACHE_SECONDS`: `GET /api/notifications` then costs
   at most two storage reads (the live items on a cache miss, the caller's state partition).
 """
@@ -50,7 +52,13 @@ from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.retention import months_before
 from shared.settings import UserType
-from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationStore, StateRecord
+from shared.storage.notifications import (
+    AnswerRecord,
+    ItemRecord,
+    NotificationStore,
+    SnapshotRecord,
+    StateRecord,
+)
 
 LOG = logging.getLogger("cetegra.notifications")
 
@@ -61,6 +69,9 @@ ARCHIVED_STATE_DAYS = 30
 """Seen/dismissed/answered state of an item is deleted this long after it was archived or its
 window ended: it is needed only while the item can still be shown."""
 OTHER = "(other)"
+SNAPSHOT_HOURS = 6
+"""Survey results are a snapshot: renewed at most this often, and only once k answers were given
+or replaced since the last one (see `Notifications._publish`)."""
 TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
 """Any text but control characters (newline and tab allowed)."""
 LINE = r"^[^\x00-\x1f\x7f]*$"
@@ -70,6 +81,7 @@ Priority = Literal["low", "normal", "high"]
 Status = Literal["draft", "published", "archived"]
 QuestionType = Literal["nps", "rating", "choice"]
 Action = Literal["seen", "dismiss"]
+LabelMode = Literal["both", "tenant", "user_type"]
 
 MAX_TITLE, MAX_BODY, MAX_COMMENT, MAX_OPTIONS = 120, 2000, 500, 6
 MAX_AUTHOR_BYTES = 32 * 1024
@@ -256,15 +268,20 @@ class ResultCell(BaseModel):
     """A user type or tenant key, or `(other)` for the folded small cells."""
     answers: int
     nps: float | None
+    """Null unless every cell of this breakdown has each NPS group at 0 or >= k people."""
     mean: float | None
+    """Null unless every cell of this breakdown has each rating at 0 or >= k people."""
 
 
 class ResultComment(BaseModel):
     model_config = ConfigDict(title="ResultComment")
 
     text: str
-    user_type: str
-    tenant: str
+    user_type: str | None
+    """The commenter's user type (`(other)` where that cell is folded); null when the survey's
+    comments are labelled by tenant only (see `_labels`)."""
+    tenant: str | None
+    """The commenter's tenant key (`(other)` where folded); null when labelled by user type only."""
 
 
 class NpsTrendPoint(BaseModel):
@@ -283,17 +300,22 @@ class SurveyResults(BaseModel):
     id: str
     question: Question
     k: int
+    as_of: datetime | None
+    """When the snapshot these results come from was taken (null under k): results are renewed at
+    most every SNAPSHOT_HOURS and only after k more answers, never live."""
     answers: int
     """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
     suppressed: bool
     distribution: dict[str, int]
     """Answer → people, each >= k; smaller buckets are summed under `(other)`."""
     nps: float | None
-    """% promoters (9-10) - % detractors (0-6), NPS surveys only."""
+    """% promoters (9-10) - % detractors (0-6), NPS surveys only; null when an NPS group had to
+    be folded (it would give the folded counts away)."""
     nps_groups: dict[str, int]
     """NPS surveys: people per group (`promoters`, `passives`, `detractors`), folded like the
     distribution (a group under k is summed with others under `(other)`); `{}` otherwise."""
     mean: float | None
+    """Ratings only; null when a rating had to be folded into `(other)` (as for `nps`)."""
     by_user_type: list[ResultCell]
     by_tenant: list[ResultCell]
     comments: list[ResultComment] | None
@@ -314,6 +336,8 @@ class SurveySummary(BaseModel):
     question: Question
     starts_at: datetime
     ends_at: datetime
+    as_of: datetime | None
+    """When the snapshot was taken (see SurveyResults.as_of)."""
     answers: int
     """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
     suppressed: bool
@@ -376,13 +400,59 @@ def nps(values: Iterable[int]) -> float | None:
 
 def fold(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
     """Cells of at least k kept; the rest summed as `(other)`. If that sum is 1..k-1, the smallest
-    kept cell joins it until it reaches k, so no shown number (nor total - shown) is under k."""
+    kept cell joins it until it reaches k, so no shown number (nor total - shown) is under k.
+
+    Why this is not `shared.aggregates.fold` (issue 13 review, point 5): the two cannot be one
+    function without one of them lying about its numbers.
+
+    * Here the buckets are **disjoint and additive**: one answer per person and survey, so a
+      bucket's people are its answers and `(other)` is a plain sum. The aggregates' cells are
+      **sets of pseudonyms that overlap** (one person uses several features, days, apps): their
+      fold merges sets and counts distinct people of the union, which a sum would overcount.
+    * Here the buckets have one key part and the total is published and known to be >= k (a
+      survey under k shows nothing), so nothing may be suppressed (total - shown would give it
+      away): the remainder is made big enough by moving the smallest kept bucket into it. The
+      aggregates fold a multi-part key one part at a time (event name → `(other)`, user type →
+      `(all)`, app → `(other)`, tenant → `(all)`) and suppress a last remainder under k,
+      counting its events, instead of moving kept cells.
+
+    A parameterised single function would have to either sum overlapping sets or suppress a
+    remainder that the published total reveals, so each fold keeps its own rule.
+    """
     shown = {key: n for key, n in counts.items() if n >= k}
     other = sum(n for n in counts.values() if n < k)
     while 0 < other < k and shown:
         smallest = min(shown, key=lambda key: (shown[key], key))
         other += shown.pop(smallest)
     return shown, other
+
+
+def refine(
+    counts: dict[str, int], shown: dict[str, int], blocks: dict[str, str], coarse: set[str], k: int
+) -> dict[str, int]:
+    """The shown fine buckets (`fold` of `counts`), made consistent with the shown coarse groups.
+
+    `blocks` maps every fine bucket (an NPS score) to its coarse group (promoters, ...); `coarse`
+    is the set of groups shown on their own, all other groups are summed in the coarse `(other)`.
+    A reader can subtract a group's shown fine buckets from the group: that remainder (the folded
+    answers inside one shown group, or inside the coarse `(other)`) must be 0 or >= k too. Where it
+    is not, the smallest shown fine bucket of that block joins the fine `(other)` until it is. This
+    ends: a block with all its buckets folded has the whole block as remainder, which is >= k
+    (a shown group) or part of a coarse `(other)` that is >= k."""
+    kept = dict(shown)
+    while True:
+        block_of = {key: blocks[key] if blocks[key] in coarse else OTHER for key in counts}
+        remainder: dict[str, int] = {}
+        for key, n in counts.items():
+            if key not in kept:
+                remainder[block_of[key]] = remainder.get(block_of[key], 0) + n
+        bad = sorted(b for b, n in remainder.items() if 0 < n < k)
+        if not bad:
+            return kept
+        inside = [key for key in kept if block_of[key] == bad[0]]
+        if not inside:  # cannot happen (see above); publish no bucket rather than a small remainder
+            return {}
+        kept.pop(min(inside, key=lambda key: (kept[key], key)))
 
 
 def new_item_id() -> str:
@@ -588,67 +658,83 @@ class Notifications:
         if item.kind != "survey" or item.question is None:
             raise BadRequest("results exist for surveys only", code="not_a_survey")
         question = Question.model_validate(item.question)
-        answers = self._store.answers(item.item_id)
+        answers, snapshot = self._store.answers_and_snapshot(item.item_id)
+        published = self._publish(item.item_id, question, answers, snapshot)
         series = self._series_of(item, self._store.items() if item.series else [item])
-        trend = self._trend(series, {item.item_id: answers})
-        tally = self._tally(question, answers)
-        comments = None
-        if with_comments:
-            comments = (
-                [
-                    ResultComment(
-                        text=a.comment,
-                        user_type=a.user_type if a.user_type in tally.types_shown else OTHER,
-                        tenant=a.tenant if a.tenant in tally.tenants_shown else OTHER,
-                    )
-                    for a in sorted(answers, key=lambda a: a.key)
-                    if a.comment
-                ]
-                if not tally.suppressed
-                else []
-            )
+        trend = self._trend(series, {item.item_id: published})
+        comments = _comments(published, answers) if with_comments else None
         return SurveyResults(
             id=item.item_id,
             question=question,
             k=self._k,
-            **tally.fields(),
+            **published.fields(),
             comments=comments,
             trend=trend,
         )
 
     def survey_report(self) -> SurveyReport:
         """Every survey ever published (newest first) with its results, and each series' NPS
-        trend, for readers: the same tally as `results` (one k rule), never comments. Costs one
-        read of the items and one of each survey's answers."""
+        trend, for readers: the same snapshot as `results` (one k rule), never comments. Costs one
+        read of the items and one of each survey's answers (the snapshot is in that partition)."""
         surveys = [
             item
             for item in self._store.items()
             if item.kind == "survey" and item.question is not None and item.published_at is not None
         ]
-        answers = {item.item_id: self._store.answers(item.item_id) for item in surveys}
+        published: dict[str, Published] = {}
+        for item in surveys:
+            answers, snapshot = self._store.answers_and_snapshot(item.item_id)
+            question = Question.model_validate(item.question)
+            published[item.item_id] = self._publish(item.item_id, question, answers, snapshot)
         summaries = []
         for item in sorted(surveys, key=lambda i: (i.starts_at, i.item_id), reverse=True):
-            question = Question.model_validate(item.question)
-            tally = self._tally(question, answers[item.item_id])
             summaries.append(
                 SurveySummary(
                     id=item.item_id,
                     title=item.title,
                     status=item.status,  # type: ignore[arg-type]
                     series=item.series,
-                    question=question,
+                    question=Question.model_validate(item.question),
                     starts_at=item.starts_at,
                     ends_at=item.ends_at,
-                    **tally.fields(),
+                    **published[item.item_id].fields(),
                 )
             )
         names = sorted({item.series for item in surveys if item.series})
         trends = [
             NpsSeries(series=name, points=points)
             for name in names
-            if (points := self._trend([i for i in surveys if i.series == name], answers))
+            if (points := self._trend([i for i in surveys if i.series == name], published))
         ]
         return SurveyReport(k=self._k, surveys=summaries, trends=trends)
+
+    def _publish(
+        self,
+        item_id: str,
+        question: Question,
+        answers: list[AnswerRecord],
+        snapshot: SnapshotRecord | None,
+    ) -> Published:
+        """The survey's published results: a snapshot, not the live answers (docs/notifications.md,
+        "Snapshots"). Results that changed with every answer would let anyone who polls before and
+        after one person answers (or answers again) read that person's answer off the difference.
+        So the first snapshot is taken when k people have answered, and a new one replaces it only
+        when it is at least SNAPSHOT_HOURS old *and* at least k answers were given or replaced
+        since: two consecutive snapshots then differ by at least k people's answers. Snapshots are
+        aggregates under the k rule (no key, value or comment of anyone) and are kept with the
+        survey; erasure removes a person's answer and comment, not their share of a past count."""
+        now = self._clock()
+        if snapshot is not None:
+            previous = Published.model_validate_json(snapshot.data)
+            changed = sum(1 for a in answers if a.answered_at > snapshot.taken_at)
+            if changed < self._k or now - snapshot.taken_at < timedelta(hours=SNAPSHOT_HOURS):
+                return previous
+        fresh = tally(question, answers, self._k)
+        if fresh.suppressed:
+            return fresh  # under k: nothing shown, nothing kept
+        fresh = fresh.model_copy(update={"as_of": now})
+        self._store.save_snapshot(SnapshotRecord(item_id, now, fresh.model_dump_json()))
+        return fresh
 
     # ---- data-subject rights and retention ----------------------------------------------------
 
@@ -836,28 +922,6 @@ class Notifications:
             updated_at=now,
         )
 
-    def _cells(
-        self, question: Question, answers: list[AnswerRecord], key: Callable[[AnswerRecord], str]
-    ) -> tuple[list[ResultCell], set[str]]:
-        groups: dict[str, list[AnswerRecord]] = {}
-        for a in answers:
-            groups.setdefault(key(a), []).append(a)
-        shown, other = fold({name: len(rows) for name, rows in groups.items()}, self._k)
-        cells = [self._cell(question, name, groups[name]) for name in sorted(shown)]
-        if other:
-            rest = [a for name, rows in groups.items() if name not in shown for a in rows]
-            cells.append(self._cell(question, OTHER, rest))
-        return cells, set(shown)
-
-    @staticmethod
-    def _cell(question: Question, name: str, rows: list[AnswerRecord]) -> ResultCell:
-        return ResultCell(
-            key=name,
-            answers=len(rows),
-            nps=nps(int(a.value) for a in rows) if question.type == "nps" else None,
-            mean=_mean(rows) if question.type == "rating" else None,
-        )
-
     @staticmethod
     def _series_of(item: ItemRecord, items: list[ItemRecord]) -> list[ItemRecord]:
         """The surveys of the item's series (just the item if it has none)."""
@@ -865,81 +929,54 @@ class Notifications:
             return [item]
         return [i for i in items if i.series == item.series and i.kind == "survey"]
 
-    def _trend(self, series: list[ItemRecord], known: dict[str, list[AnswerRecord]]) -> list[NpsTrendPoint]:
-        """NPS per published NPS survey of a series, oldest first; a survey under k has none.
-        Answers already read (`known`) are not read again."""
+    def _trend(self, series: list[ItemRecord], known: dict[str, Published]) -> list[NpsTrendPoint]:
+        """NPS per published NPS survey of a series, oldest first, from each survey's snapshot (a
+        survey under k, or whose NPS is withheld by the k rule, has none). Surveys already read
+        (`known`) are not read again."""
         points = []
         for survey in sorted(series, key=lambda i: (i.starts_at, i.item_id)):
             if survey.question is None or survey.question.get("type") != "nps" or survey.published_at is None:
                 continue
-            rows = known[survey.item_id] if survey.item_id in known else self._store.answers(survey.item_id)
-            enough = len(rows) >= self._k
+            published = known.get(survey.item_id)
+            if published is None:
+                answers, snapshot = self._store.answers_and_snapshot(survey.item_id)
+                question = Question.model_validate(survey.question)
+                published = self._publish(survey.item_id, question, answers, snapshot)
             points.append(
                 NpsTrendPoint(
                     id=survey.item_id,
                     title=survey.title,
                     starts_at=survey.starts_at,
-                    answers=len(rows) if enough else 0,
-                    nps=nps(int(a.value) for a in rows) if enough else None,
+                    answers=published.answers,
+                    nps=published.nps,
                 )
             )
         return points
 
-    def _tally(self, question: Question, answers: list[AnswerRecord]) -> _Tally:
-        """The k rule applied once for every view of a survey's answers: fewer than k answers show
-        nothing; otherwise every bucket, group and cell is folded (see `fold`)."""
-        k = self._k
-        if len(answers) < k:
-            return _Tally(0, True, {}, None, {}, None, [], [], set(), set())
-        counts: dict[str, int] = {}
-        for a in answers:
-            counts[str(a.value)] = counts.get(str(a.value), 0) + 1
-        shown, other = fold(counts, k)
-        distribution = {key: shown[key] for key in _bucket_order(question, shown)}
-        if other:
-            distribution[OTHER] = other
-        groups: dict[str, int] = {}
-        if question.type == "nps":
-            people = {name: 0 for name in NPS_GROUPS}
-            for a in answers:
-                people[_nps_group(int(a.value))] += 1
-            kept, rest = fold({name: n for name, n in people.items() if n}, k)
-            groups = {name: kept[name] for name in NPS_GROUPS if name in kept}
-            if rest:
-                groups[OTHER] = rest
-        by_user_type, types_shown = self._cells(question, answers, lambda a: a.user_type)
-        by_tenant, tenants_shown = self._cells(question, answers, lambda a: a.tenant)
-        return _Tally(
-            answers=len(answers),
-            suppressed=False,
-            distribution=distribution,
-            nps=nps(int(a.value) for a in answers) if question.type == "nps" else None,
-            nps_groups=groups,
-            mean=_mean(answers) if question.type == "rating" else None,
-            by_user_type=by_user_type,
-            by_tenant=by_tenant,
-            types_shown=types_shown,
-            tenants_shown=tenants_shown,
-        )
 
+class Published(BaseModel):
+    """A survey's answers under the k rule: what authors and readers may see (and what a snapshot
+    keeps). Nothing here lets anyone work out a count of 1..k-1 people (docs/notifications.md)."""
 
-@dataclass(frozen=True)
-class _Tally:
-    """A survey's answers under the k rule (what authors and readers may both see)."""
+    model_config = ConfigDict(title="Published")
 
-    answers: int
-    suppressed: bool
-    distribution: dict[str, int]
-    nps: float | None
-    nps_groups: dict[str, int]
-    mean: float | None
-    by_user_type: list[ResultCell]
-    by_tenant: list[ResultCell]
-    types_shown: set[str]
-    tenants_shown: set[str]
+    as_of: datetime | None = None
+    answers: int = 0
+    suppressed: bool = True
+    distribution: dict[str, int] = Field(default_factory=dict)
+    nps: float | None = None
+    nps_groups: dict[str, int] = Field(default_factory=dict)
+    mean: float | None = None
+    by_user_type: list[ResultCell] = Field(default_factory=list)
+    by_tenant: list[ResultCell] = Field(default_factory=list)
+    labels: Literal["both", "tenant", "user_type"] = "tenant"
+    """How comments are labelled (the same for every comment of the survey, see `_comments`)."""
+    types_shown: list[str] = Field(default_factory=list)
+    tenants_shown: list[str] = Field(default_factory=list)
 
     def fields(self) -> dict[str, Any]:
         return {
+            "as_of": self.as_of,
             "answers": self.answers,
             "suppressed": self.suppressed,
             "distribution": self.distribution,
@@ -949,6 +986,137 @@ class _Tally:
             "by_user_type": self.by_user_type,
             "by_tenant": self.by_tenant,
         }
+
+
+def _atom(question: Question, value: int | str) -> str:
+    """The finest thing a published NPS or mean is made of: the NPS group, or the rating."""
+    return _nps_group(int(value)) if question.type == "nps" else str(value)
+
+
+def _clean(question: Question, rows: Iterable[AnswerRecord], k: int) -> bool:
+    """May an NPS or mean be published for these answers? Only if every NPS group (for a mean:
+    every rating) among them has 0 or >= k people. NPS x answers is promoters - detractors and
+    mean x answers is the sum of the ratings: beside folded groups or buckets either would let a
+    reader solve for a folded count (6 promoters, `(other)` 5 and NPS 27.3 → 3 detractors, 2
+    passives). Where the rule holds, the figure adds nothing the shown counts do not."""
+    if question.type == "choice":
+        return False
+    counts: dict[str, int] = {}
+    for a in rows:
+        atom = _atom(question, a.value)
+        counts[atom] = counts.get(atom, 0) + 1
+    return all(n >= k for n in counts.values())
+
+
+def _cells(
+    question: Question, answers: list[AnswerRecord], key: Callable[[AnswerRecord], str], k: int
+) -> tuple[list[ResultCell], set[str]]:
+    """Answers per user type or tenant, folded (`fold`). A cell's NPS or mean is shown only when
+    *every* cell of the breakdown (`(other)` too) passes `_clean`: then every (cell, group) count
+    is 0 or >= k, and no difference of published figures can isolate fewer than k people."""
+    groups: dict[str, list[AnswerRecord]] = {}
+    for a in answers:
+        groups.setdefault(key(a), []).append(a)
+    shown, other = fold({name: len(rows) for name, rows in groups.items()}, k)
+    members = [(name, groups[name]) for name in sorted(shown)]
+    if other:
+        members.append((OTHER, [a for name, rows in groups.items() if name not in shown for a in rows]))
+    detailed = all(_clean(question, rows, k) for _, rows in members)
+    cells = [
+        ResultCell(
+            key=name,
+            answers=len(rows),
+            nps=nps(int(a.value) for a in rows) if detailed and question.type == "nps" else None,
+            mean=_mean(rows) if detailed and question.type == "rating" else None,
+        )
+        for name, rows in members
+    ]
+    return cells, set(shown)
+
+
+def tally(question: Question, answers: list[AnswerRecord], k: int) -> Published:
+    """The k rule applied once for every view of a survey's answers.
+
+    * Fewer than k answers: nothing (`suppressed`).
+    * `distribution`: answer → people, folded (`fold`); for NPS also made consistent with the
+      shown groups (`refine`), so "group - its shown scores" is never 1..k-1 people.
+    * `nps_groups`: promoters/passives/detractors, folded.
+    * `nps` / `mean`: only when no NPS group (no rating) had to be folded (`_clean`).
+    * `by_user_type`, `by_tenant`: folded cells; their NPS/mean under the same rule (`_cells`).
+    * comment labels (`_labels`)."""
+    if len(answers) < k:
+        return Published()
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[str(a.value)] = counts.get(str(a.value), 0) + 1
+    shown, _ = fold(counts, k)
+    groups: dict[str, int] = {}
+    if question.type == "nps":
+        people = {name: 0 for name in NPS_GROUPS}
+        for a in answers:
+            people[_nps_group(int(a.value))] += 1
+        kept, rest = fold({name: n for name, n in people.items() if n}, k)
+        groups = {name: kept[name] for name in NPS_GROUPS if name in kept}
+        if rest:
+            groups[OTHER] = rest
+        shown = refine(counts, shown, {key: _nps_group(int(key)) for key in counts}, set(kept), k)
+    distribution = {key: shown[key] for key in _bucket_order(question, shown)}
+    if len(answers) > sum(shown.values()):
+        distribution[OTHER] = len(answers) - sum(shown.values())
+    clean = _clean(question, answers, k)
+    by_user_type, types_shown = _cells(question, answers, lambda a: a.user_type, k)
+    by_tenant, tenants_shown = _cells(question, answers, lambda a: a.tenant, k)
+    return Published(
+        answers=len(answers),
+        suppressed=False,
+        distribution=distribution,
+        nps=nps(int(a.value) for a in answers) if clean and question.type == "nps" else None,
+        nps_groups=groups,
+        mean=_mean(answers) if clean and question.type == "rating" else None,
+        by_user_type=by_user_type,
+        by_tenant=by_tenant,
+        labels=_labels(answers, types_shown, tenants_shown, k),
+        types_shown=sorted(types_shown),
+        tenants_shown=sorted(tenants_shown),
+    )
+
+
+def _labels(answers: list[AnswerRecord], types: set[str], tenants: set[str], k: int) -> LabelMode:
+    """How a survey's comments are labelled. Both tenant and user type only when *every* (tenant,
+    user type) pair with answers has >= k of them and every tenant and type is shown: a pair is a
+    cell of its own (the only admin of tenant A). Otherwise one label for every comment of the
+    survey, the tenant (or the user type if no tenant is shown): choosing per comment would give
+    the pair away by which label is missing."""
+    pairs: dict[tuple[str, str], int] = {}
+    for a in answers:
+        pairs[(a.tenant, a.user_type)] = pairs.get((a.tenant, a.user_type), 0) + 1
+    if all(n >= k and tenant in tenants and user_type in types for (tenant, user_type), n in pairs.items()):
+        return "both"
+    return "tenant" if tenants else "user_type"
+
+
+def _comments(published: Published, answers: list[AnswerRecord]) -> list[ResultComment]:
+    """Comments of the answers in the snapshot (none under k), labelled as `_labels` decided, in
+    the order of their text: never by key (one person would sit at the same place in every
+    survey) nor by time."""
+    if published.suppressed or published.as_of is None:
+        return []
+    as_of = published.as_of
+    types, tenants = set(published.types_shown), set(published.tenants_shown)
+    comments = [
+        ResultComment(
+            text=a.comment,
+            user_type=(a.user_type if a.user_type in types else OTHER)
+            if published.labels in ("both", "user_type")
+            else None,
+            tenant=(a.tenant if a.tenant in tenants else OTHER)
+            if published.labels in ("both", "tenant")
+            else None,
+        )
+        for a in answers
+        if a.comment and a.answered_at <= as_of
+    ]
+    return sorted(comments, key=lambda c: (c.text.casefold(), c.text))
 
 
 NPS_GROUPS = ("promoters", "passives", "detractors")

@@ -383,21 +383,25 @@ def test_results_distribution_nps_cells_and_comments_obey_k(client):
     answer_as(client, survey, answers)
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
     assert results["answers"] == 16 and results["suppressed"] is False
-    assert results["nps"] == round(100 * (8 - 3) / 16, 1)
-    # 10 → 6 and 7 → 5 kept; 9 (2) and 3 (3) are under k: together (other) = 5
-    assert results["distribution"] == {"7": 5, "10": 6, "(other)": 5}
+    # detractors (3) are under k and take the passives (5) into (other): the exact NPS would give
+    # promoters - detractors, so with 8 promoters and 8 in (other) the 3 and the 5 - it is withheld
+    assert results["nps_groups"] == {"promoters": 8, "(other)": 8} and results["nps"] is None
+    # 10 → 6 and 7 → 5 would be kept, but promoters 8 - "10" 6 = 2 people who gave 9, and (other)
+    # 8 - "7" 5 = the 3 detractors: both scores join (other) (see `refine`)
+    assert results["distribution"] == {"(other)": 16}
     tenant_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
     # tenant B (3) is under k; (other) would be 3 < k, so the smallest kept cell... is A (13): all folded
-    assert results["by_tenant"] == [{"key": "(other)", "answers": 16, "nps": results["nps"], "mean": None}]
+    assert results["by_tenant"] == [{"key": "(other)", "answers": 16, "nps": None, "mean": None}]
     assert tenant_a not in json.dumps(results)
-    assert results["by_user_type"] == [{"key": "(other)", "answers": 16, "nps": results["nps"], "mean": None}]
+    assert results["by_user_type"] == [{"key": "(other)", "answers": 16, "nps": None, "mean": None}]
     for cells in (results["by_tenant"], results["by_user_type"], [results["distribution"]]):
         for cell in cells:
             for count in [cell["answers"]] if "answers" in cell else cell.values():
                 assert count == 0 or count >= 5
     comments = results["comments"]
     assert sorted(c["text"] for c in comments) == ["great"] * 6 + ["too slow"] * 3
-    assert all(c["tenant"] == "(other)" and c["user_type"] == "(other)" for c in comments)
+    # no tenant is shown: every comment is labelled by user type only (here folded as well)
+    assert all(c["tenant"] is None and c["user_type"] == "(other)" for c in comments)
     reader = client.get(f"/api/authoring/items/{survey['id']}/results", principal=READER).json()
     assert reader["comments"] is None and reader["distribution"] == results["distribution"]
 
@@ -487,11 +491,12 @@ def test_survey_list_is_the_results_under_k_without_comments_or_ids(client):
         assert entry[field] == results[field], field  # one tally, one k rule
     assert entry["by_user_type"] == results["by_user_type"] and entry["by_tenant"] == results["by_tenant"]
     assert entry["title"] == "Q3 <b>NPS</b>" and entry["status"] == "published"
-    assert entry["answers"] == 11 and entry["nps"] == round(100 * (6 - 3) / 11, 1)
-    # 6 promoters shown; passives (2) and detractors (3) are each under k: summed as (other)
+    # 6 promoters shown; passives (2) and detractors (3) are each under k: summed as (other). The
+    # exact NPS, 100 * (6 - 3) / 11, would give the 3 detractors (and so the 2 passives) away
+    assert entry["answers"] == 11 and entry["nps"] is None
     assert entry["nps_groups"] == {"promoters": 6, "(other)": 5}
     assert entry["distribution"] == {"10": 6, "(other)": 5}
-    assert entry["by_tenant"] == [{"key": "(other)", "answers": 11, "nps": entry["nps"], "mean": None}]
+    assert entry["by_tenant"] == [{"key": "(other)", "answers": 11, "nps": None, "mean": None}]
     under_k = listed[small["id"]]
     assert under_k["suppressed"] is True and under_k["answers"] == 0 and under_k["mean"] is None
     assert under_k["distribution"] == {} and under_k["by_tenant"] == under_k["by_user_type"] == []
@@ -682,6 +687,7 @@ def test_storage_down_gives_503_and_stores_nothing(client, monkeypatch):
         client.post("/api/authoring/items", item_fields(client), principal=AUTHOR),
     ):
         assert response.status == 503 and response.json()["error"]["code"] == "storage_unavailable"
+        assert response.header("Retry-After") == "5"
     monkeypatch.undo()
     assert notification_rows(client) == {STATE: [], ANSWERS: []} and len(rows(client, ITEMS)) == 1
 
@@ -811,3 +817,205 @@ def test_openapi_documents_the_routes_from_the_models(client):
     assert schemas["SurveyAnswer"]["properties"]["comment"]["anyOf"][0]["maxLength"] == 500
     assert schemas["ItemFields"]["properties"]["title"]["maxLength"] == 120
     assert "comments" in schemas["SurveyResults"]["properties"]
+
+
+# ---- review of issue 13: nothing published gives a count of 1..k-1 people away ---------------------
+
+
+def results_of(client, survey, principal=AUTHOR):
+    response = client.get(f"/api/authoring/items/{survey['id']}/results", principal=principal)
+    assert response.status == 200, response.body
+    return response.json()
+
+
+def test_a_rating_mean_is_withheld_when_a_rating_was_folded(client):
+    survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    answer_as(
+        client,
+        survey,
+        [(5, TENANT_A, (), None)] * 6 + [(1, TENANT_A, (), None)] * 2 + [(2, TENANT_B, (), None)] * 3,
+    )
+    results = results_of(client, survey)
+    # "5" 6 kept, (other) 5 = two 1s and three 2s: a mean (36 / 11 → the sum 10 of (other)) would
+    # solve it, so there is none; nor per cell (tenant B's 3 are folded into (other) with A's)
+    assert results["distribution"] == {"5": 6, "(other)": 5} and results["mean"] is None
+    assert all(c["mean"] is None for c in results["by_tenant"] + results["by_user_type"])
+
+
+def test_comment_labels_never_name_a_small_tenant_and_user_type_pair(client):
+    survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    admin = (ADMIN_ROLE,)
+    answer_as(
+        client,
+        survey,
+        [(4, TENANT_A, (), "b-basic")] * 5  # tenant A: 5 basic users...
+        + [(4, TENANT_A, admin, "a-only admin of A")]  # ...and its only admin
+        + [(4, TENANT_B, admin, "c-admin of B")] * 5,
+    )
+    results = results_of(client, survey)
+    key_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    # each cell is >= k (A 6, B 5, basic 5, admins 6), but (A, admin) is 1: one label only, for all
+    assert {c["key"]: c["answers"] for c in results["by_tenant"]}[key_a] == 6
+    assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {"basic_user": 5, "it_admin": 6}
+    lonely = [c for c in results["comments"] if c["text"] == "a-only admin of A"]
+    assert lonely == [{"text": "a-only admin of A", "tenant": key_a, "user_type": None}]
+    assert all(c["user_type"] is None for c in results["comments"])
+    # ordered by text, never by the per-person key (the same person at the same place every time)
+    texts = [c["text"] for c in results["comments"]]
+    assert texts == sorted(texts, key=str.casefold)
+
+
+def test_comments_are_ordered_by_text_not_by_the_notification_key(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    words = ["zebra", "Apple", "mango", "banana", "kiwi", "cherry"]
+    answer_as(client, survey, [(10, TENANT_A, (), word) for word in words])
+    texts = [c["text"] for c in results_of(client, survey)["comments"]]
+    assert texts == ["Apple", "banana", "cherry", "kiwi", "mango", "zebra"]
+    # and again in another survey: the same people, the order still only that of the texts
+    again = create(client, kind="survey", question=nps_question(), link=None, title="Again")
+    answer_as(client, again, [(10, TENANT_A, (), word[::-1]) for word in words])
+    assert [c["text"] for c in results_of(client, again)["comments"]] == sorted(
+        (w[::-1] for w in words), key=str.casefold
+    )
+
+
+def test_results_are_a_snapshot_so_one_answer_cannot_be_read_off_the_difference(client):
+    survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
+    answer_as(client, survey, [(5, TENANT_A, (), None)] * 5)
+    first = results_of(client, survey, READER)
+    assert first["answers"] == 5 and first["as_of"] is not None
+    client.clock.advance(minutes=1)
+    # one more person answers (and another changes their answer): nothing moves, however long after
+    act(client, survey["id"], "answer", principal=user("late"), body={"value": 1})
+    act(client, survey["id"], "answer", principal=user("r0"), body={"value": 2})
+    client.clock.advance(hours=48)
+    for view in (results_of(client, survey, READER), results_of(client, survey)):
+        for field in ("as_of", "answers", "distribution", "mean", "by_user_type", "by_tenant"):
+            assert view[field] == first[field], field
+    [listed] = survey_report(client)["surveys"]
+    assert listed["answers"] == 5 and listed["as_of"] == first["as_of"]
+    # k changes since the snapshot (2 above, 3 more): renewed, but only once SNAPSHOT_HOURS passed
+    for i in range(3):
+        act(client, survey["id"], "answer", principal=user(f"later{i}"), body={"value": 3})
+    renewed = results_of(client, survey, READER)
+    assert renewed["answers"] == 9 and renewed["as_of"] != first["as_of"]
+    assert renewed["distribution"] == {"(other)": 9}  # 5 4x"5", 1x"1", 1x"2", 3x"3": all under k
+    act(client, survey["id"], "answer", principal=user("more"), body={"value": 4})
+    client.clock.advance(hours=1)
+    assert results_of(client, survey, READER)["as_of"] == renewed["as_of"]  # < 6 hours and < k
+
+
+def test_snapshot_is_kept_without_a_key_value_or_comment(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(9, TENANT_A, (), "private words")] * 5)
+    results_of(client, survey)
+    [snapshot] = [r for r in rows(client, ANSWERS) if r["RowKey"] == "snapshot"]
+    assert "private words" not in snapshot["data"] and "user-r" not in snapshot["data"]
+    for i in range(5):
+        assert (
+            client.services.pseudonymizer.current(TENANT_A, f"user-r{i}").notification_key
+            not in snapshot["data"]
+        )
+    assert client.services.retention.run().salt_versions_in_use == [client.services.salts.current().version]
+    subject = {"user_id": "user-r0", "tenant_id": TENANT_A}
+    exported = client.post("/api/ops/export", subject, principal=OPS).json()["notifications"]
+    assert len(exported["answers"]) == 1  # the snapshot is nobody's answer
+
+
+# ---- review of issue 13: endpoints ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"title": ""},
+        {"link": "javascript:alert(1)"},
+        {"ends_at": "2020-01-01T00:00:00Z"},
+        {"kind": "survey"},
+        {"status": "deleted"},
+        {"owner": "me"},
+        {"audience": {"user_types": ["root"]}},
+    ],
+)
+def test_rejected_patches_leave_the_item_unchanged(client, changes):
+    item = create(client)
+    before = rows(client, ITEMS)
+    client.clock.advance(minutes=5)
+    response = client.request(
+        "PATCH", f"/api/authoring/items/{item['id']}", json_body=changes, principal=AUTHOR
+    )
+    assert response.status == 400, response.body
+    assert rows(client, ITEMS) == before
+    assert client.get(f"/api/authoring/items/{item['id']}", principal=AUTHOR).json() == item
+
+
+def test_locked_and_archived_patches_leave_the_item_unchanged(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    before = rows(client, ITEMS)
+    patch(client, survey["id"], {"question": {"type": "rating", "text": "Rate"}, "title": "x"}, status=400)
+    assert rows(client, ITEMS) == before
+    patch(client, survey["id"], {"status": "archived"})
+    archived = rows(client, ITEMS)
+    patch(client, survey["id"], {"title": "again", "status": "archived"}, status=400)
+    assert rows(client, ITEMS) == archived
+
+
+def storage_down(monkeypatch, storage):
+    def down(*args, **kwargs):
+        raise StorageUnavailable("table storage is unavailable")
+
+    for name in ("get", "query", "scan", "write_partition"):
+        monkeypatch.setattr(storage, name, down)
+
+
+def test_author_and_report_routes_give_503_with_retry_after_when_storage_is_down(client, monkeypatch):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(9, TENANT_A, (), None)] * 5)
+    before = {base: rows(client, base) for base in (ITEMS, STATE, ANSWERS)}
+    storage_down(monkeypatch, client.services.storage)
+    for response in (
+        client.request(
+            "PATCH", f"/api/authoring/items/{survey['id']}", json_body={"title": "x"}, principal=AUTHOR
+        ),
+        client.get("/api/authoring/items", principal=AUTHOR),
+        client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR),
+        client.get("/api/reports/surveys", principal=READER),
+    ):
+        assert response.status == 503, response.body
+        assert response.header("Retry-After") == "5"
+        assert response.json()["error"]["code"] == "storage_unavailable"
+    monkeypatch.undo()
+    assert {base: rows(client, base) for base in (ITEMS, STATE, ANSWERS)} == before
+
+
+def test_snapshot_write_failing_is_503_and_the_next_read_takes_it(client, monkeypatch):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(9, TENANT_A, (), None)] * 5)
+    storage = client.services.storage
+    real = storage.write_partition
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("table storage is unavailable")
+
+    monkeypatch.setattr(storage, "write_partition", down)
+    failed = client.get(f"/api/authoring/items/{survey['id']}/results", principal=READER)
+    assert failed.status == 503 and failed.header("Retry-After") == "5"
+    monkeypatch.setattr(storage, "write_partition", real)
+    assert results_of(client, survey, READER)["answers"] == 5
+
+
+def test_patch_failing_to_write_is_503_and_leaves_the_item(client, monkeypatch):
+    item = create(client)
+    before = rows(client, ITEMS)
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("table storage is unavailable")
+
+    monkeypatch.setattr(client.services.storage, "write_partition", down)
+    response = client.request(
+        "PATCH", f"/api/authoring/items/{item['id']}", json_body={"title": "Changed"}, principal=AUTHOR
+    )
+    assert response.status == 503 and response.header("Retry-After") == "5"
+    monkeypatch.undo()
+    assert rows(client, ITEMS) == before
+    assert ids(pending(client)) == [item["id"]] and pending(client)[0]["title"] == item["title"]

@@ -8,13 +8,22 @@ const tenant = params.get("tenant") || "demo-tenant";
 const roles = params.getAll("role");
 const principal = btoa(JSON.stringify({ auth_typ: "aad", role_typ: "roles",
   claims: [{ typ: "oid", val: user }, { typ: "tid", val: tenant }, ...roles.map((val) => ({ typ: "roles", val }))] }));
-document.cookie = `AppServiceAuthSession=${principal}; path=/; SameSite=Strict`;
+// The sign-in (as in index.html): ?auth=cookie (default) is Easy Auth's session cookie, ?auth=bearer an
+// Entra token (here the local host's stand-in: the base64 principal). The cookie is the product's
+// sign-in, not analytics, and is set only when the demo signs in that way; with a bearer token no
+// cookie is written at all. Notifications never set a cookie of their own.
+const auth = params.get("auth") || "cookie";
+if (auth === "cookie") document.cookie = `AppServiceAuthSession=${principal}; path=/; SameSite=Strict`;
+const fetchOptions = auth === "bearer"
+  ? { credentials: /** @type {RequestCredentials} */ ("omit"), headers: { Authorization: `Bearer ${principal}` } }
+  : { credentials: /** @type {RequestCredentials} */ ("include") };
 
 const $ = (selector) => document.querySelector(selector);
 $("#user").textContent = user;
 $("#tenant").textContent = tenant;
+$("#auth").textContent = auth === "bearer" ? "bearer token" : "session cookie";
 
-notifications.init({ endpoint: "/api", app: params.get("app") || "workspace" });
+notifications.init({ endpoint: "/api", app: params.get("app") || "workspace", fetchOptions });
 
 /** @type {Map<string, HTMLElement>} */
 const shown = new Map();

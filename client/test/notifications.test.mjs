@@ -130,6 +130,20 @@ test("a notification appears once: not again after a reload, in a new tab or a n
   await elsewhere.close();
 });
 
+test("the demo sets the session cookie only when it signs in with it (?auth=cookie), never with a bearer token", async () => {
+  await publish({ title: "Signed in by token", audience: { apps: ["bearer"] } });
+  const tokenContext = await browser.newContext();
+  const page = await open(tokenContext, "user=bearer-user&app=bearer&auth=bearer");
+  assert.deepEqual(await centreTitles(page), ["Signed in by token"]); // the bearer token alone signs in
+  assert.deepEqual(await tokenContext.cookies(), []);
+  assert.equal(await page.evaluate(() => document.cookie), "");
+  await tokenContext.close();
+  const cookieContext = await browser.newContext();
+  await open(cookieContext, "user=cookie-user&app=bearer");
+  assert.deepEqual((await cookieContext.cookies()).map((c) => c.name), ["AppServiceAuthSession"]);
+  await cookieContext.close();
+});
+
 test("dismissing in one tab closes the prompt in the other open tab", async () => {
   await publish({ kind: "survey", title: "Two tabs", link: null, audience: { apps: ["tabs"] },
     question: { type: "nps", text: "Recommend us?" } });

@@ -250,7 +250,7 @@ const survey = (fields) => ({
 export const SURVEYS = [
   survey({
     id: sid(1), title: "Quarterly NPS · Q3 2026", series: "quarterly-nps", question: question("nps", NPS_TEXT),
-    starts_at: "2026-10-01T00:00:00Z", ends_at: "2026-10-31T00:00:00Z", answers: 142,
+    starts_at: "2026-10-01T00:00:00Z", ends_at: "2026-10-31T00:00:00Z", as_of: "2026-10-14T06:00:00Z", answers: 142,
     distribution: { 5: 7, 6: 9, 7: 17, 8: 24, 9: 29, 10: 38, "(other)": 18 },
     nps: 23.2, nps_groups: { promoters: 67, passives: 41, detractors: 34 },
     by_user_type: [
@@ -269,9 +269,11 @@ export const SURVEYS = [
   survey({
     id: sid(4), title: "Rate the new search", question: question("rating", "How useful is the new search?"),
     starts_at: "2026-09-20T00:00:00Z", ends_at: "2026-10-20T00:00:00Z", answers: 54,
-    distribution: { 3: 9, 4: 18, 5: 21, "(other)": 6 }, mean: 3.96,
-    by_user_type: [{ key: "advanced_user", answers: 14, nps: null, mean: 3.57 }, { key: "basic_user", answers: 40, nps: null, mean: 4.1 }],
-    by_tenant: [{ key: "k3f1a2b3c4d5e6f70", answers: 30, nps: null, mean: 4.0 }, { key: "(other)", answers: 24, nps: null, mean: 3.92 }],
+    // ratings 1 and 2 are folded into (other): the server withholds the mean (it would give the
+    // folded sum away) and every cell's mean with it
+    distribution: { 3: 9, 4: 18, 5: 21, "(other)": 6 }, mean: null,
+    by_user_type: [{ key: "advanced_user", answers: 14, nps: null, mean: null }, { key: "basic_user", answers: 40, nps: null, mean: null }],
+    by_tenant: [{ key: "k3f1a2b3c4d5e6f70", answers: 30, nps: null, mean: null }, { key: "(other)", answers: 24, nps: null, mean: null }],
   }),
   survey({
     id: sid(3), title: HOSTILE, question: question("choice", "Which new feature helps you most?", ["Saved searches", "Case templates", "Dark mode"]),

@@ -10,6 +10,8 @@ Layout (docs/notifications.md has the reasoning):
   rotation, so that check is made once per user, not on every request.
 * `notifyanswers` — survey answers. Partition = item id, row = notification key: results read
   one partition, and answering again upserts the same row, so one user never has two answers.
+  Row `snapshot` of the same partition holds the survey's published results (k rule applied, no
+  key, no comment, no single answer): the results route reads answers and snapshot in one read.
 
 Storage trouble surfaces as StorageUnavailable (503) from `shared.storage.Storage`.
 """
@@ -30,6 +32,8 @@ ANSWERS = "notifyanswers"
 TABLES = (ITEMS, STATE, ANSWERS)
 ITEM_PARTITION = "item"
 MARKER_ROW = "m"
+SNAPSHOT_ROW = "snapshot"
+"""Not a notification key (those are `n` + 32 hex), so never an answer's row."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,15 @@ class AnswerRecord:
     value: int | str
     comment: str | None
     answered_at: datetime
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """A survey's published results as of `taken_at` (JSON written and read by the domain)."""
+
+    item_id: str
+    taken_at: datetime
+    data: str
 
 
 def _item_entity(item: ItemRecord) -> Entity:
@@ -283,7 +296,27 @@ class NotificationStore:
         return None if entity is None else _answer(entity)
 
     def answers(self, item_id: str) -> list[AnswerRecord]:
-        return [_answer(e) for e in self._storage.partition(self._answers, item_id)]
+        return self.answers_and_snapshot(item_id)[0]
+
+    def answers_and_snapshot(self, item_id: str) -> tuple[list[AnswerRecord], SnapshotRecord | None]:
+        """A survey's answers and its published snapshot: one partition read."""
+        answers: list[AnswerRecord] = []
+        snapshot = None
+        for entity in self._storage.partition(self._answers, item_id):
+            if entity["RowKey"] == SNAPSHOT_ROW:
+                snapshot = SnapshotRecord(item_id, entity["taken_at"], entity["data"])
+            else:
+                answers.append(_answer(entity))
+        return answers, snapshot
+
+    def save_snapshot(self, snapshot: SnapshotRecord) -> None:
+        row = {
+            "PartitionKey": snapshot.item_id,
+            "RowKey": SNAPSHOT_ROW,
+            "taken_at": snapshot.taken_at,
+            "data": snapshot.data,
+        }
+        self._storage.write_partition(self._answers, [row], upsert=True)
 
     def answers_by(self, key: str) -> list[AnswerRecord]:
         """One user's answers to every survey (erasure and export: a filtered table query)."""

@@ -171,8 +171,9 @@ export const NPS_GROUPS = ["promoters", "passives", "detractors"];
 
 /**
  * `GET /surveys` → {k, surveys, trends}. Each survey: {id, title, status, series, question:{type,
- * text, options}, starts_at, ends_at, answers, suppressed, distribution:{answer: people},
- * nps, nps_groups:{promoters|passives|detractors|(other): people}, mean, by_user_type,
+ * text, options}, starts_at, ends_at, as_of (the snapshot's time), answers, suppressed,
+ * distribution:{answer: people}, nps, nps_groups:{promoters|passives|detractors|(other): people},
+ * mean (nps/mean null when a group or rating under k had to be folded), by_user_type,
  * by_tenant:[{key, answers, nps, mean}]}, newest first; `trends`: [{series, points:[{id, title,
  * starts_at, answers, nps}]}], oldest first. Every count is 0 or >= k (the server folds smaller
  * ones into `(other)`); a survey under k is `suppressed` with nothing else. No comments, ever.

@@ -400,6 +400,8 @@ function surveyDetail(report, survey, tenants) {
       { class: "survey-meta" },
       el("span", { class: `badge status-${survey.status}` }, survey.status === "published" ? "Live" : survey.status === "archived" ? "Archived" : "Draft"),
       ` ${QUESTION_TYPES[survey.question.type]} · open ${day(survey.starts_at)} → ${day(survey.ends_at)}${survey.series ? ` · series “${survey.series}”` : ""}`,
+      // Results are a snapshot (renewed at most every 6 hours, after k more answers), never live.
+      survey.as_of ? ` · results as of ${survey.as_of.slice(0, 16).replace("T", " ")} UTC` : "",
     ),
   );
   const trend = api.trendOf(report, survey);
@@ -410,12 +412,12 @@ function surveyDetail(report, survey, tenants) {
   const total = survey.answers;
   const kpis = [kpi("Answers", fmt.int(total), "people who answered")];
   if (survey.question.type === "nps") {
-    kpis.push(kpi("NPS", signed(survey.nps), "% promoters − % detractors"));
+    kpis.push(kpi("NPS", signed(survey.nps), survey.nps === null ? `withheld: a group has fewer than ${k} people (k rule)` : "% promoters − % detractors"));
     for (const g of [...api.NPS_GROUPS, api.OTHER]) {
       if (survey.nps_groups[g]) kpis.push(kpi(GROUP_LABELS[g], fmt.pct(survey.nps_groups[g] / total), `${fmt.int(survey.nps_groups[g])} people`));
     }
   } else if (survey.question.type === "rating") {
-    kpis.push(kpi("Average rating", rating(survey.mean), "out of 5"));
+    kpis.push(kpi("Average rating", rating(survey.mean), survey.mean === null ? `withheld: a rating has fewer than ${k} people (k rule)` : "out of 5"));
   } else {
     const top = api.answerBuckets(survey).filter((b) => b.answer !== api.OTHER).sort((a, b) => b.people - a.people)[0];
     if (top) kpis.push(kpi("Most chosen", top.answer, `${fmt.pct(top.people / total)} of answers`));
@@ -487,14 +489,15 @@ function npsTrend(trend, survey, k) {
     [
       { label: "Survey", cell: (p) => (p.id === survey.id ? el("strong", {}, `${p.title} (shown above)`) : p.title) },
       { label: "Opened", cell: (p) => day(p.starts_at) },
-      { label: "Answers", numeric: true, cell: (p) => (p.nps === null ? `<${k}` : fmt.int(p.answers)) },
-      { label: "NPS", numeric: true, cell: (p) => (p.nps === null ? `– (fewer than ${k} answers)` : signed(p.nps)) },
+      { label: "Answers", numeric: true, cell: (p) => (p.answers === 0 ? `<${k}` : fmt.int(p.answers)) },
+      // An NPS is also withheld when one of its groups had fewer than k people (it would give that count away).
+      { label: "NPS", numeric: true, cell: (p) => (p.nps !== null ? signed(p.nps) : p.answers === 0 ? `– (fewer than ${k} answers)` : `– (withheld: a group under ${k})`) },
     ],
     points,
     { className: "data trend-table" },
   );
   const missing = points.filter((p) => p.nps === null).length;
-  const note = missing ? legendNote(`${missing === 1 ? "One survey" : `${missing} surveys`} of this series had fewer than ${k} answers and ${missing === 1 ? "has" : "have"} no point on the chart (k rule).`) : null;
+  const note = missing ? legendNote(`${missing === 1 ? "One survey" : `${missing} surveys`} of this series had fewer than ${k} answers (or an NPS group under ${k}) and ${missing === 1 ? "has" : "have"} no point on the chart (k rule).`) : null;
   return [heading, chart, note, rows].filter(Boolean);
 }
 
