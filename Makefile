@@ -9,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYDEPS := $(VENV)/.deps-installed
 NODEDEPS := node_modules/.deps-installed
-CHROMIUM := /usr/bin/chromium
+CHROMIUM ?= $(or $(CHROMIUM_PATH),/usr/bin/chromium)  # GitHub runners: CHROMIUM_PATH=/usr/bin/google-chrome
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
