@@ -9,7 +9,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYDEPS := $(VENV)/.deps-installed
 NODEDEPS := node_modules/.deps-installed
-CHROMIUM ?= $(or $(CHROMIUM_PATH),/usr/bin/chromium)  # GitHub runners: CHROMIUM_PATH=/usr/bin/google-chrome
+# Debian's chromium; GitHub runners pass CHROMIUM_PATH=/usr/bin/google-chrome (the tests read it too).
+CHROMIUM ?= $(or $(CHROMIUM_PATH),/usr/bin/chromium)
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
