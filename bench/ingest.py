@@ -251,10 +251,13 @@ class NoIOStorage:
 
     def __new__(cls, real: Any, now: datetime) -> Any:
         from shared.storage import Storage
-        from shared.storage.consent import ConsentRecord, state_row
+        from shared.storage.consent import CONSENT, ConsentRecord, state_row
 
         class _Storage(Storage):
-            def get(self, table: str, partition: str, row: str) -> dict[str, Any]:
+            def get(self, table: str, partition: str, row: str) -> dict[str, Any] | None:
+                """Granted consent; nothing else exists (the tenant key is minted once, then cached)."""
+                if table != self.table(CONSENT):
+                    return None
                 return state_row(partition, ConsentRecord("granted", "2026-04", now, None))
 
             def write_partition(self, table: str, entities: list[dict[str, Any]], *, upsert: bool) -> None:
