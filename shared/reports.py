@@ -502,13 +502,19 @@ class ActiveRow(BaseModel):
     DAU/MAU), exact: from the period's user-days counted at build time."""
 
 
-class ActiveUsersReport(BaseModel):
-    model_config = ConfigDict(title="ActiveUsersReport")
+class _PeriodReport(BaseModel):
+    """The head of the active-users and features reports: the grain and range they cover and the k
+    every count of people in them obeys ("0 or >= k"). (One class, one wire shape for both.)"""
 
     grain: str
     from_: date = Field(serialization_alias="from")
     to: date
     k: int
+
+
+class ActiveUsersReport(_PeriodReport):
+    model_config = ConfigDict(title="ActiveUsersReport")
+
     rows: list[ActiveRow]
 
 
@@ -532,13 +538,9 @@ class OtherRow(BaseModel):
     """Events of features that fewer than k people used in this scope (not shown one by one)."""
 
 
-class FeaturesReport(BaseModel):
+class FeaturesReport(_PeriodReport):
     model_config = ConfigDict(title="FeaturesReport")
 
-    grain: str
-    from_: date = Field(serialization_alias="from")
-    to: date
-    k: int
     rows: list[FeatureRow]
     other: list[OtherRow]
 
