@@ -9,10 +9,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.pipeline.transport import RequestsTransport
+
+if TYPE_CHECKING:
+    from shared.pseudonyms import Salt
+    from shared.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -40,6 +45,42 @@ def principal(user: str, tenant: str = "bench-tenant", roles: tuple[str, ...] = 
     from testing.principal import principal_header
 
     return principal_header(user, tenant, roles, name=None, long_claims=False)
+
+
+class StaticSalt:
+    """One fixed salt in place of Key Vault: a benchmark measures storage and routing, not the vault,
+    and a fixed salt makes its pseudonyms repeatable from run to run."""
+
+    def fetch(self, version: str | None) -> Salt:
+        from shared.pseudonyms import Salt
+
+        return Salt("v1", b"bench-salt-" * 4)
+
+    def versions(self) -> list[str]:
+        return ["v1"]
+
+
+def counted_services(
+    conn: str, prefix: str, clock: Callable[[], datetime]
+) -> tuple[Services, CountingTransport]:
+    """The project's services over `conn` (tables prefixed `prefix`) with a counting transport, the
+    static salt and a fixed clock, configured as in production (a Key Vault URL, no dev salt file).
+    Returns the services and the transport whose `sent` counts the storage transactions."""
+    from shared.services import build
+    from shared.settings import Settings
+    from shared.storage import Storage
+
+    transport = CountingTransport(use_env_settings=False)
+    storage = Storage.connect(connection_string=conn, endpoint=None, prefix=prefix, transport=transport)
+    settings = Settings.from_env(
+        {
+            "TABLES_CONNECTION_STRING": conn,
+            "TABLE_PREFIX": prefix,
+            "POLICY_VERSION": "2026-04",
+            "KEY_VAULT_URL": "https://bench.vault.azure.net",
+        }
+    )
+    return build(settings, storage=storage, salt_source=StaticSalt(), clock=clock), transport
 
 
 def registered_function(name: str) -> Callable[..., Any]:

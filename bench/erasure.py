@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bench.common import CountingTransport, report, timed
+from bench.common import StaticSalt, counted_services, report, timed
 
 PERIODS = 24
 OTHERS = 100_000
@@ -25,41 +25,17 @@ def main() -> int:
     from azure.data.tables import TableServiceClient
 
     from shared.ingest import keep
-    from shared.pseudonyms import Salt, SaltCache, derive
-    from shared.services import build
-    from shared.settings import Settings
-    from shared.storage import Storage
+    from shared.pseudonyms import SaltCache, derive
     from shared.storage.events import LINK_COLUMNS
     from testing.azurite import Azurite
     from testing.factories import stored_event
-
-    class StaticSalt:
-        def fetch(self, version: str | None) -> Salt:
-            return Salt("v1", b"bench-salt-" * 4)
-
-        def versions(self) -> list[str]:
-            return ["v1"]
 
     rng = random.Random(5)
     days = [date(2025, 1 + m % 12, 1) if m < 12 else date(2026, 1 + m % 12, 1) for m in range(PERIODS)]
     with Azurite(("table",)) as azurite:
         conn = azurite.connection_string()
-        transport = CountingTransport(use_env_settings=False)
-        storage = Storage.connect(connection_string=conn, endpoint=None, prefix="er", transport=transport)
-        settings = Settings.from_env(
-            {
-                "TABLES_CONNECTION_STRING": conn,
-                "TABLE_PREFIX": "er",
-                "POLICY_VERSION": "2026-04",
-                "KEY_VAULT_URL": "https://bench.vault.azure.net",
-            }
-        )
-        services = build(
-            settings,
-            storage=storage,
-            salt_source=StaticSalt(),
-            clock=lambda: datetime(2026, 12, 15, tzinfo=UTC),
-        )
+        services, transport = counted_services(conn, "er", lambda: datetime(2026, 12, 15, tzinfo=UTC))
+        storage = services.storage
         subject = derive(SaltCache(StaticSalt(), ttl=60).current(), TENANT, USER)
 
         def event(day: date, pseudonym: int) -> Any:

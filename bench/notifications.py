@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import CountingTransport, report
+from bench.common import counted_services, report
 from testing.principal import principal_header
 
 USERS = 1000
@@ -41,35 +41,15 @@ def main() -> int:
     import function_app
     from shared.identity import principal_from_header
     from shared.notifications import Audience, ItemFields, ItemPatch, Question
-    from shared.pseudonyms import Salt
-    from shared.services import build, install
-    from shared.settings import Settings
-    from shared.storage import Storage
+    from shared.services import install
     from shared.storage.notifications import NotificationStore, StateRecord
     from testing.azurite import Azurite
     from tools.localhost import Router
 
-    class StaticSalt:
-        def fetch(self, version: str | None) -> Salt:
-            return Salt("v1", b"bench-salt-" * 4)
-
-        def versions(self) -> list[str]:
-            return ["v1"]
-
     rng = random.Random(13)
     with Azurite(("table",)) as azurite:
-        conn = azurite.connection_string()
-        transport = CountingTransport(use_env_settings=False)
-        storage = Storage.connect(connection_string=conn, endpoint=None, prefix="nb", transport=transport)
-        settings = Settings.from_env(
-            {
-                "TABLES_CONNECTION_STRING": conn,
-                "TABLE_PREFIX": "nb",
-                "POLICY_VERSION": "2026-04",
-                "KEY_VAULT_URL": "https://bench.vault.azure.net",
-            }
-        )
-        services = build(settings, storage=storage, salt_source=StaticSalt(), clock=lambda: NOW)
+        services, transport = counted_services(azurite.connection_string(), "nb", lambda: NOW)
+        storage, settings = services.storage, services.settings
         install(services)
         notifications = services.notifications
 

@@ -502,13 +502,19 @@ class ActiveRow(BaseModel):
     DAU/MAU), exact: from the period's user-days counted at build time."""
 
 
-class ActiveUsersReport(BaseModel):
-    model_config = ConfigDict(title="ActiveUsersReport")
+class _PeriodReport(BaseModel):
+    """The head of the active-users and features reports: the grain and range they cover and the k
+    every count of people in them obeys ("0 or >= k"). (One class, one wire shape for both.)"""
 
     grain: str
     from_: date = Field(serialization_alias="from")
     to: date
     k: int
+
+
+class ActiveUsersReport(_PeriodReport):
+    model_config = ConfigDict(title="ActiveUsersReport")
+
     rows: list[ActiveRow]
 
 
@@ -532,13 +538,9 @@ class OtherRow(BaseModel):
     """Events of features that fewer than k people used in this scope (not shown one by one)."""
 
 
-class FeaturesReport(BaseModel):
+class FeaturesReport(_PeriodReport):
     model_config = ConfigDict(title="FeaturesReport")
 
-    grain: str
-    from_: date = Field(serialization_alias="from")
-    to: date
-    k: int
     rows: list[FeatureRow]
     other: list[OtherRow]
 
@@ -692,12 +694,26 @@ class ReportReader:
     def _active(
         self, grain: str, tenant: str | None, user_type: str | None, first: date, last: date
     ) -> list[ActiveCell]:
-        cells = []
+        cells = self._cells(self._store.active, grain, tenant, user_type, first, last)
+        return sorted(cells, key=lambda c: (c.period, c.tenant != ALL, c.tenant, c.user_type))
+
+    def _cells[C: (ActiveCell, FeatureCell)](
+        self,
+        read: Callable[[str, str | None, str, str], list[C]],
+        grain: str,
+        tenant: str | None,
+        user_type: str | None,
+        first: date,
+        last: date,
+    ) -> list[C]:
+        """The stored cells `read` returns for the periods from `first` to `last`, from the tenant
+        partitions the filter names, narrowed to one user type if asked."""
+        cells: list[C] = []
         for partition in self._partitions(tenant):
-            cells += self._store.active(grain, partition, period_key(grain, first), period_key(grain, last))
+            cells += read(grain, partition, period_key(grain, first), period_key(grain, last))
         if user_type is not None:
             cells = [c for c in cells if c.user_type == user_type]
-        return sorted(cells, key=lambda c: (c.period, c.tenant != ALL, c.tenant, c.user_type))
+        return cells
 
     def features(self, query: FeaturesQuery) -> FeaturesReport:
         default = 7 * 12 if query.grain == "week" else 366
@@ -734,11 +750,7 @@ class ReportReader:
     def _features(
         self, grain: str, tenant: str | None, user_type: str | None, first: date, last: date
     ) -> list[FeatureCell]:
-        cells = []
-        for partition in self._partitions(tenant):
-            cells += self._store.features(grain, partition, period_key(grain, first), period_key(grain, last))
-        if user_type is not None:
-            cells = [c for c in cells if c.user_type == user_type]
+        cells = self._cells(self._store.features, grain, tenant, user_type, first, last)
         return sorted(
             cells,
             key=lambda c: (c.period, c.tenant != ALL, c.tenant, c.user_type, -c.users, c.app, c.feature),

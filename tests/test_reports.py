@@ -28,6 +28,15 @@ ROUTES = (
 )
 
 
+def member(tenant: str, u: int) -> str:
+    """User `u` of `tenant` as seed() signs them in: odd users are advanced users."""
+    return principal_header(
+        user_id=f"00000000-0000-4000-8000-{u:012d}",
+        tenant_id=TENANT_IDS[tenant],
+        roles=("Cetegra.AdvancedUser",) if u % 2 else (),
+    )
+
+
 def seed(client, *, weeks: int = 3, users: int = 8, tenants=("tA", "tB")) -> dict[str, str]:
     """Consented events of `users` users per tenant every weekday for `weeks` weeks, ingested
     through the real route (so tenant keys are linked as in production), then aggregated."""
@@ -35,11 +44,7 @@ def seed(client, *, weeks: int = 3, users: int = 8, tenants=("tA", "tB")) -> dic
     keys = {}
     for tenant in tenants:
         for u in range(users):
-            principal = principal_header(
-                user_id=f"00000000-0000-4000-8000-{u:012d}",
-                tenant_id=TENANT_IDS[tenant],
-                roles=("Cetegra.AdvancedUser",) if u % 2 else (),
-            )
+            principal = member(tenant, u)
             assert (
                 client.put(
                     "/api/consent", {"status": "granted", "policy_version": "2026-04"}, principal=principal
@@ -53,11 +58,7 @@ def seed(client, *, weeks: int = 3, users: int = 8, tenants=("tA", "tB")) -> dic
             continue
         for tenant in tenants:
             for u in range(users):
-                principal = principal_header(
-                    user_id=f"00000000-0000-4000-8000-{u:012d}",
-                    tenant_id=TENANT_IDS[tenant],
-                    roles=("Cetegra.AdvancedUser",) if u % 2 else (),
-                )
+                principal = member(tenant, u)
                 events = [
                     {
                         "event_id": f"{offset:08d}-{u:04d}-4000-8000-{ord(tenant[1]):012d}",

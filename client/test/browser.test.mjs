@@ -5,32 +5,13 @@
 // third-party cookies blocked, as a Workspace page calling a separate analytics host would be.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
-import { chromium } from "playwright-core";
+import { freePort, launchBrowser, principal, ROOT, startLocalHost, waitFor } from "./harness.mjs";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 let base, host, browser, site, staticServer;
 const pageErrors = [];
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
-const principal = (user, roles = []) =>
-  Buffer.from(JSON.stringify({ auth_typ: "aad", role_typ: "roles", claims: [
-    { typ: "oid", val: user }, { typ: "tid", val: "demo-tenant" }, ...roles.map((val) => ({ typ: "roles", val })),
-  ] })).toString("base64");
 
 async function stored(user) {
   const response = await fetch(`${base}/api/ops/export`, {
@@ -70,14 +51,6 @@ const queuedIds = (page) =>
   page.evaluate(() => JSON.parse(sessionStorage.getItem("cetegra.analytics.queue") || "[]").map((e) => e.event_id));
 
 const queued = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("cetegra.analytics.queue") || "[]").length);
-const waitFor = async (check, ms = 10000) => {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail("condition not met in time");
-};
 
 /** The demo page and the client module from another site: only static files, no API. */
 function serveStatic(port) {
@@ -102,24 +75,8 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   site = `http://localhost:${sitePort}`; // another site than 127.0.0.1: its requests to the API are cross-site
   staticServer = await serveStatic(sitePort);
-  host = spawn(join(ROOT, ".venv/bin/python"), ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
-    cwd: ROOT,
-    env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-")), "salt"),
-           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", CORS_ALLOWED_ORIGINS: `${base},${site}` },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  host.stderr.on("data", (chunk) => { log += chunk; });
-  await waitFor(async () => {
-    try { return (await fetch(`${base}/api/health`)).ok; } catch { return false; }
-  }, 60000).catch(() => assert.fail(`local host did not start:\n${log}`));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync",
-           "--test-third-party-cookie-phaseout"], // third-party cookies blocked, as browsers now do
-  });
+  host = await startLocalHost(port, { CORS_ALLOWED_ORIGINS: `${base},${site}` });
+  browser = await launchBrowser(["--test-third-party-cookie-phaseout"]); // third-party cookies blocked, as browsers now do
 });
 
 after(async () => {

@@ -4,31 +4,11 @@
 // Each test targets its own app id, so tests sharing the host never see each other's items.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { freePort, launchBrowser, principal, startLocalHost, waitFor } from "./harness.mjs";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const K = 2; // AGGREGATE_MIN_USERS of this host: small, so two answers show their comments
 let base, host, browser;
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
-const principal = (user, roles = [], tenant = "demo-tenant") =>
-  Buffer.from(JSON.stringify({ auth_typ: "aad", role_typ: "roles", claims: [
-    { typ: "oid", val: user }, { typ: "tid", val: tenant }, ...roles.map((val) => ({ typ: "roles", val })),
-  ] })).toString("base64");
 const AUTHOR = principal("author", ["Cetegra.Analytics.Author"]);
 const OPS = principal("ops", ["Cetegra.Analytics.Operator"]);
 
@@ -72,36 +52,12 @@ async function open(context, query) {
 }
 
 const centreTitles = (page) => page.$$eval("#centre .title", (nodes) => nodes.map((n) => n.textContent));
-const waitFor = async (check, ms = 10000) => {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail("condition not met in time");
-};
 
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  host = spawn(join(ROOT, ".venv/bin/python"), ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
-    cwd: ROOT,
-    env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-")), "salt"),
-           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", CORS_ALLOWED_ORIGINS: base,
-           AGGREGATE_MIN_USERS: String(K) },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  host.stderr.on("data", (chunk) => { log += chunk; });
-  await waitFor(async () => {
-    try { return (await fetch(`${base}/api/health`)).ok; } catch { return false; }
-  }, 60000).catch(() => assert.fail(`local host did not start:\n${log}`));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync"],
-  });
+  host = await startLocalHost(port, { CORS_ALLOWED_ORIGINS: base, AGGREGATE_MIN_USERS: String(K) });
+  browser = await launchBrowser();
 });
 
 after(async () => {

@@ -6,14 +6,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { freePort, launchBrowser, PYTHON, ROOT } from "./harness.mjs";
 import * as fx from "./reports-fixture.mjs";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, "client/test/artifacts");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const AXE = readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8");
 const LOCALE = "en-GB";
 const int = (n) => new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 }).format(n);
@@ -21,20 +18,11 @@ const pct = (x) => new Intl.NumberFormat(LOCALE, { style: "percent", maximumFrac
 const HASH = `#from=${fx.RANGE.from}&to=${fx.RANGE.to}`;
 let base, server, browser;
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(join(ROOT, ".venv/bin/python"), [join(ROOT, "client/test/reports_server.py"), String(port)], {
+  server = spawn(PYTHON, [join(ROOT, "client/test/reports_server.py"), String(port)], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -44,12 +32,7 @@ before(async () => {
     server.stdout.on("data", (chunk) => String(chunk).includes("ready") && resolve());
     server.on("exit", (code) => reject(new Error(`report page server exited ${code}:\n${log}`)));
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

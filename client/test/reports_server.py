@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import azure.functions as func
 
 from functions.reports_page import serve
+from tools.localhost.server import write_response
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -40,14 +41,7 @@ class Handler(BaseHTTPRequestHandler):
             status, headers, body = response.status_code, list(response.headers.items()), response.get_body()
         else:
             status, headers, body = 404, [("Content-Type", "text/plain")], b"not found"
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() != "content-length":
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        write_response(self, status, headers, body)
 
     def do_GET(self) -> None:
         self._handle()

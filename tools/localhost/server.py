@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,21 @@ from tools.localhost.static import static_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BODY = 1024 * 1024
+
+
+def write_response(
+    handler: BaseHTTPRequestHandler, status: int, headers: Iterable[tuple[str, str]], body: bytes
+) -> None:
+    """Send one response as the Functions host does: the function's headers except its own
+    Content-Length, which is set from the body actually sent; a HEAD answer has headers only."""
+    handler.send_response(status)
+    for name, value in headers:
+        if name.lower() != "content-length":
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
 
 
 def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
@@ -57,14 +73,7 @@ def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
                     status, headers, body = encode_response(
                         router.call(self.command, url, request_headers, raw)
                     )
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() != "content-length":
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+            write_response(self, status, headers, body)
 
         def __getattr__(self, name: str) -> Any:
             """Every method reaches the functions (TRACE, PROPFIND, ...), as on the Functions host,
