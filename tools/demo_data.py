@@ -223,19 +223,6 @@ def seed_communication(svc: Services, users: list[_User], rng: random.Random, *,
             user_id=user.user_id, tenant_id=user.tenant_id, roles=frozenset(), user_type=user.user_type
         )
 
-    publish(
-        ItemFields.model_validate(
-            dict(
-                kind="notification",
-                title="New: Insights dashboards (demo)",
-                body="Insights shows your team's projects at a glance. SYNTHETIC demo notification.",
-                link="/insights",
-                priority="high",
-                starts_at=now - timedelta(days=2),
-                ends_at=now + timedelta(days=30),
-            )
-        )
-    )
     windows = [(now - timedelta(days=days), now - timedelta(days=days - 14)) for days in (190, 100)]
     windows.append((now - timedelta(days=10), now + timedelta(days=20)))  # this quarter's: still open
     surveys: list[tuple[str, datetime, datetime, Question, tuple[int, ...]]] = []
@@ -278,6 +265,22 @@ def seed_communication(svc: Services, users: list[_User], rng: random.Random, *,
             domain.answer(principal(user), item_id, SurveyAnswer(value=value, comment=comment))
         moment["now"] = last + timedelta(minutes=1)
         domain.results(item_id, with_comments=False)  # takes the snapshot (if >= k answered)
+    # Last, so a notification in the demo's centre means the surveys are done; published by the
+    # host's own instance, whose cache of live items this clears.
+    notification = svc.notifications.create(
+        ItemFields.model_validate(
+            dict(
+                kind="notification",
+                title="New: Insights dashboards (demo)",
+                body="Insights shows your team's projects at a glance. SYNTHETIC demo notification.",
+                link="/insights",
+                priority="high",
+                starts_at=now - timedelta(days=2),
+                ends_at=now + timedelta(days=30),
+            )
+        )
+    )
+    svc.notifications.update(notification.id, ItemPatch.model_validate({"status": "published"}))
     return len(surveys)
 
 
