@@ -410,7 +410,7 @@ def test_demo_data_is_local_only_and_populates_every_report(client, monkeypatch)
     monkeypatch.delenv("WEBSITE_SITE_NAME")
     assert demo_data.is_empty(client.services)
     client.clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)
-    monkeypatch.setattr(demo_data, "LAUNCH_DAY", 14)
+    monkeypatch.setattr(demo_data, "LAUNCH_DAYS_AGO", 21)
     assert demo_data.seed(client.services, days=35) > 1000
     assert not demo_data.is_empty(client.services)
     tenants = client.get("/api/reports/tenants", principal=READER).json()["tenants"]

@@ -37,8 +37,9 @@ from shared.tenants import TenantName
 
 LOG = logging.getLogger("cetegra.demo")
 DAYS = 120
-LAUNCH_DAY = 60
-"""Day index (from the first demo day) when the synthetic "insights" feature launches."""
+LAUNCH_DAYS_AGO = 45
+"""The synthetic "insights" feature launched this many days before today: the middle of the report
+page's default 90-day range, which is where its launch comparison looks by default."""
 TENANTS = (
     ("DEMO Contoso Energy (synthetic)", 60),
     ("DEMO Fabrikam Drilling (synthetic)", 42),
@@ -99,7 +100,12 @@ def _users(rng: random.Random, days: int = DAYS, total: int | None = None) -> li
 
 
 def _day_events(
-    user: _User, day: date, index: int, rng: random.Random, svc: Services, launch_day: int = LAUNCH_DAY
+    user: _User,
+    day: date,
+    index: int,
+    rng: random.Random,
+    svc: Services,
+    launch_day: int = DAYS - LAUNCH_DAYS_AGO,
 ) -> list[StoredEvent]:
     pseudonyms = svc.pseudonymizer.current(user.tenant_id, user.user_id)
     events: list[StoredEvent] = []
@@ -117,7 +123,7 @@ def _day_events(
                 actions.append(("case.submitted", app, "/support/cases"))
             if app == "catalog" and rng.random() < 0.25:
                 actions.append(("catalog.ordered", app, "/catalog/{id}"))
-        # the launch: adoption of "insights" ramps up over the weeks after LAUNCH_DAY
+        # the launch: adoption of "insights" ramps up over the weeks after the launch day
         ramp = min(0.8, (index - launch_day + 3) / 30)
         if index >= launch_day and user.adopts_insights and rng.random() < ramp:
             actions.append(("nav.page_view", "insights", "/insights"))
@@ -152,7 +158,7 @@ def seed(svc: Services, *, days: int = DAYS, seed_value: int = 12, users_total: 
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, reproducible on purpose
     today = svc.clock().date()
     first = today - timedelta(days=days)
-    launch_day = LAUNCH_DAY if days > LAUNCH_DAY + 14 else days // 2  # a short demo still has a launch
+    launch_day = days - LAUNCH_DAYS_AGO if days - LAUNCH_DAYS_AGO >= 14 else days // 2  # a short demo too
     users = _users(rng, days, users_total)
     for t, (name, _) in enumerate(TENANTS):
         svc.tenants.name(f"demo-tenant-{t + 1}", TenantName(name=name))

@@ -68,7 +68,7 @@ before(async () => {
   host = spawn(PYTHON, ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
     cwd: ROOT,
     env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-e2e-")), "salt"),
-           DEMO_DATA: "1", DEMO_DAYS: "42", DEMO_USERS: "60" },
+           DEMO_DATA: "1", DEMO_DAYS: "70", DEMO_USERS: "60" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   host.stdout.on("data", (chunk) => { log += chunk; });
@@ -106,7 +106,8 @@ async function open(hash) {
   const seen = { requests: [], errors: [] };
   page.on("request", (r) => r.url().includes("/api/reports/") && seen.requests.push(new URL(r.url())));
   page.on("pageerror", (error) => seen.errors.push(String(error)));
-  page.on("console", (m) => m.type() === "error" && seen.errors.push(m.text()));
+  // the browser's own favicon probe is not the page's request (the page declares no icon)
+  page.on("console", (m) => m.type() === "error" && !m.location().url?.endsWith("/favicon.ico") && seen.errors.push(`${m.text()} ${m.location().url}`));
   await page.goto(`${base}/reports/#${hash}`);
   return { page, seen };
 }
@@ -219,6 +220,9 @@ describe("report page on the local host's demo data", () => {
     await settled(page, "launch");
     await page.waitForSelector("#panel-launch table.launch-table");
     const answer = await api(asked(seen, "/api/reports/launch"));
+    // the demo's launch sits at the page's default launch date: the suggested feature is the launch
+    assert.equal(answer.app, "insights", `suggested ${answer.feature} (${answer.app})`);
+    assert.ok(answer.summary.users_after > answer.summary.users_before);
     const share = (x) => (x === null ? "–" : pct(x)); // no active users that week: no share
     const shown = await cells(page, "#panel-launch table.launch-table");
     assert.deepEqual(shown.map((r) => [r[0], r[2], r[3], r[4]]), answer.rows.map((r) => [r.week, int(r.users), share(r.share), int(r.events)]));

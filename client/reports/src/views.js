@@ -58,7 +58,10 @@ export const activeUsers = {
     const downloads = ["day", "week", "month"].map((g) => ({ label: `Download CSV: per ${g}`, url: data[g].url, name: `active-users-${g}` }));
     if (!current.rows.length) return { nodes: [empty(NO_DATA)], downloads };
     const sticky = stickiness(data.day.rows, data.month.rows, filters.from, filters.to);
-    const days = api.daysBetween(filters.from, filters.to) + 1;
+    // averaged over the range's days since the first day with data (a quiet day after it counts
+    // as 0): days before any data exists would otherwise pull the average down
+    const firstDay = data.day.rows.reduce((m, r) => (r.period < m ? r.period : m), filters.to);
+    const days = Math.max(1, api.daysBetween(firstDay > filters.from ? firstDay : filters.from, filters.to) + 1);
     const avgDau = data.day.rows.reduce((s, r) => s + r.active_users, 0) / days;
     const lastWeek = data.week.rows.at(-1);
     const lastMonth = data.month.rows.at(-1);
@@ -66,7 +69,7 @@ export const activeUsers = {
     const kpis = el(
       "dl",
       { class: "kpis" },
-      kpi("Average daily active users", fmt.int(avgDau), `${fmt.int(days)} days`),
+      kpi("Average daily active users", fmt.int(avgDau), firstDay > filters.from ? `${fmt.int(days)} days since the first data` : `${fmt.int(days)} days`),
       kpi("Weekly active users", lastWeek ? fmt.int(lastWeek.active_users) : "–", lastWeek ? `latest week ${lastWeek.period}` : ""),
       kpi("Monthly active users", lastMonth ? fmt.int(lastMonth.active_users) : "–", lastMonth ? `latest month ${lastMonth.period}` : ""),
       kpi("Stickiness (DAU ÷ MAU)", lastSticky ? fmt.pct(lastSticky.ratio) : "–", lastSticky ? `month ${lastSticky.period}` : ""),
@@ -240,16 +243,17 @@ export const onboarding = {
     if (!tenant) return { nodes: [empty("No tenant has sent events yet.")], downloads: [] };
     if (!data) return { nodes: [empty(`${tenantLabel(tenant)} has no events yet.`)], downloads: [] };
     const downloads = [{ label: "Download CSV: weeks since the first event", url: data.url, name: "onboarding" }];
+    // the current week is built when it closes: until then the server sends it as zeros
+    const open = api.isoWeek(api.today());
+    const weeks = onboardingWeeks(data.rows.filter((r) => r.week < open));
+    const closed = weeks.length < data.rows.length ? " (this week is added once it closes)" : "";
     const intro = el(
       "p",
       { class: "lead" },
       el("strong", {}, tenantLabel(tenant)),
-      ` — first event on ${tenant.first_seen}; ${data.weeks === 1 ? "its first week" : `its first ${data.weeks} weeks`}.`,
+      ` — first event on ${tenant.first_seen}; ${weeks.length === 1 ? "its first week" : `its first ${weeks.length} weeks`}${closed}.`,
       picked ? " Showing the newest tenant; pick another in the Tenant filter." : "",
     );
-    // the current week is built when it closes: until then the server sends it as zeros
-    const open = api.isoWeek(api.today());
-    const weeks = onboardingWeeks(data.rows.filter((r) => r.week < open));
     if (!weeks.length) return { nodes: [intro, empty(NO_DATA)], downloads };
     const chart = timeChart({
       label: `Chart of ${tenantLabel(tenant)}'s weekly active users and the number of features adopted so far, since its first event. The same numbers are in the table below.`,
@@ -285,14 +289,19 @@ function gain(rows, key, launchWeek) {
   return total(mine.filter((r) => r.period >= launchWeek)) - total(mine.filter((r) => r.period < launchWeek));
 }
 
-/** The feature whose weekly users grew most across the launch date: the likely launch. */
+/**
+ * The likely launch: a feature nobody used before the launch week (a new feature) with the most
+ * users from it on; if there is none, the feature whose weekly users grew most across the date
+ * (a growing product grows its old features too, so growth alone would suggest /home).
+ */
 export function suggestFeature(rows, launchWeek) {
   const keys = [...new Set(rows.filter((r) => r.feature !== api.OTHER).map(featureKey))].sort();
+  const before = new Set(rows.filter((r) => r.period < launchWeek && r.users > 0).map(featureKey));
   let best = keys[0];
-  let bestGain = -Infinity;
+  let bestScore = [-1, -Infinity];
   for (const key of keys) {
-    const g = gain(rows, key, launchWeek);
-    if (g > bestGain) [best, bestGain] = [key, g];
+    const score = [before.has(key) ? 0 : 1, gain(rows, key, launchWeek)];
+    if (score[0] > bestScore[0] || (score[0] === bestScore[0] && score[1] > bestScore[1])) [best, bestScore] = [key, score];
   }
   return best;
 }
@@ -477,6 +486,7 @@ function npsTrend(trend, survey, k) {
     label: `Line chart of the NPS of each survey in the series ${trend.series}, from ${day(points[0].starts_at)} to ${day(points.at(-1).starts_at)}, on a scale from −100 to +100. The same numbers are in the table below.`,
     x: points.map((p) => day(p.starts_at)),
     grain: "day",
+    xLabel: "Opened",
     height: 240,
     yRange: [-100, 100],
     xPadDays: 20,
