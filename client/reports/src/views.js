@@ -138,7 +138,8 @@ export const adoption = {
     }
     const list = [...byFeature.values()].map((f) => {
       const last = f.perPeriod.get(latest);
-      return { ...f, users: last ? last.users : 0, share: last ? last.share : 0, lastEvents: last ? last.events : 0, series: periods.map((p) => f.perPeriod.get(p)?.users ?? 0) };
+      // the folded row's people are not known (only its events): no share, not "0 %"
+      return { ...f, users: last ? last.users : 0, share: f.feature === api.OTHER ? null : last ? last.share : 0, lastEvents: last ? last.events : 0, series: periods.map((p) => f.perPeriod.get(p)?.users ?? 0) };
     });
     const folded = (f) => f.feature === "(other)" || f.app === "(other)";
     list.sort((a, b) => folded(a) - folded(b) || b.users - a.users || b.events - a.events || a.feature.localeCompare(b.feature));
