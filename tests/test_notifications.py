@@ -1044,3 +1044,25 @@ def test_a_tenants_answers_under_two_salt_versions_land_in_one_cell_with_its_dir
     assert entry["by_tenant"] == results["by_tenant"]
     directory = client.get("/api/reports/tenants", principal=READER).json()
     assert {t["tenant"]: t["name"] for t in directory["tenants"]}[key] == "Contoso"
+
+
+def test_a_snapshot_taken_by_reference_is_shown_by_stable_key(client):
+    """Snapshots taken before results were keyed name tenants by reference: shown by key, with
+    the same counts (the snapshot is not retaken, so nothing new can be differenced)."""
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(10, TENANT_A, (), None)] * 5 + [(3, TENANT_B, (), None)] * 5)
+    services = client.services
+    old = Notifications(
+        NotificationStore(services.storage), services.pseudonymizer, client.clock, k=5, retention_months=24
+    )
+    taken = old.results(survey["id"], with_comments=False)  # the release before: cells by reference
+    ref_a = services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    assert {c.key for c in taken.by_tenant} == {
+        ref_a,
+        services.pseudonymizer.current(TENANT_B, "x").tenant_ref,
+    }
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    assert results["as_of"] == taken.as_of.isoformat().replace("+00:00", "Z")
+    keys = {services.tenants.key_of(TENANT_A): 5, services.tenants.key_of(TENANT_B): 5}
+    assert {c["key"]: c["answers"] for c in results["by_tenant"]} == keys
+    assert {c["nps"] for c in results["by_tenant"]} == {100.0, -100.0}
