@@ -468,7 +468,7 @@ function surveyDetail(report, survey, tenants) {
     );
   nodes.push(
     distribution,
-    el("div", { class: "survey-grid" }, cells("user_type", "By user type", survey.by_user_type), cells("tenant", "By tenant", survey.by_tenant)),
+    el("div", { class: "survey-grid" }, cells("user_type", "By user type", survey.by_user_type), cells("tenant", "By tenant", byAnswers(survey.by_tenant))),
     el("p", { class: "note" }, `Groups with fewer than ${k} answers are folded into “(other)” (and the smallest shown group joins them if “(other)” would itself be under ${k}), so no number here describes fewer than ${k} people. Comments are shown to survey authors only.`),
     ...trendNodes,
   );
@@ -479,6 +479,9 @@ function npsGroupOf(answer) {
   const n = Number(answer);
   return answer === api.OTHER ? "other" : n >= 9 ? "promoters" : n >= 7 ? "passives" : "detractors";
 }
+
+/** Tenant cells largest first, `(other)` last (the server sends them by key, which means nothing to a reader). */
+const byAnswers = (cells) => [...cells].sort((a, b) => (a.key === api.OTHER) - (b.key === api.OTHER) || b.answers - a.answers);
 
 function npsTrend(trend, survey, k) {
   const points = trend.points;
