@@ -229,8 +229,9 @@ def seed_communication(svc: Services, users: list[_User], rng: random.Random, *,
             user_id=user.user_id, tenant_id=user.tenant_id, roles=frozenset(), user_type=user.user_type
         )
 
-    windows = [(now - timedelta(days=days), now - timedelta(days=days - 14)) for days in (190, 100)]
-    windows.append((now - timedelta(days=10), now + timedelta(days=20)))  # this quarter's: still open
+    nine = datetime.combine(now.date(), time(9), UTC)  # windows open at 09:00 UTC, as an author would
+    windows = [(nine - timedelta(days=days), nine - timedelta(days=days - 14)) for days in (190, 100)]
+    windows.append((nine - timedelta(days=10), nine + timedelta(days=20)))  # this quarter's: still open
     surveys: list[tuple[str, datetime, datetime, Question, tuple[int, ...]]] = []
     for (starts, ends), weights in zip(windows, NPS_SCORES, strict=True):
         question = Question(type="nps", text=NPS_QUESTION, options=None)
@@ -246,7 +247,7 @@ def seed_communication(svc: Services, users: list[_User], rng: random.Random, *,
             )
         )
         surveys.append((publish(fields), starts, ends, question, weights))
-    rating_start = min(datetime.combine(launch + timedelta(days=14), time(9), UTC), now - timedelta(days=21))
+    rating_start = min(datetime.combine(launch + timedelta(days=14), time(9), UTC), nine - timedelta(days=21))
     rating = Question(type="rating", text="How useful are the new Insights dashboards?", options=None)
     rating_fields = ItemFields.model_validate(
         dict(
