@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     AwareDatetime,
@@ -59,6 +59,7 @@ from shared.storage.notifications import (
     SnapshotRecord,
     StateRecord,
 )
+from shared.tenants import KEY_PATTERN
 
 LOG = logging.getLogger("cetegra.notifications")
 
@@ -459,6 +460,14 @@ def new_item_id() -> str:
     return uuid.uuid4().hex
 
 
+class TenantKeys(Protocol):
+    """The stable tenant keys of `shared.tenants.Tenants` (the one place that knows them)."""
+
+    def note(self, tenant_id: str, current: Pseudonyms) -> str: ...
+
+    def resolve_refs(self, refs: set[str]) -> dict[str, str]: ...
+
+
 @dataclass
 class _Cache:
     items: list[ItemRecord]
@@ -476,8 +485,10 @@ class Notifications:
         retention_months: int,
         monotonic: Callable[[], float] = time.monotonic,
         cache_seconds: float = CACHE_SECONDS,
+        tenants: TenantKeys | None = None,
     ) -> None:
         self._store = store
+        self._tenants = tenants
         self._pseudonymizer = pseudonymizer
         self._clock = clock
         self._k = k
@@ -539,6 +550,10 @@ class Notifications:
         value = _checked_value(Question.model_validate(item.question), answer.value)
         comment = answer.comment.strip() if answer.comment and answer.comment.strip() else None
         older = self._older(principal, identity)
+        if self._tenants is not None:
+            # Link this salt version's reference to the tenant's stable key now (adopting the key
+            # of its older references), so results after a rotation keep one cell per tenant.
+            self._tenants.note(principal.tenant_id, identity)
         now = self._clock()
         row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
             identity, principal, item.item_id, now
@@ -658,8 +673,7 @@ class Notifications:
         if item.kind != "survey" or item.question is None:
             raise BadRequest("results exist for surveys only", code="not_a_survey")
         question = Question.model_validate(item.question)
-        answers, snapshot = self._store.answers_and_snapshot(item.item_id)
-        published = self._publish(item.item_id, question, answers, snapshot)
+        published, answers = self._results_of(item.item_id, question)
         series = self._series_of(item, self._store.items() if item.series else [item])
         trend = self._trend(series, {item.item_id: published})
         comments = _comments(published, answers) if with_comments else None
@@ -683,9 +697,8 @@ class Notifications:
         ]
         published: dict[str, Published] = {}
         for item in surveys:
-            answers, snapshot = self._store.answers_and_snapshot(item.item_id)
             question = Question.model_validate(item.question)
-            published[item.item_id] = self._publish(item.item_id, question, answers, snapshot)
+            published[item.item_id], _ = self._results_of(item.item_id, question)
         summaries = []
         for item in sorted(surveys, key=lambda i: (i.starts_at, i.item_id), reverse=True):
             summaries.append(
@@ -707,6 +720,20 @@ class Notifications:
             if (points := self._trend([i for i in surveys if i.series == name], published))
         ]
         return SurveyReport(k=self._k, surveys=summaries, trends=trends)
+
+    def _results_of(self, item_id: str, question: Question) -> tuple[Published, list[AnswerRecord]]:
+        """The survey's published results and its answers, by *stable tenant key*: answers carry
+        the tenant reference of the salt version they were given under, which a rotation changes;
+        grouped by reference, one tenant would become two cells (each maybe under k) and the report
+        could not name it. So every answer's reference is mapped to its key (`Tenants.resolve_refs`)
+        before the k rule runs: the rule then counts the tenant's people once, in one cell."""
+        answers, snapshot = self._store.answers_and_snapshot(item_id)
+        if self._tenants is None:
+            return self._publish(item_id, question, answers, snapshot), answers
+        keys = self._tenants.resolve_refs({a.tenant for a in answers})
+        answers = [replace(a, tenant=keys[a.tenant]) for a in answers]
+        published = self._publish(item_id, question, answers, snapshot)
+        return _by_key(published, self._tenants), answers
 
     def _publish(
         self,
@@ -939,9 +966,8 @@ class Notifications:
                 continue
             published = known.get(survey.item_id)
             if published is None:
-                answers, snapshot = self._store.answers_and_snapshot(survey.item_id)
                 question = Question.model_validate(survey.question)
-                published = self._publish(survey.item_id, question, answers, snapshot)
+                published, _ = self._results_of(survey.item_id, question)
             points.append(
                 NpsTrendPoint(
                     id=survey.item_id,
@@ -986,6 +1012,41 @@ class Published(BaseModel):
             "by_user_type": self.by_user_type,
             "by_tenant": self.by_tenant,
         }
+
+
+def _by_key(published: Published, tenants: TenantKeys) -> Published:
+    """A snapshot taken before results were keyed names tenants by reference: shown by key, the
+    cells of one tenant's references merged. Every merged count is a sum of published counts (so
+    0 or >= k) and a merged NPS or mean is their answer-weighted average, nothing new is given away;
+    a figure withheld in one of the cells stays withheld."""
+    refs = {c.key for c in published.by_tenant if c.key != OTHER and not re.match(KEY_PATTERN, c.key)}
+    if not refs:
+        return published
+    keys = tenants.resolve_refs(refs)
+    merged: dict[str, list[ResultCell]] = {}
+    for cell in published.by_tenant:
+        merged.setdefault(keys.get(cell.key, cell.key), []).append(cell)
+
+    def weighted(cells: list[ResultCell], figure: str) -> float | None:
+        values: list[float | None] = [getattr(c, figure) for c in cells]
+        total = sum(c.answers for c in cells)
+        if total == 0 or any(v is None for v in values):
+            return None
+        weighted_sum = sum((v or 0.0) * c.answers for v, c in zip(values, cells, strict=True))
+        return round(weighted_sum / total, 1 if figure == "nps" else 2)
+
+    cells = [
+        ResultCell(
+            key=key,
+            answers=sum(c.answers for c in group),
+            nps=weighted(group, "nps"),
+            mean=weighted(group, "mean"),
+        )
+        for key, group in merged.items()
+    ]
+    cells.sort(key=lambda c: (c.key == OTHER, c.key))
+    shown = sorted({keys.get(ref, ref) for ref in published.tenants_shown})
+    return published.model_copy(update={"by_tenant": cells, "tenants_shown": shown})
 
 
 def _atom(question: Question, value: int | str) -> str:

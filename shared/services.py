@@ -86,15 +86,16 @@ def build(
     pseudonymizer = Pseudonymizer(salts)
     tables = Tables.over(storage)
     consent = ConsentService(tables.consent, pseudonymizer, settings, clock)
+    store = tables.reports
+    tenants = Tenants(store, pseudonymizer)
     notifications = Notifications(
         tables.notifications,
         pseudonymizer,
         clock,
         k=settings.aggregate_min_users,
         retention_months=settings.retention_months,
+        tenants=tenants,
     )
-    store = tables.reports
-    tenants = Tenants(store, pseudonymizer)
     return Services(
         settings=settings,
         storage=storage,

@@ -414,8 +414,8 @@ def test_big_cells_are_shown_with_their_comments(client):
         [(5, TENANT_A, (), "fast")] * 6 + [(2, TENANT_B, (ADMIN_ROLE,), "needs filters")] * 5,
     )
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
-    key_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
-    key_b = client.services.pseudonymizer.current(TENANT_B, "x").tenant_ref
+    key_a = client.services.tenants.key_of(TENANT_A)
+    key_b = client.services.tenants.key_of(TENANT_B)
     assert results["distribution"] == {"2": 5, "5": 6} and results["mean"] == round((30 + 10) / 11, 2)
     assert {c["key"]: c["answers"] for c in results["by_tenant"]} == {key_a: 6, key_b: 5}
     assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {"basic_user": 6, "it_admin": 5}
@@ -516,8 +516,8 @@ def test_survey_list_shows_big_cells_by_tenant_and_user_type(client):
     survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
     answer_as(client, survey, [(5, TENANT_A, (), "fast")] * 6 + [(2, TENANT_B, (ADMIN_ROLE,), None)] * 5)
     [entry] = survey_report(client, AUTHOR)["surveys"]  # authors too get no comments here
-    key_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
-    key_b = client.services.pseudonymizer.current(TENANT_B, "x").tenant_ref
+    key_a = client.services.tenants.key_of(TENANT_A)
+    key_b = client.services.tenants.key_of(TENANT_B)
     assert {c["key"]: (c["answers"], c["mean"]) for c in entry["by_tenant"]} == {
         key_a: (6, 5.0),
         key_b: (5, 2.0),
@@ -853,7 +853,7 @@ def test_comment_labels_never_name_a_small_tenant_and_user_type_pair(client):
         + [(4, TENANT_B, admin, "c-admin of B")] * 5,
     )
     results = results_of(client, survey)
-    key_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    key_a = client.services.tenants.key_of(TENANT_A)
     # each cell is >= k (A 6, B 5, basic 5, admins 6), but (A, admin) is 1: one label only, for all
     assert {c["key"]: c["answers"] for c in results["by_tenant"]}[key_a] == 6
     assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {"basic_user": 5, "it_admin": 6}
@@ -1019,3 +1019,50 @@ def test_patch_failing_to_write_is_503_and_leaves_the_item(client, monkeypatch):
     monkeypatch.undo()
     assert rows(client, ITEMS) == before
     assert ids(pending(client)) == [item["id"]] and pending(client)[0]["title"] == item["title"]
+
+
+def test_a_tenants_answers_under_two_salt_versions_land_in_one_cell_with_its_directory_key(client):
+    """Results are grouped by the stable tenant key, not the rotating reference: 3 answers before
+    and 3 after a rotation are one cell of 6 (>= k) under the key the directory names, never two
+    cells of 3 (each under k, folded) under two references."""
+    named = client.put(f"/api/ops/tenants/{TENANT_A}", {"name": "Contoso"}, principal=OPS)
+    assert named.status == 200, named.body
+    key = named.json()["tenant"]
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(10, TENANT_B, (), None)] * 5)
+    for i in range(3):
+        act(client, survey["id"], "answer", principal=user(f"before-{i}"), body={"value": 9})
+    rotate(client)
+    for i in range(3):
+        act(client, survey["id"], "answer", principal=user(f"after-{i}"), body={"value": 10})
+    refs = {r["tenant"] for r in rows(client, ANSWERS)}
+    assert len(refs) == 3  # A under two salt versions, B under the new one
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    key_b = client.services.tenants.key_of(TENANT_B)
+    assert {c["key"]: c["answers"] for c in results["by_tenant"]} == {key: 6, key_b: 5}
+    [entry] = survey_report(client)["surveys"]
+    assert entry["by_tenant"] == results["by_tenant"]
+    directory = client.get("/api/reports/tenants", principal=READER).json()
+    assert {t["tenant"]: t["name"] for t in directory["tenants"]}[key] == "Contoso"
+
+
+def test_a_snapshot_taken_by_reference_is_shown_by_stable_key(client):
+    """Snapshots taken before results were keyed name tenants by reference: shown by key, with
+    the same counts (the snapshot is not retaken, so nothing new can be differenced)."""
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(10, TENANT_A, (), None)] * 5 + [(3, TENANT_B, (), None)] * 5)
+    services = client.services
+    old = Notifications(
+        NotificationStore(services.storage), services.pseudonymizer, client.clock, k=5, retention_months=24
+    )
+    taken = old.results(survey["id"], with_comments=False)  # the release before: cells by reference
+    ref_a = services.pseudonymizer.current(TENANT_A, "x").tenant_ref
+    assert {c.key for c in taken.by_tenant} == {
+        ref_a,
+        services.pseudonymizer.current(TENANT_B, "x").tenant_ref,
+    }
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    assert results["as_of"] == taken.as_of.isoformat().replace("+00:00", "Z")
+    keys = {services.tenants.key_of(TENANT_A): 5, services.tenants.key_of(TENANT_B): 5}
+    assert {c["key"]: c["answers"] for c in results["by_tenant"]} == keys
+    assert {c["nps"] for c in results["by_tenant"]} == {100.0, -100.0}

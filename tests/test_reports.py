@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from shared.errors import StorageUnavailable
+from shared.identity import Principal
 from shared.ingest import keep
 from shared.reports import ALL
 from testing.factories import stored_event
@@ -410,7 +411,7 @@ def test_demo_data_is_local_only_and_populates_every_report(client, monkeypatch)
     monkeypatch.delenv("WEBSITE_SITE_NAME")
     assert demo_data.is_empty(client.services)
     client.clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)
-    monkeypatch.setattr(demo_data, "LAUNCH_DAY", 14)
+    monkeypatch.setattr(demo_data, "LAUNCH_DAYS_AGO", 21)
     assert demo_data.seed(client.services, days=35) > 1000
     assert not demo_data.is_empty(client.services)
     tenants = client.get("/api/reports/tenants", principal=READER).json()["tenants"]
@@ -446,3 +447,31 @@ def test_days_built_before_the_reports_existed_are_rebuilt_once(client):
     assert client.services.aggregation.run().built_days == []
     week = store.active("week", ALL, "2026-W41", "2026-W41")
     assert [(c.user_type, c.active_users) for c in week if c.user_type == ALL] == [(ALL, 6)]
+
+
+def test_demo_data_seeds_surveys_with_snapshots_and_a_notification(client, monkeypatch):
+    """The demo's surveys are answered through the domain and published by its snapshot rule:
+    three quarterly NPS surveys form a trend, results are by directory tenant key, every count
+    obeys the k rule, and the demo notification centre has a notification (DEMO_USERS-sized)."""
+    from tools import demo_data
+
+    client.clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    assert demo_data.seed(client.services, days=21, users_total=60) > 100
+    report = client.get("/api/reports/surveys", principal=READER).json()
+    k = report["k"]
+    assert len(report["surveys"]) == 4
+    assert [t["series"] for t in report["trends"]] == ["quarterly-nps"]
+    points = report["trends"][0]["points"]
+    assert len(points) == 3 and all(p["answers"] >= k for p in points)
+    assert all(s["as_of"] is not None and not s["suppressed"] for s in report["surveys"])
+    names = {t["tenant"] for t in client.get("/api/reports/tenants", principal=READER).json()["tenants"]}
+    for survey in report["surveys"]:
+        cells = survey["by_tenant"]
+        assert {c["key"] for c in cells} - {"(other)"} <= names
+        counts = [survey["answers"], *survey["distribution"].values(), *survey["nps_groups"].values()]
+        counts += [c["answers"] for c in survey["by_user_type"] + cells]
+        assert all(n == 0 or n >= k for n in counts), survey
+    pending = client.services.notifications.pending(
+        Principal(user_id="someone", tenant_id="t", roles=frozenset(), user_type="basic_user"), None
+    ).items
+    assert sorted(i.kind for i in pending) == ["notification", "survey"]

@@ -29,7 +29,7 @@ export const seconds = (iso) => Date.parse(`${iso}T00:00:00Z`) / 1000;
  * A time chart: `x` ISO dates; `series` [{label, values, color, axis: "left"|"right",
  * kind: "line"|"bars", dash, format}]. Returns the wrapper element (role img, labelled).
  */
-export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, leftFormat = fmt.compact, yRange, xPadDays = 0, height = 280, grain = "day", marker }) {
+export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, leftFormat = fmt.compact, yRange, xPadDays = 0, height = 280, grain = "day", marker, xLabel }) {
   const wrapper = el("figure", { class: "chart", role: "img", "aria-label": label });
   const host = el("div", { class: "chart-host" });
   wrapper.append(host);
@@ -48,7 +48,7 @@ export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat
       ...(hasRight ? [{ scale: "r", side: 1, label: rightLabel, stroke: "#3b4350", grid: { show: false }, values: (u, v) => v.map(rightFormat), size: 60 }] : []),
     ],
     series: [
-      { label: grain === "month" ? "Month" : grain === "week" ? "Week of" : "Day", value: (u, v) => (v == null ? "–" : new Date((v - (weekly ? HALF_WEEK : 0)) * 1e3).toISOString().slice(0, grain === "month" ? 7 : 10)) },
+      { label: xLabel || (grain === "month" ? "Month" : grain === "week" ? "Week of" : "Day"), value: (u, v) => (v == null ? "–" : new Date((v - (weekly ? HALF_WEEK : 0)) * 1e3).toISOString().slice(0, grain === "month" ? 7 : 10)) },
       ...series.map((s) => ({
         label: s.label,
         scale: s.axis === "right" ? "r" : "y",

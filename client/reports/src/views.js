@@ -58,7 +58,10 @@ export const activeUsers = {
     const downloads = ["day", "week", "month"].map((g) => ({ label: `Download CSV: per ${g}`, url: data[g].url, name: `active-users-${g}` }));
     if (!current.rows.length) return { nodes: [empty(NO_DATA)], downloads };
     const sticky = stickiness(data.day.rows, data.month.rows, filters.from, filters.to);
-    const days = api.daysBetween(filters.from, filters.to) + 1;
+    // averaged over the range's days since the first day with data (a quiet day after it counts
+    // as 0): days before any data exists would otherwise pull the average down
+    const firstDay = data.day.rows.reduce((m, r) => (r.period < m ? r.period : m), filters.to);
+    const days = Math.max(1, api.daysBetween(firstDay > filters.from ? firstDay : filters.from, filters.to) + 1);
     const avgDau = data.day.rows.reduce((s, r) => s + r.active_users, 0) / days;
     const lastWeek = data.week.rows.at(-1);
     const lastMonth = data.month.rows.at(-1);
@@ -66,7 +69,7 @@ export const activeUsers = {
     const kpis = el(
       "dl",
       { class: "kpis" },
-      kpi("Average daily active users", fmt.int(avgDau), `${fmt.int(days)} days`),
+      kpi("Average daily active users", fmt.int(avgDau), firstDay > filters.from ? `${fmt.int(days)} days since the first data` : `${fmt.int(days)} days`),
       kpi("Weekly active users", lastWeek ? fmt.int(lastWeek.active_users) : "–", lastWeek ? `latest week ${lastWeek.period}` : ""),
       kpi("Monthly active users", lastMonth ? fmt.int(lastMonth.active_users) : "–", lastMonth ? `latest month ${lastMonth.period}` : ""),
       kpi("Stickiness (DAU ÷ MAU)", lastSticky ? fmt.pct(lastSticky.ratio) : "–", lastSticky ? `month ${lastSticky.period}` : ""),
@@ -135,7 +138,8 @@ export const adoption = {
     }
     const list = [...byFeature.values()].map((f) => {
       const last = f.perPeriod.get(latest);
-      return { ...f, users: last ? last.users : 0, share: last ? last.share : 0, lastEvents: last ? last.events : 0, series: periods.map((p) => f.perPeriod.get(p)?.users ?? 0) };
+      // the folded row's people are not known (only its events): no share, not "0 %"
+      return { ...f, users: last ? last.users : 0, share: f.feature === api.OTHER ? null : last ? last.share : 0, lastEvents: last ? last.events : 0, series: periods.map((p) => f.perPeriod.get(p)?.users ?? 0) };
     });
     const folded = (f) => f.feature === "(other)" || f.app === "(other)";
     list.sort((a, b) => folded(a) - folded(b) || b.users - a.users || b.events - a.events || a.feature.localeCompare(b.feature));
@@ -240,16 +244,17 @@ export const onboarding = {
     if (!tenant) return { nodes: [empty("No tenant has sent events yet.")], downloads: [] };
     if (!data) return { nodes: [empty(`${tenantLabel(tenant)} has no events yet.`)], downloads: [] };
     const downloads = [{ label: "Download CSV: weeks since the first event", url: data.url, name: "onboarding" }];
+    // the current week is built when it closes: until then the server sends it as zeros
+    const open = api.isoWeek(api.today());
+    const weeks = onboardingWeeks(data.rows.filter((r) => r.week < open));
+    const closed = weeks.length < data.rows.length ? " (this week is added once it closes)" : "";
     const intro = el(
       "p",
       { class: "lead" },
       el("strong", {}, tenantLabel(tenant)),
-      ` — first event on ${tenant.first_seen}; ${data.weeks === 1 ? "its first week" : `its first ${data.weeks} weeks`}.`,
+      ` — first event on ${tenant.first_seen}; ${weeks.length === 1 ? "its first week" : `its first ${weeks.length} weeks`}${closed}.`,
       picked ? " Showing the newest tenant; pick another in the Tenant filter." : "",
     );
-    // the current week is built when it closes: until then the server sends it as zeros
-    const open = api.isoWeek(api.today());
-    const weeks = onboardingWeeks(data.rows.filter((r) => r.week < open));
     if (!weeks.length) return { nodes: [intro, empty(NO_DATA)], downloads };
     const chart = timeChart({
       label: `Chart of ${tenantLabel(tenant)}'s weekly active users and the number of features adopted so far, since its first event. The same numbers are in the table below.`,
@@ -285,14 +290,19 @@ function gain(rows, key, launchWeek) {
   return total(mine.filter((r) => r.period >= launchWeek)) - total(mine.filter((r) => r.period < launchWeek));
 }
 
-/** The feature whose weekly users grew most across the launch date: the likely launch. */
+/**
+ * The likely launch: a feature nobody used before the launch week (a new feature) with the most
+ * users from it on; if there is none, the feature whose weekly users grew most across the date
+ * (a growing product grows its old features too, so growth alone would suggest /home).
+ */
 export function suggestFeature(rows, launchWeek) {
   const keys = [...new Set(rows.filter((r) => r.feature !== api.OTHER).map(featureKey))].sort();
+  const before = new Set(rows.filter((r) => r.period < launchWeek && r.users > 0).map(featureKey));
   let best = keys[0];
-  let bestGain = -Infinity;
+  let bestScore = [-1, -Infinity];
   for (const key of keys) {
-    const g = gain(rows, key, launchWeek);
-    if (g > bestGain) [best, bestGain] = [key, g];
+    const score = [before.has(key) ? 0 : 1, gain(rows, key, launchWeek)];
+    if (score[0] > bestScore[0] || (score[0] === bestScore[0] && score[1] > bestScore[1])) [best, bestScore] = [key, score];
   }
   return best;
 }
@@ -458,7 +468,7 @@ function surveyDetail(report, survey, tenants) {
     );
   nodes.push(
     distribution,
-    el("div", { class: "survey-grid" }, cells("user_type", "By user type", survey.by_user_type), cells("tenant", "By tenant", survey.by_tenant)),
+    el("div", { class: "survey-grid" }, cells("user_type", "By user type", survey.by_user_type), cells("tenant", "By tenant", byAnswers(survey.by_tenant))),
     el("p", { class: "note" }, `Groups with fewer than ${k} answers are folded into “(other)” (and the smallest shown group joins them if “(other)” would itself be under ${k}), so no number here describes fewer than ${k} people. Comments are shown to survey authors only.`),
     ...trendNodes,
   );
@@ -470,6 +480,9 @@ function npsGroupOf(answer) {
   return answer === api.OTHER ? "other" : n >= 9 ? "promoters" : n >= 7 ? "passives" : "detractors";
 }
 
+/** Tenant cells largest first, `(other)` last (the server sends them by key, which means nothing to a reader). */
+const byAnswers = (cells) => [...cells].sort((a, b) => (a.key === api.OTHER) - (b.key === api.OTHER) || b.answers - a.answers);
+
 function npsTrend(trend, survey, k) {
   const points = trend.points;
   const heading = el("h3", { class: "trend-title" }, `NPS trend of the series “${trend.series}”`);
@@ -477,6 +490,7 @@ function npsTrend(trend, survey, k) {
     label: `Line chart of the NPS of each survey in the series ${trend.series}, from ${day(points[0].starts_at)} to ${day(points.at(-1).starts_at)}, on a scale from −100 to +100. The same numbers are in the table below.`,
     x: points.map((p) => day(p.starts_at)),
     grain: "day",
+    xLabel: "Opened",
     height: 240,
     yRange: [-100, 100],
     xPadDays: 20,

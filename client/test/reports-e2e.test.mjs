@@ -1,0 +1,264 @@
+// End to end: the real local host (`python -m tools.localhost --no-func`, its Azurite and the
+// synthetic demo data it seeds on an empty store), a browser signed in through the Easy Auth
+// stand-in (`/.auth/login/aad`), the report page at /reports/. For every view, the numbers on the
+// page equal the API's answer to the very request the page made (fetched again here with the same
+// sign-in cookie), axe-core finds no serious or critical violation, and a screenshot goes to
+// client/test/artifacts/reports-e2e-<view>.png. A small demo (DEMO_DAYS, DEMO_USERS) keeps the
+// seed, and so the test, short on a 2-core machine.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const ARTIFACTS = join(ROOT, "client/test/artifacts");
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const PYTHON = process.env.PYTHON || (existsSync(join(ROOT, ".venv/bin/python")) ? join(ROOT, ".venv/bin/python") : "python3");
+const AXE = readFileSync(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8");
+const LOCALE = "en-GB";
+const SEED_MS = 75000;
+const int = (n) => new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 }).format(n);
+const pct = (x) => new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 1 }).format(x);
+const signed = (x) => (x > 0 ? "+" : x < 0 ? "−" : "") + new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Math.abs(x));
+const ALL = "(all)";
+const scope = (r) => r.tenant === ALL && r.user_type === ALL; // no filter: the (all) rows
+/** ISO week of a date, e.g. 2026-W48 (the page leaves the open week out of onboarding). */
+function isoWeek(date) {
+  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  d.setUTCDate(d.getUTCDate() + 4 - (d.getUTCDay() || 7));
+  const year = d.getUTCFullYear();
+  const week = Math.ceil(((d - Date.UTC(year, 0, 1)) / 86400000 + 1) / 7);
+  return `${year}-W${String(week).padStart(2, "0")}`;
+}
+let base, host, browser, context, cookie, log = "";
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const waitFor = async (check, ms, what) => {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`${what} not within ${ms / 1000} s:\n${log.slice(-3000)}`);
+};
+
+/** The API's answer to `url` (a path with query), with the browser's sign-in cookie. */
+async function api(url) {
+  const response = await fetch(new URL(url, base), { headers: { Cookie: cookie, Accept: "application/json" } });
+  assert.equal(response.status, 200, url);
+  return response.json();
+}
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  host = spawn(PYTHON, ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
+    cwd: ROOT,
+    env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-e2e-")), "salt"),
+           DEMO_DATA: "1", DEMO_DAYS: "70", DEMO_USERS: "60" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  host.stdout.on("data", (chunk) => { log += chunk; });
+  host.stderr.on("data", (chunk) => { log += chunk; });
+  await waitFor(async () => (await fetch(`${base}/api/health`)).ok, 30000, "local host start");
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+  context = await browser.newContext({ locale: LOCALE, timezoneId: "UTC", viewport: { width: 1360, height: 900 } });
+  // sign in as the demo's product analyst (Reader role), as a person opening the page would
+  const page = await context.newPage();
+  await page.goto(`${base}/.auth/login/aad?post_login_redirect_uri=/reports/`);
+  assert.equal(new URL(page.url()).pathname, "/reports/");
+  const session = (await context.cookies(base)).find((c) => c.name === "AppServiceAuthSession");
+  assert.ok(session, "signed in: the Easy Auth session cookie is set");
+  cookie = `${session.name}=${session.value}`;
+  await page.close();
+  // the demo seed runs in the background: tenants are named first, the notification is published
+  // last (reading the surveys earlier would take their snapshots half-way through the answers)
+  await waitFor(async () => (await api("/api/reports/tenants")).tenants.length > 0, SEED_MS, "demo tenants");
+  await waitFor(async () => (await api("/api/notifications")).items.some((i) => i.kind === "notification"), SEED_MS, "demo data");
+});
+
+after(async () => {
+  await browser?.close();
+  host?.kill("SIGTERM");
+});
+
+/** The report page at `hash`, signed in; records the page's API requests and errors. */
+async function open(hash) {
+  const page = await context.newPage();
+  const seen = { requests: [], errors: [] };
+  page.on("request", (r) => r.url().includes("/api/reports/") && seen.requests.push(new URL(r.url())));
+  page.on("pageerror", (error) => seen.errors.push(String(error)));
+  // the browser's own favicon probe is not the page's request (the page declares no icon)
+  page.on("console", (m) => m.type() === "error" && !m.location().url?.endsWith("/favicon.ico") && seen.errors.push(`${m.text()} ${m.location().url}`));
+  await page.goto(`${base}/reports/#${hash}`);
+  return { page, seen };
+}
+
+const settled = (page, panel) =>
+  page.waitForFunction((id) => {
+    const p = document.getElementById(`panel-${id}`);
+    return p && !p.hasAttribute("aria-busy") && (p.querySelector(".content").children.length || p.querySelector(".status").children.length);
+  }, panel);
+
+/** The request the page made to `path` (the last one), as path + query. */
+function asked(seen, path, where = () => true) {
+  const found = seen.requests.filter((u) => u.pathname === path && where(u.searchParams)).at(-1);
+  assert.ok(found, `the page asked ${path}`);
+  return found.pathname + found.search;
+}
+
+const cells = (page, selector) =>
+  page.$$eval(`${selector} tbody tr`, (rows) => rows.map((r) => [...r.children].map((c) => c.textContent.trim())));
+const kpis = async (page, panel) =>
+  Object.fromEntries(await page.$$eval(`#panel-${panel} .kpi`, (ks) => ks.map((k) => [k.querySelector("dt").textContent, k.querySelector(".kpi-value").textContent])));
+
+async function finish(view, { page, seen }) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(" | ")}`);
+  assert.deepEqual(serious, [], `axe on ${view}`);
+  assert.deepEqual(seen.errors, [], "page errors");
+  await page.screenshot({ path: join(ARTIFACTS, `reports-e2e-${view}.png`), fullPage: true });
+  await page.close();
+}
+
+describe("report page on the local host's demo data", () => {
+  test("active users: the weekly table and KPIs are the API's numbers", async () => {
+    const opened = await open("view=active&grain=week");
+    const { page, seen } = opened;
+    await settled(page, "active");
+    const week = (await api(asked(seen, "/api/reports/active-users", (q) => q.get("grain") === "week"))).rows.filter(scope);
+    const month = (await api(asked(seen, "/api/reports/active-users", (q) => q.get("grain") === "month"))).rows.filter(scope);
+    assert.ok(week.length >= 4 && week.some((r) => r.active_users > 0), "the demo has weeks of activity");
+    const rows = await cells(page, "#panel-active table.active-table");
+    assert.deepEqual(rows.map((r) => r.slice(0, 4)), week.map((r) => [r.period, int(r.active_users), int(r.sessions), int(r.events)]));
+    const shown = await kpis(page, "active");
+    assert.equal(shown["Weekly active users"], int(week.at(-1).active_users));
+    assert.equal(shown["Monthly active users"], int(month.at(-1).active_users));
+    await finish("active-users", opened);
+  });
+
+  test("feature adoption: the latest period's features, users, share and events", async () => {
+    const opened = await open("view=adoption");
+    const { page, seen } = opened;
+    await settled(page, "adoption");
+    const answer = await api(asked(seen, "/api/reports/features", (q) => q.get("grain") === "week")); // the view's grain
+    const rows = answer.rows.filter(scope);
+    const latest = [...rows, ...answer.other.filter(scope)].map((r) => r.period).sort().at(-1);
+    const expected = rows.filter((r) => r.period === latest).map((r) => [r.feature, r.app, int(r.users), pct(r.share), int(r.events)]);
+    assert.ok(expected.length > 0);
+    const shown = (await cells(page, "#panel-adoption table.adoption-table")).filter((r) => !r[0].startsWith("(other)"));
+    const key = (r) => `${r[1]} ${r[0]}`;
+    assert.deepEqual(shown.map((r) => r.slice(0, 5)).sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
+    assert.ok(shown.some((r) => r[1] === "insights"), "the launched feature is there");
+    await finish("feature-adoption", opened);
+  });
+
+  test("retention: every cohort's size and weekly counts", async () => {
+    const opened = await open("view=retention");
+    const { page, seen } = opened;
+    await settled(page, "retention");
+    const cohorts = (await api(asked(seen, "/api/reports/retention"))).rows.filter(scope).sort((a, b) => a.cohort.localeCompare(b.cohort));
+    assert.ok(cohorts.length >= 3);
+    const shown = await cells(page, "#panel-retention table.heatmap");
+    assert.equal(shown.length, cohorts.length);
+    for (const [i, c] of cohorts.entries()) {
+      assert.ok(shown[i][0].startsWith(c.cohort), shown[i][0]);
+      assert.equal(shown[i][1], int(c.users));
+      for (let w = 0; w < Math.min(12, c.weeks_elapsed); w++) {
+        const cell = shown[i][2 + w];
+        if (c.active[w]) assert.equal(cell, `${pct(c.active[w] / c.users)}${int(c.active[w])}`);
+        else assert.match(cell, /none or fewer than/);
+      }
+    }
+    await finish("retention", opened);
+  });
+
+  test("tenant onboarding: the largest demo tenant by its directory name, week by week", async () => {
+    const tenants = (await api("/api/reports/tenants")).tenants;
+    const contoso = tenants.find((t) => t.name.includes("Contoso"));
+    assert.ok(contoso, "the directory names the demo tenants");
+    const onboarding = await open(`view=onboarding&tenant=${contoso.tenant}`);
+    const { page, seen } = onboarding;
+    await settled(page, "onboarding");
+    assert.ok((await page.textContent("#panel-onboarding .lead")).startsWith(contoso.name));
+    const thisWeek = isoWeek(new Date());
+    const rows = (await api(asked(seen, "/api/reports/onboarding"))).rows.filter((r) => r.week < thisWeek);
+    assert.ok(rows.length > 0);
+    let adopted = 0;
+    const expected = rows.map((r, i) => {
+      adopted += r.new_features.length;
+      return [r.week, String(i + 1), int(r.active_users), int(r.sessions), int(r.events), int(r.features_adopted), int(adopted), r.new_features.join(", ") || "—"];
+    });
+    assert.deepEqual(await cells(page, "#panel-onboarding table.onboarding-table"), expected);
+    await finish("tenant-onboarding", onboarding);
+  });
+
+  test("launch comparison: weeks before and after the launch, and the summary", async () => {
+    const opened = await open("view=launch");
+    const { page, seen } = opened;
+    await settled(page, "launch");
+    await page.waitForSelector("#panel-launch table.launch-table");
+    const answer = await api(asked(seen, "/api/reports/launch"));
+    // the demo's launch sits at the page's default launch date: the suggested feature is the launch
+    assert.equal(answer.app, "insights", `suggested ${answer.feature} (${answer.app})`);
+    assert.ok(answer.summary.users_after > answer.summary.users_before);
+    const share = (x) => (x === null ? "–" : pct(x)); // no active users that week: no share
+    const shown = await cells(page, "#panel-launch table.launch-table");
+    assert.deepEqual(shown.map((r) => [r[0], r[2], r[3], r[4]]), answer.rows.map((r) => [r.week, int(r.users), share(r.share), int(r.events)]));
+    const summary = await kpis(page, "launch");
+    assert.equal(summary["Weekly users before"], int(answer.summary.users_before));
+    assert.equal(summary["Weekly users after"], int(answer.summary.users_after));
+    assert.equal(summary["Share before"], share(answer.summary.share_before));
+    assert.equal(summary["Share after"], share(answer.summary.share_after));
+    await finish("launch-comparison", opened);
+  });
+
+  test("surveys: the latest NPS survey, cells by directory tenant name, and the quarterly trend", async () => {
+    const opened = await open("view=surveys");
+    const { page, seen } = opened;
+    await settled(page, "surveys");
+    const report = await api(asked(seen, "/api/reports/surveys"));
+    const names = Object.fromEntries((await api("/api/reports/tenants")).tenants.map((t) => [t.tenant, t.name]));
+    const latest = report.surveys[0];
+    assert.equal(await page.inputValue("#s-survey"), latest.id);
+    assert.equal(await page.textContent("#panel-surveys .survey-title"), latest.title);
+    const shown = await kpis(page, "surveys");
+    assert.equal(shown.Answers, int(latest.answers));
+    assert.equal(shown.NPS, latest.nps === null ? "–" : signed(latest.nps));
+    const tenantRows = await cells(page, "#panel-surveys .cells-tenant");
+    // largest first, (other) last
+    const byTenant = [...latest.by_tenant].sort((a, b) => (a.key === "(other)") - (b.key === "(other)") || b.answers - a.answers);
+    assert.deepEqual(tenantRows.map((r) => r[1]), byTenant.map((c) => int(c.answers)));
+    for (const [i, c] of byTenant.entries()) {
+      if (c.key === "(other)") assert.match(tenantRows[i][0], /^\(other\)/);
+      else assert.equal(tenantRows[i][0], names[c.key]); // the directory's name, not "Unnamed tenant"
+    }
+    const [trend] = report.trends;
+    assert.equal(trend.points.length, 3);
+    const trendRows = await cells(page, "#panel-surveys .trend-table");
+    assert.deepEqual(trendRows.map((r) => r[2]), trend.points.map((p) => int(p.answers)));
+    assert.deepEqual(trendRows.map((r) => (r[3].startsWith("–") ? null : r[3])), trend.points.map((p) => (p.nps === null ? null : signed(p.nps))));
+    await finish("surveys", opened);
+  });
+});
