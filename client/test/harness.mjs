@@ -39,14 +39,14 @@ export const principal = (user, roles = [], tenant = "demo-tenant") =>
 
 /**
  * The local host on 127.0.0.1:`port` (in-process, no `func`) with a fresh dev salt, policy
- * 2026-04 and declined events dropped, plus `env`; resolves to its process once /api/health
+ * 2026-04, declined events dropped and no demo data (these tests seed their own), plus `env`; resolves to its process once /api/health
  * answers (60 s), else stops it and fails with its stderr.
  */
 export async function startLocalHost(port, env = {}) {
   const host = spawn(PYTHON, ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
     cwd: ROOT,
     env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-")), "salt"),
-           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", ...env },
+           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", DEMO_DATA: "0", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
