@@ -121,15 +121,16 @@ class Audience(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="Audience")
 
     tenants: list[TenantKey] = Field(default_factory=list, max_length=500)
-    """Tenant keys as the reports list them (`t` + 16 hex), never raw tenant ids."""
+    """Stable tenant keys as `GET /api/reports/tenants` lists them (`k` + 16 hex), never raw tenant
+    ids: an author targets the companies the reports and the tenant directory name."""
     user_types: list[UserType] = Field(default_factory=list, max_length=3)
     apps: list[AppId] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _keys(self) -> Audience:
         for tenant in self.tenants:
-            if not re.fullmatch(r"t[0-9a-f]{16}", tenant):
-                raise ValueError("tenants are tenant keys like t0123456789abcdef")
+            if not re.fullmatch(r"k[0-9a-f]{16}", tenant):
+                raise ValueError("tenants are tenant keys like k0123456789abcdef (GET /api/reports/tenants)")
         for app in self.apps:
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", app):
                 raise ValueError("apps are module ids like 'workspace'")
@@ -868,11 +869,16 @@ class Notifications:
         if apps and audience.get("apps") and app not in audience["apps"]:
             return False
         tenants = audience.get("tenants")
-        if tenants and identity.tenant_ref not in tenants:
-            # Keys listed before a salt rotation still name the tenant (no storage read).
-            older = self._older(principal, identity)
-            return any(p.tenant_ref in tenants for p in older)
+        if tenants:
+            return self._tenant_key(principal, identity) in tenants
         return True
+
+    def _tenant_key(self, principal: Principal, identity: Pseudonyms) -> str:
+        """The caller's stable tenant key (as `/api/reports/tenants` lists it; it survives salt
+        rotation): a dict lookup once the process has seen the tenant."""
+        if self._tenants is None:
+            return identity.tenant_ref
+        return self._tenants.note(principal.tenant_id, identity)
 
     def _older(self, principal: Principal, identity: Pseudonyms) -> list[Pseudonyms]:
         """The caller's keys under older enabled salt versions ([] if the vault cannot list them

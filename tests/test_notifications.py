@@ -170,7 +170,10 @@ def test_choice_and_rating_values_are_checked(client):
 
 
 def test_audience_user_types_tenants_apps_and_window(client):
-    tenant_a = client.services.pseudonymizer.current(TENANT_A, "anyone").tenant_ref
+    # authors target a tenant by the stable key the tenant directory returns (and reports list)
+    tenant_a = client.put("/api/ops/tenants/" + TENANT_A, {"name": "Tenant A"}, principal=OPS).json()[
+        "tenant"
+    ]
     admins = create(client, title="For admins", audience={"user_types": ["it_admin"]})
     tenant = create(client, title="For tenant A", audience={"tenants": [tenant_a]})
     app = create(client, title="In the catalogue", audience={"apps": ["catalog"]})

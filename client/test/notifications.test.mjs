@@ -164,12 +164,10 @@ test("audience: another tenant or user type sees nothing", async () => {
   };
   await publish({ title: "Everyone here", audience: { apps: ["aud-probe"] } });
   await as("user=aud-admin&tenant=tenant-a&role=Cetegra.ITAdmin&app=aud-probe");
-  let tenantKey;
-  await waitFor(async () => {
-    const state = (await exported("aud-admin", "tenant-a")).state;
-    tenantKey = state[0]?.tenant;
-    return Boolean(tenantKey);
-  });
+  // authors target a tenant by its stable key, as the tenant directory returns it (and reports list it)
+  const named = await api("PUT", "/ops/tenants/tenant-a", OPS, { name: "Tenant A" });
+  assert.equal(named.status, 200, JSON.stringify(named.body));
+  const tenantKey = named.body.tenant;
   await publish({ title: "Admins of tenant A", audience: { apps: ["aud"], tenants: [tenantKey], user_types: ["it_admin"] } });
   assert.deepEqual(await centreTitles(await as("user=aud-admin&tenant=tenant-a&role=Cetegra.ITAdmin&app=aud")),
     ["Admins of tenant A"]);
