@@ -53,7 +53,8 @@ def main() -> int:
         install(services)
         notifications = services.notifications
 
-        tenant_keys = [services.pseudonymizer.current(t, "x").tenant_ref for t in TENANTS]
+        # the stable keys the tenant directory hands out (and audiences name)
+        tenant_keys = [services.tenants.note(t, services.pseudonymizer.current(t, "x")) for t in TENANTS]
         item_ids = []
         for i in range(ITEMS):
             survey = i % 5 == 0
