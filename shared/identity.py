@@ -46,8 +46,12 @@ RoleKind = Literal["reader", "author"]
 """The analytics roles beside the operator's; their names are app settings (READER_ROLE, AUTHOR_ROLE)."""
 
 
+def role_name(kind: RoleKind, settings: Settings) -> str:
+    return settings.reader_role if kind == "reader" else settings.author_role
+
+
 def role_names(kinds: tuple[RoleKind, ...], settings: Settings) -> str:
-    return ", ".join(settings.reader_role if kind == "reader" else settings.author_role for kind in kinds)
+    return ", ".join(role_name(kind, settings) for kind in kinds)
 
 
 def may(principal: Principal, kinds: tuple[RoleKind, ...], settings: Settings) -> bool:
@@ -55,10 +59,7 @@ def may(principal: Principal, kinds: tuple[RoleKind, ...], settings: Settings) -
     everything an analytics role may."""
     if principal.has_role(settings.ops_role):
         return True
-    return any(
-        principal.has_role(settings.reader_role if kind == "reader" else settings.author_role)
-        for kind in kinds
-    )
+    return any(principal.has_role(role_name(kind, settings)) for kind in kinds)
 
 
 def principal_from_header(value: str | None, settings: Settings) -> Principal:
