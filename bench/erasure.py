@@ -61,11 +61,10 @@ def main() -> int:
         def full_scan() -> None:
             nonlocal scanned
             for day in days:
-                for entity in raw.get_table_client(services.tables.events.table(day)).list_entities(
-                    select=LINK_COLUMNS
-                ):
-                    scanned += 1
-                    _ = entity
+                for table in services.tables.events.tables(day):  # the day's eight tables
+                    for entity in raw.get_table_client(table).list_entities(select=LINK_COLUMNS):
+                        scanned += 1
+                        _ = entity
 
         scan_seconds, _ = timed(full_scan)
 

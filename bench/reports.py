@@ -198,10 +198,14 @@ def bench_build(conn: str, tenants: int, users: int, rng: random.Random) -> dict
         storage=store,
         clock=lambda: datetime.combine(TODAY, datetime.min.time(), UTC),
     )
-    raw_table = TableServiceClient.from_connection_string(conn).get_table_client(svc.tables.events.table(day))
+    raw_service = TableServiceClient.from_connection_string(conn)
+    svc.tables.events.days()  # lists the tables: no earlier-layout table to include
+    raw_tables = [raw_service.get_table_client(t) for t in svc.tables.events.tables(day)]
 
     def raw_scan() -> None:
-        count = sum(1 for _ in raw_table.list_entities(select=FACT_COLUMNS, results_per_page=1000))
+        count = sum(
+            1 for t in raw_tables for _ in t.list_entities(select=FACT_COLUMNS, results_per_page=1000)
+        )
         if count != len(events):
             raise RuntimeError(f"scan saw {count} events")
 

@@ -63,16 +63,32 @@ def error_statuses(op: Operation) -> list[int]:
 Mode = Literal["validation", "serialization"]
 
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+"""Route values are text without control characters (after the host's percent-decoding)."""
+
+
 def path_parameters(route: str) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": PRINTABLE},
         }
         for name in re.findall(r"\{([a-z_]+)\}", route)
     ]
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter is absent or a value; a URL cannot carry JSON's null, so the
+    model's `X | None` is documented as X (a fuzzer would otherwise send "null" as an invalid
+    value, which the URL cannot tell apart from leaving the parameter out)."""
+    branches = prop.get("anyOf")
+    if not branches or {"type": "null"} not in branches:
+        return prop
+    rest = [branch for branch in branches if branch != {"type": "null"}]
+    out = {key: value for key, value in prop.items() if key not in ("anyOf", "default")}
+    return {**out, **rest[0]} if len(rest) == 1 else {**out, "anyOf": rest}
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -81,6 +97,7 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     out = []
     for name, prop in schema["properties"].items():
+        prop = _without_null(prop)
         param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if "description" in prop:
             param["description"] = prop["description"]

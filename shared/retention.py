@@ -55,7 +55,8 @@ class RetentionResult(BaseModel):
     removed_days: list[date]
     removed_periods: int
     storage_operations: int
-    """Table-service calls for the expiry itself: one listing plus one delete per removed day."""
+    """Table-service calls for the expiry itself: one listing plus one delete per table of each
+    removed day (eight per day; nine for a day of the earlier one-table layout)."""
     salt_versions_in_use: list[str]
     """Salt versions that made raw data, notification state or survey answers still kept (erasure
     and export need them readable)."""
@@ -95,8 +96,9 @@ class Retention:
             self._events.ensure_day(day)
         days = self._events.days()
         expired = [day for day in days if day < keep_from]
+        operations = 1  # the listing
         for day in expired:
-            self._events.delete_day(day)
+            operations += self._events.delete_day(day)
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
         notification_rows = self._notifications.expire() if self._notifications is not None else 0
         if self._reports is not None:  # the raw-class report data expires with the raw days
@@ -119,7 +121,7 @@ class Retention:
             oldest_kept_day=keep_from,
             removed_days=expired,
             removed_periods=len(expired),
-            storage_operations=1 + len(expired),
+            storage_operations=operations,
             salt_versions_in_use=in_use,
             salt_versions_may_disable=may_disable,
             notification_rows_removed=notification_rows,

@@ -59,7 +59,7 @@ def crowd(client, users=1000):
 
 def all_events(client):
     storage, events = client.services.storage, client.services.tables.events
-    return [e for day in events.days() for e in storage.scan(events.table(day))]
+    return [e for day in events.days() for table in events.tables(day) for e in storage.scan(table)]
 
 
 def rotate(client):
@@ -262,3 +262,42 @@ def test_disabled_version_leaves_leftovers_unreachable_but_erasure_still_works(s
     assert len(leftovers) == 5 and {e["salt_version"] for e in leftovers} == {old_version}
     # Nobody can derive their pseudonym any more: the disabled version cannot be read.
     assert old_version not in client.services.salts.versions()
+
+
+def test_a_day_of_the_earlier_one_table_layout_is_read_erased_and_expired(subject):
+    """Days written before a day was split into eight tables (`ev<YYYYMMDD>`) stay visible to
+    every reader, the data subject's rows in them are erased, and they expire like the rest."""
+    from datetime import date
+
+    from shared.storage.core import period_key
+    from shared.storage.events import entity_of
+
+    client = subject
+    storage, events = client.services.storage, client.services.tables.events
+    day = client.clock.now.date() - timedelta(days=2)
+    legacy = storage.table(f"ev{period_key('daily', day)}")
+    me = client.services.pseudonymizer.every_version(TENANT, USER)[-1].event_pseudonym
+    moment = client.clock.now - timedelta(days=2)
+    for pseudonym, count in ((me, 4), (10**12 + 1, 3), (10**12 + 2, 2)):
+        rows = [
+            entity_of(stored_event(moment, pseudonym=pseudonym, salt_version=client.vault.latest))
+            for _ in range(count)
+        ]
+        storage.write_partition(legacy, rows, upsert=True)
+    assert day in events.days() and legacy in events.tables(day)
+    assert sum(1 for _ in events.facts(day)) == 9  # the aggregation reads it
+    assert len(mine(client)) == 5 + 4
+    response = client.post("/api/ops/erasure", {**SUBJECT, "mode": "delete"}, principal=OPS)
+    assert response.json()["events_affected"] == 9
+    assert mine(client) == []
+    assert sorted(e["pseudonym"] for e in storage.scan(legacy)) == [10**12 + 1] * 3 + [10**12 + 2] * 2
+
+    old = date(2020, 1, 1)
+    storage.write_partition(
+        storage.table(f"ev{period_key('daily', old)}"),
+        [entity_of(stored_event(client.clock.now.replace(year=2020, month=1, day=1), pseudonym=5))],
+        upsert=True,
+    )
+    assert old in events.days()
+    assert client.post("/api/ops/retention/run", {}, principal=OPS).json()["removed_days"] == ["2020-01-01"]
+    assert old not in events.days() and storage.table("ev20200101") not in client.tables()

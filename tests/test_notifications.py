@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from functions._openapi import PRINTABLE
 from shared.errors import StorageUnavailable
 from shared.notifications import Notifications, fold, nps
 from shared.services import build, install
@@ -808,7 +809,7 @@ def test_openapi_documents_the_routes_from_the_models(client):
             "name": "id",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": PRINTABLE},
         }
     ]
     assert "content" not in answer["responses"]["204"] and "404" in answer["responses"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functions._http import ENDPOINTS
+from functions._openapi import PRINTABLE
 from functions.reports_page import ROUTE as REPORT_PAGE
 
 
@@ -42,7 +43,7 @@ def test_report_routes_document_their_query_parameters_and_csv(client):
         "name": "tenant_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+        "schema": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": PRINTABLE},
     }
     launch = {p["name"]: p for p in document["paths"]["/api/reports/launch"]["get"]["parameters"]}
     assert launch["feature"]["required"] and launch["date"]["required"] and not launch["weeks"]["required"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
@@ -54,6 +54,12 @@ def compile_template(template: str) -> re.Pattern[str]:
             name = param[1:-1].split(":")[0].rstrip("?")
             out += f"(?P<{name[1:]}>.*)" if name.startswith("*") else f"(?P<{name}>[^/]+)"
     return re.compile(out + r"/?\Z", re.IGNORECASE)
+
+
+def route_value(raw: str) -> str:
+    """A route parameter as the Functions host hands it over: percent-decoded (UTF-8), except an
+    encoded slash, which stays `%2F` as in ASP.NET Core's routing."""
+    return unquote(re.sub("%2[fF]", "%252F", raw))
 
 
 def _methods(trigger: Any) -> frozenset[str] | None:
@@ -99,7 +105,7 @@ class Router:
         for route in self.routes:
             found = route.pattern.match(relative)
             if found and (route.methods is None or method.upper() in route.methods):
-                return route, found.groupdict()
+                return route, {name: route_value(value) for name, value in found.groupdict().items()}
         return None
 
     def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> func.HttpResponse:
