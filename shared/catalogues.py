@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.events import minimise_page
+from shared.events import page_segments
 from shared.storage.events import EventStore
 
 UNLISTED = "(unlisted)"
@@ -78,8 +79,23 @@ def parse_template(text: str) -> Template:
     return Template(text, tuple(segments))
 
 
+Picker = Callable[[Sequence[str]], object]
+"""The literal words a template compares, taken from a path's words (or the template's own)."""
+
+
+def _picker(positions: tuple[int, ...]) -> Picker:
+    if not positions:
+        return lambda _words: ()
+    return itemgetter(*positions)
+
+
 class PageCatalogue:
-    """Longest-match lookup of a sent page among the reviewed templates."""
+    """Longest-match lookup of a sent page among the reviewed templates.
+
+    The templates of one length are grouped by where their literal words stand (their mask), and
+    each group is a dict from those words to the template: a lookup is a handful of dict probes
+    per length instead of a word-by-word comparison with every template (each event's page is
+    matched, and pages that differ by an id miss any cache)."""
 
     def __init__(self, templates: Iterable[str]) -> None:
         parsed = [parse_template(text) for text in templates]
@@ -87,29 +103,55 @@ class PageCatalogue:
         if len(self.templates) != len(parsed):
             raise CatalogueError("a template is listed twice")
         self._root = "/" in self.templates
-        self._by_length: dict[int, list[Template]] = {}
+        by_length: dict[int, list[Template]] = {}
         for template in parsed:
             if template.segments:
-                self._by_length.setdefault(len(template.segments), []).append(template)
-        for group in self._by_length.values():  # most literal words first: /cases/new before /cases/{id}
-            group.sort(key=lambda t: (-t.literals, t.segments.index(None) if None in t.segments else 99))
-        self._longest = max(self._by_length, default=0)
+                by_length.setdefault(len(template.segments), []).append(template)
+        self._tiers: dict[int, list[list[tuple[Picker, dict[object, tuple[int, str]]]]]] = {}
+        for length, group in by_length.items():
+            # Most literal words first (/cases/new before /cases/{id}), then the earliest parameter;
+            # a stable sort, so the catalogue's order settles any remaining tie (the rank).
+            group.sort(key=_precedence)
+            tiers: dict[tuple[int, int], dict[tuple[int, ...], tuple[Picker, dict[object, tuple[int, str]]]]]
+            tiers = {}
+            for rank, template in enumerate(group):
+                positions = tuple(i for i, word in enumerate(template.segments) if word is not None)
+                masks = tiers.setdefault(_precedence(template), {})
+                if positions not in masks:
+                    masks[positions] = (_picker(positions), {})
+                pick, table = masks[positions]
+                table.setdefault(pick(template.segments), (rank, template.text))  # type: ignore[arg-type]
+            self._tiers[length] = [list(masks.values()) for masks in tiers.values()]  # in precedence order
+        self._longest = max(self._tiers, default=0)
         self.match = lru_cache(maxsize=8192)(self._match)
 
     def _match(self, page: str) -> str:
         """The template for a sent page, or `(unlisted)`.
 
         The longest template (most segments) that matches the path's leading segments wins; among
-        equally long ones, the one with more literal words. `/` matches only the start page.
-        """
-        parts = tuple(segment for segment in minimise_page(page).split("/") if segment)
+        equally long ones, the one with more literal words (then the earlier parameter, then the
+        catalogue's order). Literal words compare with the path's words lower-cased. `/` matches
+        only the start page. The page is minimised first (`page_segments`: the words of
+        `minimise_page(page)`), so a literal word never matches an id."""
+        parts = page_segments(page)
         if not parts:
             return "/" if self._root else UNLISTED
+        words = [part.lower() for part in parts[: self._longest]]
         for length in range(min(len(parts), self._longest), 0, -1):
-            for template in self._by_length.get(length, ()):
-                if template.matches(parts):
-                    return template.text
+            for tier in self._tiers.get(length, ()):
+                best: tuple[int, str] | None = None
+                for pick, table in tier:
+                    hit = table.get(pick(words))
+                    if hit is not None and (best is None or hit < best):
+                        best = hit
+                if best is not None:
+                    return best[1]
         return UNLISTED
+
+
+def _precedence(template: Template) -> tuple[int, int]:
+    segments = template.segments
+    return (-template.literals, segments.index(None) if None in segments else 99)
 
 
 class AppCatalogue:

@@ -135,6 +135,12 @@ def minimise_page(page: str) -> str:
     tokens, encoded text, dots) is treated as an identifier. So no digit, '@', '?' or '#'
     can ever be stored. Cached: real traffic repeats a small set of pages.
     """
+    return "/" + "/".join(page_segments(page))
+
+
+def page_segments(page: str) -> list[str]:
+    """The non-empty segments of `minimise_page(page)`, which is `/` joined with them: the page
+    catalogue matches on these, so a page is split once, not minimised, joined and split again."""
     path = page.partition("?")[0].partition("#")[0]
     scheme = path.find("://")
     if scheme != -1:
@@ -146,9 +152,15 @@ def minimise_page(page: str) -> str:
     if "%" in path:
         path = unquote(path)
     if _CLEAN_PATH.match(path):
-        return path.rstrip("/")
-    segments = [segment if _PLAIN_WORD.match(segment) else ID for segment in path.split("/") if segment]
-    return "/" + "/".join(segments)
+        return [segment for segment in path.split("/") if segment]
+    # A plain word: ASCII letters only (decided without the regex: the common case), else the regex.
+    return [
+        segment
+        if (segment.isascii() and segment.isalpha() and len(segment) <= 40) or _PLAIN_WORD.match(segment)
+        else ID
+        for segment in path.split("/")
+        if segment
+    ]
 
 
 def check_batch(batch: EventBatch, received: datetime, max_age: timedelta, max_ahead: timedelta) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 
 FORBIDDEN_FIELDS = frozenset(
     {
@@ -87,8 +88,13 @@ Scalar = str | int | float | bool | None
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+@lru_cache(maxsize=4096)
 def refused(key: str) -> bool:
-    """True if a field of this name could carry personal data."""
+    """True if a field of this name could carry personal data.
+
+    Cached per name: a pure function of the key, and every request logs the same handful of field
+    names, so the word split and part search run once per name instead of on every log call
+    (that was ~7% of a single-event request's CPU). Bounded, so odd names cannot grow it."""
     normal = key.lower().replace(".", "_").replace("-", "_")
     if normal in FORBIDDEN_FIELDS:
         return True
@@ -111,17 +117,26 @@ def _words(normal: str) -> tuple[str, ...]:
 
 def log(logger: logging.Logger, level: int, event: str, **fields: Scalar) -> None:
     """Write one structured event, e.g. log(LOG, INFO, "consent.changed", status="granted")."""
-    leaked = sorted(key for key in fields if refused(key))
-    if leaked:
-        raise ValueError(f"refusing to log personal-data fields: {leaked}")
-    clash = RESERVED.intersection(fields)
-    if clash:
-        raise ValueError(f"field names reserved by logging: {sorted(clash)}")
+    if fields:
+        _check_names(tuple(fields))
     if logger.isEnabledFor(level):
         text = " ".join(f"{key}={_text(value)}" for key, value in fields.items())
         # None is left out of the dimensions: OpenTelemetry attributes cannot hold it.
         extra = {"event": event, **{key: value for key, value in fields.items() if value is not None}}
         logger.log(level, f"{event} {text}" if text else event, extra=extra)
+
+
+@lru_cache(maxsize=1024)
+def _check_names(keys: tuple[str, ...]) -> None:
+    """Refuse personal-data and reserved field names. Cached per call site's tuple of names (a
+    call passes the same keywords every time), so the hot path pays one lookup per log call;
+    a refusal raises, and exceptions are never cached, so a bad name fails on every call."""
+    leaked = sorted(key for key in keys if refused(key))
+    if leaked:
+        raise ValueError(f"refusing to log personal-data fields: {leaked}")
+    clash = RESERVED.intersection(keys)
+    if clash:
+        raise ValueError(f"field names reserved by logging: {sorted(clash)}")
 
 
 def _text(value: Scalar) -> str:
