@@ -699,7 +699,7 @@ class ReportReader:
 
     def _cells[C: (ActiveCell, FeatureCell)](
         self,
-        read: Callable[[str, str | None, str, str], list[C]],
+        read: Callable[[str, str | None, str, str, str | None], list[C]],
         grain: str,
         tenant: str | None,
         user_type: str | None,
@@ -710,9 +710,7 @@ class ReportReader:
         partitions the filter names, narrowed to one user type if asked."""
         cells: list[C] = []
         for partition in self._partitions(tenant):
-            cells += read(grain, partition, period_key(grain, first), period_key(grain, last))
-        if user_type is not None:
-            cells = [c for c in cells if c.user_type == user_type]
+            cells += read(grain, partition, period_key(grain, first), period_key(grain, last), user_type)
         return cells
 
     def features(self, query: FeaturesQuery) -> FeaturesReport:

@@ -22,6 +22,10 @@ pytestmark = pytest.mark.system
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 schema = schemathesis.openapi.from_dict(build_document())
+# An invalid body can also be refused for its size (413, documented on every body route: the
+# contract's 32 KiB cap), before its content is read; schemathesis' own list lacks that status.
+_rejection = schema.config.checks.negative_data_rejection
+_rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 CROSS_FIELD_RULES = {
     "/api/events",
     "/api/ops/aggregation/run",

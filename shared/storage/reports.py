@@ -398,23 +398,30 @@ class ReportsStore:
         for entities in by_tenant.values():
             self._storage.write_partition(self._t(COHORTS), entities, upsert=True)
 
-    def _range(self, table: str, tenant: str | None, low: str, high: str) -> list[dict[str, object]]:
-        """Rows of one tenant partition (or of every partition, tenant None) with low <= RowKey < high."""
-        if tenant is None:
-            return self._storage.query(
-                table, "RowKey ge @low and RowKey lt @high", {"low": low, "high": high}
-            )
-        return self._storage.query(
-            table,
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            {"pk": tenant, "low": low, "high": high},
-        )
+    def _range(
+        self, table: str, tenant: str | None, low: str, high: str, user_type: str | None = None
+    ) -> list[dict[str, object]]:
+        """Rows of one tenant partition (or of every partition, tenant None) with low <= RowKey < high,
+        of one user type if given: filtered by the service, so a query over every tenant returns
+        only the rows it shows, not all four user types (docs/benchmarks.md: every tenant's 12
+        weeks at full size)."""
+        parameters: dict[str, object] = {"low": low, "high": high}
+        filter_ = "RowKey ge @low and RowKey lt @high"
+        if tenant is not None:
+            filter_ = f"PartitionKey eq @pk and {filter_}"
+            parameters["pk"] = tenant
+        if user_type is not None:
+            filter_ += " and user_type eq @user_type"
+            parameters["user_type"] = user_type
+        return self._storage.query(table, filter_, parameters)
 
-    def active(self, grain: str, tenant: str | None, first: str, last: str) -> list[ActiveCell]:
+    def active(
+        self, grain: str, tenant: str | None, first: str, last: str, user_type: str | None = None
+    ) -> list[ActiveCell]:
         if grain == "day":
-            rows = self._by_period(self._t(ACTIVE[grain]), tenant, first, last)
+            rows = self._by_period(self._t(ACTIVE[grain]), tenant, first, last, user_type)
         else:
-            rows = self._range(self._t(ACTIVE[grain]), tenant, f"{first}|", f"{last}|{HIGH}")
+            rows = self._range(self._t(ACTIVE[grain]), tenant, f"{first}|", f"{last}|{HIGH}", user_type)
         return [
             ActiveCell(
                 grain,
@@ -429,19 +436,24 @@ class ReportsStore:
             for e in rows
         ]
 
-    def _by_period(self, table: str, tenant: str | None, first: str, last: str) -> list[dict[str, object]]:
-        """Day cells: a partition range (the days), narrowed to one tenant's row-key range."""
-        if tenant is None:
-            return self._storage.query(
-                table, "PartitionKey ge @first and PartitionKey le @last", {"first": first, "last": last}
-            )
-        return self._storage.query(
-            table,
-            "PartitionKey ge @first and PartitionKey le @last and RowKey ge @low and RowKey lt @high",
-            {"first": first, "last": last, "low": f"{tenant}|", "high": f"{tenant}|{HIGH}"},
-        )
+    def _by_period(
+        self, table: str, tenant: str | None, first: str, last: str, user_type: str | None = None
+    ) -> list[dict[str, object]]:
+        """Day cells: a partition range (the days), narrowed to one tenant's row-key range and to
+        one user type if given."""
+        parameters: dict[str, object] = {"first": first, "last": last}
+        filter_ = "PartitionKey ge @first and PartitionKey le @last"
+        if tenant is not None:
+            filter_ += " and RowKey ge @low and RowKey lt @high"
+            parameters |= {"low": f"{tenant}|", "high": f"{tenant}|{HIGH}"}
+        if user_type is not None:
+            filter_ += " and user_type eq @user_type"
+            parameters["user_type"] = user_type
+        return self._storage.query(table, filter_, parameters)
 
-    def features(self, grain: str, tenant: str | None, first: str, last: str) -> list[FeatureCell]:
+    def features(
+        self, grain: str, tenant: str | None, first: str, last: str, user_type: str | None = None
+    ) -> list[FeatureCell]:
         return [
             FeatureCell(
                 grain,
@@ -453,7 +465,7 @@ class ReportsStore:
                 int(e["users"]),  # type: ignore[call-overload]
                 int(e["events"]),  # type: ignore[call-overload]
             )
-            for e in self._range(self._t(FEATURES[grain]), tenant, f"{first}|", f"{last}|{HIGH}")
+            for e in self._range(self._t(FEATURES[grain]), tenant, f"{first}|", f"{last}|{HIGH}", user_type)
         ]
 
     def cohorts(self, tenant: str | None, first: str, last: str) -> list[CohortCell]:
