@@ -405,15 +405,17 @@ class ReportsStore:
         of one user type if given: filtered by the service, so a query over every tenant returns
         only the rows it shows, not all four user types (docs/benchmarks.md: every tenant's 12
         weeks at full size)."""
-        parameters: dict[str, object] = {"low": low, "high": high}
-        filter_ = "RowKey ge @low and RowKey lt @high"
+        terms = {"RowKey ge @low": low, "RowKey lt @high": high}
         if tenant is not None:
-            filter_ = f"PartitionKey eq @pk and {filter_}"
-            parameters["pk"] = tenant
+            terms = {"PartitionKey eq @pk": tenant, **terms}
+        return self._query(table, terms, user_type)
+
+    def _query(self, table: str, terms: dict[str, str], user_type: str | None) -> list[dict[str, object]]:
+        """The rows matching every `term` (each names its one parameter), and the user type."""
         if user_type is not None:
-            filter_ += " and user_type eq @user_type"
-            parameters["user_type"] = user_type
-        return self._storage.query(table, filter_, parameters)
+            terms = {**terms, "user_type eq @user_type": user_type}
+        parameters = {term.rsplit("@", 1)[1]: value for term, value in terms.items()}
+        return self._storage.query(table, " and ".join(terms), parameters)
 
     def active(
         self, grain: str, tenant: str | None, first: str, last: str, user_type: str | None = None
@@ -441,15 +443,10 @@ class ReportsStore:
     ) -> list[dict[str, object]]:
         """Day cells: a partition range (the days), narrowed to one tenant's row-key range and to
         one user type if given."""
-        parameters: dict[str, object] = {"first": first, "last": last}
-        filter_ = "PartitionKey ge @first and PartitionKey le @last"
+        terms = {"PartitionKey ge @first": first, "PartitionKey le @last": last}
         if tenant is not None:
-            filter_ += " and RowKey ge @low and RowKey lt @high"
-            parameters |= {"low": f"{tenant}|", "high": f"{tenant}|{HIGH}"}
-        if user_type is not None:
-            filter_ += " and user_type eq @user_type"
-            parameters["user_type"] = user_type
-        return self._storage.query(table, filter_, parameters)
+            terms |= {"RowKey ge @low": f"{tenant}|", "RowKey lt @high": f"{tenant}|{HIGH}"}
+        return self._query(table, terms, user_type)
 
     def features(
         self, grain: str, tenant: str | None, first: str, last: str, user_type: str | None = None
