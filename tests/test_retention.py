@@ -101,7 +101,7 @@ def test_crash_between_periods_then_rerun(client, monkeypatch):
     assert client.services.tables.events.days() == [date(2026, 11, 1), *AHEAD]
 
 
-def test_cost_is_one_operation_per_period_not_per_event(make_client, monkeypatch):
+def test_cost_is_a_fixed_count_of_operations_per_period_not_per_event(make_client, monkeypatch):
     costs = []
     for size in (1, 300):
         client = make_client()
