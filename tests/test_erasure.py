@@ -264,13 +264,15 @@ def test_disabled_version_leaves_leftovers_unreachable_but_erasure_still_works(s
     assert old_version not in client.services.salts.versions()
 
 
-def test_a_day_of_the_earlier_one_table_layout_is_read_erased_and_expired(subject):
+@pytest.mark.parametrize("mode", ["delete", "unlink"])
+def test_a_day_of_the_earlier_one_table_layout_is_read_erased_and_expired(subject, mode):
     """Days written before a day was split into eight tables (`ev<YYYYMMDD>`) stay visible to
-    every reader, the data subject's rows in them are erased, and they expire like the rest."""
+    every reader, export leaves them as they are, the data subject's rows in them are erased or
+    unlinked, and they expire like the rest."""
     from datetime import date
 
     from shared.storage.core import period_key
-    from shared.storage.events import entity_of
+    from shared.storage.events import EventStore, entity_of
 
     client = subject
     storage, events = client.services.storage, client.services.tables.events
@@ -284,13 +286,20 @@ def test_a_day_of_the_earlier_one_table_layout_is_read_erased_and_expired(subjec
             for _ in range(count)
         ]
         storage.write_partition(legacy, rows, upsert=True)
+    assert len(EventStore(storage).user_events(day, me)) == 4  # never listed: the old table is read too
     assert day in events.days() and legacy in events.tables(day)
     assert sum(1 for _ in events.facts(day)) == 9  # the aggregation reads it
     assert len(mine(client)) == 5 + 4
-    response = client.post("/api/ops/erasure", {**SUBJECT, "mode": "delete"}, principal=OPS)
+    exported = client.post("/api/ops/export", SUBJECT, principal=OPS).json()
+    assert len(exported["events"]) == 9
+    assert sum(1 for e in storage.scan(legacy) if e["pseudonym"] == me) == 4  # export only reads
+
+    response = client.post("/api/ops/erasure", {**SUBJECT, "mode": mode}, principal=OPS)
     assert response.json()["events_affected"] == 9
     assert mine(client) == []
     assert sorted(e["pseudonym"] for e in storage.scan(legacy)) == [10**12 + 1] * 3 + [10**12 + 2] * 2
+    kept = [e for e in all_events(client) if "pseudonym" not in e]
+    assert len(kept) == (9 if mode == "unlink" else 0)  # unlinked rows: anonymous, in the new tables
 
     old = date(2020, 1, 1)
     storage.write_partition(

@@ -9,15 +9,14 @@ knows those keys, names and columns; callers see `StoredEvent` records and the `
 projection.
 
 Why a day is split (issue 11): the nightly aggregation reads a whole day. A table scan is a chain
-of 1,000-entity pages, one round trip after another; eight tables are eight chains that can be
-read side by side, and the cost of a page does not depend on how big a day grew. The local
-emulator makes the second point stark: Azurite filters and sorts the whole table for every
-continuation page, so one 100,000-event table costs it ~9 s of CPU to page through and eight
-12,500-event tables ~2 s (docs/benchmarks.md).
+of 1,000-entity pages; the local emulator filters and sorts the whole table for every
+continuation page, so one 100,000-event table cost Azurite ~9 s of CPU to page through and eight
+12,500-event tables ~2 s (docs/benchmarks.md). The tables are read one after another (each with
+its next page prefetched); in Azure, where a page costs the same in any table, the split gains
+nothing by itself and costs eight table deletes a day instead of one.
 
 Tables of the earlier layout (one `ev<YYYYMMDD>` per day) are still found, read, expired and
-erased: `days()` notes them, scans include them, and a data subject's partition is moved into
-its day's table before erasure or export reads it (`user_events`).
+erased: `days()` notes them, and scans, a data subject's reads and deletes include them.
 """
 
 from __future__ import annotations
@@ -140,8 +139,9 @@ class EventStore:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._legacy: set[date] | None = None
-        """Days held in one table of the earlier layout, as the last `days()` listing found them
-        (None: not listed yet, so every day may have one)."""
+        """Days with a table of the earlier layout, as `days()` listings found them (None: not
+        listed yet, so every day may have one). Callers that erase, export, expire or aggregate
+        list the days first; this version never creates such a table."""
 
     def table(self, day: date, partition: str) -> str:
         """The table that holds `partition` on `day`."""
@@ -204,7 +204,7 @@ class EventStore:
             yield from self._storage.rows(table, PLACE_COLUMNS)
 
     def days(self) -> list[date]:
-        """Days that have a raw-event table (one listing call). Only exact `ev<YYYYMMDD>s<n>` (or
+        """Days that have a raw-event table (one paged listing of the `ev` tables). Only exact `ev<YYYYMMDD>s<n>` (or
         earlier-layout `ev<YYYYMMDD>`) names count, so consent, aggregate and audit tables can
         never be mistaken for events."""
         prefix = self._storage.table(EVENTS)
@@ -219,7 +219,7 @@ class EventStore:
                 legacy.add(period_day(digits))
             elif shard[0] == "s" and shard[1:].isdigit() and int(shard[1:]) < SHARDS:
                 days.add(period_day(digits))
-        self._legacy = legacy
+        self._legacy = legacy if self._legacy is None else self._legacy | legacy  # never forgets one
         return sorted(days | legacy)
 
     def ensure_day(self, day: date) -> None:
@@ -234,28 +234,40 @@ class EventStore:
         return len(tables)
 
     def user_events(self, day: date, pseudonym: int) -> list[StoredEvent]:
-        """One user's events of one day: an exact-partition query, never a scan of everyone's.
-
-        On a day of the earlier layout, the user's partition is moved into the day's table first
-        (copied, then deleted from the old table; a re-run after a crash copies the same rows
-        again), so what erasure then deletes or unlinks is all in one place."""
+        """One user's events of one day: an exact-partition query, never a scan of everyone's
+        (in the day's table of the user's partition, and in its earlier-layout table if the day
+        may have one). Reads only: export calls this too."""
         partition = event_partition(pseudonym, "")
-        table = self.table(day, partition)
+        return [
+            _event(e)
+            for table in self._tables_of(day, partition)
+            for e in self._storage.partition(table, partition)
+        ]
+
+    def _tables_of(self, day: date, partition: str) -> list[str]:
+        """The tables that may hold `partition` on `day`: its table, and the earlier-layout one."""
+        tables = [self.table(day, partition)]
         if self._may_be_legacy(day):
-            legacy = self._storage.table(f"{EVENTS}{period_key('daily', day)}")
-            moved = [_event(row) for row in self._storage.partition(legacy, partition)]
-            if moved:
-                entities = [_entity(event, partition, int64(pseudonym)) for event in moved]
-                self._storage.write_partition(table, entities, upsert=True)
-                self._storage.delete_entities(legacy, ((partition, event.event_id) for event in moved))
-        return [_event(e) for e in self._storage.partition(table, partition)]
+            tables.append(self._storage.table(f"{EVENTS}{period_key('daily', day)}"))
+        return tables
 
     def delete(self, day: date, events: list[StoredEvent]) -> int:
-        by_table: dict[str, list[tuple[str, str]]] = {}
+        """Delete these events' rows. On a day that may have an earlier-layout table, each table's
+        partition is asked which of the rows it holds (a batch must name existing rows only)."""
+        keys: dict[str, set[str]] = {}
         for event in events:
-            partition = event_partition(event.pseudonym, event.tenant_ref)
-            by_table.setdefault(self.table(day, partition), []).append((partition, event.event_id))
-        return sum(self._storage.delete_entities(table, keys) for table, keys in by_table.items())
+            keys.setdefault(event_partition(event.pseudonym, event.tenant_ref), set()).add(event.event_id)
+        count = 0
+        for partition, rows in keys.items():
+            tables = self._tables_of(day, partition)
+            for table in tables:
+                held = rows
+                if len(tables) > 1:
+                    listed = self._storage.partition(table, partition, select=["RowKey"])
+                    held = rows & {str(row["RowKey"]) for row in listed}
+                if held:
+                    count += self._storage.delete_entities(table, ((partition, row) for row in sorted(held)))
+        return count
 
     def unlink(self, day: date, events: list[StoredEvent]) -> int:
         """Keep the events as anonymous rows (no pseudonym, session id or user type; hour only):
