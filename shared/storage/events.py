@@ -204,9 +204,9 @@ class EventStore:
             yield from self._storage.rows(table, PLACE_COLUMNS)
 
     def days(self) -> list[date]:
-        """Days that have a raw-event table (one paged listing of the `ev` tables). Only exact `ev<YYYYMMDD>s<n>` (or
-        earlier-layout `ev<YYYYMMDD>`) names count, so consent, aggregate and audit tables can
-        never be mistaken for events."""
+        """Days that have a raw-event table (one paged listing of the `ev` tables). Only exact
+        `ev<YYYYMMDD>s<n>` (or earlier-layout `ev<YYYYMMDD>`) names count, so consent, aggregate
+        and audit tables can never be mistaken for events."""
         prefix = self._storage.table(EVENTS)
         days: set[date] = set()
         legacy: set[date] = set()
