@@ -145,15 +145,21 @@ class EventStore:
 
     def table(self, day: date, partition: str) -> str:
         """The table that holds `partition` on `day`."""
-        return self._storage.table(f"{EVENTS}{period_key('daily', day)}s{shard_of(partition)}")
+        return self._shard_table(day, shard_of(partition))
+
+    def _shard_table(self, day: date, shard: int) -> str:
+        return f"{self._legacy_table(day)}s{shard}"
+
+    def _legacy_table(self, day: date) -> str:
+        """The day's one table of the earlier layout (the eight append `s<shard>` to its name)."""
+        return self._storage.table(f"{EVENTS}{period_key('daily', day)}")
 
     def tables(self, day: date) -> list[str]:
         """Every table that holds `day`'s events: its eight, and its earlier-layout table if
         there may be one."""
-        key = period_key("daily", day)
-        names = [self._storage.table(f"{EVENTS}{key}s{shard}") for shard in range(SHARDS)]
+        names = [self._shard_table(day, shard) for shard in range(SHARDS)]
         if self._may_be_legacy(day):
-            names.append(self._storage.table(f"{EVENTS}{key}"))
+            names.append(self._legacy_table(day))
         return names
 
     def _may_be_legacy(self, day: date) -> bool:
@@ -224,7 +230,7 @@ class EventStore:
 
     def ensure_day(self, day: date) -> None:
         for shard in range(SHARDS):
-            self._storage.ensure_table(self._storage.table(f"{EVENTS}{period_key('daily', day)}s{shard}"))
+            self._storage.ensure_table(self._shard_table(day, shard))
 
     def delete_day(self, day: date) -> int:
         """Expiry: the whole day, whatever it holds, in one call per table; returns the calls."""
@@ -248,7 +254,7 @@ class EventStore:
         """The tables that may hold `partition` on `day`: its table, and the earlier-layout one."""
         tables = [self.table(day, partition)]
         if self._may_be_legacy(day):
-            tables.append(self._storage.table(f"{EVENTS}{period_key('daily', day)}"))
+            tables.append(self._legacy_table(day))
         return tables
 
     def delete(self, day: date, events: list[StoredEvent]) -> int:
