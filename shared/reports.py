@@ -760,9 +760,7 @@ class ReportReader:
         latest = max(closed) if closed else None
         rows = []
         for partition in self._partitions(query.tenant):
-            for c in self._store.cohorts(partition, week_key(first), week_key(last)):
-                if query.user_type is not None and c.user_type != query.user_type:
-                    continue
+            for c in self._store.cohorts(partition, week_key(first), week_key(last), query.user_type):
                 elapsed = 0
                 if latest is not None:
                     elapsed = max(0, min(COHORT_WEEKS, (week_start(latest) - week_start(c.cohort)).days // 7))

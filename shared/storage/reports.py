@@ -465,7 +465,9 @@ class ReportsStore:
             for e in self._range(self._t(FEATURES[grain]), tenant, f"{first}|", f"{last}|{HIGH}", user_type)
         ]
 
-    def cohorts(self, tenant: str | None, first: str, last: str) -> list[CohortCell]:
+    def cohorts(
+        self, tenant: str | None, first: str, last: str, user_type: str | None = None
+    ) -> list[CohortCell]:
         return [
             CohortCell(
                 str(e["cohort"]),
@@ -474,7 +476,7 @@ class ReportsStore:
                 int(e["users"]),  # type: ignore[call-overload]
                 tuple(int(e[f"a{i}"]) for i in range(1, COHORT_WEEKS + 1)),  # type: ignore[call-overload]
             )
-            for e in self._range(self._t(COHORTS), tenant, f"{first}|", f"{last}|{HIGH}")
+            for e in self._range(self._t(COHORTS), tenant, f"{first}|", f"{last}|{HIGH}", user_type)
         ]
 
     # ---- build state -----------------------------------------------------------------------------
