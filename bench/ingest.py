@@ -117,7 +117,7 @@ class PlainHTTP:
         response = self.http.getresponse()
         payload = response.read()
         results = batch_results(response.getheader("Content-Type", ""), payload)
-        if response.status != 202 or sum(200 <= status < 300 for status, _ in results) != len(entities):
+        if response.status != 202 or sum(200 <= result.status < 300 for result in results) != len(entities):
             raise RuntimeError(f"plain batch failed: {response.status}")
 
 
@@ -272,6 +272,16 @@ class NoIOStorage:
 
             def write_partition(self, table: str, entities: list[dict[str, Any]], *, upsert: bool) -> None:
                 return None
+
+            def etag(self, table: str, partition: str, row: str) -> str | None:
+                return None
+
+            def write_conditional(
+                self, table: str, entities: list[dict[str, Any]], marker: dict[str, Any], etag: str | None
+            ) -> str:
+                """As `write_partition`: nothing is built or sent (the ETag lets later requests
+                take the known-marker path, as they do against a real store)."""
+                return 'W/"datetime\'2026-11-26T00%3A00%3A00Z\'"'
 
         return _Storage(real.service, "cpu")
 

@@ -27,6 +27,7 @@ COUNT_FIELDS = (
     "consent_deleted",
     "notification_rows_deleted",
     "notification_rows_removed",
+    "consent_markers_removed",
     "removed_periods",
     "built_days",
     "built_months",

@@ -12,17 +12,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import telemetry
+from shared.events import writable_days
 from shared.identity import Principal
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.settings import POLICY_VERSION_PATTERN, Settings
 from shared.storage.consent import ConsentChange, ConsentRecord, ConsentStore
+from shared.storage.events import EventStore
 
 LOG = logging.getLogger("cetegra.consent")
 
@@ -73,21 +75,31 @@ class ConsentService:
         pseudonymizer: Pseudonymizer,
         settings: Settings,
         clock: Callable[[], datetime],
+        events: EventStore | None = None,
     ) -> None:
         self._store = store
         self._pseudonymizer = pseudonymizer
         self._settings = settings
         self._clock = clock
+        self._events = events
+        """Where a withdrawal invalidates the consent markers that let a worker write a user's
+        events without reading the consent (shared/storage/events.py)."""
 
-    def lookup(self, principal: Principal) -> tuple[ConsentState, Pseudonyms]:
-        """The caller's decision and current pseudonyms, read from storage on every call: a
-        withdrawal must never be outlived by a cache.
+    def pseudonyms(self, principal: Principal) -> Pseudonyms:
+        """The caller's pseudonyms under the current salt."""
+        return self._pseudonymizer.current(principal.tenant_id, principal.user_id)
+
+    def lookup(
+        self, principal: Principal, current: Pseudonyms | None = None
+    ) -> tuple[ConsentState, Pseudonyms]:
+        """The caller's decision and current pseudonyms (`current` if given), read from storage
+        on every call: a withdrawal must never be outlived by a cache.
 
         After a salt rotation the record still sits under the old consent key: it is then found
         under an older enabled version and moved to the current key, so a rotation never resets
         anyone's decision (nor reveals it to whoever holds an old salt).
         """
-        pseudonyms = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
+        pseudonyms = current or self.pseudonyms(principal)
         record = self._store.state(pseudonyms.consent_key)
         if record is None:
             record = self._migrate(principal, pseudonyms)
@@ -135,6 +147,8 @@ class ConsentService:
                 previous_policy_version=previous.policy_version or "",
             ),
         )
+        if previous.granted and decision.status != "granted":  # "stops all future collection immediately"
+            self._revoke(self._pseudonymizer.every_version(principal.tenant_id, principal.user_id))
         telemetry.count(telemetry.CONSENT_DECISIONS, status=decision.status, previous=previous.status)
         log(
             LOG,
@@ -172,9 +186,32 @@ class ConsentService:
             ],
         }
 
-    def erase(self, pseudonyms: Pseudonyms) -> bool:
-        """Delete the record and its history under one consent key; True if there was one."""
-        return self._store.erase(pseudonyms.consent_key)
+    def erase(self, identities: list[Pseudonyms]) -> bool:
+        """Delete the record and its history under each of the user's consent keys (one per salt
+        version); True if there was any. A consent that was granted is then revoked as a
+        withdrawal is, so no worker goes on writing events on its strength."""
+        granted = any(
+            (state := self._store.state(p.consent_key)) is not None and state.status == "granted"
+            for p in identities
+        )
+        deleted = [self._store.erase(p.consent_key) for p in identities]
+        if granted:
+            self._revoke(identities)
+        return any(deleted)
+
+    def _revoke(self, identities: list[Pseudonyms]) -> None:
+        """Invalidate the user's consent markers on every day an event may still be written to:
+        from the oldest accepted client time to the furthest-ahead one (settings
+        EVENT_MAX_AGE_HOURS, EVENT_MAX_FUTURE_SECONDS), under every salt version's pseudonym."""
+        if self._events is None:
+            return
+        days = writable_days(
+            self._clock(),
+            timedelta(hours=self._settings.event_max_age_hours),
+            timedelta(seconds=self._settings.event_max_future_seconds),
+        )
+        written = self._events.revoke(days, [p.event_pseudonym for p in identities])
+        log(LOG, logging.INFO, "consent.markers_revoked", days=len(days), rows=written)
 
     def _view(self, state: ConsentState) -> ConsentView:
         return ConsentView(

@@ -96,8 +96,13 @@ class Erasure:
     def erase(self, user_id: str, tenant_id: str, mode: Literal["delete", "unlink"]) -> tuple[int, bool]:
         """Returns (events deleted or unlinked, whether a consent record was deleted).
 
-        Notification state and answers are erased too: `erase_notifications`."""
+        Notification state and answers are erased too: `erase_notifications`.
+
+        The consent goes first: once it is deleted (and, if it was granted, revoked as a
+        withdrawal is), no request can store another event, so the deletion below finds the
+        last of them."""
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
+        consent_deleted = self._consent.erase(identities)
         affected = 0
         for day, rows in self._find(identities):
             affected += (self._events.delete if mode == "delete" else self._events.unlink)(day, rows)
@@ -108,17 +113,16 @@ class Erasure:
         for entry in self._first_seen(tenant_id, identities):
             assert self._reports is not None
             self._reports.delete_first_seen([entry])
-        consent_deleted = [self._consent.erase(p) for p in identities]
         log(
             LOG,
             logging.INFO,
             "erasure.done",
             mode=mode,
             events_affected=affected,
-            consent_deleted=any(consent_deleted),
+            consent_deleted=consent_deleted,
             salt_versions=len(identities),
         )
-        return affected, any(consent_deleted)
+        return affected, consent_deleted
 
     def export(self, user_id: str, tenant_id: str) -> ExportResult:
         identities = self._pseudonymizer.every_version(tenant_id, user_id)

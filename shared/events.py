@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, NamedTuple
@@ -161,6 +161,13 @@ def page_segments(page: str) -> list[str]:
         for segment in path.split("/")
         if segment
     ]
+
+
+def writable_days(now: datetime, max_age: timedelta, max_ahead: timedelta) -> list[date]:
+    """The days an event received `now` may belong to (by its client time, `check_batch`'s window):
+    no other day's raw events can change any more."""
+    first, last = (now - max_age).date(), (now + max_ahead).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def check_batch(batch: EventBatch, received: datetime, max_age: timedelta, max_ahead: timedelta) -> None:

@@ -6,9 +6,12 @@ declined users' events "without a user identifier — individual events cannot b
 you" (DECLINED_MODE=anonymous). A user who was never asked (`unset`) has said neither, so their
 events are dropped in every mode. Anonymous rows carry no pseudonym, no session id and no user
 type, and their times keep the hour only, so nothing on them links events together or singles
-out the only admin of a small tenant. Consent is read from storage for each request — no cache
-that could let a withdrawn consent through — and "Withdrawal stops all future collection
-immediately". Pages and apps are stored only as catalogue entries (shared/catalogues.py).
+out the only admin of a small tenant. "Withdrawal stops all future collection immediately": a
+consented user's events are written only in a transaction that is conditional on their consent
+marker being as this worker last saw it, and a withdrawal changes the marker before it returns
+(shared/storage/events.py: `write_consented`). The consent itself is read whenever the marker is
+not known or has changed, never remembered. Pages and apps are stored only as catalogue entries
+(shared/catalogues.py).
 """
 
 from __future__ import annotations
@@ -19,27 +22,35 @@ from datetime import datetime, timedelta
 
 from shared import telemetry
 from shared.catalogues import UNLISTED, app_id, page_template
-from shared.consent import ConsentService
+from shared.consent import ConsentService, ConsentState
 from shared.errors import TooManyRequests
 from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, coarse_time
 from shared.identity import Principal
 from shared.limits import EventRateLimit
 from shared.logs import log
+from shared.pseudonyms import Pseudonyms
 from shared.settings import Settings
 from shared.storage import Tables
 from shared.storage.salt_usage import SaltUse
 from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.ingest")
+GRANTED = ConsentState("granted", None, None)
+"""What a write on a known consent marker knows: the consent stood (its details were not read)."""
 
 
 def keep(tables: Tables, records: Iterable[StoredEvent]) -> int:
     """Store accepted records: first which salt version made data on which day (so retention never
     meets data of a version it does not know about), then the events themselves."""
     records = list(records)
+    note_salts(tables, records)
+    return tables.events.write(records)
+
+
+def note_salts(tables: Tables, records: list[StoredEvent]) -> None:
+    """Which salt version makes data on which day, before any of that data is stored."""
     versions = {(record.day.date(), record.salt_version) for record in records}
     tables.salt_usage.note(SaltUse(day, version) for day, version in versions)
-    return tables.events.write(records)
 
 
 class Ingest:
@@ -68,24 +79,65 @@ class Ingest:
         except TooManyRequests:
             telemetry.count(telemetry.EVENTS_DROPPED, count, reason=telemetry.DROP_LIMIT)
             raise
-        consent, pseudonyms = self._consent.lookup(principal)
-        anonymous = False
-        if consent.granted:
-            pseudonym: int | None = pseudonyms.event_pseudonym
-        elif consent.status == "declined" and self._settings.declined_mode == "anonymous":
-            pseudonym, anonymous = None, True
+        pseudonyms = self._consent.pseudonyms(principal)
+        records = self._records(principal, batch, received, pseudonyms, exact=True)
+        looked_up: list[ConsentState] = []
+
+        def consented() -> bool:
+            """Asked only when the consent marker is unknown or changed. A known marker means this
+            worker wrote that day and salt version's events before, having noted the salt use."""
+            consent, _ = self._consent.lookup(principal, pseudonyms)
+            looked_up.append(consent)
+            if consent.granted:
+                note_salts(self._tables, records)
+            return consent.granted
+
+        if self._tables.events.write_consented(records, consented):
+            consent = looked_up[-1] if looked_up else GRANTED
+            self._note_tenant(principal, pseudonyms)
+        elif looked_up[-1].status == "declined" and self._settings.declined_mode == "anonymous":
+            consent = looked_up[-1]
+            records = self._records(principal, batch, received, pseudonyms, exact=False)
+            self._note_tenant(principal, pseudonyms)
+            keep(self._tables, records)
         else:
+            consent = looked_up[-1]
             log(LOG, logging.INFO, "events.dropped", consent=consent.status, count=count)
             telemetry.count(telemetry.EVENTS_DROPPED, count, reason=telemetry.DROP_CONSENT)
             return IngestResult(accepted=0, dropped=count)
+        anonymous = not consent.granted
+        telemetry.count(
+            telemetry.EVENTS_ACCEPTED, count, consent=consent.status, salt_version=pseudonyms.salt_version
+        )
+        unlisted_pages = sum(record.page == UNLISTED for record in records)
+        unlisted_apps = sum(record.app == UNLISTED for record in records)
+        if unlisted_pages:
+            telemetry.count(telemetry.EVENTS_DROPPED, unlisted_pages, reason=telemetry.DROP_UNLISTED_PAGE)
+        if unlisted_apps:
+            telemetry.count(telemetry.EVENTS_DROPPED, unlisted_apps, reason=telemetry.DROP_UNLISTED_APP)
+        log(LOG, logging.INFO, "events.accepted", consent=consent.status, count=count, anonymous=anonymous)
+        return IngestResult(accepted=count, dropped=0)
 
+    def _note_tenant(self, principal: Principal, pseudonyms: Pseudonyms) -> None:
         if self._tenants is not None:  # links the tenant's stable key on first sight (cached)
             self._tenants.note(principal.tenant_id, pseudonyms)
+
+    def _records(
+        self,
+        principal: Principal,
+        batch: EventBatch,
+        received: datetime,
+        pseudonyms: Pseudonyms,
+        *,
+        exact: bool,
+    ) -> list[StoredEvent]:
+        """The rows to store: exact for a consented user; for a declined user in anonymous mode
+        no pseudonym, session id or user type, and the hour only."""
         tenant, salt_version = pseudonyms.tenant_ref, pseudonyms.salt_version
-        exact = not anonymous  # anonymous rows: no session id, no user type, the hour only
+        pseudonym = pseudonyms.event_pseudonym if exact else None
         received_at = received if exact else coarse_time(received)
         user_type = principal.user_type if exact else None
-        records = [  # positional: StoredEvent's field order (the hot path; keywords cost ~1 us/event)
+        return [  # positional: StoredEvent's field order (the hot path; keywords cost ~1 us/event)
             StoredEvent(
                 event.event_id,
                 event.name,
@@ -101,13 +153,3 @@ class Ingest:
             )
             for event in batch.events
         ]
-        keep(self._tables, records)
-        telemetry.count(telemetry.EVENTS_ACCEPTED, count, consent=consent.status, salt_version=salt_version)
-        unlisted_pages = sum(record.page == UNLISTED for record in records)
-        unlisted_apps = sum(record.app == UNLISTED for record in records)
-        if unlisted_pages:
-            telemetry.count(telemetry.EVENTS_DROPPED, unlisted_pages, reason=telemetry.DROP_UNLISTED_PAGE)
-        if unlisted_apps:
-            telemetry.count(telemetry.EVENTS_DROPPED, unlisted_apps, reason=telemetry.DROP_UNLISTED_APP)
-        log(LOG, logging.INFO, "events.accepted", consent=consent.status, count=count, anonymous=anonymous)
-        return IngestResult(accepted=count, dropped=0)

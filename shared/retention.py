@@ -8,6 +8,7 @@ data are other tables and are never touched here. The same run expires notificat
 survey answers (shared/notifications.py: `Notifications.expire`), and the reports' raw-class data
 (the user-day rollup and the first-seen index, shared/reports.py), which is pseudonymous and
 expires with the raw days. Re-running, or resuming after a crash, simply deletes what is still there.
+It also removes the consent markers of days that can take no more events (`_seal`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared import telemetry
 from shared.errors import VaultUnavailable
+from shared.events import writable_days
 from shared.logs import log
 from shared.pseudonyms import SaltCache
 from shared.reports import ReportBuilder
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from shared.notifications import Notifications
 
 LOG = logging.getLogger("cetegra.retention")
+SEAL_DAYS = 3
+"""Days before the writable window whose consent markers each run removes (three nights' slack)."""
 
 
 def months_before(day: date, months: int) -> date:
@@ -66,6 +70,9 @@ class RetentionResult(BaseModel):
     notification_rows_removed: int = 0
     """Notification state of items archived or ended 30+ days ago, and state and survey answers
     older than the retention period (docs/notifications.md)."""
+    consent_markers_removed: int = 0
+    """Consent markers removed from days that can take no more events (shared/storage/events.py):
+    they only guard writes, and an erased user's marker must not stay longer than that."""
 
 
 class Retention:
@@ -83,6 +90,8 @@ class Retention:
         self._salt_usage = salt_usage
         self._reports = None if reports is None else ReportBuilder(reports, settings.aggregate_min_users)
         self._months = settings.retention_months
+        self._max_age = timedelta(hours=settings.event_max_age_hours)
+        self._max_ahead = timedelta(seconds=settings.event_max_future_seconds)
         self._clock = clock
         self._salts = salts
         self._notifications = notifications
@@ -100,6 +109,7 @@ class Retention:
         for day in expired:
             operations += self._events.delete_day(day)
             log(LOG, logging.INFO, "retention.removed_day", day=day.isoformat())
+        markers = self._seal(days)
         notification_rows = self._notifications.expire() if self._notifications is not None else 0
         if self._reports is not None:  # the raw-class report data expires with the raw days
             rollup_days, forgotten = self._reports.expire(keep_from)
@@ -125,7 +135,18 @@ class Retention:
             salt_versions_in_use=in_use,
             salt_versions_may_disable=may_disable,
             notification_rows_removed=notification_rows,
+            consent_markers_removed=markers,
         )
+
+    def _seal(self, days: list[date]) -> int:
+        """Remove the consent markers of the last SEAL_DAYS days before the first day that may
+        still take events (a missed night is caught up the next)."""
+        first = writable_days(self._clock(), self._max_age, self._max_ahead)[0]
+        sealed = [day for day in days if first - timedelta(days=SEAL_DAYS) <= day < first]
+        removed = sum(self._events.seal(day) for day in sealed)
+        if removed:
+            log(LOG, logging.INFO, "retention.markers_removed", days=len(sealed), rows=removed)
+        return removed
 
     def _salt_versions(self, keep_from: date) -> tuple[list[str], list[str] | None]:
         usage = self._salt_usage.all()

@@ -85,7 +85,7 @@ def build(
     salts = SaltCache(salt_source, ttl=settings.salt_cache_seconds)
     pseudonymizer = Pseudonymizer(salts)
     tables = Tables.over(storage)
-    consent = ConsentService(tables.consent, pseudonymizer, settings, clock)
+    consent = ConsentService(tables.consent, pseudonymizer, settings, clock, tables.events)
     store = tables.reports
     tenants = Tenants(store, pseudonymizer)
     notifications = Notifications(

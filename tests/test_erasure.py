@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.ingest import keep
+from shared.storage.events import MARKER
 from testing.client import POLICY
 from testing.factories import stored_event
 from testing.principal import principal_header
@@ -58,8 +59,15 @@ def crowd(client, users=1000):
 
 
 def all_events(client):
+    """Every event row (consent markers are not events: tests/test_consent_markers.py)."""
     storage, events = client.services.storage, client.services.tables.events
-    return [e for day in events.days() for table in events.tables(day) for e in storage.scan(table)]
+    return [
+        e
+        for day in events.days()
+        for table in events.tables(day)
+        for e in storage.scan(table)
+        if e["RowKey"] != MARKER
+    ]
 
 
 def rotate(client):

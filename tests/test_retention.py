@@ -160,7 +160,11 @@ def test_ops_route_needs_role_and_is_audited(client):
     assert sorted(r.status for r in records) == [200, 400, 403]
     granted = next(r for r in records if r.status == 200)
     assert granted.operation == "POST /api/ops/retention/run"
-    assert json.loads(granted.counts) == {"removed_periods": 1, "notification_rows_removed": 0}
+    assert json.loads(granted.counts) == {
+        "removed_periods": 1,
+        "notification_rows_removed": 0,
+        "consent_markers_removed": 0,
+    }
     assert granted.actor.startswith("o") and len(granted.actor) == 17
     text = json.dumps(records, default=str)
     for raw in (

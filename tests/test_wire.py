@@ -414,7 +414,7 @@ def test_batch_body_and_response_parsing():
         '{"odata.error":{"code":"EntityAlreadyExists","message":{"value":"0:exists"}}}\r\n'
         "--changesetresponse_2--\r\n--batchresponse_1--\r\n"
     )
-    [(status, payload)] = batch_results("multipart/mixed; boundary=batchresponse_1", failed.encode())
+    [(status, _, payload)] = batch_results("multipart/mixed; boundary=batchresponse_1", failed.encode())
     assert status == 409 and b"EntityAlreadyExists" in payload
     with pytest.raises(ValueError):
         batch_body(

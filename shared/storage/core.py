@@ -68,10 +68,16 @@ def int64(value: int) -> EntityProperty:
     return EntityProperty(value, EdmType.INT64)
 
 
+class RowChanged(Exception):
+    """A conditional write found its row changed since it was read (412), gone (404), or, for an
+    insert, already there (409): the transaction stored nothing."""
+
+
 @contextmanager
-def _service_errors(operation: str, *, reading: bool = False) -> Iterator[None]:
+def _service_errors(operation: str, *, reading: bool = False, conditional: bool = False) -> Iterator[None]:
     """Service failures → StorageUnavailable, as the SDK-based core mapped them. Reads treat any
-    404 (no such entity or table) as "nothing there"; writes learn that a table is missing."""
+    404 (no such entity or table) as "nothing there"; writes learn that a table is missing; a
+    conditional write learns that its condition failed (RowChanged)."""
     try:
         yield
     except TableError as exc:
@@ -79,6 +85,8 @@ def _service_errors(operation: str, *, reading: bool = False) -> Iterator[None]:
             raise _Absent from None
         if exc.status == 404 and exc.code == "TableNotFound":
             raise _TableMissing from None
+        if conditional and exc.status in (404, 409, 412):
+            raise RowChanged(exc.code) from None
         _unavailable(operation, exc)
     except (AzureError, OSError) as exc:
         _unavailable(operation, exc)
@@ -190,12 +198,15 @@ class Storage:
 
     # ---- entity-group transactions ------------------------------------------------------------
 
-    def write_partition(self, table: str, entities: list[Entity], *, upsert: bool) -> None:
+    def write_partition(
+        self, table: str, entities: list[Entity], *, upsert: bool, create: bool = True
+    ) -> bool:
         """Write entities of one partition as one transaction per 100: all or nothing per call.
 
         Upsert is insert-or-replace (the SDK's UpdateMode.REPLACE); otherwise insert, which fails
         the transaction if a row exists. Creates the table on first use (cached) so the hot path
-        costs one transaction.
+        costs one transaction; with `create=False` a missing table is left missing and nothing
+        is written (returns False).
         """
         kind: Any = "upsert" if upsert else "create"
         operations: list[Operation] = [(kind, e) for e in entities]
@@ -203,8 +214,49 @@ class Storage:
             self._submit(table, operations)
         except _TableMissing:
             self._known_tables.discard(table)
+            if not create:
+                return False
             self.ensure_table(table)
             self._submit(table, operations)
+        return True
+
+    def write_conditional(
+        self, table: str, entities: list[Entity], marker: Entity, etag: str | None
+    ) -> str | None:
+        """Write entities of one partition together with `marker`, a row of that partition that
+        the transaction inserts (etag None: fails if it exists) or replaces only if it still has
+        `etag`; returns the marker's new ETag. Raises RowChanged, having stored nothing, if the
+        condition fails. More than 99 entities take several transactions, each conditional on
+        the ETag the previous one gave the marker.
+
+        If the table did not exist, it is created and the write made, but None is returned:
+        whoever meant to invalidate the marker may have found no table and written nothing, so
+        this ETag proves nothing."""
+        try:
+            return self._conditional(table, entities, marker, etag)
+        except _TableMissing:
+            self._known_tables.discard(table)
+            self.ensure_table(table)
+            self._conditional(table, entities, marker, etag)
+            return None
+
+    def _conditional(self, table: str, entities: list[Entity], marker: Entity, etag: str | None) -> str:
+        step = MAX_BATCH - 1
+        for i in range(0, max(len(entities), 1), step):
+            operations: list[Operation] = [("upsert", e) for e in entities[i : i + step]]
+            operations.append(("create", marker) if etag is None else ("update", marker, etag))
+            with _service_errors("transaction", conditional=True):
+                etag = self._wire.submit(table, operations)[-1]
+            if etag is None:
+                _unavailable("transaction", TableError(None, "NoETag", "the marker's ETag is missing"))
+        assert etag is not None
+        return etag
+
+    def etag(self, table: str, partition: str, row: str) -> str | None:
+        """A row's current ETag (None if it or its table does not exist): the read a conditional
+        write starts from."""
+        with _service_errors("get_entity"):
+            return self._wire.etag(table, partition, row)
 
     def _submit(self, table: str, operations: list[Operation]) -> None:
         """Entity-group transactions of at most 100 operations (callers keep one partition)."""

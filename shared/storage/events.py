@@ -17,31 +17,56 @@ nothing by itself and costs eight table deletes a day instead of one.
 
 Tables of the earlier layout (one `ev<YYYYMMDD>` per day) are still found, read, expired and
 erased: `days()` notes them, and scans, a data subject's reads and deletes include them.
+
+Consent markers (issue 11): a user's day partition also holds one row `~consent` with no columns,
+written in the same transaction as every batch of that user's events — inserted if absent, else
+replaced only if it still has the ETag this worker last saw (`If-Match`). A worker that wrote the
+marker remembers its ETag, and its next request for that partition is that one transaction, with
+no consent read: "Withdrawal stops all future collection immediately" still holds, because a
+withdrawal (and an erasure) first stores the decision, then rewrites the marker in every table the
+user's events may still go to (`revoke`), which changes its ETag, so every remembered ETag fails
+and the next request reads the marker, then the consent, before it writes. Readers skip markers;
+the nightly retention removes them once their day can take no more events (`seal`).
 """
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
 from azure.data.tables import EntityProperty
 
+from shared.errors import StorageUnavailable
 from shared.events import StoredEvent, coarse_time
-from shared.storage.core import Entity, Storage, int64, period_day, period_key
+from shared.storage.core import Entity, RowChanged, Storage, int64, period_day, period_key
 
 EVENTS = "ev"
 ANONYMOUS_BUCKETS = 64
 SHARDS = 8
 """Tables per day. Part of the stored layout: changing it strands the days already written."""
 
+MARKER = "~consent"
+"""Row key of the consent marker in a user's day partition (event ids are UUIDs: never this)."""
+MARKS_REMEMBERED = 50_000
+"""Markers whose ETag one worker keeps (about 100 bytes each); the oldest is forgotten first."""
+MARK_ATTEMPTS = 8
+"""Marker read → consent read → conditional write, tried this often while other requests of the
+same user keep changing the marker (with a growing random pause between, so the racing requests
+spread out); then 503, and the client retries later."""
+MARK_PAUSE = 0.004
+"""Seconds: the pause before attempt n is random, up to n times this."""
+
 FACT_COLUMNS = ["session_id", "tenant", "user_type", "name", "app", "pseudonym", "page"]
 """The columns `EventFacts` projects (server-side $select), in its field order: what aggregation
 counts."""
 
-PLACE_COLUMNS = ["app", "page"]
-"""The columns `places` projects: where an event happened."""
+PLACE_COLUMNS = ["app", "page", "name"]
+"""The columns `places` reads: where an event happened (its name only tells events from markers)."""
 
 LINK_COLUMNS = ["pseudonym"]
 """The only column that links an event to a person (the erasure benchmark's full-scan baseline)."""
@@ -117,6 +142,24 @@ def _entity(event: StoredEvent, partition: str, pseudonym: EntityProperty | None
     return entity
 
 
+def _marker(partition: str) -> Entity:
+    return {"PartitionKey": partition, "RowKey": MARKER}
+
+
+def _events(entities: Iterable[Entity]) -> Iterator[StoredEvent]:
+    """The events among a partition's or table's rows (its consent markers left out)."""
+    return (_event(entity) for entity in entities if entity["RowKey"] != MARKER)
+
+
+class _Group(NamedTuple):
+    """One transaction's worth of a request: a day's events of one partition."""
+
+    table: str
+    partition: str
+    pseudonym: EntityProperty | None
+    entities: list[Entity]
+
+
 def _event(entity: Entity) -> StoredEvent:
     return StoredEvent(
         event_id=entity["RowKey"],
@@ -138,6 +181,9 @@ class EventStore:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
+        self._marks: dict[tuple[str, str], str] = {}
+        """(table, partition) → the ETag this worker last gave that consent marker."""
+        self._marks_lock = threading.Lock()
         self._legacy: set[date] | None = None
         """Days with a table of the earlier layout, as `days()` listings found them (None: not
         listed yet, so every day may have one). Callers that erase, export, expire or aggregate
@@ -170,10 +216,19 @@ class EventStore:
 
         Events of one request share a day and a partition, so this is one entity-group transaction
         (all or nothing). A batch whose client times straddle midnight takes one per day; if the
-        second fails the client gets 503, and its retry re-writes both idempotently.
+        second fails the client gets 503, and its retry re-writes both idempotently. Anonymous
+        rows, the seed data and the erasure's copies are written so; a consented user's events
+        go through `write_consented`.
         """
-        # One dict lookup per event; table, partition and Int64 value once per group.
-        groups: dict[tuple[date, int | str], tuple[str, str, EntityProperty | None, list[Entity]]] = {}
+        groups = self._groups(events)
+        for group in groups:
+            self._storage.write_partition(group.table, group.entities, upsert=True)
+        return sum(len(group.entities) for group in groups)
+
+    def _groups(self, events: Iterable[StoredEvent]) -> list[_Group]:
+        """The request's events by transaction: one dict lookup per event; table, partition and
+        Int64 value once per group."""
+        groups: dict[tuple[date, int | str], _Group] = {}
         for event in events:
             day = (event.ts or event.received).date()
             pseudonym = event.pseudonym
@@ -181,33 +236,114 @@ class EventStore:
             group = groups.get(key)
             if group is None:
                 partition = event_partition(pseudonym, event.tenant_ref)
-                group = groups[key] = (
+                group = groups[key] = _Group(
                     self.table(day, partition),
                     partition,
                     None if pseudonym is None else int64(pseudonym),
                     [],
                 )
-            group[3].append(_entity(event, group[1], group[2]))
-        for table, _, _, entities in groups.values():
-            self._storage.write_partition(table, entities, upsert=True)
-        return sum(len(group[3]) for group in groups.values())
+            group.entities.append(_entity(event, group.partition, group.pseudonym))
+        return list(groups.values())
+
+    def write_consented(self, events: Iterable[StoredEvent], consented: Callable[[], bool]) -> bool:
+        """Write one user's events only while their consent stands; False (nothing written) if
+        `consented()` says it does not.
+
+        Each partition's events go with its consent marker in one transaction. Where this worker
+        remembers the marker's ETag, that transaction is the whole request: it fails, storing
+        nothing, if the marker changed since (a withdrawal rewrites it). Otherwise, in this
+        order: read the marker's ETag, ask `consented()` (the consent read), write conditionally
+        on that ETag. A withdrawal stored after the consent read rewrote the marker after the
+        ETag read, so the write fails and the next attempt reads the withdrawal.
+        """
+        groups = self._groups(events)
+        known = [self._mark(group) for group in groups]
+        if all(etag is not None for etag in known):
+            try:
+                self._write_marked(groups, known)
+                return True
+            except RowChanged:
+                pass  # the marker changed: read it and the consent again
+        for attempt in range(MARK_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, attempt * MARK_PAUSE))  # noqa: S311 - jitter, not secrecy
+            etags = [self._storage.etag(group.table, group.partition, MARKER) for group in groups]
+            if not consented():
+                return False
+            try:
+                self._write_marked(groups, etags)
+                return True
+            except RowChanged:
+                continue
+        raise StorageUnavailable("the consent marker keeps changing")
+
+    def _mark(self, group: _Group) -> str | None:
+        return self._marks.get((group.table, group.partition))
+
+    def _write_marked(self, groups: list[_Group], etags: list[str | None]) -> None:
+        for group, etag in zip(groups, etags, strict=True):
+            key = (group.table, group.partition)
+            try:
+                etag = self._storage.write_conditional(
+                    group.table, group.entities, _marker(group.partition), etag
+                )
+            except RowChanged:
+                self._marks.pop(key, None)
+                raise
+            with self._marks_lock:
+                self._marks.pop(key, None)  # re-inserted last: the oldest is forgotten first
+                if etag is None:  # the table was new: the next request reads the consent again
+                    continue
+                self._marks[key] = etag
+                if len(self._marks) > MARKS_REMEMBERED:
+                    del self._marks[next(iter(self._marks))]
+
+    def revoke(self, days: Iterable[date], pseudonyms: Iterable[int]) -> int:
+        """After a withdrawal or an erasure is stored: rewrite the user's consent marker on each
+        day their events may still go to (under each pseudonym, as workers may still use an older
+        salt version), so no worker's remembered ETag holds any more. A marker is written even
+        where none was, so that a request which read no marker before the withdrawal cannot
+        insert one after it; but not into a missing table (no request remembers a marker in a
+        table it created: `write_conditional`). Returns the rows written."""
+        count = 0
+        for day in days:
+            for pseudonym in pseudonyms:
+                partition = event_partition(pseudonym, "")
+                table = self.table(day, partition)
+                self._marks.pop((table, partition), None)
+                count += self._storage.write_partition(table, [_marker(partition)], upsert=True, create=False)
+        return count
+
+    def seal(self, day: date) -> int:
+        """Remove a day's consent markers once no event can be written to that day any more (they
+        only guard writes; an erased user's marker must not outlive that). Returns the rows."""
+        count = 0
+        for shard in range(SHARDS):
+            table = self._shard_table(day, shard)
+            rows = self._storage.query(table, "RowKey eq @row", {"row": MARKER}, select=["PartitionKey"])
+            keys = ((str(row["PartitionKey"]), MARKER) for row in rows)
+            count += self._storage.delete_entities(table, keys)
+        return count
 
     def read(self, day: date) -> Iterator[StoredEvent]:
         for table in self.tables(day):
-            for entity in self._storage.scan(table):
-                yield _event(entity)
+            yield from _events(self._storage.scan(table))
 
     def facts(self, day: date) -> Iterator[EventFacts]:
         """The aggregation's projection of one day's events, server-side projected ($select)."""
         for table in self.tables(day):
-            yield from map(EventFacts._make, self._storage.rows(table, FACT_COLUMNS))
+            for row in self._storage.rows(table, FACT_COLUMNS):
+                if row[3] is not None:  # a name: an event, not a consent marker
+                    yield EventFacts._make(row)
 
     def places(self, day: date) -> Iterator[tuple[Any, ...]]:
         """(app, page) of each of one day's events, projected server-side: what the catalogue
         review counts (how many arrived as `(unlisted)`), nothing that points at a person:
         `(app, page)` tuples, None where absent."""
         for table in self.tables(day):
-            yield from self._storage.rows(table, PLACE_COLUMNS)
+            for app, page, name in self._storage.rows(table, PLACE_COLUMNS):
+                if name is not None:  # an event, not a consent marker
+                    yield app, page
 
     def days(self) -> list[date]:
         """Days that have a raw-event table (one paged listing of the `ev` tables). Only exact
@@ -245,9 +381,9 @@ class EventStore:
         may have one). Reads only: export calls this too."""
         partition = event_partition(pseudonym, "")
         return [
-            _event(e)
+            event
             for table in self._tables_of(day, partition)
-            for e in self._storage.partition(table, partition)
+            for event in _events(self._storage.partition(table, partition))
         ]
 
     def _tables_of(self, day: date, partition: str) -> list[str]:

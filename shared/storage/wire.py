@@ -40,7 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from json.encoder import encode_basestring_ascii
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
 from wsgiref.handlers import format_date_time
 
@@ -61,7 +61,10 @@ from azure.data.tables import EdmType, EntityProperty
 
 Entity = dict[str, Any]
 OperationKind = Literal["upsert", "create", "delete"]
-Operation = tuple[OperationKind, Mapping[str, Any]]
+Operation = tuple[OperationKind, Mapping[str, Any]] | tuple[Literal["update"], Mapping[str, Any], str]
+"""(kind, entity), or ("update", entity, ETag): replace the entity only if it still has that ETag
+(`If-Match`), so a transaction fails with 412 if anyone changed the row since it was read, and
+with 404 if it is gone."""
 
 API_VERSION = "2019-02-02"
 """The service version azure-data-tables 12.7 sends."""
@@ -385,7 +388,8 @@ _WRITE_HEADERS = (
 def batch_body(base_url: str, table: str, operations: Sequence[Operation]) -> tuple[str, bytes]:
     """(Content-Type, body) of one `$batch` holding one changeset of `operations`, built as the
     SDK's `_batch_send` builds it: upsert = PUT without If-Match (insert or replace), create = POST
-    (insert; 409 if the row exists), delete = DELETE with `If-Match: *`."""
+    (insert; 409 if the row exists), delete = DELETE with `If-Match: *`; and update = PUT with
+    `If-Match: <ETag>` (replace; 412 if the row changed, 404 if it is gone)."""
     if not operations:
         raise ValueError("a transaction needs at least one operation")
     if len(operations) > MAX_OPERATIONS:
@@ -398,7 +402,8 @@ def batch_body(base_url: str, table: str, operations: Sequence[Operation]) -> tu
     partition: str | None = None
     entity_url: str | None = None  # `<base>/<table>(PartitionKey='…',RowKey='`: the partition is quoted once
     memo: dict[int, str] = {}  # values shared by the entities (see _entity_json)
-    for index, (kind, entity) in enumerate(operations):
+    for index, operation in enumerate(operations):
+        kind, entity = operation[0], operation[1]
         if "PartitionKey" not in entity or "RowKey" not in entity:
             raise ValueError("PartitionKey and/or RowKey were not provided in entity")
         key = entity["PartitionKey"]
@@ -414,6 +419,13 @@ def batch_body(base_url: str, table: str, operations: Sequence[Operation]) -> tu
             parts.append(
                 f"{delimiter}{index}\r\n\r\nPUT {entity_url}{row}') HTTP/1.1\r\n{_WRITE_HEADERS}"
                 f"Content-Length: {len(body)}\r\n\r\n{body}\r\n"
+            )
+        elif len(operation) == 3:  # "update": replace only if the row still has this ETag
+            path = entity_path(table, key, entity["RowKey"])
+            body = _entity_json(entity, memo)
+            parts.append(
+                f"{delimiter}{index}\r\n\r\nPUT {base_url}{path} HTTP/1.1\r\n{_WRITE_HEADERS}"
+                f"If-Match: {operation[2]}\r\nContent-Length: {len(body)}\r\n\r\n{body}\r\n"
             )
         elif kind == "create":
             body = _entity_json(entity, memo)
@@ -444,9 +456,20 @@ def _parts(text: str, boundary: str) -> list[str]:
     return [chunk for chunk in chunks if not chunk.startswith("--")]
 
 
-def batch_results(content_type: str, body: bytes) -> list[tuple[int, bytes]]:
-    """(status, body) of each operation's response in a `$batch` response (for a failed changeset
-    the service returns only the failing operation's response)."""
+class BatchResult(NamedTuple):
+    status: int
+    etag: str | None
+    """The row's new ETag after a successful write (None for deletes and failures)."""
+    body: bytes
+
+
+_ETAG = re.compile(r"^ETag:[ \t]*(\S[^\r\n]*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def batch_results(content_type: str, body: bytes) -> list[BatchResult]:
+    """Status, ETag and body of each operation's response in a `$batch` response, in the
+    changeset's order (for a failed changeset the service returns only the failing operation's
+    response)."""
     match = _BOUNDARY.search(content_type)
     if match is None:
         raise TableError(None, "UnexpectedBatchResponse", "no multipart boundary")
@@ -463,8 +486,15 @@ def batch_results(content_type: str, body: bytes) -> list[tuple[int, bytes]]:
             status = _STATUS.match(response)
             if status is None:
                 raise TableError(None, "UnexpectedBatchResponse", "no status line")
-            payload = response.partition("\r\n\r\n")[2].rstrip("\r\n")
-            results.append((int(status.group(1)), payload.encode()))
+            head, _, payload = response.partition("\r\n\r\n")
+            etag = _ETAG.search(head)
+            results.append(
+                BatchResult(
+                    int(status.group(1)),
+                    None if etag is None else etag.group(1),
+                    payload.rstrip("\r\n").encode(),
+                )
+            )
     return results
 
 
@@ -581,15 +611,15 @@ class TableWire:
 
     # ---- entities ------------------------------------------------------------------------------
 
-    def submit(self, table: str, operations: Sequence[Operation]) -> None:
+    def submit(self, table: str, operations: Sequence[Operation]) -> list[str | None]:
         """One entity-group transaction: every operation is applied, or none (TableError).
+        Returns each operation's new ETag (None for a delete).
 
         A single operation is sent as that entity operation itself (Insert Or Replace, Insert,
-        Delete): as atomic as a one-operation changeset, one request just the same, and the
-        service answers without a multipart body to parse."""
+        Delete, Update): as atomic as a one-operation changeset, one request just the same, and
+        the service answers without a multipart body to parse."""
         if len(operations) == 1:
-            self._single(table, *operations[0])
-            return
+            return [self._single(table, operations[0])]
         content_type, body = batch_body(self.base_url, table, operations)
         if len(body) >= MAX_BATCH_BYTES:
             raise TableError(413, "RequestBodyTooLarge", f"{len(body)} bytes in one transaction")
@@ -608,18 +638,24 @@ class TableWire:
         if response.status_code != 202:
             raise error_of(response.status_code, response.content)
         results = batch_results(response.headers.get("Content-Type", ""), response.content)
-        for status, payload in results:
-            if not 200 <= status < 300:
-                raise error_of(status, payload)
+        for result in results:
+            if not 200 <= result.status < 300:
+                raise error_of(result.status, result.body)
         if len(results) != len(operations):
             raise TableError(202, "UnexpectedBatchResponse", f"{len(results)} of {len(operations)} results")
+        return [result.etag for result in results]
 
-    def _single(self, table: str, kind: OperationKind, entity: Mapping[str, Any]) -> None:
+    def _single(self, table: str, operation: Operation) -> str | None:
+        kind, entity = operation[0], operation[1]
         if "PartitionKey" not in entity or "RowKey" not in entity:
             raise ValueError("PartitionKey and/or RowKey were not provided in entity")
         if kind == "delete":
             path = entity_path(table, entity["PartitionKey"], entity["RowKey"])
             response = self.send("DELETE", path, headers={**_READ, "If-Match": "*"})
+        elif len(operation) == 3:
+            path = entity_path(table, entity["PartitionKey"], entity["RowKey"])
+            headers = {**_WRITE, "If-Match": operation[2]}
+            response = self.send("PUT", path, headers=headers, content=entity_json(entity).encode())
         elif kind == "upsert":
             path = entity_path(table, entity["PartitionKey"], entity["RowKey"])
             response = self.send("PUT", path, headers=_WRITE, content=entity_json(entity).encode())
@@ -630,6 +666,7 @@ class TableWire:
             raise ValueError(f"Unrecognized operation: {kind}")
         if response.status_code not in (201, 204):
             raise error_of(response.status_code, response.content)
+        return None if kind == "delete" else response.headers.get("ETag")
 
     def get_entity(self, table: str, partition: str, row: str) -> Entity | None:
         """The point read (None if the entity or its table does not exist)."""
@@ -639,6 +676,17 @@ class TableWire:
         if response.status_code != 200:
             raise error_of(response.status_code, response.content)
         return entity_from_json(json.loads(response.content))
+
+    def etag(self, table: str, partition: str, row: str) -> str | None:
+        """The row's current ETag, or None if the row or its table does not exist (a point read
+        that asks for no properties)."""
+        path = f"{entity_path(table, partition, row)}?$select=RowKey"
+        response = self.send("GET", path, headers=_READ)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise error_of(response.status_code, response.content)
+        return response.headers.get("ETag") or json.loads(response.content).get("odata.etag")
 
     def pages(
         self,

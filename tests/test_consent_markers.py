@@ -1,0 +1,298 @@
+"""Consent markers (issue 11): a worker that knows a user's marker writes their events in one
+transaction without reading the consent, and a withdrawal or an erasure made on *another* worker
+still stops the very next request. Two workers here are two object graphs (each with its own
+storage client and remembered ETags) over one Azurite table prefix, as two Functions instances
+over one account."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.consent import ConsentDecision
+from shared.errors import StorageUnavailable
+from shared.events import EventBatch, writable_days
+from shared.identity import principal_from_header
+from shared.services import Services, build
+from shared.storage.core import RowChanged
+from shared.storage.events import MARKER, event_partition
+from testing.client import POLICY, Client
+from testing.principal import principal_header
+
+SESSION = str(uuid.uuid4())
+
+
+def batch(n: int = 1, ts: str = "2026-11-23T11:59:00Z") -> EventBatch:
+    return EventBatch.model_validate_json(
+        json.dumps(
+            {
+                "events": [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "name": "nav.page_view",
+                        "session_id": SESSION,
+                        "ts": ts,
+                        "app": "workspace",
+                        "page": "/cases",
+                    }
+                    for _ in range(n)
+                ]
+            }
+        )
+    )
+
+
+class Worker:
+    """One Functions instance: its own services over the test's tables, whose writable days'
+    tables exist (the retention timer creates each day's tables ahead)."""
+
+    def __init__(self, client: Client, services: Services | None = None) -> None:
+        self.client = client
+        self.services = services or build(
+            client.services.settings, salt_source=client.vault.salt_source(), clock=client.clock
+        )
+        self.principal = principal_from_header(principal_header(), self.services.settings)
+        for day in writable_days(client.clock(), timedelta(hours=24), timedelta(seconds=300)):
+            self.services.tables.events.ensure_day(day)
+
+    def send(self, n: int = 1) -> dict[str, int]:
+        result = self.services.ingest.accept(self.principal, batch(n), self.client.clock())
+        return {"accepted": result.accepted, "dropped": result.dropped}
+
+    def decide(self, status: str) -> None:
+        decision = ConsentDecision(status=status, policy_version=POLICY)  # type: ignore[arg-type]
+        self.services.consent.decide(self.principal, decision)
+
+    def pseudonym(self) -> int:
+        return self.services.pseudonymizer.current(
+            self.principal.tenant_id, self.principal.user_id
+        ).event_pseudonym
+
+
+def events_stored(client: Client) -> int:
+    """Event rows in the day tables (consent markers are not events)."""
+    return sum(
+        1
+        for name, rows in client.stored().items()
+        if "ev2" in name
+        for row in rows
+        if row["RowKey"] != MARKER
+    )
+
+
+def markers(client: Client) -> list[tuple[str, str]]:
+    """(table, partition) of every consent marker stored."""
+    return sorted(
+        (name, row["PartitionKey"])
+        for name, rows in client.stored().items()
+        if "ev2" in name
+        for row in rows
+        if row["RowKey"] == MARKER
+    )
+
+
+class Transactions:
+    """Counts the storage calls one worker makes, by method and whether it is a `$batch`."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.calls: list[str] = []
+        wire = worker.services.storage._wire  # the project's own wire: no SDK private attribute
+        send = wire.send
+
+        def counting(method: str, path: str, **kw: Any) -> Any:
+            self.calls.append(f"{method} {path.split('(')[0].split('?')[0]}")
+            return send(method, path, **kw)
+
+        wire.send = counting  # type: ignore[method-assign]
+
+
+def test_a_known_marker_makes_a_request_one_transaction_without_a_consent_read(client):
+    worker = Worker(client)
+    worker.decide("granted")
+    calls = Transactions(worker)
+    assert worker.send(3) == {"accepted": 3, "dropped": 0}
+    first = list(calls.calls)
+    assert sum(call.endswith("consent") for call in first) == 1  # the consent read
+    calls.calls.clear()
+    for _ in range(5):
+        assert worker.send(3) == {"accepted": 3, "dropped": 0}
+    assert calls.calls == ["POST /$batch"] * 5  # events + marker: one transaction each, nothing read
+    assert events_stored(client) == 18
+    assert len(markers(client)) == 1
+
+
+def test_a_withdrawal_on_another_worker_stops_the_next_request(client):
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    assert a.send(2)["accepted"] == 2
+    assert a.send(2)["accepted"] == 2  # a now writes on its remembered ETag
+    b.decide("declined")
+    assert a.send(2) == {"accepted": 0, "dropped": 2}
+    assert a.send(2) == {"accepted": 0, "dropped": 2}
+    assert events_stored(client) == 4
+    b.decide("granted")  # and a new yes works at once, on a's side too
+    assert a.send(2) == {"accepted": 2, "dropped": 0}
+    assert events_stored(client) == 6
+
+
+def test_an_erasure_on_another_worker_stops_the_next_request_and_its_markers_are_sealed(client):
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    assert a.send(2)["accepted"] == 2
+    affected, consent_deleted = b.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")
+    assert (affected, consent_deleted) == (2, True)
+    assert a.send(2) == {"accepted": 0, "dropped": 2}  # consent unset: off
+    assert events_stored(client) == 0
+    # Only content-free markers remain, in the tables the user's events could still go to ...
+    left = markers(client)
+    assert left and all(row_partition == event_partition(a.pseudonym(), "") for _, row_partition in left)
+    assert all(
+        set(row) == {"PartitionKey", "RowKey"}
+        for rows in client.stored().values()
+        for row in rows
+        if row.get("RowKey") == MARKER
+    )
+    # ... until the retention run after those days stop taking events removes them.
+    client.clock.advance(days=3)
+    result = b.services.retention.run()
+    assert result.consent_markers_removed == len(left)
+    assert markers(client) == []
+
+
+def test_a_withdrawal_between_the_marker_read_and_the_write_wins(client):
+    """The slow path's order: marker ETag, then consent, then the conditional write. A withdrawal
+    stored after the consent read rewrites the marker, so the write stores nothing and the next
+    attempt reads the withdrawal."""
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    events = a.services.tables.events
+    pseudonyms = a.services.consent.pseudonyms(a.principal)
+    records = a.services.ingest._records(a.principal, batch(2), client.clock(), pseudonyms, exact=True)
+    answers: list[bool] = []
+
+    def consented() -> bool:
+        state, _ = a.services.consent.lookup(a.principal, pseudonyms)
+        if not answers:  # the consent was read as granted; now the withdrawal lands elsewhere
+            b.decide("declined")
+        answers.append(state.granted)
+        return state.granted
+
+    assert events.write_consented(records, consented) is False
+    assert answers == [True, False]
+    assert events_stored(client) == 0
+
+
+def test_a_withdrawal_invalidates_markers_under_every_enabled_salt_version(client):
+    """A worker may still hold the previous salt for a while after a rotation: its pseudonym's
+    marker is rewritten too."""
+    a = Worker(client)
+    a.decide("granted")
+    assert a.send(1)["accepted"] == 1
+    old_partition = event_partition(a.pseudonym(), "")
+    client.vault.rotate()
+    b = Worker(client)  # sees the new salt
+    b.decide("declined")
+    days = writable_days(client.clock(), timedelta(hours=24), timedelta(seconds=300))
+    partitions = {partition for _, partition in markers(client)}
+    assert old_partition in partitions and event_partition(b.pseudonym(), "") in partitions
+    assert len(markers(client)) == 2 * len(days)
+    assert a.send(1)["dropped"] == 1  # a still pseudonymises with the old salt (cached)
+
+
+def test_a_marker_in_a_table_the_request_created_is_not_trusted(client):
+    """A withdrawal skips a missing table, so a request that created the table (and wrote the
+    first marker in it) must read the consent again next time."""
+    a = Worker.__new__(Worker)
+    a.client, a.services = client, client.services  # no tables made ahead
+    a.principal = principal_from_header(principal_header(), client.services.settings)
+    a.decide("granted")
+    calls = Transactions(a)
+    for _ in range(3):
+        assert a.send(1)["accepted"] == 1
+    reads = [call for call in calls.calls if call.startswith("GET") and "tenants" not in call]
+    assert len(reads) == 4  # marker + consent, twice: the first write made the table
+    assert calls.calls[-1] == "POST /$batch"
+
+
+def test_a_decline_without_an_earlier_yes_stores_no_marker(client):
+    a = Worker(client)
+    a.decide("declined")
+    assert a.send(2) == {"accepted": 0, "dropped": 2}
+    assert markers(client) == []
+    assert client.entity_count() == 2  # the consent state and its history entry, nothing else
+
+
+def test_a_stale_etag_stores_nothing(client):
+    """Storage level: a transaction conditional on an old ETag fails whole (412)."""
+    storage = client.services.storage
+    table = storage.table("evcheck")
+    storage.ensure_table(table)
+    marker = {"PartitionKey": "p", "RowKey": MARKER}
+    first = storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "a", "n": 1}], marker, None)
+    second = storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "b", "n": 2}], marker, first)
+    assert second != first and storage.etag(table, "p", MARKER) == second
+    with pytest.raises(RowChanged):
+        storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "c", "n": 3}], marker, first)
+    with pytest.raises(RowChanged):  # an insert where the marker exists
+        storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "d", "n": 4}], marker, None)
+    many = [{"PartitionKey": "p", "RowKey": f"m{i:03d}"} for i in range(250)]  # three transactions
+    third = storage.write_conditional(table, many, marker, second)
+    assert storage.etag(table, "p", MARKER) == third
+    assert sorted(row["RowKey"] for row in storage.scan(table)) == sorted(
+        ["a", "b", MARKER] + [f"m{i:03d}" for i in range(250)]
+    )
+
+
+def test_concurrent_requests_of_one_user_are_all_stored(client):
+    """Two threads of one worker and a second worker send for the same user at once, with no
+    pause at all: each lost race on the marker is tried again (marker, consent, write). A request
+    that loses MARK_ATTEMPTS times in a row is a 503, which the client retries with the same event
+    ids (client/): nothing is lost or stored twice, and such 503s stay rare."""
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    errors: list[BaseException] = []
+    retried: list[int] = []
+
+    def send(worker: Worker) -> None:
+        try:
+            for _ in range(15):
+                events = batch(2)
+                for attempt in range(5):
+                    try:
+                        result = worker.services.ingest.accept(worker.principal, events, client.clock())
+                        break
+                    except StorageUnavailable:
+                        retried.append(attempt)
+                else:
+                    raise AssertionError("five 503s in a row")
+                assert result.accepted == 2
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in (a, a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert events_stored(client) == 90
+    assert len(retried) <= 4  # of 45 requests
+
+
+def test_readers_never_see_a_marker(client):
+    a = Worker(client)
+    a.decide("granted")
+    assert a.send(3)["accepted"] == 3
+    events = a.services.tables.events
+    day = client.clock().date()
+    assert len(list(events.read(day))) == 3
+    assert len(list(events.facts(day))) == 3
+    assert list(events.places(day)) == [("workspace", "/cases")] * 3
+    assert len(events.user_events(day, a.pseudonym())) == 3
+    export = a.services.erasure.export(a.principal.user_id, a.principal.tenant_id)
+    assert len(export.events) == 3
