@@ -273,7 +273,9 @@ class NoIOStorage:
             def write_partition(self, table: str, entities: list[dict[str, Any]], *, upsert: bool) -> None:
                 return None
 
-            def etag(self, table: str, partition: str, row: str) -> str | None:
+            def get_versioned(
+                self, table: str, partition: str, row: str
+            ) -> tuple[dict[str, Any], str] | None:
                 return None
 
             def write_conditional(
@@ -281,7 +283,7 @@ class NoIOStorage:
             ) -> str:
                 """As `write_partition`: nothing is built or sent (the ETag lets later requests
                 take the known-marker path, as they do against a real store)."""
-                return 'W/"datetime\'2026-11-26T00%3A00%3A00Z\'"'
+                return "W/\"datetime'2026-11-26T00%3A00%3A00Z'\""
 
         return _Storage(real.service, "cpu")
 

@@ -130,9 +130,18 @@ class ConsentService:
 
         Re-sending the same decision under the same policy version changes nothing and adds no
         history entry: the first decision's time stays the proof.
+
+        A withdrawal ("stops all future collection immediately") is stored, then revokes the
+        user's consent markers (shared/storage/events.py). If that failed half-way (503), the
+        client's retry finds the withdrawal stored and revokes again.
         """
         previous, pseudonyms = self.lookup(principal)
+        withdrawing = decision.status != "granted" and (
+            previous.granted or self._withdrawn_lately(pseudonyms)
+        )
         if previous.status == decision.status and previous.policy_version == decision.policy_version:
+            if withdrawing:
+                self._revoke(self._pseudonymizer.every_version(principal.tenant_id, principal.user_id))
             return self._view(previous)
 
         now = self._clock()
@@ -147,7 +156,7 @@ class ConsentService:
                 previous_policy_version=previous.policy_version or "",
             ),
         )
-        if previous.granted and decision.status != "granted":  # "stops all future collection immediately"
+        if withdrawing:
             self._revoke(self._pseudonymizer.every_version(principal.tenant_id, principal.user_id))
         telemetry.count(telemetry.CONSENT_DECISIONS, status=decision.status, previous=previous.status)
         log(
@@ -188,16 +197,38 @@ class ConsentService:
 
     def erase(self, identities: list[Pseudonyms]) -> bool:
         """Delete the record and its history under each of the user's consent keys (one per salt
-        version); True if there was any. A consent that was granted is then revoked as a
-        withdrawal is, so no worker goes on writing events on its strength."""
-        granted = any(
-            (state := self._store.state(p.consent_key)) is not None and state.status == "granted"
-            for p in identities
-        )
-        deleted = [self._store.erase(p.consent_key) for p in identities]
-        if granted:
+        version); True if there was any.
+
+        A granted consent is first withdrawn as the user would withdraw it (stored, then the
+        consent markers revoked), so no instance goes on writing events on its strength while
+        the erasure runs; if that fails half-way, a re-run finds the withdrawal and revokes again.
+        """
+        for pseudonyms in identities:
+            state = self._store.state(pseudonyms.consent_key)
+            if state is not None and state.status == "granted":
+                now, version = self._clock(), state.policy_version or ""
+                self._store.decide(
+                    pseudonyms.consent_key,
+                    ConsentRecord("declined", state.policy_version, now, state.salt_version),
+                    ConsentChange(now, "granted", "declined", version, version),
+                )
+        if any(self._withdrawn_lately(pseudonyms) for pseudonyms in identities):
             self._revoke(identities)
-        return any(deleted)
+        return any([self._store.erase(pseudonyms.consent_key) for pseudonyms in identities])
+
+    def _withdrawn_lately(self, pseudonyms: Pseudonyms) -> bool:
+        """Is the consent under this key off now, after a withdrawal recent enough that a marker
+        written before it may still be in a day that takes events (so a revoke may matter)?"""
+        state, history = self._store.read(pseudonyms.consent_key)
+        if state is None or state.status == "granted":
+            return False
+        since = self._clock() - timedelta(
+            days=1, hours=self._settings.event_max_age_hours, seconds=self._settings.event_max_future_seconds
+        )
+        return any(
+            change.previous_status == "granted" and change.status != "granted" and change.at >= since
+            for change in history
+        )
 
     def _revoke(self, identities: list[Pseudonyms]) -> None:
         """Invalidate the user's consent markers on every day an event may still be written to:

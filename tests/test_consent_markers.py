@@ -126,6 +126,24 @@ def test_a_known_marker_makes_a_request_one_transaction_without_a_consent_read(c
     assert len(markers(client)) == 1
 
 
+def test_a_granted_marker_spares_another_worker_a_second_consent_read(client):
+    """A marker that says `granted` was written after a consent read, and a withdrawal would have
+    rewritten it: a worker that reads it writes on its ETag, then on the ETag it gave it."""
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    assert a.send(1)["accepted"] == 1
+    calls = Transactions(b)
+    assert b.send(1)["accepted"] == 1
+    made = [c for c in calls.calls if "tenants" not in c and "saltusage" not in c]  # once per worker
+    # b knows no marker: consent read, insert (fails: a's marker exists), marker read, write on
+    # its ETag without a second consent read
+    assert [call.split(" /")[0] for call in made] == ["GET", "POST", "GET", "POST"]
+    assert made[0].endswith("consent") and "ev20261123s" in made[2]
+    calls.calls.clear()
+    assert b.send(1)["accepted"] == 1
+    assert calls.calls == ["POST /$batch"]
+
+
 def test_a_withdrawal_on_another_worker_stops_the_next_request(client):
     a, b = Worker(client), Worker(client)
     a.decide("granted")
@@ -152,7 +170,7 @@ def test_an_erasure_on_another_worker_stops_the_next_request_and_its_markers_are
     left = markers(client)
     assert left and all(row_partition == event_partition(a.pseudonym(), "") for _, row_partition in left)
     assert all(
-        set(row) == {"PartitionKey", "RowKey"}
+        row == {"PartitionKey": row["PartitionKey"], "RowKey": MARKER, "state": "revoked"}
         for rows in client.stored().values()
         for row in rows
         if row.get("RowKey") == MARKER
@@ -211,12 +229,16 @@ def test_a_marker_in_a_table_the_request_created_is_not_trusted(client):
     a.client, a.services = client, client.services  # no tables made ahead
     a.principal = principal_from_header(principal_header(), client.services.settings)
     a.decide("granted")
+    assert a.send(1)["accepted"] == 1  # consent read, insert: no table; table made, insert
+    [marker] = [row for rows in client.stored().values() for row in rows if row.get("RowKey") == MARKER]
+    assert marker["state"] == "unverified"  # no other worker trusts it either
     calls = Transactions(a)
-    for _ in range(3):
-        assert a.send(1)["accepted"] == 1
-    reads = [call for call in calls.calls if call.startswith("GET") and "tenants" not in call]
-    assert len(reads) == 4  # marker + consent, twice: the first write made the table
-    assert calls.calls[-1] == "POST /$batch"
+    assert a.send(1)["accepted"] == 1
+    made = [call.split(" /")[0] + (" consent" if call.endswith("consent") else "") for call in calls.calls]
+    assert made == ["GET consent", "POST", "GET", "GET consent", "POST"]  # insert failed; marker read
+    calls.calls.clear()
+    assert a.send(1)["accepted"] == 1
+    assert calls.calls == ["POST /$batch"]
 
 
 def test_a_decline_without_an_earlier_yes_stores_no_marker(client):
@@ -235,14 +257,14 @@ def test_a_stale_etag_stores_nothing(client):
     marker = {"PartitionKey": "p", "RowKey": MARKER}
     first = storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "a", "n": 1}], marker, None)
     second = storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "b", "n": 2}], marker, first)
-    assert second != first and storage.etag(table, "p", MARKER) == second
+    assert second != first and storage.get_versioned(table, "p", MARKER) == (marker, second)
     with pytest.raises(RowChanged):
         storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "c", "n": 3}], marker, first)
     with pytest.raises(RowChanged):  # an insert where the marker exists
         storage.write_conditional(table, [{"PartitionKey": "p", "RowKey": "d", "n": 4}], marker, None)
     many = [{"PartitionKey": "p", "RowKey": f"m{i:03d}"} for i in range(250)]  # three transactions
     third = storage.write_conditional(table, many, marker, second)
-    assert storage.etag(table, "p", MARKER) == third
+    assert storage.get_versioned(table, "p", MARKER) == (marker, third)
     assert sorted(row["RowKey"] for row in storage.scan(table)) == sorted(
         ["a", "b", MARKER] + [f"m{i:03d}" for i in range(250)]
     )
@@ -296,3 +318,35 @@ def test_readers_never_see_a_marker(client):
     assert len(events.user_events(day, a.pseudonym())) == 3
     export = a.services.erasure.export(a.principal.user_id, a.principal.tenant_id)
     assert len(export.events) == 3
+
+
+@pytest.mark.parametrize("how", ["withdrawal", "erasure"])
+def test_a_revoke_that_failed_is_done_by_the_retry(client, monkeypatch, how):
+    """The decision is stored before the markers are rewritten; if the rewrite fails (503), the
+    client's re-sent withdrawal, or the re-run erasure, finds it stored and rewrites them."""
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    assert a.send(2)["accepted"] == 2
+    events = b.services.tables.events
+    revoke = events.revoke
+
+    def unavailable(*args: Any, **kwargs: Any) -> int:
+        raise StorageUnavailable("table storage is unavailable")
+
+    monkeypatch.setattr(events, "revoke", unavailable)
+    erase = lambda: b.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")  # noqa: E731
+    with pytest.raises(StorageUnavailable):
+        b.decide("declined") if how == "withdrawal" else erase()
+    assert a.send(2)["accepted"] == 2  # the markers still stand: the request raced the withdrawal
+    monkeypatch.setattr(events, "revoke", revoke)
+    b.decide("declined") if how == "withdrawal" else erase()  # the same request again
+    assert a.send(2) == {"accepted": 0, "dropped": 2}
+    assert events_stored(client) == (4 if how == "withdrawal" else 0)
+
+
+def test_a_resent_decline_of_someone_who_never_said_yes_stores_no_marker(client):
+    a = Worker(client)
+    a.decide("declined")
+    a.decide("declined")
+    a.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")
+    assert markers(client) == []

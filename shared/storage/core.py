@@ -68,6 +68,10 @@ def int64(value: int) -> EntityProperty:
     return EntityProperty(value, EdmType.INT64)
 
 
+class TableMissing(Exception):
+    """A conditional write found no table: the caller decides how to create it and what to write."""
+
+
 class RowChanged(Exception):
     """A conditional write found its row changed since it was read (412), gone (404), or, for an
     insert, already there (409): the transaction stored nothing."""
@@ -220,25 +224,18 @@ class Storage:
             self._submit(table, operations)
         return True
 
-    def write_conditional(
-        self, table: str, entities: list[Entity], marker: Entity, etag: str | None
-    ) -> str | None:
+    def write_conditional(self, table: str, entities: list[Entity], marker: Entity, etag: str | None) -> str:
         """Write entities of one partition together with `marker`, a row of that partition that
         the transaction inserts (etag None: fails if it exists) or replaces only if it still has
         `etag`; returns the marker's new ETag. Raises RowChanged, having stored nothing, if the
-        condition fails. More than 99 entities take several transactions, each conditional on
-        the ETag the previous one gave the marker.
-
-        If the table did not exist, it is created and the write made, but None is returned:
-        whoever meant to invalidate the marker may have found no table and written nothing, so
-        this ETag proves nothing."""
+        condition fails, and TableMissing if the table does not exist. More than 99 entities
+        take several transactions, each conditional on the ETag the previous one gave the
+        marker."""
         try:
             return self._conditional(table, entities, marker, etag)
         except _TableMissing:
             self._known_tables.discard(table)
-            self.ensure_table(table)
-            self._conditional(table, entities, marker, etag)
-            return None
+            raise TableMissing(table) from None
 
     def _conditional(self, table: str, entities: list[Entity], marker: Entity, etag: str | None) -> str:
         step = MAX_BATCH - 1
@@ -252,11 +249,11 @@ class Storage:
         assert etag is not None
         return etag
 
-    def etag(self, table: str, partition: str, row: str) -> str | None:
-        """A row's current ETag (None if it or its table does not exist): the read a conditional
-        write starts from."""
+    def get_versioned(self, table: str, partition: str, row: str) -> tuple[Entity, str] | None:
+        """A row and its current ETag (None if it or its table does not exist): the read a
+        conditional write starts from."""
         with _service_errors("get_entity"):
-            return self._wire.etag(table, partition, row)
+            return self._wire.get_versioned(table, partition, row)
 
     def _submit(self, table: str, operations: list[Operation]) -> None:
         """Entity-group transactions of at most 100 operations (callers keep one partition)."""

@@ -18,15 +18,16 @@ nothing by itself and costs eight table deletes a day instead of one.
 Tables of the earlier layout (one `ev<YYYYMMDD>` per day) are still found, read, expired and
 erased: `days()` notes them, and scans, a data subject's reads and deletes include them.
 
-Consent markers (issue 11): a user's day partition also holds one row `~consent` with no columns,
-written in the same transaction as every batch of that user's events — inserted if absent, else
-replaced only if it still has the ETag this worker last saw (`If-Match`). A worker that wrote the
-marker remembers its ETag, and its next request for that partition is that one transaction, with
-no consent read: "Withdrawal stops all future collection immediately" still holds, because a
-withdrawal (and an erasure) first stores the decision, then rewrites the marker in every table the
-user's events may still go to (`revoke`), which changes its ETag, so every remembered ETag fails
-and the next request reads the marker, then the consent, before it writes. Readers skip markers;
-the nightly retention removes them once their day can take no more events (`seal`).
+Consent markers (issue 11): a user's day partition also holds one row `~consent` (one column,
+`state`), written in the same transaction as every batch of that user's events — inserted if
+absent, else replaced only if it still has the ETag last seen (`If-Match`). A worker that wrote
+the marker remembers its ETag, and its next request for that partition is that one transaction,
+with no consent read; one that did not reads the marker first and, unless it says `granted`, the
+consent. "Withdrawal stops all future collection immediately" still holds, because a withdrawal
+(and an erasure) first stores the decision, then rewrites the marker as `revoked` in every table
+the user's events may still go to (`revoke`), which changes its ETag: every remembered or read
+ETag fails, and the next request reads `revoked`, then the consent, before it writes. Readers
+skip markers; the nightly retention removes them once their day can take no more events (`seal`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from azure.data.tables import EntityProperty
 
 from shared.errors import StorageUnavailable
 from shared.events import StoredEvent, coarse_time
-from shared.storage.core import Entity, RowChanged, Storage, int64, period_day, period_key
+from shared.storage.core import Entity, RowChanged, Storage, TableMissing, int64, period_day, period_key
 
 EVENTS = "ev"
 ANONYMOUS_BUCKETS = 64
@@ -52,6 +53,10 @@ SHARDS = 8
 
 MARKER = "~consent"
 """Row key of the consent marker in a user's day partition (event ids are UUIDs: never this)."""
+GRANTED, REVOKED, UNVERIFIED = "granted", "revoked", "unverified"
+"""A marker's `state`: written with events after a consent read (or on a granted marker); written
+by a withdrawal or erasure; written with events into a table the same request created (a
+withdrawal in between would have found no table to mark, so this one proves nothing)."""
 MARKS_REMEMBERED = 50_000
 """Markers whose ETag one worker keeps (about 100 bytes each); the oldest is forgotten first."""
 MARK_ATTEMPTS = 8
@@ -142,8 +147,8 @@ def _entity(event: StoredEvent, partition: str, pseudonym: EntityProperty | None
     return entity
 
 
-def _marker(partition: str) -> Entity:
-    return {"PartitionKey": partition, "RowKey": MARKER}
+def _marker(partition: str, state: str) -> Entity:
+    return {"PartitionKey": partition, "RowKey": MARKER, "state": state}
 
 
 def _events(entities: Iterable[Entity]) -> Iterator[StoredEvent]:
@@ -249,52 +254,70 @@ class EventStore:
         """Write one user's events only while their consent stands; False (nothing written) if
         `consented()` says it does not.
 
-        Each partition's events go with its consent marker in one transaction. Where this worker
-        remembers the marker's ETag, that transaction is the whole request: it fails, storing
-        nothing, if the marker changed since (a withdrawal rewrites it). Otherwise, in this
-        order: read the marker's ETag, ask `consented()` (the consent read), write conditionally
-        on that ETag. A withdrawal stored after the consent read rewrote the marker after the
-        ETag read, so the write fails and the next attempt reads the withdrawal.
+        Each partition's events go with its consent marker in one transaction, conditional on the
+        marker's ETag: it fails, storing nothing, if anyone changed the marker since it was read.
+        Where this worker remembers the ETag it last gave the marker, that transaction is the
+        whole request. Where it knows none, it asks `consented()` (the consent read) and inserts
+        the marker, which fails if one exists. Otherwise, or after that failed, in this order:
+        read the marker; unless it says `granted`, ask `consented()`; write. A `granted` marker
+        was written by a request that had read the consent, and a withdrawal stores its decision
+        before it rewrites the marker (`revoke`), so a granted marker's ETag is as good as a
+        remembered one: if a withdrawal came in between, the write fails, and the next attempt
+        reads `revoked` and the consent.
         """
         groups = self._groups(events)
-        known = [self._mark(group) for group in groups]
+        known = [self._marks.get((group.table, group.partition)) for group in groups]
         if all(etag is not None for etag in known):
             try:
                 self._write_marked(groups, known)
                 return True
             except RowChanged:
-                pass  # the marker changed: read it and the consent again
-        for attempt in range(MARK_ATTEMPTS):
-            if attempt:
-                time.sleep(random.uniform(0, attempt * MARK_PAUSE))  # noqa: S311 - jitter, not secrecy
-            etags = [self._storage.etag(group.table, group.partition, MARKER) for group in groups]
+                pass  # the marker changed: read it (and perhaps the consent) again
+        elif all(etag is None for etag in known):
+            # Most likely the user's first request of the day: read the consent, then insert the
+            # marker with the events. The insert fails if any marker exists by then, so also if a
+            # withdrawal stored after the consent read has marked the table.
             if not consented():
                 return False
             try:
-                self._write_marked(groups, etags)
+                self._write_marked(groups, known)
+                return True
+            except RowChanged:
+                pass  # a marker exists (another worker's, or a withdrawal's): read it
+        for attempt in range(MARK_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, attempt * MARK_PAUSE))  # noqa: S311 - jitter, not secrecy
+            marks = [self._storage.get_versioned(group.table, group.partition, MARKER) for group in groups]
+            trusted = all(mark is not None and mark[0].get("state") == GRANTED for mark in marks)
+            if not trusted and not consented():
+                return False
+            try:
+                self._write_marked(groups, [None if mark is None else mark[1] for mark in marks])
                 return True
             except RowChanged:
                 continue
         raise StorageUnavailable("the consent marker keeps changing")
 
-    def _mark(self, group: _Group) -> str | None:
-        return self._marks.get((group.table, group.partition))
-
     def _write_marked(self, groups: list[_Group], etags: list[str | None]) -> None:
         for group, etag in zip(groups, etags, strict=True):
             key = (group.table, group.partition)
             try:
-                etag = self._storage.write_conditional(
-                    group.table, group.entities, _marker(group.partition), etag
+                written = self._storage.write_conditional(
+                    group.table, group.entities, _marker(group.partition, GRANTED), etag
                 )
             except RowChanged:
                 self._marks.pop(key, None)
                 raise
+            except TableMissing:  # a withdrawal meanwhile would have found no table to mark
+                self._marks.pop(key, None)
+                self._storage.ensure_table(group.table)
+                self._storage.write_conditional(
+                    group.table, group.entities, _marker(group.partition, UNVERIFIED), etag
+                )
+                continue
             with self._marks_lock:
                 self._marks.pop(key, None)  # re-inserted last: the oldest is forgotten first
-                if etag is None:  # the table was new: the next request reads the consent again
-                    continue
-                self._marks[key] = etag
+                self._marks[key] = written
                 if len(self._marks) > MARKS_REMEMBERED:
                     del self._marks[next(iter(self._marks))]
 
@@ -311,7 +334,8 @@ class EventStore:
                 partition = event_partition(pseudonym, "")
                 table = self.table(day, partition)
                 self._marks.pop((table, partition), None)
-                count += self._storage.write_partition(table, [_marker(partition)], upsert=True, create=False)
+                marker = _marker(partition, REVOKED)
+                count += self._storage.write_partition(table, [marker], upsert=True, create=False)
         return count
 
     def seal(self, day: date) -> int:

@@ -677,16 +677,19 @@ class TableWire:
             raise error_of(response.status_code, response.content)
         return entity_from_json(json.loads(response.content))
 
-    def etag(self, table: str, partition: str, row: str) -> str | None:
-        """The row's current ETag, or None if the row or its table does not exist (a point read
-        that asks for no properties)."""
-        path = f"{entity_path(table, partition, row)}?$select=RowKey"
-        response = self.send("GET", path, headers=_READ)
+    def get_versioned(self, table: str, partition: str, row: str) -> tuple[Entity, str] | None:
+        """The point read with the row's current ETag (None if the entity or its table does not
+        exist): what a conditional write starts from."""
+        response = self.send("GET", entity_path(table, partition, row), headers=_READ)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise error_of(response.status_code, response.content)
-        return response.headers.get("ETag") or json.loads(response.content).get("odata.etag")
+        raw = json.loads(response.content)
+        etag = response.headers.get("ETag") or raw.get("odata.etag")
+        if not etag:
+            raise TableError(200, "NoETag", "the read returned no ETag")
+        return entity_from_json(raw), etag
 
     def pages(
         self,
