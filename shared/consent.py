@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +29,9 @@ from shared.storage.events import EventStore
 LOG = logging.getLogger("cetegra.consent")
 
 Status = Literal["granted", "declined", "unset"]
+REVOKE_SLACK = timedelta(hours=1)
+"""Added to the accepted window of client times when choosing the days a withdrawal revokes: a
+request received before the withdrawal may still be writing, and instances' clocks differ."""
 
 
 class ConsentDecision(BaseModel):
@@ -132,9 +135,12 @@ class ConsentService:
         history entry: the first decision's time stays the proof.
 
         A withdrawal ("stops all future collection immediately") is stored, then revokes the
-        user's consent markers (shared/storage/events.py). If that failed half-way (503), the
-        client's retry finds the withdrawal stored and revokes again.
+        user's consent markers (shared/storage/events.py). If that failed half-way (503), a
+        re-sent withdrawal finds it stored and revokes again; without one, no instance writes on
+        a consent read older than MARKER_TRUST (5 minutes).
         """
+        if decision.status != "granted":  # a withdrawal must reach every version in use
+            self._pseudonymizer.refresh()
         previous, pseudonyms = self.lookup(principal)
         withdrawing = decision.status != "granted" and (
             previous.granted or self._withdrawn_lately(pseudonyms)
@@ -230,17 +236,22 @@ class ConsentService:
             for change in history
         )
 
+    def revoke_days(self) -> list[date]:
+        """The days a withdrawal now revokes the markers of: those an event may still be written
+        to, with an hour's slack each side (requests in flight, clock skew between instances)."""
+        return writable_days(
+            self._clock(),
+            timedelta(hours=self._settings.event_max_age_hours) + REVOKE_SLACK,
+            timedelta(seconds=self._settings.event_max_future_seconds) + REVOKE_SLACK,
+        )
+
     def _revoke(self, identities: list[Pseudonyms]) -> None:
         """Invalidate the user's consent markers on every day an event may still be written to:
         from the oldest accepted client time to the furthest-ahead one (settings
         EVENT_MAX_AGE_HOURS, EVENT_MAX_FUTURE_SECONDS), under every salt version's pseudonym."""
         if self._events is None:
             return
-        days = writable_days(
-            self._clock(),
-            timedelta(hours=self._settings.event_max_age_hours),
-            timedelta(seconds=self._settings.event_max_future_seconds),
-        )
+        days = self.revoke_days()
         written = self._events.revoke(days, [p.event_pseudonym for p in identities])
         log(LOG, logging.INFO, "consent.markers_revoked", days=len(days), rows=written)
 

@@ -101,11 +101,17 @@ class Erasure:
         The consent goes first: once it is deleted (and, if it was granted, revoked as a
         withdrawal is), no request can store another event, so the deletion below finds the
         last of them."""
+        self._pseudonymizer.refresh()  # every version other instances may use
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
         consent_deleted = self._consent.erase(identities)
         affected = 0
-        for day, rows in self._find(identities):
-            affected += (self._events.delete if mode == "delete" else self._events.unlink)(day, rows)
+        revoked = set(self._consent.revoke_days())  # their markers still guard against late writes
+        for day, rows, marked in self._find(identities):
+            if rows:
+                affected += (self._events.delete if mode == "delete" else self._events.unlink)(day, rows)
+            for pseudonym in marked:
+                if day not in revoked:  # the retention run would remove it, unless it missed nights
+                    self._events.drop_marker(day, pseudonym)
         if self._reports is not None:
             for day in self._reports.user_day_days():
                 for identity in identities:
@@ -129,7 +135,7 @@ class Erasure:
         consent = next((record for p in identities if (record := self._consent.record(p)) is not None), None)
         events = [
             {"event_id": event.event_id, "day": day.isoformat(), **as_stored(event)}
-            for day, found in self._find(identities)
+            for day, found, _ in self._find(identities)
             for event in found
         ]
         activity = [
@@ -197,11 +203,18 @@ class Erasure:
     def _notification_export(self, identities: list[Pseudonyms]) -> NotificationExport | None:
         return None if self._notifications is None else self._notifications.export(identities)
 
-    def _find(self, identities: list[Pseudonyms]) -> list[tuple[date, list[StoredEvent]]]:
+    def _find(self, identities: list[Pseudonyms]) -> list[tuple[date, list[StoredEvent], list[int]]]:
+        """Per retained day: the user's events under every version, and the pseudonyms whose
+        partition also holds a consent marker."""
         found = []
         for day in self._events.days():
+            rows: list[StoredEvent] = []
+            marked: list[int] = []
             for identity in identities:
-                rows = self._events.user_events(day, identity.event_pseudonym)
-                if rows:
-                    found.append((day, rows))
+                events, has_marker = self._events.user_rows(day, identity.event_pseudonym)
+                rows += events
+                if has_marker:
+                    marked.append(identity.event_pseudonym)
+            if rows or marked:
+                found.append((day, rows, marked))
         return found

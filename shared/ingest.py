@@ -1,4 +1,5 @@
-"""Ingestion: principal → abuse limit → consent → pseudonym → validated batch → storage.
+"""Ingestion: principal → validated batch → abuse limit → pseudonym → a write conditional on the
+user's consent (the consent marker; the consent itself is read when the marker does not vouch).
 
 Policy: analytics are "never enabled by default"; "If you decline analytics, no usage data is
 collected or sent at all" (DECLINED_MODE=drop, the default), while a deployment may instead keep
@@ -92,7 +93,7 @@ class Ingest:
                 note_salts(self._tables, records)
             return consent.granted
 
-        if self._tables.events.write_consented(records, consented):
+        if self._tables.events.write_consented(records, consented, received):
             consent = looked_up[-1] if looked_up else GRANTED
             self._note_tenant(principal, pseudonyms)
         elif looked_up[-1].status == "declined" and self._settings.declined_mode == "anonymous":

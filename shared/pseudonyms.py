@@ -210,6 +210,13 @@ class SaltCache:
         self._versions: dict[str, Salt] = {}
         self._listed: tuple[float, list[str]] | None = None
 
+    def refresh(self) -> None:
+        """Forget the current version and the version list, so the next calls ask the vault
+        (a withdrawal must reach the pseudonyms of every version other instances may use)."""
+        with self._lock:
+            self._refresh_at = 0.0
+            self._listed = None
+
     def versions(self) -> list[str]:
         """Enabled versions, newest first; listed at most once per TTL (rotation is rare)."""
         listed = self._listed
@@ -272,6 +279,10 @@ class Pseudonymizer:
         """Current first, then older versions: erasure and export also find pre-rotation data."""
         current = self.current(tenant_id, user_id)
         return [current, *self.previous(current, tenant_id, user_id)]
+
+    def refresh(self) -> None:
+        """The next pseudonyms come from the vault's current version list (SaltCache.refresh)."""
+        self._salts.refresh()
 
     def check(self) -> None:
         """Health: is a salt available? Raises VaultUnavailable; reveals nothing about it."""

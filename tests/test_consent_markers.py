@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shared.consent import ConsentDecision
+from shared.consent import REVOKE_SLACK, ConsentDecision
 from shared.errors import StorageUnavailable
 from shared.events import EventBatch, writable_days
 from shared.identity import principal_from_header
@@ -200,7 +200,7 @@ def test_a_withdrawal_between_the_marker_read_and_the_write_wins(client):
         answers.append(state.granted)
         return state.granted
 
-    assert events.write_consented(records, consented) is False
+    assert events.write_consented(records, consented, client.clock()) is False
     assert answers == [True, False]
     assert events_stored(client) == 0
 
@@ -215,30 +215,70 @@ def test_a_withdrawal_invalidates_markers_under_every_enabled_salt_version(clien
     client.vault.rotate()
     b = Worker(client)  # sees the new salt
     b.decide("declined")
-    days = writable_days(client.clock(), timedelta(hours=24), timedelta(seconds=300))
+    days = writable_days(
+        client.clock(), timedelta(hours=24) + REVOKE_SLACK, timedelta(seconds=300) + REVOKE_SLACK
+    )
     partitions = {partition for _, partition in markers(client)}
     assert old_partition in partitions and event_partition(b.pseudonym(), "") in partitions
     assert len(markers(client)) == 2 * len(days)
     assert a.send(1)["dropped"] == 1  # a still pseudonymises with the old salt (cached)
 
 
-def test_a_marker_in_a_table_the_request_created_is_not_trusted(client):
-    """A withdrawal skips a missing table, so a request that created the table (and wrote the
-    first marker in it) must read the consent again next time."""
+def test_a_request_that_finds_no_table_reads_the_marker_and_consent_after_making_it(client):
+    """A withdrawal makes the table it marks; a request that read the consent and then found no
+    table must not write on that read: it makes the table, then reads the marker and the consent
+    (the withdrawal may have marked it meanwhile)."""
     a = Worker.__new__(Worker)
     a.client, a.services = client, client.services  # no tables made ahead
     a.principal = principal_from_header(principal_header(), client.services.settings)
     a.decide("granted")
-    assert a.send(1)["accepted"] == 1  # consent read, insert: no table; table made, insert
-    [marker] = [row for rows in client.stored().values() for row in rows if row.get("RowKey") == MARKER]
-    assert marker["state"] == "unverified"  # no other worker trusts it either
     calls = Transactions(a)
     assert a.send(1)["accepted"] == 1
-    made = [call.split(" /")[0] + (" consent" if call.endswith("consent") else "") for call in calls.calls]
-    assert made == ["GET consent", "POST", "GET", "GET consent", "POST"]  # insert failed; marker read
+    made = [c for c in calls.calls if not any(w in c for w in ("tenants", "saltusage"))]
+    first = made.index("POST /$batch")  # after the consent read (and the salt-usage table, once)
+    kinds = [c.split(" /")[0] + (" consent" if c.endswith("consent") else "") for c in made[first:]]
+    assert made[0].endswith("consent")
+    assert kinds[:5] == ["POST", "POST", "GET", "GET consent", "POST"], made  # the insert found no table
+    assert made[first + 1] == "POST /Tables" and made[first + 4] == "POST /$batch"
+    assert set(made[first + 5 :]) <= {"POST /Tables"}  # the tenant directory's table, on first use
     calls.calls.clear()
     assert a.send(1)["accepted"] == 1
     assert calls.calls == ["POST /$batch"]
+
+
+def test_a_consent_read_vouches_for_a_marker_for_five_minutes(client):
+    """Even if a withdrawal's rewrite of the markers failed, an instance that remembers one goes
+    on at most MARKER_TRUST before it reads the consent again."""
+    a = Worker(client)
+    a.decide("granted")
+    assert a.send(1)["accepted"] == 1
+    calls = Transactions(a)
+    client.clock.advance(minutes=4)
+    assert a.send(1)["accepted"] == 1
+    assert calls.calls == ["POST /$batch"]
+    client.clock.advance(minutes=2)
+    calls.calls.clear()
+    assert a.send(1)["accepted"] == 1
+    assert sum(call.endswith("consent") for call in calls.calls) == 1
+    calls.calls.clear()
+    assert a.send(1)["accepted"] == 1
+    assert calls.calls == ["POST /$batch"]
+
+
+def test_a_withdrawal_on_an_instance_with_an_old_salt_list_still_reaches_the_new_version(client):
+    """The withdrawing instance asks the vault for the versions first: an instance that already
+    writes under a newer salt version is stopped too."""
+    first = Worker(client)
+    first.decide("granted")
+    stale = Worker(client)
+    stale.services.salts.current()
+    stale.services.salts.versions()  # cached: the old version only
+    client.vault.rotate()
+    newer = Worker(client)  # knows the new version: the consent record moves to its key
+    assert newer.send(1)["accepted"] == 1
+    assert newer.send(1)["accepted"] == 1
+    stale.decide("declined")
+    assert newer.send(1) == {"accepted": 0, "dropped": 1}
 
 
 def test_a_decline_without_an_earlier_yes_stores_no_marker(client):
@@ -350,3 +390,33 @@ def test_a_resent_decline_of_someone_who_never_said_yes_stores_no_marker(client)
     a.decide("declined")
     a.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")
     assert markers(client) == []
+
+
+def test_a_full_hundred_event_request_is_still_one_transaction(client):
+    """100 events leave no room for the marker in a transaction: consent read, then the events
+    alone in one transaction (all or nothing), every time."""
+    a = Worker(client)
+    a.decide("granted")
+    calls = Transactions(a)
+    for _ in range(2):
+        assert a.send(100)["accepted"] == 100
+    made = [c for c in calls.calls if not any(w in c for w in ("tenants", "saltusage", "/Tables"))]
+    assert [call.split(" /")[0] for call in made] == ["GET", "POST"] * 2, made
+    assert made[0].endswith("consent") and made[1] == "POST /$batch"
+    assert events_stored(client) == 200 and markers(client) == []
+
+
+def test_an_erasure_removes_markers_of_days_that_take_no_more_events(client):
+    """Should the retention run have missed nights, an erased user's markers on days that can
+    take no more events still go with their events."""
+    a = Worker(client)
+    a.decide("granted")
+    assert a.send(2)["accepted"] == 2
+    old_day = client.clock().date()
+    client.clock.advance(days=5)
+    b = Worker(client)
+    b.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")
+    left = markers(client)
+    assert left and not any(f"ev{old_day:%Y%m%d}s" in table for table, _ in left)
+    revoked = {day.strftime("%Y%m%d") for day in b.services.consent.revoke_days()}
+    assert {table.split("ev")[-1][:8] for table, _ in left} <= revoked

@@ -414,8 +414,28 @@ def test_batch_body_and_response_parsing():
         '{"odata.error":{"code":"EntityAlreadyExists","message":{"value":"0:exists"}}}\r\n'
         "--changesetresponse_2--\r\n--batchresponse_1--\r\n"
     )
-    [(status, _, payload)] = batch_results("multipart/mixed; boundary=batchresponse_1", failed.encode())
-    assert status == 409 and b"EntityAlreadyExists" in payload
+    [(status, etag, payload)] = batch_results("multipart/mixed; boundary=batchresponse_1", failed.encode())
+    assert status == 409 and etag is None and b"EntityAlreadyExists" in payload
+    applied = (  # each operation's ETag, wherever its header sits among the others
+        "--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_2\r\n\r\n"
+        "--changesetresponse_2\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\nContent-ID: 0\r\nETag: W/\"datetime'2026-11-26T11%3A00%3A00.1Z'\"\r\n"
+        "DataServiceVersion: 3.0;\r\n\r\n\r\n"
+        "--changesetresponse_2\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\nContent-ID: 1\r\n"
+        "etag:  W/\"datetime'2026-11-26T11%3A00%3A00.2Z'\"\r\n\r\n\r\n"
+        "--changesetresponse_2--\r\n--batchresponse_1--\r\n"
+    )
+    results = batch_results("multipart/mixed; boundary=batchresponse_1", applied.encode())
+    assert [(r.status, r.etag) for r in results] == [
+        (204, "W/\"datetime'2026-11-26T11%3A00%3A00.1Z'\""),
+        (204, "W/\"datetime'2026-11-26T11%3A00%3A00.2Z'\""),
+    ]
+    conditional = batch_body(
+        "https://x", "t", [("update", {"PartitionKey": "p", "RowKey": "~m", "state": "s"}, 'W/"e1"')]
+    )[1].decode()
+    assert "PUT https://x/t(PartitionKey='p',RowKey='~m') HTTP/1.1" in conditional
+    assert 'If-Match: W/"e1"' in conditional
     with pytest.raises(ValueError):
         batch_body(
             "https://x", "t", [("upsert", {"PartitionKey": "p", "RowKey": str(i)}) for i in range(101)]

@@ -37,14 +37,23 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from azure.data.tables import EntityProperty
 
 from shared.errors import StorageUnavailable
 from shared.events import StoredEvent, coarse_time
-from shared.storage.core import Entity, RowChanged, Storage, TableMissing, int64, period_day, period_key
+from shared.storage.core import (
+    MAX_BATCH,
+    Entity,
+    RowChanged,
+    Storage,
+    TableMissing,
+    int64,
+    period_day,
+    period_key,
+)
 
 EVENTS = "ev"
 ANONYMOUS_BUCKETS = 64
@@ -53,10 +62,14 @@ SHARDS = 8
 
 MARKER = "~consent"
 """Row key of the consent marker in a user's day partition (event ids are UUIDs: never this)."""
-GRANTED, REVOKED, UNVERIFIED = "granted", "revoked", "unverified"
-"""A marker's `state`: written with events after a consent read (or on a granted marker); written
-by a withdrawal or erasure; written with events into a table the same request created (a
-withdrawal in between would have found no table to mark, so this one proves nothing)."""
+GRANTED, REVOKED = "granted", "revoked"
+"""A marker's `state`: written with events (after a consent read, or on a granted marker's word),
+or by a withdrawal or erasure."""
+MARKER_TRUST = timedelta(minutes=5)
+"""How long a consent read vouches for a marker (its `checked` column): after that the next
+request reads the consent again. A withdrawal stops collection at once by rewriting the markers;
+if that rewrite failed (storage trouble, 503), this bounds how long an instance that remembers a
+marker could go on writing."""
 MARKS_REMEMBERED = 50_000
 """Markers whose ETag one worker keeps (about 100 bytes each); the oldest is forgotten first."""
 MARK_ATTEMPTS = 8
@@ -147,8 +160,29 @@ def _entity(event: StoredEvent, partition: str, pseudonym: EntityProperty | None
     return entity
 
 
-def _marker(partition: str, state: str) -> Entity:
-    return {"PartitionKey": partition, "RowKey": MARKER, "state": state}
+def _marker(partition: str, state: str, checked: datetime | None) -> Entity:
+    """The marker row (`checked` absent on a revoked one)."""
+    marker: Entity = {"PartitionKey": partition, "RowKey": MARKER, "state": state}
+    if checked is not None:
+        marker["checked"] = checked
+    return marker
+
+
+class _Mark(NamedTuple):
+    """A marker as a request may write on it: its ETag and when a consent read last vouched."""
+
+    etag: str
+    checked: datetime
+
+
+def _read_mark(found: tuple[Entity, str]) -> _Mark | None:
+    """A stored marker a request may write on without a consent read: `granted`, with the time a
+    consent read vouched for it; None for any other (a `revoked` one, or one from elsewhere)."""
+    marker, etag = found
+    checked = marker.get("checked")
+    if marker.get("state") != GRANTED or not isinstance(checked, datetime):
+        return None
+    return _Mark(etag, checked)
 
 
 def _events(entities: Iterable[Entity]) -> Iterator[StoredEvent]:
@@ -186,8 +220,9 @@ class EventStore:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._marks: dict[tuple[str, str], str] = {}
-        """(table, partition) → the ETag this worker last gave that consent marker."""
+        self._marks: dict[tuple[str, str], _Mark] = {}
+        """(table, partition) → the ETag this worker last gave that consent marker, and when a
+        consent read last vouched for it."""
         self._marks_lock = threading.Lock()
         self._legacy: set[date] | None = None
         """Days with a table of the earlier layout, as `days()` listings found them (None: not
@@ -250,92 +285,118 @@ class EventStore:
             group.entities.append(_entity(event, group.partition, group.pseudonym))
         return list(groups.values())
 
-    def write_consented(self, events: Iterable[StoredEvent], consented: Callable[[], bool]) -> bool:
+    def write_consented(
+        self, events: Iterable[StoredEvent], consented: Callable[[], bool], now: datetime
+    ) -> bool:
         """Write one user's events only while their consent stands; False (nothing written) if
         `consented()` says it does not.
 
         Each partition's events go with its consent marker in one transaction, conditional on the
         marker's ETag: it fails, storing nothing, if anyone changed the marker since it was read.
-        Where this worker remembers the ETag it last gave the marker, that transaction is the
-        whole request. Where it knows none, it asks `consented()` (the consent read) and inserts
-        the marker, which fails if one exists. Otherwise, or after that failed, in this order:
-        read the marker; unless it says `granted`, ask `consented()`; write. A `granted` marker
+        Where this worker remembers the ETag it last gave the marker, and a consent read vouched
+        for it less than MARKER_TRUST ago, that transaction is the whole request. Where it knows
+        no marker, it asks `consented()` (the consent read) and inserts the marker, which fails if
+        one exists. Otherwise, or after that failed, in this order: read the marker; unless it
+        says `granted` and was vouched for recently, ask `consented()`; write. A `granted` marker
         was written by a request that had read the consent, and a withdrawal stores its decision
         before it rewrites the marker (`revoke`), so a granted marker's ETag is as good as a
         remembered one: if a withdrawal came in between, the write fails, and the next attempt
-        reads `revoked` and the consent.
+        reads `revoked` and the consent. 100 events of a partition leave no room for the marker:
+        they are written after a consent read, as before markers.
         """
         groups = self._groups(events)
+        if any(len(group.entities) >= MAX_BATCH for group in groups):
+            # A full transaction has no room for the marker: read the consent, then write the
+            # events alone, still one transaction (a withdrawal stored after the read races this
+            # request as it would any request in flight; nothing is remembered).
+            if not consented():
+                return False
+            for group in groups:
+                self._storage.write_partition(group.table, group.entities, upsert=True)
+            return True
+        fresh = now - MARKER_TRUST
         known = [self._marks.get((group.table, group.partition)) for group in groups]
-        if all(etag is not None for etag in known):
+        if all(mark is not None and mark.checked > fresh for mark in known):
             try:
                 self._write_marked(groups, known)
                 return True
             except RowChanged:
                 pass  # the marker changed: read it (and perhaps the consent) again
-        elif all(etag is None for etag in known):
+        elif all(mark is None for mark in known):
             # Most likely the user's first request of the day: read the consent, then insert the
             # marker with the events. The insert fails if any marker exists by then, so also if a
             # withdrawal stored after the consent read has marked the table.
             if not consented():
                 return False
             try:
-                self._write_marked(groups, known)
+                self._write_marked(groups, [None] * len(groups), now)
                 return True
             except RowChanged:
                 pass  # a marker exists (another worker's, or a withdrawal's): read it
         for attempt in range(MARK_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, attempt * MARK_PAUSE))  # noqa: S311 - jitter, not secrecy
-            marks = [self._storage.get_versioned(group.table, group.partition, MARKER) for group in groups]
-            trusted = all(mark is not None and mark[0].get("state") == GRANTED for mark in marks)
-            if not trusted and not consented():
-                return False
+            read = [self._storage.get_versioned(group.table, group.partition, MARKER) for group in groups]
+            trusted = [None if found is None else _read_mark(found) for found in read]
             try:
-                self._write_marked(groups, [None if mark is None else mark[1] for mark in marks])
+                if all(mark is not None and mark.checked > fresh for mark in trusted):
+                    self._write_marked(groups, trusted)  # granted, vouched for lately: their word stands
+                elif consented():
+                    self._write_marked(groups, [None if f is None else _Mark(f[1], now) for f in read], now)
+                else:
+                    return False
                 return True
             except RowChanged:
                 continue
         raise StorageUnavailable("the consent marker keeps changing")
 
-    def _write_marked(self, groups: list[_Group], etags: list[str | None]) -> None:
-        for group, etag in zip(groups, etags, strict=True):
+    def _write_marked(
+        self, groups: list[_Group], marks: list[_Mark | None], checked: datetime | None = None
+    ) -> None:
+        """Each group with its marker, conditional on `marks` (None: insert). The marker is
+        vouched for as of `checked` (a consent read just now), else as of its mark's own time."""
+        for group, mark in zip(groups, marks, strict=True):
             key = (group.table, group.partition)
+            vouched = checked if checked is not None else mark.checked if mark is not None else None
+            assert vouched is not None, "an insert follows a consent read"
+            marker = _marker(group.partition, GRANTED, vouched)
             try:
-                written = self._storage.write_conditional(
-                    group.table, group.entities, _marker(group.partition, GRANTED), etag
+                etag = self._storage.write_conditional(
+                    group.table, group.entities, marker, None if mark is None else mark.etag
                 )
-            except RowChanged:
-                self._marks.pop(key, None)
+            except (RowChanged, TableMissing) as exc:
+                with self._marks_lock:
+                    self._marks.pop(key, None)
+                if isinstance(exc, TableMissing):
+                    # A withdrawal meanwhile has made the table and marked it, or will: read the
+                    # marker (and the consent) again once the table exists.
+                    self._storage.ensure_table(group.table)
+                    raise RowChanged(group.table) from None
                 raise
-            except TableMissing:  # a withdrawal meanwhile would have found no table to mark
-                self._marks.pop(key, None)
-                self._storage.ensure_table(group.table)
-                self._storage.write_conditional(
-                    group.table, group.entities, _marker(group.partition, UNVERIFIED), etag
-                )
-                continue
             with self._marks_lock:
                 self._marks.pop(key, None)  # re-inserted last: the oldest is forgotten first
-                self._marks[key] = written
+                self._marks[key] = _Mark(etag, vouched)
                 if len(self._marks) > MARKS_REMEMBERED:
-                    del self._marks[next(iter(self._marks))]
+                    self._marks.pop(next(iter(self._marks)), None)
 
     def revoke(self, days: Iterable[date], pseudonyms: Iterable[int]) -> int:
-        """After a withdrawal or an erasure is stored: rewrite the user's consent marker on each
-        day their events may still go to (under each pseudonym, as workers may still use an older
-        salt version), so no worker's remembered ETag holds any more. A marker is written even
-        where none was, so that a request which read no marker before the withdrawal cannot
-        insert one after it; but not into a missing table (no request remembers a marker in a
-        table it created: `write_conditional`). Returns the rows written."""
+        """After a withdrawal or an erasure is stored: rewrite the user's consent marker as
+        `revoked` on each day their events may still go to (under each pseudonym, as workers may
+        still use an older salt version), so no remembered or read ETag holds any more. A marker
+        is written even where none was, creating the day's table if need be, so that a request
+        which read the consent before the withdrawal cannot insert one after it. Returns the
+        rows written."""
         count = 0
+        pseudonyms = list(pseudonyms)
         for day in days:
             for pseudonym in pseudonyms:
                 partition = event_partition(pseudonym, "")
                 table = self.table(day, partition)
-                self._marks.pop((table, partition), None)
-                marker = _marker(partition, REVOKED)
-                count += self._storage.write_partition(table, [marker], upsert=True, create=False)
+                with self._marks_lock:
+                    self._marks.pop((table, partition), None)
+                marker = _marker(partition, REVOKED, None)
+                self._storage.write_partition(table, [marker], upsert=True)
+                count += 1
         return count
 
     def seal(self, day: date) -> int:
@@ -403,12 +464,27 @@ class EventStore:
         """One user's events of one day: an exact-partition query, never a scan of everyone's
         (in the day's table of the user's partition, and in its earlier-layout table if the day
         may have one). Reads only: export calls this too."""
+        return self.user_rows(day, pseudonym)[0]
+
+    def user_rows(self, day: date, pseudonym: int) -> tuple[list[StoredEvent], bool]:
+        """One user's events of one day (as `user_events`), and whether their partition also
+        holds a consent marker (erasure removes it where the day takes no more events)."""
         partition = event_partition(pseudonym, "")
-        return [
-            event
-            for table in self._tables_of(day, partition)
-            for event in _events(self._storage.partition(table, partition))
-        ]
+        events: list[StoredEvent] = []
+        marked = False
+        for table in self._tables_of(day, partition):
+            for entity in self._storage.partition(table, partition):
+                if entity["RowKey"] == MARKER:
+                    marked = True
+                else:
+                    events.append(_event(entity))
+        return events, marked
+
+    def drop_marker(self, day: date, pseudonym: int) -> int:
+        """Delete the user's consent marker of a day that takes no more events (the caller read
+        that there is one: `user_rows`)."""
+        partition = event_partition(pseudonym, "")
+        return self._storage.delete_entities(self.table(day, partition), [(partition, MARKER)])
 
     def _tables_of(self, day: date, partition: str) -> list[str]:
         """The tables that may hold `partition` on `day`: its table, and the earlier-layout one."""

@@ -463,7 +463,7 @@ class BatchResult(NamedTuple):
     body: bytes
 
 
-_ETAG = re.compile(r"^ETag:[ \t]*(\S[^\r\n]*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_ETAG = re.compile(r"^ETag:[ \t]*(\S[^\r\n]*?)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 
 
 def batch_results(content_type: str, body: bytes) -> list[BatchResult]:
