@@ -215,13 +215,23 @@ class SaltCache:
         (a withdrawal must reach the pseudonyms of every version other instances may use)."""
         with self._lock:
             self._refresh_at = 0.0
-            self._listed = None
+            if self._listed is not None:
+                self._listed = (0.0, self._listed[1])
 
     def versions(self) -> list[str]:
-        """Enabled versions, newest first; listed at most once per TTL (rotation is rare)."""
+        """Enabled versions, newest first; listed at most once per TTL (rotation is rare). If the
+        vault fails, a list read before keeps serving (warm cache, as `current`)."""
         listed = self._listed
         if listed is None or self._now() >= listed[0]:
-            listed = self._listed = (self._now() + self._ttl, self._source.versions())
+            try:
+                fresh = self._source.versions()
+            except VaultUnavailable:
+                if listed is None:
+                    raise
+                self._listed = (self._now() + self._retry, listed[1])
+                log(LOG, logging.WARNING, "salt.serving_cached_versions")
+                return listed[1]
+            listed = self._listed = (self._now() + self._ttl, fresh)
         return listed[1]
 
     def current(self) -> Salt:

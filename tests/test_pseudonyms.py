@@ -80,6 +80,32 @@ def test_rotation_is_picked_up_after_ttl_and_old_versions_stay_readable(vault):
     assert cache.version(old.version).key == old.key
 
 
+def test_refresh_asks_the_vault_at_once_and_a_warm_list_survives_an_outage(vault):
+    """A withdrawal refreshes the salt cache so it reaches a version rotated in a moment ago; with
+    the vault down the versions listed before keep serving."""
+    ticks = Ticks()
+    cache = SaltCache(vault.salt_source(), ttl=60, monotonic=ticks)
+    old = cache.current()
+    assert cache.versions() == [old.version]
+    new_version = vault.rotate()
+    assert cache.current().version == old.version  # within the TTL
+    cache.refresh()
+    assert cache.current().version == new_version
+    assert cache.versions() == [new_version, old.version]
+    vault.down = True
+    cache.refresh()
+    assert cache.versions() == [new_version, old.version]
+    assert cache.current().version == new_version
+
+
+def test_a_withdrawal_works_with_the_vault_down_on_a_warm_cache(client, vault):
+    assert client.put("/api/consent", GRANT).status == 200
+    client.services.salts.versions()
+    vault.down = True
+    response = client.put("/api/consent", {**GRANT, "status": "declined"})
+    assert response.status == 200 and response.json()["status"] == "declined"
+
+
 def test_warm_cache_survives_vault_outage(client, vault):
     assert client.put("/api/consent", GRANT).status == 200  # warms the cache
     vault.down = True

@@ -202,15 +202,12 @@ class Storage:
 
     # ---- entity-group transactions ------------------------------------------------------------
 
-    def write_partition(
-        self, table: str, entities: list[Entity], *, upsert: bool, create: bool = True
-    ) -> bool:
+    def write_partition(self, table: str, entities: list[Entity], *, upsert: bool) -> None:
         """Write entities of one partition as one transaction per 100: all or nothing per call.
 
         Upsert is insert-or-replace (the SDK's UpdateMode.REPLACE); otherwise insert, which fails
         the transaction if a row exists. Creates the table on first use (cached) so the hot path
-        costs one transaction; with `create=False` a missing table is left missing and nothing
-        is written (returns False).
+        costs one transaction.
         """
         kind: Any = "upsert" if upsert else "create"
         operations: list[Operation] = [(kind, e) for e in entities]
@@ -218,11 +215,8 @@ class Storage:
             self._submit(table, operations)
         except _TableMissing:
             self._known_tables.discard(table)
-            if not create:
-                return False
             self.ensure_table(table)
             self._submit(table, operations)
-        return True
 
     def write_conditional(self, table: str, entities: list[Entity], marker: Entity, etag: str | None) -> str:
         """Write entities of one partition together with `marker`, a row of that partition that

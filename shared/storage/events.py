@@ -18,16 +18,17 @@ nothing by itself and costs eight table deletes a day instead of one.
 Tables of the earlier layout (one `ev<YYYYMMDD>` per day) are still found, read, expired and
 erased: `days()` notes them, and scans, a data subject's reads and deletes include them.
 
-Consent markers (issue 11): a user's day partition also holds one row `~consent` (one column,
-`state`), written in the same transaction as every batch of that user's events — inserted if
-absent, else replaced only if it still has the ETag last seen (`If-Match`). A worker that wrote
-the marker remembers its ETag, and its next request for that partition is that one transaction,
-with no consent read; one that did not reads the marker first and, unless it says `granted`, the
-consent. "Withdrawal stops all future collection immediately" still holds, because a withdrawal
-(and an erasure) first stores the decision, then rewrites the marker as `revoked` in every table
-the user's events may still go to (`revoke`), which changes its ETag: every remembered or read
-ETag fails, and the next request reads `revoked`, then the consent, before it writes. Readers
-skip markers; the nightly retention removes them once their day can take no more events (`seal`).
+Consent markers (issue 11): a user's day partition also holds one row `~consent` (columns
+`state` and `checked`), written in the same transaction as every batch of that user's events —
+inserted if absent, else replaced only if it still has the ETag last seen (`If-Match`). A worker
+that wrote the marker remembers its ETag, and its next request for that partition is that one
+transaction, with no consent read, while the consent read behind the marker is recent
+(MARKER_TRUST). "Withdrawal stops all future collection immediately" still holds, because a
+withdrawal (and an erasure) first stores the decision, then rewrites the marker as `revoked` in
+every table the user's events may still go to (`revoke`), which changes its ETag: every
+remembered or read ETag fails, and the next request reads `revoked`, then the consent, before it
+writes (`write_consented`; docs/storage.md has the argument). Readers skip markers; the nightly
+retention removes them once their day can take no more events (`seal`), erasure on any such day.
 """
 
 from __future__ import annotations
