@@ -74,6 +74,9 @@ class ExportResult(BaseModel):
     """The user's rows of the reports' daily rollup (day, user type, sessions, events, features)."""
     first_seen: list[dict[str, Any]] = []
     """The user's entry in the reports' first-seen-week index."""
+    consent_markers: list[dict[str, Any]] = []
+    """The user's consent markers in the raw-event tables (day, `state`, `checked`): the rows
+    that let a request be stored without a consent read (docs/storage.md)."""
 
 
 class Erasure:
@@ -106,10 +109,10 @@ class Erasure:
         consent_deleted = self._consent.erase(identities)
         affected = 0
         revoked = set(self._consent.revoke_days())  # their markers still guard against late writes
-        for day, rows, marked in self._find(identities):
+        for day, rows, markers in self._find(identities):
             if rows:
                 affected += (self._events.delete if mode == "delete" else self._events.unlink)(day, rows)
-            for pseudonym in marked:
+            for pseudonym, _ in markers:
                 if day not in revoked:  # the retention run would remove it, unless it missed nights
                     self._events.drop_marker(day, pseudonym)
         if self._reports is not None:
@@ -133,10 +136,14 @@ class Erasure:
     def export(self, user_id: str, tenant_id: str) -> ExportResult:
         identities = self._pseudonymizer.every_version(tenant_id, user_id)
         consent = next((record for p in identities if (record := self._consent.record(p)) is not None), None)
+        found = self._find(identities)
         events = [
             {"event_id": event.event_id, "day": day.isoformat(), **as_stored(event)}
-            for day, found, _ in self._find(identities)
-            for event in found
+            for day, rows, _ in found
+            for event in rows
+        ]
+        markers = [
+            {"day": day.isoformat(), **marker} for day, _, day_markers in found for _, marker in day_markers
         ]
         activity = [
             {
@@ -161,6 +168,7 @@ class Erasure:
             events=events,
             activity=activity,
             first_seen=first_seen,
+            consent_markers=markers,
             notifications={"state": notifications.state, "answers": notifications.answers}
             if notifications is not None
             else {},
@@ -203,18 +211,20 @@ class Erasure:
     def _notification_export(self, identities: list[Pseudonyms]) -> NotificationExport | None:
         return None if self._notifications is None else self._notifications.export(identities)
 
-    def _find(self, identities: list[Pseudonyms]) -> list[tuple[date, list[StoredEvent], list[int]]]:
-        """Per retained day: the user's events under every version, and the pseudonyms whose
-        partition also holds a consent marker."""
+    def _find(
+        self, identities: list[Pseudonyms]
+    ) -> list[tuple[date, list[StoredEvent], list[tuple[int, Any]]]]:
+        """Per retained day: the user's events under every version, and the consent markers of
+        their partitions (pseudonym, the marker's columns)."""
         found = []
         for day in self._events.days():
             rows: list[StoredEvent] = []
-            marked: list[int] = []
+            markers: list[tuple[int, Any]] = []
             for identity in identities:
-                events, has_marker = self._events.user_rows(day, identity.event_pseudonym)
+                events, marker = self._events.user_rows(day, identity.event_pseudonym)
                 rows += events
-                if has_marker:
-                    marked.append(identity.event_pseudonym)
-            if rows or marked:
-                found.append((day, rows, marked))
+                if marker is not None:
+                    markers.append((identity.event_pseudonym, marker))
+            if rows or markers:
+                found.append((day, rows, markers))
         return found

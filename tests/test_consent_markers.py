@@ -358,6 +358,9 @@ def test_readers_never_see_a_marker(client):
     assert len(events.user_events(day, a.pseudonym())) == 3
     export = a.services.erasure.export(a.principal.user_id, a.principal.tenant_id)
     assert len(export.events) == 3
+    [marker] = export.consent_markers  # shown as what it is, not as an event
+    assert marker["day"] == day.isoformat() and marker["state"] == "granted"
+    assert marker["checked"] == client.clock()
 
 
 @pytest.mark.parametrize("how", ["withdrawal", "erasure"])

@@ -191,6 +191,7 @@ def test_export_of_unknown_user(client):
         "events": [],
         "activity": [],
         "first_seen": [],
+        "consent_markers": [],
         "notifications": {"state": [], "answers": []},
     }
 

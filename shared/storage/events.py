@@ -467,19 +467,20 @@ class EventStore:
         may have one). Reads only: export calls this too."""
         return self.user_rows(day, pseudonym)[0]
 
-    def user_rows(self, day: date, pseudonym: int) -> tuple[list[StoredEvent], bool]:
-        """One user's events of one day (as `user_events`), and whether their partition also
-        holds a consent marker (erasure removes it where the day takes no more events)."""
+    def user_rows(self, day: date, pseudonym: int) -> tuple[list[StoredEvent], dict[str, Any] | None]:
+        """One user's events of one day (as `user_events`), and their consent marker's columns
+        if the partition holds one (export shows it; erasure removes it where the day takes no
+        more events)."""
         partition = event_partition(pseudonym, "")
         events: list[StoredEvent] = []
-        marked = False
+        marker = None
         for table in self._tables_of(day, partition):
             for entity in self._storage.partition(table, partition):
                 if entity["RowKey"] == MARKER:
-                    marked = True
+                    marker = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
                 else:
                     events.append(_event(entity))
-        return events, marked
+        return events, marker
 
     def drop_marker(self, day: date, pseudonym: int) -> int:
         """Delete the user's consent marker of a day that takes no more events (the caller read
