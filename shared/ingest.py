@@ -85,8 +85,8 @@ class Ingest:
         looked_up: list[ConsentState] = []
 
         def consented() -> bool:
-            """Asked only when the consent marker is unknown or changed. A known marker means this
-            worker wrote that day and salt version's events before, having noted the salt use."""
+            """Asked only when no consent marker vouches. One that vouches was written with that
+            day and salt version's events after a consent read, which noted the salt use first."""
             consent, _ = self._consent.lookup(principal, pseudonyms)
             looked_up.append(consent)
             if consent.granted:
