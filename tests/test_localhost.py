@@ -154,6 +154,7 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
         "events": [],
         "activity": [],
         "first_seen": [],
+        "consent_markers": [],
         "notifications": {"state": [], "answers": []},
     }
     assert (
