@@ -261,7 +261,10 @@ class EventStore:
         rows, the seed data and the erasure's copies are written so; a consented user's events
         go through `write_consented`.
         """
-        groups = self._groups(events)
+        return self._write(self._groups(events))
+
+    def _write(self, groups: list[_Group]) -> int:
+        """Upsert each group's events, one transaction per group; returns the events written."""
         for group in groups:
             self._storage.write_partition(group.table, group.entities, upsert=True)
         return sum(len(group.entities) for group in groups)
@@ -312,8 +315,7 @@ class EventStore:
             # request as it would any request in flight; nothing is remembered).
             if not consented():
                 return False
-            for group in groups:
-                self._storage.write_partition(group.table, group.entities, upsert=True)
+            self._write(groups)
             return True
         fresh = now - MARKER_TRUST
         known = [self._marks.get((group.table, group.partition)) for group in groups]

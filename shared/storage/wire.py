@@ -411,21 +411,15 @@ def batch_body(base_url: str, table: str, operations: Sequence[Operation]) -> tu
             partition = key
         elif key != partition:
             raise ValueError("Partition Keys in the batch must all be the same.")
-        if kind == "upsert":
+        if kind == "upsert" or len(operation) == 3:  # an update replaces only on its ETag
             if entity_url is None:
                 entity_url = f"{base_url}/{table}(PartitionKey='{_key(key)}',RowKey='"
             row = _key(entity["RowKey"])
             body = _entity_json(entity, memo)
+            condition = f"If-Match: {operation[2]}\r\n" if len(operation) == 3 else ""
             parts.append(
                 f"{delimiter}{index}\r\n\r\nPUT {entity_url}{row}') HTTP/1.1\r\n{_WRITE_HEADERS}"
-                f"Content-Length: {len(body)}\r\n\r\n{body}\r\n"
-            )
-        elif len(operation) == 3:  # "update": replace only if the row still has this ETag
-            path = entity_path(table, key, entity["RowKey"])
-            body = _entity_json(entity, memo)
-            parts.append(
-                f"{delimiter}{index}\r\n\r\nPUT {base_url}{path} HTTP/1.1\r\n{_WRITE_HEADERS}"
-                f"If-Match: {operation[2]}\r\nContent-Length: {len(body)}\r\n\r\n{body}\r\n"
+                f"{condition}Content-Length: {len(body)}\r\n\r\n{body}\r\n"
             )
         elif kind == "create":
             body = _entity_json(entity, memo)
@@ -652,13 +646,10 @@ class TableWire:
         if kind == "delete":
             path = entity_path(table, entity["PartitionKey"], entity["RowKey"])
             response = self.send("DELETE", path, headers={**_READ, "If-Match": "*"})
-        elif len(operation) == 3:
+        elif kind == "upsert" or len(operation) == 3:
             path = entity_path(table, entity["PartitionKey"], entity["RowKey"])
-            headers = {**_WRITE, "If-Match": operation[2]}
+            headers = {**_WRITE, "If-Match": operation[2]} if len(operation) == 3 else _WRITE
             response = self.send("PUT", path, headers=headers, content=entity_json(entity).encode())
-        elif kind == "upsert":
-            path = entity_path(table, entity["PartitionKey"], entity["RowKey"])
-            response = self.send("PUT", path, headers=_WRITE, content=entity_json(entity).encode())
         elif kind == "create":
             headers = {**_WRITE, "Prefer": "return-no-content"}
             response = self.send("POST", f"/{table}", headers=headers, content=entity_json(entity).encode())
@@ -670,26 +661,30 @@ class TableWire:
 
     def get_entity(self, table: str, partition: str, row: str) -> Entity | None:
         """The point read (None if the entity or its table does not exist)."""
-        response = self.send("GET", entity_path(table, partition, row), headers=_READ)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise error_of(response.status_code, response.content)
-        return entity_from_json(json.loads(response.content))
+        found = self._point_read(table, partition, row)
+        return None if found is None else entity_from_json(found[0])
 
     def get_versioned(self, table: str, partition: str, row: str) -> tuple[Entity, str] | None:
         """The point read with the row's current ETag (None if the entity or its table does not
         exist): what a conditional write starts from."""
+        found = self._point_read(table, partition, row)
+        if found is None:
+            return None
+        raw, etag = found
+        if not etag:
+            raise TableError(200, "NoETag", "the read returned no ETag")
+        return entity_from_json(raw), etag
+
+    def _point_read(self, table: str, partition: str, row: str) -> tuple[dict[str, Any], str | None] | None:
+        """The entity's raw JSON and its ETag (header, else the `odata.etag` annotation), or None
+        on 404."""
         response = self.send("GET", entity_path(table, partition, row), headers=_READ)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise error_of(response.status_code, response.content)
         raw = json.loads(response.content)
-        etag = response.headers.get("ETag") or raw.get("odata.etag")
-        if not etag:
-            raise TableError(200, "NoETag", "the read returned no ETag")
-        return entity_from_json(raw), etag
+        return raw, response.headers.get("ETag") or raw.get("odata.etag")
 
     def pages(
         self,
