@@ -6,8 +6,11 @@ over one account."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -18,6 +21,7 @@ from shared.consent import REVOKE_SLACK, ConsentDecision
 from shared.errors import StorageUnavailable
 from shared.events import EventBatch, writable_days
 from shared.identity import principal_from_header
+from shared.limits import EventRateLimit
 from shared.services import Services, build
 from shared.storage.core import RowChanged
 from shared.storage.events import MARKER, event_partition
@@ -395,18 +399,153 @@ def test_a_resent_decline_of_someone_who_never_said_yes_stores_no_marker(client)
     assert markers(client) == []
 
 
-def test_a_full_hundred_event_request_is_still_one_transaction(client):
-    """100 events leave no room for the marker in a transaction: consent read, then the events
-    alone in one transaction (all or nothing), every time."""
+def test_a_full_hundred_event_request_is_written_with_the_marker(client):
+    """100 events leave no room for the marker in one transaction: they take two, each
+    conditional on the marker (99 + 1), and the marker stands afterwards. Before issue 21 they
+    were written alone after a consent read, with no marker: a withdrawal could land in between."""
     a = Worker(client)
     a.decide("granted")
     calls = Transactions(a)
-    for _ in range(2):
-        assert a.send(100)["accepted"] == 100
+    assert a.send(100) == {"accepted": 100, "dropped": 0}
     made = [c for c in calls.calls if not any(w in c for w in ("tenants", "saltusage", "/Tables"))]
-    assert [call.split(" /")[0] for call in made] == ["GET", "POST"] * 2, made
-    assert made[0].endswith("consent") and made[1] == "POST /$batch"
-    assert events_stored(client) == 200 and markers(client) == []
+    assert [call.split(" /")[0] for call in made] == ["GET", "POST", "POST"], made
+    assert made[0].endswith("consent") and made[1:] == ["POST /$batch"] * 2
+    assert len(markers(client)) == 1
+    calls.calls.clear()
+    assert a.send(100) == {"accepted": 100, "dropped": 0}
+    assert calls.calls == ["POST /$batch"] * 2  # on the remembered ETag: no consent read
+    assert events_stored(client) == 200 and len(markers(client)) == 1
+
+
+def test_a_withdrawal_after_the_consent_read_of_a_full_request_stores_nothing(client):
+    """The withdrawal lands on another worker between this worker's consent read and its write of
+    a 100-event request: nothing of it is stored (before issue 21: all 100 were)."""
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    events = a.services.tables.events
+    pseudonyms = a.services.consent.pseudonyms(a.principal)
+    records = a.services.ingest._records(a.principal, batch(100), client.clock(), pseudonyms, exact=True)
+    answers: list[bool] = []
+
+    def consented() -> bool:
+        state, _ = a.services.consent.lookup(a.principal, pseudonyms)
+        if not answers:  # read as granted; now the withdrawal lands elsewhere and returns
+            b.decide("declined")
+        answers.append(state.granted)
+        return state.granted
+
+    assert events.write_consented(records, consented, client.clock()) is False
+    assert answers == [True, False]
+    assert events_stored(client) == 0
+
+
+def test_a_withdrawal_between_the_two_transactions_of_a_full_request_stops_the_second(client):
+    """A withdrawal that returns between a full request's two transactions: the first's 99 events
+    were committed before the withdrawal's marker write (so before it returned); the second is
+    refused, and nothing is stored after the withdrawal returned."""
+    a, b = Worker(client), Worker(client)
+    a.decide("granted")
+    assert a.send(1)["accepted"] == 1
+    wire = a.services.storage._wire
+    send = wire.send
+    batches: list[int] = []
+    stored_when_returned: list[int] = []
+
+    def withdraw_after_first(method: str, path: str, **kw: Any) -> Any:
+        answer = send(method, path, **kw)
+        if path.startswith("/$batch"):
+            batches.append(1)
+            if len(batches) == 1:
+                b.decide("declined")
+                stored_when_returned.append(events_stored(client))
+        return answer
+
+    wire.send = withdraw_after_first  # type: ignore[method-assign]
+    assert a.send(100) == {"accepted": 0, "dropped": 100}
+    assert stored_when_returned == [100]  # 1 earlier + the first transaction's 99
+    assert events_stored(client) == stored_when_returned[0]
+    assert a.send(100) == {"accepted": 0, "dropped": 100}
+    assert events_stored(client) == stored_when_returned[0]
+
+
+class Writes:
+    """A sender's event transactions as (time sent, whether it was stored), over a network of a
+    few milliseconds a round trip (loopback Azurite answers in well under one), so that a
+    withdrawal can land between a request's reads and its write."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.done: list[tuple[float, bool]] = []
+        wire = worker.services.storage._wire
+        send, submit = wire.send, wire.submit
+
+        def late(method: str, path: str, **kw: Any) -> Any:
+            time.sleep(random.uniform(0.001, 0.004))  # jitter, not secrecy
+            return send(method, path, **kw)
+
+        def recorded(table: str, operations: Any) -> Any:
+            if "ev2" not in table:
+                return submit(table, operations)
+            time.sleep(random.uniform(0, 0.02))  # a request's own work before it writes
+            sent = time.monotonic()
+            try:
+                answer = submit(table, operations)
+            except Exception:
+                self.done.append((sent, False))
+                raise
+            self.done.append((sent, True))
+            return answer
+
+        wire.send = late  # type: ignore[method-assign]
+        wire.submit = recorded  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("size", [1, 50, 99, 100])
+def test_withdrawals_racing_requests_of_every_size_store_nothing_after_they_return(client, size):
+    """Two workers send a consented user's requests of `size` events without pause while a third
+    withdraws: no event transaction sent after the withdrawal returned is stored, and nothing is
+    stored after it. Eight rounds of grant → race → withdraw, at a different moment each time."""
+    senders, c = [Worker(client), Worker(client)], Worker(client)
+    writes = []
+    for worker in senders:  # the abuse limit is not what this test is about
+        worker.services.ingest.limit = EventRateLimit(10**9)
+        writes.append(Writes(worker))
+    errors: list[BaseException] = []
+    late: list[tuple[int, float]] = []
+    stored = 0
+    for round_ in range(8):
+        c.decide("granted")
+        stop = threading.Event()
+        started = threading.Barrier(len(senders) + 1)
+
+        def send(worker: Worker, started: threading.Barrier, stop: threading.Event) -> None:
+            try:
+                started.wait()
+                while not stop.is_set():
+                    with contextlib.suppress(StorageUnavailable):  # the client would retry
+                        worker.send(size)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=send, args=(w, started, stop)) for w in senders]
+        for thread in threads:
+            thread.start()
+        started.wait()
+        time.sleep(0.03 + 0.013 * round_)
+        c.decide("declined")
+        returned = time.monotonic()
+        at_return = events_stored(client)
+        time.sleep(0.1)  # the senders go on; every request now is refused
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        late += [(round_, sent - returned) for w in writes for sent, ok in w.done if ok and sent > returned]
+        assert events_stored(client) <= at_return or late, f"round {round_}: stored after the withdrawal"
+        for w in writes:
+            w.done.clear()
+        stored = at_return
+    assert late == [], "event transactions sent after the withdrawal returned were stored"
+    assert stored > 0  # the race was run: events were stored while the consent stood
 
 
 def test_an_erasure_removes_markers_of_days_that_take_no_more_events(client):

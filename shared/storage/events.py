@@ -46,7 +46,6 @@ from azure.data.tables import EntityProperty
 from shared.errors import StorageUnavailable
 from shared.events import StoredEvent, coarse_time
 from shared.storage.core import (
-    MAX_BATCH,
     Entity,
     RowChanged,
     Storage,
@@ -305,18 +304,18 @@ class EventStore:
         was written by a request that had read the consent, and a withdrawal stores its decision
         before it rewrites the marker (`revoke`), so a granted marker's ETag is as good as a
         remembered one: if a withdrawal came in between, the write fails, and the next attempt
-        reads `revoked` and the consent. 100 events of a partition leave no room for the marker:
-        they are written after a consent read, as before markers.
+        reads `revoked` and the consent.
+
+        Every size is conditional, a full request too: 100 events of a partition leave no room
+        for the marker in one transaction, so they take two (99 events, then 1), the second
+        conditional on the ETag the first gave the marker (`Storage.write_conditional`). A
+        withdrawal that lands between them changes that ETag before it returns, so the second
+        fails and the retry reads `revoked`: the events stored are those of the first transaction,
+        committed before the withdrawal's marker was written, hence before it returned ("stops all
+        future collection immediately"), and none after it. The response then counts the request
+        as dropped; a re-sent request is idempotent (event ids are row keys).
         """
         groups = self._groups(events)
-        if any(len(group.entities) >= MAX_BATCH for group in groups):
-            # A full transaction has no room for the marker: read the consent, then write the
-            # events alone, still one transaction (a withdrawal stored after the read races this
-            # request as it would any request in flight; nothing is remembered).
-            if not consented():
-                return False
-            self._write(groups)
-            return True
         fresh = now - MARKER_TRUST
         known = [self._marks.get((group.table, group.partition)) for group in groups]
         if all(mark is not None and mark.checked > fresh for mark in known):
