@@ -172,7 +172,7 @@ def build_document() -> dict[str, Any]:
             "title": "Cetegra Analytics",
             "version": "1.0.0",
             "description": "Privacy-first usage analytics for Cetegra Workspace. "
-            "Contract: ../shared/api-contract.md.",
+            "Reference: docs/api.md in the project.",
         },
         "paths": paths,
         "components": {
