@@ -499,11 +499,15 @@ class Writes:
         wire.submit = recorded  # type: ignore[method-assign]
 
 
-@pytest.mark.parametrize("size", [1, 50, 99, 100])
-def test_withdrawals_racing_requests_of_every_size_store_nothing_after_they_return(client, size):
+@pytest.mark.parametrize(
+    ("how", "size"),
+    [("withdrawal", 1), ("withdrawal", 50), ("withdrawal", 99), ("withdrawal", 100), ("erasure", 100)],
+)
+def test_withdrawals_racing_requests_of_every_size_store_nothing_after_they_return(client, how, size):
     """Two workers send a consented user's requests of `size` events without pause while a third
-    withdraws: no event transaction sent after the withdrawal returned is stored, and nothing is
-    stored after it. Eight rounds of grant → race → withdraw, at a different moment each time."""
+    withdraws (or erases the user): no event transaction sent after the withdrawal returned is
+    stored, and nothing is stored after it (after an erasure: nothing at all). Eight rounds of
+    grant → race → withdraw, at a different moment each time."""
     senders, c = [Worker(client), Worker(client)], Worker(client)
     writes = []
     for worker in senders:  # the abuse limit is not what this test is about
@@ -531,9 +535,13 @@ def test_withdrawals_racing_requests_of_every_size_store_nothing_after_they_retu
             thread.start()
         started.wait()
         time.sleep(0.03 + 0.013 * round_)
-        c.decide("declined")
+        if how == "withdrawal":
+            c.decide("declined")
+        else:
+            c.services.erasure.erase(c.principal.user_id, c.principal.tenant_id, "delete")
         returned = time.monotonic()
         at_return = events_stored(client)
+        assert how == "withdrawal" or at_return == 0
         time.sleep(0.1)  # the senders go on; every request now is refused
         stop.set()
         for thread in threads:
@@ -541,9 +549,9 @@ def test_withdrawals_racing_requests_of_every_size_store_nothing_after_they_retu
         assert errors == []
         late += [(round_, sent - returned) for w in writes for sent, ok in w.done if ok and sent > returned]
         assert events_stored(client) <= at_return or late, f"round {round_}: stored after the withdrawal"
+        stored += sum(ok for w in writes for _, ok in w.done)  # event transactions stored
         for w in writes:
             w.done.clear()
-        stored = at_return
     assert late == [], "event transactions sent after the withdrawal returned were stored"
     assert stored > 0  # the race was run: events were stored while the consent stood
 
