@@ -1,7 +1,8 @@
 // Cetegra Analytics web client: the client half of Cegal's cookie policy, as one ES module.
 //
-// * It never breaks the product: no public function throws or rejects. `init()` resolves to the
-//   consent, or to `{status: "unavailable"}` (which tracks nothing) when the API cannot be reached.
+// * It never breaks the product: no public function throws or rejects, and none waits long: every
+//   call (getToken and the API's answer) has a time limit (`timeoutMs`, 5 s). `init()` resolves to
+//   the consent, or to `{status: "unavailable"}` when the API cannot be reached or does not answer.
 // * Nothing is written to the device before the user says yes: no session id, no queue, nothing in
 //   sessionStorage, localStorage, cookies or IndexedDB while consent is unset, declined, unknown or
 //   unavailable. A "no" (or a withdrawal) removes the session id and the queue at once.
@@ -21,6 +22,7 @@ const SESSION_KEY = "cetegra.analytics.session";
 const QUEUE_KEY = "cetegra.analytics.queue";
 const MAX_BATCH = 100; // the API's batch limit
 const MAX_BODY_BYTES = 60 * 1024; // keepalive bodies share a 64 KiB budget per page; the API takes 64 KiB
+const TIMEOUT_MS = 5000; // default time limit of one call: the token and the API's answer
 
 /** @type {Consent} */
 const UNAVAILABLE = Object.freeze({ status: "unavailable", policy_version: null, decided_at: null, reprompt: false });
@@ -41,6 +43,9 @@ const UNAVAILABLE = Object.freeze({ status: "unavailable", policy_version: null,
  * @property {number} [maxQueue=500]  Bound on queued events; the oldest are dropped beyond it.
  * @property {boolean} [sendWhenDeclined=false]  Only for a server in DECLINED_MODE=anonymous: then
  *   a "no" still sends events, from memory only (nothing stored on the device, no session id).
+ * @property {number} [timeoutMs=5000]  Time limit of every call: getToken and the API's answer
+ *   together. A call that takes longer is abandoned (the request aborted): `init()` then resolves
+ *   `{status: "unavailable"}`, a batch stays queued for a later try.
  *
  * @typedef {object} Consent
  * @property {"granted"|"declined"|"unset"|"unavailable"} status
@@ -165,37 +170,82 @@ function sameOrigin() {
   }
 }
 
-async function refreshToken() {
-  if (!options?.getToken) return;
+/** Milliseconds left until `deadline` (at least 0). @param {number} deadline */
+function left(deadline) {
+  return Math.max(0, deadline - Date.now());
+}
+
+/**
+ * Ask getToken for a fresh token, waiting at most `ms` (a token that never comes, as an MSAL call
+ * waiting for a redirect can, must not hold the product). Keeps the last token otherwise.
+ * @param {number} ms
+ */
+async function refreshToken(ms) {
+  const getToken = options?.getToken;
+  if (!getToken) return;
+  let timer = 0;
   try {
-    const fresh = await options.getToken();
+    const fresh = await Promise.race([
+      Promise.resolve().then(getToken),
+      new Promise((resolve) => { timer = window.setTimeout(() => resolve(null), ms); }),
+    ]);
     if (typeof fresh === "string" && fresh) token = fresh;
   } catch {
     /* keep the last token; the API answers 401 if it expired, and the events stay queued */
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** @param {string} path @param {RequestInit} init */
-function request(path, init) {
+/**
+ * @typedef {object} Answer
+ * @property {boolean} ok
+ * @property {number} status
+ * @property {number} retryAfterMs  From a Retry-After header (0 if none).
+ * @property {any} body  The parsed JSON body, or null.
+ */
+
+/**
+ * One API request, with the bearer token (or the cookie), aborted after `ms`; the answer's body is
+ * read within the same time. fetch() is called synchronously (so it works in a pagehide handler).
+ * Rejects on a network error or the timeout (callers catch).
+ * @param {string} path @param {RequestInit} init @param {number} ms
+ * @returns {Promise<Answer>}
+ */
+function request(path, init, ms) {
   if (!options) return Promise.reject(new Error("not initialised"));
   const base = options.fetchOptions;
   /** @type {Record<string, string>} */
   const headers = { ...(/** @type {Record<string, string>} */ (base.headers) || {}), ...(/** @type {Record<string, string>} */ (init.headers) || {}) };
   const bearer = options.auth === "bearer";
   if (bearer && token) headers.Authorization = `Bearer ${token}`;
+  const controller = new AbortController();
+  const timer = window.setTimeout(() => controller.abort(), ms);
+  const outer = base.signal;
+  if (outer) outer.aborted ? controller.abort() : outer.addEventListener("abort", () => controller.abort(), { once: true });
   return fetch(options.endpoint + path, {
     credentials: bearer ? "omit" : "include",
     ...base,
     ...init,
     headers,
-  });
+    signal: controller.signal,
+  })
+    .then(async (response) => {
+      let body = null;
+      try {
+        body = JSON.parse(await response.text()); // still under the time limit
+      } catch (error) {
+        if (controller.signal.aborted) throw error; // the body hung: a timeout like any other
+      }
+      return { ok: response.ok, status: response.status, retryAfterMs: retryAfterMs(response), body };
+    })
+    .finally(() => clearTimeout(timer));
 }
 
-/** @param {Response} response */
-async function consentFrom(response) {
-  if (!response.ok) return UNAVAILABLE;
-  const body = await response.json();
-  if (!body || !["granted", "declined", "unset"].includes(body.status)) return UNAVAILABLE;
+/** @param {Answer} answer @returns {Consent} */
+function consentFrom(answer) {
+  const body = answer.body;
+  if (!answer.ok || !body || !["granted", "declined", "unset"].includes(body.status)) return UNAVAILABLE;
   return /** @type {Consent} */ (body);
 }
 
@@ -231,6 +281,7 @@ export async function init(init) {
       sendWhenDeclined: false,
       sameSite: false,
       ...init,
+      timeoutMs: Math.max(1, Number(init.timeoutMs) || TIMEOUT_MS),
       getToken,
       auth: init.auth || (getToken ? "bearer" : "cookie"),
       endpoint: init.endpoint.replace(/\/+$/, ""),
@@ -256,8 +307,9 @@ export async function init(init) {
 export async function getConsent() {
   if (!options) return UNAVAILABLE;
   try {
-    await refreshToken();
-    return adopt(await consentFrom(await request("/consent", { method: "GET" })));
+    const deadline = Date.now() + options.timeoutMs;
+    await refreshToken(left(deadline));
+    return adopt(consentFrom(await request("/consent", { method: "GET" }, left(deadline))));
   } catch {
     return adopt(UNAVAILABLE);
   }
@@ -279,13 +331,14 @@ export async function setConsent(granted, policyVersion) {
   }
   if (!options) return UNAVAILABLE;
   try {
-    await refreshToken();
-    const response = await request("/consent", {
+    const deadline = Date.now() + options.timeoutMs;
+    await refreshToken(left(deadline));
+    const answer = await request("/consent", {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ status: granted ? "granted" : "declined", policy_version: policyVersion }),
-    });
-    return adopt(await consentFrom(response));
+    }, left(deadline));
+    return adopt(consentFrom(answer));
   } catch {
     return adopt(UNAVAILABLE);
   }
@@ -376,7 +429,8 @@ export async function flush(how = {}) {
       navigator.sendBeacon(options.endpoint + "/events", new Blob([body], { type: "text/plain" }));
       return; // no confirmation: the events stay queued and the next page re-sends them
     }
-    if (!unloading) await refreshToken();
+    const deadline = Date.now() + options.timeoutMs;
+    if (!unloading) await refreshToken(left(deadline));
     inflight = !unloading;
     let response;
     try {
@@ -385,7 +439,7 @@ export async function flush(how = {}) {
         headers: { "Content-Type": "application/json" },
         body,
         keepalive: true,
-      });
+      }, left(deadline) || 1);
     } catch {
       scheduleRetry(); // network error: keep the events; their ids make the retry idempotent
       return;
@@ -398,7 +452,7 @@ export async function flush(how = {}) {
       retryAt = 0;
       if (!unloading && readQueue().length >= options.maxBatch) void flush();
     } else if (response.status === 429 || response.status >= 500 || response.status === 401 || response.status === 403) {
-      scheduleRetry(retryAfterMs(response)); // keep them: later, or with a fresh token
+      scheduleRetry(response.retryAfterMs); // keep them: later, or with a fresh token
     } else {
       confirm(batch); // refused for good (400/413/415): re-sending the same batch cannot help
     }

@@ -2,15 +2,14 @@
 // local host (`python -m tools.localhost`) and the Azurite it starts. What is stored is read back
 // through the ops export route, as an operator would. A second, static server puts the demo page
 // on another site (http://localhost:<port>) than the API (http://127.0.0.1:<port>), with
-// third-party cookies blocked, as a Workspace page calling a separate analytics host would be.
+// third-party cookies blocked, as a Workspace page calling a separate analytics host would be. A
+// recording proxy (http://127.0.0.1:<port>, forwarding to the local host) shows what the server
+// receives, and plays a hanging or refusing API.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
-import { join, normalize } from "node:path";
-import { freePort, launchBrowser, principal, ROOT, startLocalHost, waitFor } from "./harness.mjs";
+import { freePort, launchBrowser, principal, serveStatic, startLocalHost, startProxy, waitFor } from "./harness.mjs";
 
-let base, host, browser, site, staticServer;
+let base, host, browser, site, staticServer, proxy, proxied;
 const pageErrors = [];
 
 async function stored(user) {
@@ -52,30 +51,16 @@ const queuedIds = (page) =>
 
 const queued = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("cetegra.analytics.queue") || "[]").length);
 
-/** The demo page and the client module from another site: only static files, no API. */
-function serveStatic(port) {
-  const types = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
-  const server = createHttpServer((req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    const relative = path === "/" ? "demo/index.html" : path.startsWith("/client/") ? path.slice(8) : null;
-    const file = relative && normalize(join(ROOT, "client", relative));
-    const type = file && types[file.slice(file.lastIndexOf("."))];
-    if (!file || !type || !file.startsWith(join(ROOT, "client"))) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "Content-Type": type, "Cache-Control": "no-store" }).end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
-}
-
 before(async () => {
   const port = await freePort();
   const sitePort = await freePort();
   base = `http://127.0.0.1:${port}`;
   site = `http://localhost:${sitePort}`; // another site than 127.0.0.1: its requests to the API are cross-site
   staticServer = await serveStatic(sitePort);
-  host = await startLocalHost(port, { CORS_ALLOWED_ORIGINS: `${base},${site}` });
+  const proxyPort = await freePort();
+  proxied = `http://127.0.0.1:${proxyPort}`;
+  proxy = await startProxy(proxyPort, port);
+  host = await startLocalHost(port, { CORS_ALLOWED_ORIGINS: `${base},${site},${proxied}` });
   browser = await launchBrowser(["--test-third-party-cookie-phaseout"]); // third-party cookies blocked, as browsers now do
 });
 
@@ -83,6 +68,7 @@ after(async () => {
   await browser?.close();
   host?.kill("SIGTERM");
   staticServer?.close();
+  proxy?.close();
   assert.deepEqual(pageErrors.map(String), [], "the client must never throw into the page");
 });
 
@@ -420,5 +406,75 @@ test("cross-site with a bearer token: a navigation mid-batch stores every event 
   assert.ok([...tracked].every((id) => sent.get(id) >= 1));
   assert.ok([...sent.values()].some((n) => n >= 2), "the navigation made the client re-send (deduplicated)");
   for (const event of events) assert.equal(typeof event.pseudonym, "number");
+  await context.close();
+});
+
+// ---- Issue 21, points 7-13: the product page on another site (third-party cookies blocked), the
+// API behind the recording proxy, a bearer getToken that takes 300 ms.
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const crossSite = (extra = "") =>
+  `&api=${encodeURIComponent(proxied + "/api")}&auth=bearer&tokenDelay=300${extra}`;
+/** Add a proxy rule for the duration of `body`. */
+async function withRule(rule, body) {
+  proxy.rules.push(rule);
+  try {
+    return await body();
+  } finally {
+    const at = proxy.rules.indexOf(rule);
+    if (at >= 0) proxy.rules.splice(at, 1);
+  }
+}
+/** Click Accept and wait for the PUT (with the slow token) to be answered. */
+async function accept(page) {
+  await page.click("#accept");
+  await page.waitForFunction(() => document.querySelector("#consent").textContent === "granted");
+}
+const isEvents = (r) => r.method === "POST" && r.path === "/api/events";
+/** The event ids of the POST /api/events requests the server received since request number `from`. */
+const postsSince = (from) =>
+  proxy.requests.slice(from).filter(isEvents).map((r) => JSON.parse(r.body).events.map((e) => e.event_id));
+
+test("cross-site, slow token, hanging /consent: init() resolves 'unavailable' within its timeout (21.7)", async () => {
+  await withRule({ match: (r) => r.path === "/api/consent", hang: true }, async () => {
+    // default timeout (5 s), a 1 s timeout, and a getToken that never resolves
+    for (const [extra, limit] of [["", 7000], ["&timeout=1000", 2500], ["&tokenDelay=never&timeout=1000", 2500]]) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      page.on("pageerror", (error) => pageErrors.push(error));
+      const started = Date.now();
+      await page.goto(`${site}/?user=hangs${crossSite(extra)}`);
+      const resolved = await page.waitForFunction(
+        () => document.querySelector("#consent").textContent === "unavailable", null, { timeout: 10000 },
+      ).then(() => true, () => false);
+      assert.ok(resolved, `init() still pending after 10 s (${extra || "default timeout"})`);
+      const took = Date.now() - started;
+      assert.ok(took < limit, `init() resolved after ${took} ms (${extra || "default timeout"})`);
+      await page.evaluate(() => window.analytics.track("app.launch"));
+      assert.deepEqual((await device(page)).session, []);
+      await context.close();
+    }
+  });
+});
+
+test("cross-site, slow token, hanging /events: flush() resolves within the timeout, the events stay queued (21.7)", async () => {
+  const context = await browser.newContext();
+  const user = "hanging-events";
+  const { page } = await open(context, user, crossSite("&timeout=1000&batch=100&interval=600000"), site);
+  await accept(page);
+  await page.click("#launch");
+  const outcome = await withRule({ match: isEvents, hang: true }, () =>
+    page.evaluate(async () => {
+      const started = Date.now();
+      const result = await Promise.race([window.analytics.flush().then(() => "resolved"),
+                                         new Promise((r) => setTimeout(() => r("pending"), 6000))]);
+      return { result, took: Date.now() - started };
+    }));
+  assert.equal(outcome.result, "resolved", "flush() still pending after 6 s against a hanging API");
+  assert.ok(outcome.took < 2500, `flush() took ${outcome.took} ms`);
+  assert.equal(await queued(page), 2); // kept for a later try
+  await sleep(1500); // the backoff after the timeout
+  await page.click("#flush");
+  await waitFor(async () => (await stored(user)).length === 2);
   await context.close();
 });

@@ -1,12 +1,14 @@
 // What the browser tests share: the repository paths, a free port, polling, the principal header,
-// the local host (`python -m tools.localhost`, with its own Azurite) and the headless Chromium.
+// the local host (`python -m tools.localhost`, with its own Azurite), the headless Chromium, a
+// static server for a second site, and a recording proxy that can hold or refuse API requests.
 // VENV_PYTHON overrides the project's `.venv/bin/python` (e.g. a checkout without its own venv).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 import { chromium } from "playwright-core";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -68,3 +70,89 @@ export const launchBrowser = (args = []) =>
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", ...args],
   });
+
+/**
+ * The demo pages and the client modules from another site (`http://localhost:<port>`): only static
+ * files of client/, no API. A page there calling the API on 127.0.0.1 is cross-site.
+ */
+export function serveStatic(port) {
+  const types = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const relative = path === "/" ? "demo/index.html" : path.startsWith("/client/") ? path.slice(8) : null;
+    const file = relative && normalize(join(ROOT, "client", relative));
+    const type = file && types[file.slice(file.lastIndexOf("."))];
+    if (!file || !type || !file.startsWith(join(ROOT, "client"))) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": type, "Cache-Control": "no-store" }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+/**
+ * A recording proxy on 127.0.0.1:`port` in front of the local host on `target`: every request is
+ * recorded as the server receives it (`requests`: method, path, headers, body, time), forwarded,
+ * and answered with the host's answer, unless a rule (`rules.push({match, hang, delay, status,
+ * headers, times})`) holds it unanswered (an API that hangs), forwards it `delay` ms late, or answers
+ * it itself (`status`, with the CORS headers a real edge would add); `times` uses a rule up. `eventsOpen`/`eventsMaxOpen` count POST /api/events requests in flight.
+ */
+export function startProxy(port, target) {
+  const proxy = { requests: [], rules: [], held: [], eventsOpen: 0, eventsMaxOpen: 0, server: null };
+  proxy.server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const record = { method: req.method, path: req.url, headers: req.headers, body: body.toString(), at: Date.now() };
+      proxy.requests.push(record);
+      const isEvents = req.method === "POST" && req.url === "/api/events";
+      if (isEvents) {
+        proxy.eventsOpen += 1;
+        proxy.eventsMaxOpen = Math.max(proxy.eventsMaxOpen, proxy.eventsOpen);
+        res.on("close", () => { proxy.eventsOpen -= 1; });
+      }
+      const rule = req.method === "OPTIONS" ? null : proxy.rules.find((r) => r.match(record));
+      if (rule) {
+        if (rule.times !== undefined && --rule.times <= 0) proxy.rules.splice(proxy.rules.indexOf(rule), 1);
+        if (rule.hang) {
+          proxy.held.push(res); // never answered (until the browser gives up or the test ends)
+          return;
+        }
+        if (rule.delay) {
+          setTimeout(() => forward(req, res, body), rule.delay); // answered, but late
+          return;
+        }
+        const origin = req.headers.origin;
+        res.writeHead(rule.status, {
+          "Content-Type": "application/json",
+          ...(origin ? { "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true",
+                         "Access-Control-Expose-Headers": "Retry-After", Vary: "Origin" } : {}),
+          ...(rule.headers || {}),
+        }).end(rule.body || '{"error":{"code":"storage_unavailable","message":"unavailable"}}');
+        return;
+      }
+      forward(req, res, body);
+    });
+  });
+  const forward = (req, res, body) => {
+    const upstream = httpRequest({ host: "127.0.0.1", port: target, method: req.method, path: req.url,
+                                   headers: { ...req.headers, host: `127.0.0.1:${target}` } }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    upstream.end(body);
+  };
+  proxy.close = () => {
+    for (const res of proxy.held) res.destroy();
+    proxy.server.closeAllConnections?.();
+    proxy.server.close();
+  };
+  /** POST /api/events bodies received, as arrays of event ids. */
+  proxy.eventPosts = () =>
+    proxy.requests.filter((r) => r.method === "POST" && r.path === "/api/events")
+      .map((r) => { try { return JSON.parse(r.body).events.map((e) => e.event_id); } catch { return []; } });
+  return new Promise((resolve) => proxy.server.listen(port, "127.0.0.1", () => resolve(proxy)));
+}
