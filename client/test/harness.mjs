@@ -33,22 +33,30 @@ export const waitFor = async (check, ms = 10000) => {
   assert.fail("condition not met in time");
 };
 
-/** The Easy Auth principal header (base64 JSON of claims) of `user` in `tenant` with `roles`. */
-export const principal = (user, roles = [], tenant = "demo-tenant") =>
+/** Cegal's staff tenant of these tests' local host (STAFF_TENANT_IDS): analytics roles count only there. */
+export const STAFF_TENANT = "ce9a1000-57af-4000-8000-000000000001";
+
+/**
+ * The Easy Auth principal header (base64 JSON of claims) of `user` in `tenant` with `roles`; a
+ * principal with an analytics role (Reader, Author, Operator) is staff, so its tenant defaults to
+ * STAFF_TENANT, everyone else's to "demo-tenant".
+ */
+export const principal = (user, roles = [], tenant = roles.some((r) => r.startsWith("Cetegra.Analytics.")) ? STAFF_TENANT : "demo-tenant") =>
   Buffer.from(JSON.stringify({ auth_typ: "aad", role_typ: "roles", claims: [
     { typ: "oid", val: user }, { typ: "tid", val: tenant }, ...roles.map((val) => ({ typ: "roles", val })),
   ] })).toString("base64");
 
 /**
  * The local host on 127.0.0.1:`port` (in-process, no `func`) with a fresh dev salt, policy
- * 2026-04, declined events dropped and no demo data (these tests seed their own), plus `env`; resolves to its process once /api/health
+ * 2026-04, declined events dropped, STAFF_TENANT as the staff tenant and no demo data (these tests
+ * seed their own), plus `env`; resolves to its process once /api/health
  * answers (60 s), else stops it and fails with its stderr.
  */
 export async function startLocalHost(port, env = {}) {
   const host = spawn(PYTHON, ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
     cwd: ROOT,
     env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-")), "salt"),
-           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", DEMO_DATA: "0", ...env },
+           POLICY_VERSION: "2026-04", DECLINED_MODE: "drop", DEMO_DATA: "0", STAFF_TENANT_IDS: STAFF_TENANT, ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
