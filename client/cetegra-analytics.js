@@ -73,6 +73,10 @@ let retryAt = 0;
 let backoffMs = 0;
 let inflight = false;
 let listening = false;
+let epoch = 0; // +1 at every decline or withdrawal: work begun before it sends nothing after it
+let decisions = 0; // +1 at every setConsent: a consent read begun before a choice does not undo it
+/** @type {Set<AbortController>} */
+const sending = new Set(); // the event requests in flight in this page, aborted at a withdrawal
 /** @type {AnalyticsEvent[]} */
 let memoryQueue = []; // declined + sendWhenDeclined, or a tab whose sessionStorage is unusable
 
@@ -88,8 +92,14 @@ function persisting() {
   return consent !== null && consent.status === "granted" && store() !== null;
 }
 
-/** Remove everything this module ever stored on the device (decline, withdrawal, unset). */
+/**
+ * Remove everything this module ever stored on the device (decline, withdrawal, unset), and stop
+ * every send in progress: one waiting for its token sends nothing, one in flight is aborted.
+ */
 function forget() {
+  epoch += 1;
+  for (const controller of sending) controller.abort();
+  sending.clear();
   memoryQueue = [];
   const s = store();
   if (!s) return;
@@ -206,20 +216,20 @@ async function refreshToken(ms) {
  */
 
 /**
- * One API request, with the bearer token (or the cookie), aborted after `ms`; the answer's body is
- * read within the same time. fetch() is called synchronously (so it works in a pagehide handler).
- * Rejects on a network error or the timeout (callers catch).
+ * One API request, with the bearer token (or the cookie), aborted after `ms` (or by `controller`);
+ * the answer's body is read within the same time. fetch() is called synchronously (so it works in a
+ * pagehide handler). Rejects on a network error, the timeout or an abort (callers catch).
  * @param {string} path @param {RequestInit} init @param {number} ms
+ * @param {AbortController} [controller]
  * @returns {Promise<Answer>}
  */
-function request(path, init, ms) {
+function request(path, init, ms, controller = new AbortController()) {
   if (!options) return Promise.reject(new Error("not initialised"));
   const base = options.fetchOptions;
   /** @type {Record<string, string>} */
   const headers = { ...(/** @type {Record<string, string>} */ (base.headers) || {}), ...(/** @type {Record<string, string>} */ (init.headers) || {}) };
   const bearer = options.auth === "bearer";
   if (bearer && token) headers.Authorization = `Bearer ${token}`;
-  const controller = new AbortController();
   const timer = window.setTimeout(() => controller.abort(), ms);
   const outer = base.signal;
   if (outer) outer.aborted ? controller.abort() : outer.addEventListener("abort", () => controller.abort(), { once: true });
@@ -306,13 +316,18 @@ export async function init(init) {
 /** Read the caller's consent (and whether to show the dialog). Never rejects. @returns {Promise<Consent>} */
 export async function getConsent() {
   if (!options) return UNAVAILABLE;
+  const asked = decisions;
+  /** @type {Consent} */
+  let answer = UNAVAILABLE;
   try {
     const deadline = Date.now() + options.timeoutMs;
     await refreshToken(left(deadline));
-    return adopt(consentFrom(await request("/consent", { method: "GET" }, left(deadline))));
+    answer = consentFrom(await request("/consent", { method: "GET" }, left(deadline)));
   } catch {
-    return adopt(UNAVAILABLE);
+    /* unavailable */
   }
+  if (asked !== decisions && consent) return consent; // the user chose meanwhile: an older read does not undo it
+  return adopt(answer);
 }
 
 /**
@@ -325,23 +340,29 @@ export async function getConsent() {
  * @returns {Promise<Consent>}
  */
 export async function setConsent(granted, policyVersion) {
+  decisions += 1;
+  const mine = decisions;
   if (!granted) {
     forget();
     if (consent) consent = { ...consent, status: "declined" };
   }
   if (!options) return UNAVAILABLE;
+  /** @type {Consent} */
+  let answer = UNAVAILABLE;
   try {
     const deadline = Date.now() + options.timeoutMs;
     await refreshToken(left(deadline));
-    const answer = await request("/consent", {
+    const stored = await request("/consent", {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ status: granted ? "granted" : "declined", policy_version: policyVersion }),
     }, left(deadline));
-    return adopt(consentFrom(answer));
+    answer = consentFrom(stored);
   } catch {
-    return adopt(UNAVAILABLE);
+    /* unavailable */
   }
+  if (mine !== decisions && consent) return consent; // a later choice wins over this one's answer
+  return adopt(answer);
 }
 
 /**
@@ -429,9 +450,13 @@ export async function flush(how = {}) {
       navigator.sendBeacon(options.endpoint + "/events", new Blob([body], { type: "text/plain" }));
       return; // no confirmation: the events stay queued and the next page re-sends them
     }
+    const started = epoch;
     const deadline = Date.now() + options.timeoutMs;
     if (!unloading) await refreshToken(left(deadline));
+    if (started !== epoch || !collecting()) return; // withdrawn while waiting for the token: send nothing
     inflight = !unloading;
+    const controller = new AbortController();
+    sending.add(controller);
     let response;
     try {
       response = await request("/events", {
@@ -439,13 +464,15 @@ export async function flush(how = {}) {
         headers: { "Content-Type": "application/json" },
         body,
         keepalive: true,
-      }, left(deadline) || 1);
+      }, left(deadline) || 1, controller);
     } catch {
-      scheduleRetry(); // network error: keep the events; their ids make the retry idempotent
+      if (started === epoch) scheduleRetry(); // network error: keep the events; their ids make the retry idempotent
       return;
     } finally {
+      sending.delete(controller);
       if (!unloading) inflight = false;
     }
+    if (started !== epoch) return; // withdrawn meanwhile: the queue is gone, nothing to confirm
     if (response.ok) {
       confirm(batch);
       backoffMs = 0;

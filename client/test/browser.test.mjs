@@ -478,3 +478,23 @@ test("cross-site, slow token, hanging /events: flush() resolves within the timeo
   await waitFor(async () => (await stored(user)).length === 2);
   await context.close();
 });
+
+test("cross-site, slow token: a withdrawal 50 ms after flush() sends nothing (21.8)", async () => {
+  const context = await browser.newContext();
+  const user = "withdraws-mid-flush";
+  const { page } = await open(context, user, crossSite("&batch=100&interval=600000"), site);
+  await accept(page);
+  for (let i = 0; i < 3; i++) await page.click("#launch");
+  assert.equal(await queued(page), 4);
+  const from = proxy.requests.length;
+  await page.evaluate(async () => {
+    void window.analytics.flush(); // reads the queue, then waits 300 ms for the token
+    await new Promise((r) => setTimeout(r, 50));
+    await window.analytics.setConsent(false, "2026-04");
+  });
+  await sleep(1000);
+  assert.deepEqual(postsSince(from), [], "events were sent after the withdrawal");
+  assert.deepEqual(await stored(user), []);
+  await nothingStored(page, []);
+  await context.close();
+});
