@@ -71,7 +71,6 @@ let token = null;
 let timer = 0;
 let retryAt = 0;
 let backoffMs = 0;
-let inflight = false;
 let listening = false;
 let epoch = 0; // +1 at every decline or withdrawal: work begun before it sends nothing after it
 let decisions = 0; // +1 at every setConsent: a consent read begun before a choice does not undo it
@@ -424,67 +423,122 @@ function confirm(batch) {
 }
 
 /**
- * Send what is queued. Events leave the queue only when a 2xx confirms them; on unload the
- * request is a keepalive fetch (or, with a same-site cookie, a beacon) and the events stay queued
- * so the next page re-sends whatever was not confirmed (the server stores each event_id once).
- * Never rejects.
- * @param {{unloading?: boolean}} [how]
- * @returns {Promise<void>}
+ * POST one batch (keepalive: it outlives the page), aborted after `ms` or by a withdrawal. fetch()
+ * is called synchronously. Resolves to the answer, or null if none came (network, timeout, abort).
+ * @param {AnalyticsEvent[]} batch @param {number} ms @returns {Promise<Answer|null>}
  */
-export async function flush(how = {}) {
+function send(batch, ms) {
+  const controller = new AbortController();
+  sending.add(controller);
+  return request("/events", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ events: batch }),
+    keepalive: true,
+  }, ms, controller)
+    .catch(() => null)
+    .finally(() => sending.delete(controller));
+}
+
+/**
+ * Apply the answer to a batch: a 2xx confirms it (it leaves the queue), 429/5xx/401/403 or no
+ * answer keep it and back off (Retry-After honoured), any other refusal (400/413/415) drops it, as
+ * re-sending the same batch cannot help. Returns whether to go on sending.
+ * @param {AnalyticsEvent[]} batch @param {Answer|null} answer
+ */
+function settle(batch, answer) {
+  if (!answer) {
+    scheduleRetry(); // network error or timeout: keep the events; their ids make the retry idempotent
+    return false;
+  }
+  if (answer.ok) {
+    confirm(batch);
+    backoffMs = 0;
+    retryAt = 0;
+    return true;
+  }
+  if (answer.status === 429 || answer.status >= 500 || answer.status === 401 || answer.status === 403) {
+    scheduleRetry(answer.retryAfterMs); // keep them: later, or with a fresh token
+    return false;
+  }
+  confirm(batch); // refused for good
+  return true;
+}
+
+/** @type {Promise<void> | null} */
+let flight = null; // the flush in progress: one batch in flight at a time
+let again = false; // a flush was asked for while one was in progress: it runs when that one ends
+
+/**
+ * The flush in progress: send a batch, and another after its 2xx while more was asked for (or a
+ * full batch is queued). Each batch is read from the queue after the token is there, so it holds
+ * only events no 2xx has confirmed yet. Never rejects.
+ */
+async function drain() {
   try {
-    if (!options || !collecting()) return;
-    const unloading = Boolean(how && how.unloading);
-    if (Date.now() < retryAt) return; // 429/503 asked us to wait: the queue keeps the events
-    if (inflight && !unloading) return;
-    const queue = readQueue();
-    if (!queue.length) return;
-    const batch = nextBatch(queue);
-    const body = JSON.stringify({ events: batch });
-    if (
-      unloading &&
-      options.auth === "cookie" &&
-      (options.sameSite || sameOrigin()) &&
-      typeof navigator.sendBeacon === "function"
-    ) {
-      navigator.sendBeacon(options.endpoint + "/events", new Blob([body], { type: "text/plain" }));
-      return; // no confirmation: the events stay queued and the next page re-sends them
-    }
-    const started = epoch;
-    const deadline = Date.now() + options.timeoutMs;
-    if (!unloading) await refreshToken(left(deadline));
-    if (started !== epoch || !collecting()) return; // withdrawn while waiting for the token: send nothing
-    inflight = !unloading;
-    const controller = new AbortController();
-    sending.add(controller);
-    let response;
-    try {
-      response = await request("/events", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body,
-        keepalive: true,
-      }, left(deadline) || 1, controller);
-    } catch {
-      if (started === epoch) scheduleRetry(); // network error: keep the events; their ids make the retry idempotent
-      return;
-    } finally {
-      sending.delete(controller);
-      if (!unloading) inflight = false;
-    }
-    if (started !== epoch) return; // withdrawn meanwhile: the queue is gone, nothing to confirm
-    if (response.ok) {
-      confirm(batch);
-      backoffMs = 0;
-      retryAt = 0;
-      if (!unloading && readQueue().length >= options.maxBatch) void flush();
-    } else if (response.status === 429 || response.status >= 500 || response.status === 401 || response.status === 403) {
-      scheduleRetry(response.retryAfterMs); // keep them: later, or with a fresh token
-    } else {
-      confirm(batch); // refused for good (400/413/415): re-sending the same batch cannot help
+    for (;;) {
+      again = false;
+      if (!options || !collecting() || Date.now() < retryAt) return; // 429/503 asked us to wait
+      if (!readQueue().length) return;
+      const started = epoch;
+      const deadline = Date.now() + options.timeoutMs;
+      await refreshToken(left(deadline));
+      if (started !== epoch || !collecting()) return; // withdrawn while waiting for the token: send nothing
+      const batch = nextBatch(readQueue());
+      if (!batch.length) return;
+      const answer = await send(batch, left(deadline) || 1);
+      if (started !== epoch) return; // withdrawn meanwhile: the queue is gone, nothing to confirm
+      if (!settle(batch, answer)) return;
+      if (!again && readQueue().length < options.maxBatch) return;
     }
   } catch {
     /* analytics never breaks the product */
+  }
+}
+
+/** On unload: one batch at once, without waiting for a token (the page is going). */
+function flushUnloading() {
+  if (!options || !collecting()) return;
+  if (Date.now() < retryAt) return; // 429/503 asked us to wait: the queue keeps the events
+  const batch = nextBatch(readQueue());
+  if (!batch.length) return;
+  if (options.auth === "cookie" && (options.sameSite || sameOrigin()) && typeof navigator.sendBeacon === "function") {
+    navigator.sendBeacon(options.endpoint + "/events", new Blob([JSON.stringify({ events: batch })], { type: "text/plain" }));
+    return; // no confirmation: the events stay queued and the next page re-sends them
+  }
+  const started = epoch;
+  void send(batch, options.timeoutMs).then((answer) => {
+    if (started === epoch) settle(batch, answer); // the page may live on (a hidden tab)
+  });
+}
+
+/**
+ * Send what is queued, one batch in flight at a time: a flush asked for while one is in progress
+ * runs after it (the promise resolves when both are done). Events leave the queue only when a 2xx
+ * confirms them; on unload (`{unloading: true}`) the request is a keepalive fetch (or, with a
+ * same-site cookie, a beacon) and the events stay queued, so the next page re-sends whatever was not
+ * confirmed (the server stores each event_id once). Never rejects.
+ * @param {{unloading?: boolean}} [how]
+ * @returns {Promise<void>}
+ */
+export function flush(how = {}) {
+  try {
+    if (how && how.unloading) {
+      flushUnloading();
+      return Promise.resolve();
+    }
+    if (!options || !collecting()) return Promise.resolve();
+    if (flight) {
+      again = true;
+      return flight;
+    }
+    const current = drain().finally(() => {
+      if (flight === current) flight = null;
+    });
+    flight = current;
+    return current;
+  } catch {
+    return Promise.resolve();
   }
 }
 
