@@ -14,8 +14,9 @@
 //   navigation in the middle of a batch re-sends it from the next page, and the server stores each
 //   `event_id` once. 429/503 `Retry-After` is honoured; other refusals (400) drop the batch.
 // * Delivery: when the API is on another site (third-party cookies blocked), every request carries
-//   an Entra bearer token (`getToken`) and is sent with `fetch(..., {keepalive: true})`, which
-//   outlives the page. `navigator.sendBeacon` is used only where a same-site cookie authenticates.
+//   an Entra bearer token (`getToken`) and no cookies. Events go with `fetch(..., {keepalive: true})`,
+//   which outlives the page; never `navigator.sendBeacon`, which would send the page URL as Referer.
+//   Every request is `referrerPolicy: "no-referrer"`: the API never sees the page URL or its query.
 // No runtime dependencies.
 
 const SESSION_KEY = "cetegra.analytics.session";
@@ -35,8 +36,8 @@ const UNAVAILABLE = Object.freeze({ status: "unavailable", policy_version: null,
  *   cookies: the way to reach an API on another site when third-party cookies are blocked.
  * @property {"bearer"|"cookie"} [auth]  Default "bearer" when getToken is given, else "cookie" (the
  *   App Service session cookie; only works when the API is same-site).
- * @property {boolean} [sameSite]  The API is same-site though not same-origin (cookie auth only);
- *   allows sendBeacon on unload. Same-origin is detected.
+ * @property {boolean} [sameSite]  No effect (kept for old callers): the module no longer uses
+ *   sendBeacon, whose requests carry the page URL as Referer; a keepalive fetch is used instead.
  * @property {RequestInit} [fetchOptions]  Merged into every request (extra headers).
  * @property {number} [maxBatch=20]  Send as soon as this many events are queued (1-100).
  * @property {number} [flushIntervalMs=5000]  Send what is queued at least this often.
@@ -171,14 +172,6 @@ function adopt(next) {
   return next;
 }
 
-function sameOrigin() {
-  try {
-    return new URL(options?.endpoint || "", window.location.href).origin === window.location.origin;
-  } catch {
-    return false;
-  }
-}
-
 /** Milliseconds left until `deadline` (at least 0). @param {number} deadline */
 function left(deadline) {
   return Math.max(0, deadline - Date.now());
@@ -238,6 +231,7 @@ function request(path, init, ms, controller = new AbortController()) {
     ...init,
     headers,
     signal: controller.signal,
+    referrerPolicy: "no-referrer", // the page URL (its query may hold an e-mail or a token) never leaves
   })
     .then(async (response) => {
       let body = null;
@@ -502,10 +496,8 @@ function flushUnloading() {
   if (Date.now() < retryAt) return; // 429/503 asked us to wait: the queue keeps the events
   const batch = nextBatch(readQueue());
   if (!batch.length) return;
-  if (options.auth === "cookie" && (options.sameSite || sameOrigin()) && typeof navigator.sendBeacon === "function") {
-    navigator.sendBeacon(options.endpoint + "/events", new Blob([JSON.stringify({ events: batch })], { type: "text/plain" }));
-    return; // no confirmation: the events stay queued and the next page re-sends them
-  }
+  // Never navigator.sendBeacon: a beacon carries the page URL as Referer (it takes no referrer
+  // policy), and a keepalive fetch outlives the page just as well.
   const started = epoch;
   void send(batch, options.timeoutMs).then((answer) => {
     if (started === epoch) settle(batch, answer); // the page may live on (a hidden tab)
@@ -515,8 +507,8 @@ function flushUnloading() {
 /**
  * Send what is queued, one batch in flight at a time: a flush asked for while one is in progress
  * runs after it (the promise resolves when both are done). Events leave the queue only when a 2xx
- * confirms them; on unload (`{unloading: true}`) the request is a keepalive fetch (or, with a
- * same-site cookie, a beacon) and the events stay queued, so the next page re-sends whatever was not
+ * confirms them; on unload (`{unloading: true}`) the request is a keepalive fetch and the events
+ * stay queued, so the next page re-sends whatever was not
  * confirmed (the server stores each event_id once). Never rejects.
  * @param {{unloading?: boolean}} [how]
  * @returns {Promise<void>}

@@ -193,7 +193,7 @@ test("a 503 keeps the events and delivers them later exactly once", async () => 
   await context.close();
 });
 
-test("same-site cookie: the pagehide beacon delivers the last events", async () => {
+test("same-origin cookie: the pagehide keepalive request delivers the last events", async () => {
   const context = await browser.newContext();
   const { page, posts } = await open(context, "leaves", "&batch=100&interval=600000");
   await page.click("#accept");
@@ -201,7 +201,7 @@ test("same-site cookie: the pagehide beacon delivers the last events", async () 
   await page.click("#launch");
   assert.equal(await queued(page), 3);
   assert.equal(posts.length, 0);
-  await page.goto("about:blank"); // pagehide: the queue leaves as a text/plain beacon
+  await page.goto("about:blank"); // pagehide: the queue leaves as a keepalive fetch (no beacon: it would carry a Referer)
   await waitFor(async () => (await stored("leaves")).length === 3);
   await context.close();
 });
@@ -516,4 +516,24 @@ test("cross-site, slow token: one batch in flight at a time; 10 track() with max
   assert.equal(proxy.eventsMaxOpen, 1, "more than one batch in flight at once");
   assert.equal((await stored(user)).length, 11);
   await context.close();
+});
+
+test("no Referer reaches the API: a page URL with a query, same-origin and cross-site, in page and on unload (21.12)", async () => {
+  const secret = "&email=alice%40contoso.com&token=s3cr3t";
+  for (const [user, origin, extra] of [["referrer-same", proxied, ""], ["referrer-cross", site, crossSite()]]) {
+    const context = await browser.newContext();
+    const from = proxy.requests.length;
+    const { page } = await open(context, user, `${secret}${extra}&batch=100&interval=600000`, origin);
+    await accept(page);
+    await page.click("#launch");
+    await page.click("#flush");
+    await waitFor(async () => (await stored(user)).length === 2);
+    await page.click("#launch");
+    await page.goto("about:blank"); // the last event leaves on pagehide
+    await waitFor(async () => (await stored(user)).length === 3);
+    const api = proxy.requests.slice(from).filter((r) => r.path.startsWith("/api/") && r.method !== "OPTIONS");
+    assert.ok(api.filter(isEvents).length >= 2 && api.some((r) => r.method === "PUT"), JSON.stringify(api.map((r) => r.method)));
+    for (const r of api) assert.equal(r.headers.referer, undefined, `${r.method} ${r.path} from ${origin} carried Referer ${r.headers.referer}`);
+    await context.close();
+  }
 });
