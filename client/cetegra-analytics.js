@@ -490,10 +490,12 @@ async function drain() {
   }
 }
 
-/** On unload: one batch at once, without waiting for a token (the page is going). */
+/**
+ * On unload: one batch at once, without waiting for a token (the page is going), and even during a
+ * backoff: a closing tab gets no later chance, and a refusal costs nothing more than a retry would.
+ */
 function flushUnloading() {
   if (!options || !collecting()) return;
-  if (Date.now() < retryAt) return; // 429/503 asked us to wait: the queue keeps the events
   const batch = nextBatch(readQueue());
   if (!batch.length) return;
   // Never navigator.sendBeacon: a beacon carries the page URL as Referer (it takes no referrer

@@ -518,6 +518,22 @@ test("cross-site, slow token: one batch in flight at a time; 10 track() with max
   await context.close();
 });
 
+test("cross-site: a tab closed while a retry is pending still delivers its queue (21.10)", async () => {
+  const context = await browser.newContext();
+  const user = "closes-in-backoff";
+  const { page } = await open(context, user, crossSite("&batch=100&interval=600000"), site);
+  await accept(page);
+  for (let i = 0; i < 5; i++) await page.click("#launch");
+  const from = proxy.requests.length;
+  proxy.rules.push({ match: isEvents, status: 503, headers: { "Retry-After": "30" }, times: 1 });
+  await page.click("#flush");
+  await waitFor(async () => postsSince(from).length === 1); // refused: the client waits 30 s
+  assert.equal(await queued(page), 6);
+  await page.close({ runBeforeUnload: true }); // the user closes the tab during the backoff
+  await waitFor(async () => (await stored(user)).length === 6);
+  await context.close();
+});
+
 test("no Referer reaches the API: a page URL with a query, same-origin and cross-site, in page and on unload (21.12)", async () => {
   const secret = "&email=alice%40contoso.com&token=s3cr3t";
   for (const [user, origin, extra] of [["referrer-same", proxied, ""], ["referrer-cross", site, crossSite()]]) {
