@@ -69,6 +69,7 @@ def counted_services(
     from shared.services import build
     from shared.settings import Settings
     from shared.storage import Storage
+    from testing.principal import STAFF_TENANT_ID
 
     transport = CountingTransport(use_env_settings=False)
     storage = Storage.connect(connection_string=conn, endpoint=None, prefix=prefix, transport=transport)
@@ -78,6 +79,7 @@ def counted_services(
             "TABLE_PREFIX": prefix,
             "POLICY_VERSION": "2026-04",
             "KEY_VAULT_URL": "https://bench.vault.azure.net",
+            "STAFF_TENANT_IDS": STAFF_TENANT_ID,  # the reports bench reads as a staff Reader
         }
     )
     return build(settings, storage=storage, salt_source=StaticSalt(), clock=clock), transport

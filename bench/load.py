@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, principal, write_results
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 BATCH = 10
 OPERATOR = principal_header(
-    "load-ops", "load-tenant", roles=("Cetegra.Analytics.Operator",), name=None, long_claims=False
+    "load-ops", STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",), name=None, long_claims=False
 )
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bench.common import principal, report, timed
+from testing.principal import STAFF_TENANT_ID
 
 TENANTS = 200
 ROUNDS = 3
@@ -108,7 +109,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_routes(router: Any, tenant: str) -> dict[str, dict[str, float]]:
-    header = principal("bench-reader", roles=("Cetegra.Analytics.Reader",))
+    header = principal("bench-reader", STAFF_TENANT_ID, roles=("Cetegra.Analytics.Reader",))
     last = (TODAY - timedelta(days=1)).isoformat()
     active = f"/api/reports/active-users?to={last}&grain="
     routes = {

@@ -35,6 +35,10 @@ param entraClientId string
 @maxLength(332)
 param allowedTenantIds string = ''
 
+@description('Comma-separated Entra tenant ids (GUIDs) of Cegal\'s own staff: the only tenants whose analytics app roles (Reader, Author, Operator) count; assignments made in customer tenants are ignored. Required: the app refuses to start without it. Its users may always sign in.')
+@minLength(36)
+param staffTenantIds string
+
 @description('Comma-separated client ids of the apps (the Workspace web client) allowed to call the API with a bearer token; empty = any app the token was issued to for this API.')
 param allowedClientApplications string = ''
 
@@ -128,7 +132,8 @@ module api 'app/function.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultUri: vault.outputs.uri
     entraClientId: entraClientId
-    allowedTenantIds: union([tenant().tenantId], empty(allowedTenantIds) ? [] : split(allowedTenantIds, ','))
+    allowedTenantIds: union([tenant().tenantId], split(staffTenantIds, ','), empty(allowedTenantIds) ? [] : split(allowedTenantIds, ','))
+    staffTenantIds: split(staffTenantIds, ',')
     allowedClientApplications: empty(allowedClientApplications) ? [] : split(allowedClientApplications, ',')
     settings: {
       policyVersion: policyVersion

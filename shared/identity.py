@@ -11,6 +11,15 @@ signed in to (the resource tenant: the token's `tid`, whose Workspace they use),
 home tenant: the guest's `oid` is the guest object in the resource tenant, and the home tenant
 (`idp`/`iss` claims) is neither read nor stored. The same person using their home tenant's
 Workspace is a different (user, tenant) pair there, so a different pseudonym and consent record.
+
+Roles: the analytics roles (Reader, Author, Operator) are Cegal's staff roles. Each customer
+tenant's admins assign the multi-tenant app's roles in their own tenant, so such a claim from a
+customer tenant says only what that customer chose; it would let a customer's admin export or erase
+another customer's users, rename their tenants, publish to them or read every customer's reports.
+The policy says analytics data "is used only by Cegal": the analytics roles therefore count only in
+the tenants of `STAFF_TENANT_IDS` and are dropped from every other principal when it is parsed, so
+no route can honour them by mistake. The user-type roles (`ROLE_USER_TYPES`) describe a user
+inside their own tenant and count in every tenant.
 """
 
 from __future__ import annotations
@@ -96,12 +105,10 @@ def principal_from_header(value: str | None, settings: Settings) -> Principal:
         )
     if settings.allowed_tenant_ids and tenant_id.lower() not in settings.allowed_tenant_ids:
         raise Forbidden("this tenant is not enabled for Cetegra Analytics", code="tenant_not_allowed")
-    return Principal(
-        user_id=user_id,
-        tenant_id=tenant_id,
-        roles=frozenset(roles),
-        user_type=user_type_for(roles, settings),
-    )
+    user_type = user_type_for(roles, settings)
+    if tenant_id.lower() not in settings.staff_tenant_ids:
+        roles -= {settings.reader_role, settings.author_role, settings.ops_role}
+    return Principal(user_id=user_id, tenant_id=tenant_id, roles=frozenset(roles), user_type=user_type)
 
 
 def user_type_for(roles: set[str] | frozenset[str], settings: Settings) -> str:

@@ -2,7 +2,8 @@
 
 One pydantic model is the single source of truth: the Bicep drift test and the docs read the same
 field list. A missing or invalid setting fails with a message that names the app setting, and the
-app refuses local-only settings (connection strings with keys, the dev salt) when it runs in Azure.
+app refuses local-only settings (connection strings with keys, the dev salt) when it runs in Azure,
+and refuses to start there without the staff tenants (STAFF_TENANT_IDS).
 """
 
 from __future__ import annotations
@@ -90,6 +91,12 @@ class Settings(BaseModel):
     """Entra tenants (`tid`) whose users may call the API; empty = every tenant Easy Auth lets in.
     In Azure App Service Authentication enforces the same list (WEBSITE_AUTH_AAD_ALLOWED_TENANTS);
     this is the app's own second check (and the one that works beyond the platform's 10 ids)."""
+    staff_tenant_ids: tuple[str, ...] = Field((), alias="STAFF_TENANT_IDS")
+    """Cegal's own Entra tenant(s): the only tenants whose analytics roles (READER_ROLE,
+    AUTHOR_ROLE, OPS_ROLE) count. The app registration is multi-tenant and every customer's admins
+    assign its app roles in their own tenant, so a role claimed from a customer tenant proves
+    nothing; and the cookie policy says analytics data "is used only by Cegal". Empty: no tenant's
+    analytics roles count (local only; required in Azure)."""
 
     retention_months: int = Field(24, alias="RETENTION_MONTHS", ge=1, le=24)
     """The policy's ceiling: "retained for a maximum of 24 months in raw form"; never more."""
@@ -101,7 +108,12 @@ class Settings(BaseModel):
         return bool(value)
 
     @field_validator(
-        "user_id_claims", "tenant_id_claims", "cors_allowed_origins", "allowed_tenant_ids", mode="before"
+        "user_id_claims",
+        "tenant_id_claims",
+        "cors_allowed_origins",
+        "allowed_tenant_ids",
+        "staff_tenant_ids",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -128,7 +140,7 @@ class Settings(BaseModel):
                 raise ValueError(f"{origin!r} is not an origin like https://host[:port] (no '*')")
         return value
 
-    @field_validator("allowed_tenant_ids")
+    @field_validator("allowed_tenant_ids", "staff_tenant_ids")
     @classmethod
     def _tenant_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for tenant in value:
@@ -157,6 +169,11 @@ class Settings(BaseModel):
                 )
             if self.dev_salt_file:
                 problems.append("DEV_SALT_FILE: the dev salt is local-only and refused in Azure")
+            if not self.staff_tenant_ids:
+                problems.append(
+                    "STAFF_TENANT_IDS: required in Azure: Cegal's own Entra tenant id(s), the only "
+                    "tenants whose analytics roles count"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -16,7 +16,7 @@ from shared.services import Services
 from shared.settings import Settings
 from testing.clock import Clock
 from testing.keyvault import VAULT_URL, FakeKeyVault
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 from tools.localhost import Router, encode_response
 
 POLICY = "2026-04"
@@ -32,6 +32,7 @@ def make_settings(connection_string: str, **overrides: str) -> Settings:
         "KEY_VAULT_URL": VAULT_URL,
         "POLICY_VERSION": POLICY,
         "CORS_ALLOWED_ORIGINS": ORIGIN,
+        "STAFF_TENANT_IDS": STAFF_TENANT_ID,
         **overrides,
     }
     return Settings.from_env({k: v for k, v in env.items() if v is not None})

@@ -11,6 +11,11 @@ TID = "http://schemas.microsoft.com/identity/claims/tenantid"
 ROLE_TYP = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
 USER_ID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 TENANT_ID = "c0ffee00-1111-2222-3333-444455556666"
+"""A customer's tenant: the default principal's. Analytics roles claimed here are ignored."""
+STAFF_TENANT_ID = "ce9a1000-57af-4000-8000-000000000001"
+"""Cegal's own (staff) tenant in tests and under `make run` (STAFF_TENANT_IDS): the only tenant
+whose analytics roles (Reader, Author, Operator) count; the demo Reader, the ops CLI's local
+operator and the tests' role principals sign in here."""
 NAME = "alice.example@contoso.com"
 
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 
 import function_app  # noqa: F401  (registers every endpoint before the document is built)
 from functions._openapi import build_document
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 pytestmark = pytest.mark.system
 
@@ -38,7 +38,9 @@ CROSS_FIELD_RULES = {
     "/api/reports/retention",
     "/api/reports/launch",  # dates before 2000 or after 2999 (JSON Schema's format: date has no bounds)
 }
-OPERATOR = principal_header(user_id="fuzz-operator", roles=("Cetegra.Analytics.Operator",))
+OPERATOR = principal_header(
+    user_id="fuzz-operator", tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",)
+)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from shared.storage.events import MARKER, event_partition
 from testing.client import ORIGIN, POLICY
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 SESSION = str(uuid.uuid4())
 
@@ -415,7 +415,7 @@ def test_ops_see_unlisted_counts_per_day_never_the_text(client):
             ]
         },
     )
-    ops = principal_header(user_id="ops", roles=("Cetegra.Analytics.Operator",))
+    ops = principal_header(user_id="ops", tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",))
     response = client.post(
         "/api/ops/catalogue/unlisted", {"from": "2026-11-20", "to": "2026-11-23"}, principal=ops
     )

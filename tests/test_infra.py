@@ -106,6 +106,7 @@ def test_template_values_pass_the_settings_validation():
         "DECLINED_MODE": "drop",
         "CORS_ALLOWED_ORIGINS": "https://workspace.cetegra.com",
         "ALLOWED_TENANT_IDS": "c0ffee00-1111-2222-3333-444455556666,0d15ea5e-aaaa-bbbb-cccc-ddddeeeeffff",
+        "STAFF_TENANT_IDS": "ce9a1000-57af-4000-8000-000000000001",
     }
     env = {"WEBSITE_SITE_NAME": "func-abc"}
     for name, value in template_settings().items():
@@ -238,6 +239,23 @@ def test_sign_in_is_multi_tenant_and_restricted_to_the_listed_tenants():
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert parameters["allowedTenantIds"]["value"] == "${ALLOWED_TENANT_IDS}"
     assert re.search(r"param allowedTenantIds string = ''", main)
+
+
+def test_staff_tenants_flow_from_the_azd_environment_to_the_app_setting():
+    """STAFF_TENANT_IDS (issue 21.1): a required parameter (the app refuses to start in Azure
+    without it), passed as the app setting of the same name, and its tenants may sign in."""
+    assert template_settings()["STAFF_TENANT_IDS"] == "join(staffTenantIds, ',')"
+    function = (INFRA / "app" / "function.bicep").read_text()
+    param = re.search(r"((?:@\w+\([^\n]*\)\n)+)param staffTenantIds array\n", function)
+    assert param and "@minLength(1)" in param.group(1)
+    main = (INFRA / "main.bicep").read_text()
+    assert re.search(r"\nparam staffTenantIds string\n", main), "required: no default"
+    assert "    staffTenantIds: split(staffTenantIds, ',')\n" in main
+    assert re.search(
+        r"allowedTenantIds: union\(\[tenant\(\)\.tenantId\], split\(staffTenantIds, ','\), ", main
+    )
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["staffTenantIds"]["value"] == "${STAFF_TENANT_IDS}"
 
 
 def test_client_application_check_is_wired_when_given():

@@ -90,7 +90,11 @@ def test_demo_sign_in_sets_the_session_cookie_and_returns_to_the_page(server):
     cookie = headers["Set-Cookie"].split(";")[0]
     assert cookie.startswith("AppServiceAuthSession=") and "HttpOnly" in headers["Set-Cookie"]
     status, _, _ = _request(server, "POST", "/api/ops/retention/run", b"{}", {"Cookie": cookie, **JSON})
-    assert status == 200  # the operator role came with the cookie
+    assert status == 200  # the operator role came with the cookie (of the staff tenant)
+    customer = "/.auth/login/aad?tenant=c0ffee00-1111-2222-3333-444455556666&roles=Cetegra.Analytics.Operator"
+    claimed = _request(server, "GET", customer)[1]["Set-Cookie"].split(";")[0]
+    status, _, _ = _request(server, "POST", "/api/ops/retention/run", b"{}", {"Cookie": claimed, **JSON})
+    assert status == 403  # the same role from a customer's tenant counts for nothing
     status, headers, _ = _request(
         server, "GET", "/.auth/login/aad?post_login_redirect_uri=https://evil.example/"
     )

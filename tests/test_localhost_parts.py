@@ -189,3 +189,23 @@ def test_a_sent_principal_header_is_kept_and_no_cookie_means_none():
     assert "X-MS-CLIENT-PRINCIPAL" not in emulate_easy_auth({"Cookie": "other=1"})
     assert "X-MS-CLIENT-PRINCIPAL" not in emulate_easy_auth({"Cookie": f"{SESSION_COOKIE}="})
     assert emulate_easy_auth({}) == {}
+
+
+def test_local_settings_make_the_demo_reader_and_the_local_operator_staff():
+    """`make run` lists one staff tenant (STAFF_TENANT_IDS): the demo Reader of `/.auth/login/aad`
+    and the ops CLI's `--local-operator` sign in there, so their roles count; the same roles
+    claimed from any other tenant are ignored, as in Azure."""
+    from shared.identity import principal_from_header
+    from shared.settings import Settings
+    from tools import ops
+    from tools.localhost.easyauth import DEMO_READER
+    from tools.localhost.server import ROOT
+
+    example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    settings = Settings.from_env({**example, "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true"})
+    user, tenant, role = DEMO_READER
+    assert settings.staff_tenant_ids == (tenant,)
+    assert principal_from_header(principal_header(user, tenant, (role,)), settings).roles == {role}
+    assert principal_from_header(ops.local_principal("local-operator"), settings).roles == {ops.OPS_ROLE}
+    customer = principal_header(user, "c0ffee00-1111-2222-3333-444455556666", (role, ops.OPS_ROLE))
+    assert principal_from_header(customer, settings).roles == frozenset()

@@ -13,15 +13,20 @@ from shared.notifications import Notifications, fold, nps
 from shared.services import build, install
 from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore
 from testing.client import POLICY
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 TENANT_A = "aaaa0000-1111-2222-3333-444455556666"
 TENANT_B = "bbbb0000-1111-2222-3333-444455556666"
 AUTHOR = principal_header(
-    user_id="author-oid", tenant_id=TENANT_A, name="author@cegal.example", roles=("Cetegra.Analytics.Author",)
+    user_id="author-oid",
+    tenant_id=STAFF_TENANT_ID,
+    name="author@cegal.example",
+    roles=("Cetegra.Analytics.Author",),
 )
-READER = principal_header(user_id="reader-oid", tenant_id=TENANT_A, roles=("Cetegra.Analytics.Reader",))
-OPS = principal_header(user_id="ops-oid", tenant_id=TENANT_A, roles=("Cetegra.Analytics.Operator",))
+READER = principal_header(
+    user_id="reader-oid", tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Reader",)
+)
+OPS = principal_header(user_id="ops-oid", tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",))
 ADMIN_ROLE = "Cetegra.ITAdmin"
 
 

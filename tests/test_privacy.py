@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from testing.client import ORIGIN, POLICY
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 USER = "9d6a1c7e-5b3f-4e2a-8c1d-0f9e8d7c6b5a"
 TENANT = "e4b1f0a2-7c3d-4f5e-9a8b-1c2d3e4f5a6b"
@@ -122,7 +122,7 @@ def notifications(client, principal):
     """An author publishes a notification and a survey; the user sees, answers and dismisses."""
     author = principal_header(
         user_id="author-" + USER,
-        tenant_id=TENANT,
+        tenant_id=STAFF_TENANT_ID,
         name="author." + EMAIL,
         roles=("Cetegra.Analytics.Author",),
     )
@@ -260,7 +260,10 @@ def test_full_lifecycle_leaves_no_identifier_anywhere(make_client, logs, clock):
         assert not {"pseudonym", "session_id", "user_type"} & set(row)
         assert (row["ts"].minute, row["ts"].second, row["received"].minute) == (0, 0, 0)
     ops = principal_header(
-        user_id="ops-" + USER, tenant_id=TENANT, name="ops." + EMAIL, roles=("Cetegra.Analytics.Operator",)
+        user_id="ops-" + USER,
+        tenant_id=STAFF_TENANT_ID,
+        name="ops." + EMAIL,
+        roles=("Cetegra.Analytics.Operator",),
     )
     clock.advance(days=2)
     assert client.post("/api/ops/aggregation/run", {}, principal=ops, headers=HOSTILE).status == 200

@@ -16,10 +16,18 @@ from shared.identity import Principal
 from shared.ingest import keep
 from shared.reports import ALL
 from testing.factories import stored_event
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
-READER = principal_header(user_id="9a0c0305-0000-4000-8000-00000000aaaa", roles=("Cetegra.Analytics.Reader",))
-OPS = principal_header(user_id="9a0c0305-0000-4000-8000-00000000bbbb", roles=("Cetegra.Analytics.Operator",))
+READER = principal_header(
+    user_id="9a0c0305-0000-4000-8000-00000000aaaa",
+    tenant_id=STAFF_TENANT_ID,
+    roles=("Cetegra.Analytics.Reader",),
+)
+OPS = principal_header(
+    user_id="9a0c0305-0000-4000-8000-00000000bbbb",
+    tenant_id=STAFF_TENANT_ID,
+    roles=("Cetegra.Analytics.Operator",),
+)
 TENANT_IDS = {"tA": "11111111-aaaa-4000-8000-000000000001", "tB": "22222222-bbbb-4000-8000-000000000002"}
 START = date(2026, 10, 5)  # Monday, ISO week 2026-W41
 ROUTES = (

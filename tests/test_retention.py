@@ -14,12 +14,15 @@ from shared.retention import months_before, oldest_kept_day
 from shared.storage.events import SHARDS
 from testing.client import POLICY
 from testing.factories import stored_event
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 AHEAD = [date(2026, 11, 23), date(2026, 11, 24)]
 """Today's and tomorrow's tables, which every retention run creates ahead of the traffic."""
 OPS = principal_header(
-    user_id="ops-user-oid", name="operator@cegal.example", roles=("Cetegra.Analytics.Operator",)
+    user_id="ops-user-oid",
+    tenant_id=STAFF_TENANT_ID,
+    name="operator@cegal.example",
+    roles=("Cetegra.Analytics.Operator",),
 )
 
 

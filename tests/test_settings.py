@@ -64,6 +64,7 @@ def test_azure_configuration_is_accepted():
             "POLICY_VERSION": "2026-04",
             "DECLINED_MODE": "anonymous",
             "CORS_ALLOWED_ORIGINS": "https://workspace.cetegra.com, https://docs.cetegra.com",
+            "STAFF_TENANT_IDS": "ce9a1000-57af-4000-8000-000000000001",
         }
     )
     assert settings.running_in_azure
@@ -92,3 +93,32 @@ def test_secrets_never_in_error_messages():
             }
         )
     assert "SECRETKEY" not in str(info.value)
+
+
+def test_staff_tenants_are_guids_normalised_like_the_allowed_tenants():
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "STAFF_TENANT_IDS": " CE9A1000-57AF-4000-8000-000000000001 ,0d15ea5e-aaaa-bbbb-cccc-ddddeeeeffff",
+        }
+    )
+    assert settings.staff_tenant_ids == (
+        "ce9a1000-57af-4000-8000-000000000001",
+        "0d15ea5e-aaaa-bbbb-cccc-ddddeeeeffff",
+    )
+    with pytest.raises(SettingsError, match="STAFF_TENANT_IDS"):
+        Settings.from_env({**BASE, "STAFF_TENANT_IDS": "cegal"})
+
+
+def test_azure_refuses_to_start_without_staff_tenants():
+    """Without it every analytics role would be ignored (or, worse, honoured from any tenant)."""
+    azure = {
+        "WEBSITE_SITE_NAME": "cetegra-analytics",
+        "TABLES_ENDPOINT": "https://cetegraanalytics.table.core.windows.net",
+        "KEY_VAULT_URL": "https://cetegra-analytics.vault.azure.net",
+        "POLICY_VERSION": "2026-04",
+    }
+    with pytest.raises(SettingsError, match="STAFF_TENANT_IDS"):
+        Settings.from_env(azure)
+    staff = Settings.from_env({**azure, "STAFF_TENANT_IDS": "ce9a1000-57af-4000-8000-000000000001"})
+    assert staff.staff_tenant_ids == ("ce9a1000-57af-4000-8000-000000000001",)

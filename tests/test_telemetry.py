@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from shared import telemetry
 from shared.logs import log, refused
 from testing.client import POLICY
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 from tests.test_privacy import (
     EMAIL,
     HOSTILE,
@@ -40,7 +40,10 @@ from tests.test_privacy import (
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = principal_header(
-    user_id="ops-" + USER, tenant_id=TENANT, name="ops." + EMAIL, roles=("Cetegra.Analytics.Operator",)
+    user_id="ops-" + USER,
+    tenant_id=STAFF_TENANT_ID,
+    name="ops." + EMAIL,
+    roles=("Cetegra.Analytics.Operator",),
 )
 IDENTIFYING = ("user_id", "tenant_id", "page", "session_id", "ip", "user_agent", "email", "name", "principal")
 

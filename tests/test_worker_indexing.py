@@ -26,6 +26,7 @@ AZURE_SETTINGS = {
     "TABLES_ENDPOINT": "https://cetegraanalytics.table.core.windows.net",
     "KEY_VAULT_URL": "https://cetegra-analytics.vault.azure.net",
     "POLICY_VERSION": "2026-04",
+    "STAFF_TENANT_IDS": "ce9a1000-57af-4000-8000-000000000001",
 }
 
 # The HTTP contract's routes and the timers' NCRONTAB schedules, as the host must receive them.

@@ -27,18 +27,19 @@ OPS_ROLE = "Cetegra.Analytics.Operator"
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
-def local_principal(user_id: str, tenant_id: str) -> str:
-    """An operator's principal as Easy Auth would encode it (the testing kit's one encoder)."""
-    from testing.principal import principal_header
+def local_principal(user_id: str) -> str:
+    """An operator of Cegal's staff tenant (the local STAFF_TENANT_IDS: the operator role counts
+    only there), as Easy Auth would encode it (the testing kit's one encoder)."""
+    from testing.principal import STAFF_TENANT_ID, principal_header
 
-    return principal_header(user_id, tenant_id, roles=(OPS_ROLE,), name=None, long_claims=False)
+    return principal_header(user_id, STAFF_TENANT_ID, roles=(OPS_ROLE,), name=None, long_claims=False)
 
 
 def auth_headers(args: argparse.Namespace) -> dict[str, str]:
     if args.local_operator:
         if urlsplit(args.url).hostname not in LOOPBACK:
             raise SystemExit("--local-operator only works against the local host (make run)")
-        return {"X-MS-CLIENT-PRINCIPAL": local_principal("local-operator", "local-tenant")}
+        return {"X-MS-CLIENT-PRINCIPAL": local_principal("local-operator")}
     token = args.token or os.environ.get("CETEGRA_OPS_TOKEN")
     if not token and args.scope:
         from azure.identity import DefaultAzureCredential

@@ -4,6 +4,8 @@
 // Sign-in is multi-tenant: Cetegra's customers sign in with their own Entra tenants, and only the
 // listed tenants get in (the platform's WEBSITE_AUTH_AAD_ALLOWED_TENANTS check on the token's
 // `tid`, answered 403 otherwise; the app checks the same list again as ALLOWED_TENANT_IDS).
+// The analytics app roles count only for users of Cegal's own tenants (STAFF_TENANT_IDS): every
+// customer tenant's admins can assign this app's roles in their own tenant.
 param name string
 param planName string
 param location string
@@ -17,6 +19,9 @@ param entraClientId string
 @minLength(1)
 @maxLength(10)
 param allowedTenantIds array
+@description('Cegal\'s own Entra tenant ids: the only tenants whose analytics app roles count (STAFF_TENANT_IDS).')
+@minLength(1)
+param staffTenantIds array
 @description('Client ids of the apps allowed to call with a bearer token (azp/appid); empty = no app check.')
 param allowedClientApplications array = []
 @description('Values for the app settings the code reads (shared/settings.py).')
@@ -99,6 +104,7 @@ var appSettings = {
   SALT_CACHE_SECONDS: '300'
   WEBSITE_AUTH_AAD_ALLOWED_TENANTS: join(allowedTenantIds, ',')
   ALLOWED_TENANT_IDS: join(allowedTenantIds, ',')
+  STAFF_TENANT_IDS: join(staffTenantIds, ',')
   EVENTS_PER_MINUTE: '600'
   POLICY_VERSION: settings.policyVersion
   DECLINED_MODE: settings.declinedMode

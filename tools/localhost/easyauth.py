@@ -14,14 +14,16 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from functions._http import BASE_HEADERS
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 SESSION_COOKIE = "AppServiceAuthSession"
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL"
 LOGIN_PATH = "/.auth/login/aad"
 LOGOUT_PATH = "/.auth/logout"
-DEMO_READER = ("demo-analyst", "cegal-demo-tenant", "Cetegra.Analytics.Reader")
-"""Who `/.auth/login/aad` signs in when the query names nobody: a product analyst (Reader role)."""
+DEMO_READER = ("demo-analyst", STAFF_TENANT_ID, "Cetegra.Analytics.Reader")
+"""Who `/.auth/login/aad` signs in when the query names nobody: a product analyst (Reader role) of
+Cegal's staff tenant, the one tenant local.settings.json.example lists in STAFF_TENANT_IDS (the
+analytics roles count nowhere else)."""
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 
