@@ -1,12 +1,13 @@
 """The HTTP edge, written once for every route: principal, CORS, body limits, errors, headers.
 
 A route module declares an `Endpoint` (one Azure Function per route) and its operations; this
-module turns each request into: method check → principal → role → query → content type → size →
-schema → handler → JSON (or CSV for report tables asked for with `Accept: text/csv`). Domain
-errors carry their status (shared/errors.py) and are rendered here in the contract's shape;
-anything unexpected is a 500 without a stack trace. Nothing here logs headers, bodies or
-identities. `ENDPOINTS` is documentation metadata for the OpenAPI document; routing
-itself is the FunctionApp's (the host and tools/localhost/ both read the registered functions).
+module turns each request into: method check → principal → role → query → content type (every
+state-changing method, body or not) → size → schema → handler → JSON (or CSV for report tables
+asked for with `Accept: text/csv`). Domain errors carry their status (shared/errors.py) and are
+rendered here in the contract's shape; anything unexpected is a 500 without a stack trace.
+Nothing here logs headers, bodies or identities. `ENDPOINTS` is documentation metadata for the
+OpenAPI document; routing itself is the FunctionApp's (the host and tools/localhost/ both read
+the registered functions).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ CSV = "text/csv"
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PREFLIGHT_HEADERS = ("content-type", "authorization")
 """Request headers a browser may send cross-origin; the principal header is set by Easy Auth only."""
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Methods that change state. Each needs one of its operation's content types (JSON; the events
+route also text/plain), an empty body included: a browser sends a cross-site request without a
+CORS preflight only as text/plain, a form or a beacon, so such a request can never change
+anything here, whatever cookie it carries."""
 
 
 def blueprint() -> func.Blueprint:
@@ -260,6 +266,8 @@ class Endpoint:
             if op.roles and not may(principal, op.roles, svc.settings):
                 raise Forbidden(f"this operation needs one of the roles {role_names(op.roles, svc.settings)}")
         query = parse_query(req, op.query) if op.query is not None else None
+        if method in STATE_CHANGING:
+            require_content_type(req, op.content_types)
         body = parse_body(req, op) if op.body is not None else None
         result = op.handler(
             ApiRequest(
@@ -303,17 +311,22 @@ class Endpoint:
         return (*self.operations, "OPTIONS")
 
 
-def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
-    """Content type → size → JSON → schema. Nothing is stored before all of it has passed."""
-    assert op.body is not None
-    raw = req.get_body() or b""
-    if not raw and not any(f.is_required() for f in op.body.model_fields.values()):
-        return op.body()  # e.g. `POST /api/ops/retention/run` with no body means `{}`
+def require_content_type(req: func.HttpRequest, accepted: tuple[str, ...]) -> None:
+    """415 unless the request says it is one of `accepted` in UTF-8 (see STATE_CHANGING)."""
     content_type = req.headers.get("content-type") or ""
     media, _, params = content_type.partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"') if params.strip() else "utf-8"
-    if media.strip().lower() not in op.content_types or charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType(f"send the body as {' or '.join(op.content_types)} (UTF-8)")
+    if media.strip().lower() not in accepted or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"send the body as {' or '.join(accepted)} (UTF-8), also when it is empty")
+
+
+def parse_body(req: func.HttpRequest, op: Operation) -> BaseModel:
+    """Size → JSON → schema, after the content type (`require_content_type`). Nothing is stored
+    before all of it has passed."""
+    assert op.body is not None
+    raw = req.get_body() or b""
+    if not raw and not any(f.is_required() for f in op.body.model_fields.values()):
+        return op.body()  # e.g. `POST /api/ops/retention/run` with an empty JSON body means `{}`
     if len(raw) > op.max_body:
         raise PayloadTooLarge(f"body exceeds {op.max_body} bytes")
     try:

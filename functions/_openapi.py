@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from functions._http import CSV, ENDPOINTS, Operation
+from functions._http import CSV, ENDPOINTS, STATE_CHANGING, Operation
 
 STATUS_TEXT = {
     200: "OK",
@@ -57,6 +57,8 @@ def error_statuses(op: Operation) -> list[int]:
         statuses.add(400)
     if op.body is not None:
         statuses |= {400, 413, 415}
+    if op.method in STATE_CHANGING:
+        statuses.add(415)  # a JSON content type even without a body (functions/_http.py)
     return sorted(statuses)
 
 
@@ -160,8 +162,10 @@ def build_document() -> dict[str, Any]:
             if op.body is not None:
                 schema = ref(op.body, "validation")
                 operation["requestBody"] = {
-                    # A model without required fields may be sent as no body at all (`{}` implied).
-                    "required": any(f.is_required() for f in op.body.model_fields.values()),
+                    # A state change always names its content type, so a body is always sent
+                    # (`{}` where no field is required; an empty JSON body means the same).
+                    "required": method in STATE_CHANGING
+                    or any(f.is_required() for f in op.body.model_fields.values()),
                     "content": {media: {"schema": schema} for media in op.content_types},
                 }
             item[method.lower()] = operation

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import function_app  # noqa: F401  (registers every endpoint)
+from functions._http import ENDPOINTS
 from testing.client import ORIGIN
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 ROUTES = ["/api/health", "/api/openapi.json", "/api/consent"]
 
@@ -85,3 +88,71 @@ def test_unexpected_error_is_500_without_trace(client, monkeypatch, logs):
     assert response.status == 500
     assert response.json() == {"error": {"code": "internal_error", "message": "internal error"}}
     assert "internal detail" not in logs.text and "Traceback" not in response.body.decode()
+
+
+# ---- cross-site requests: state changes need application/json (issue 21.3) ----------------------
+
+STAFF_ALL_ROLES = principal_header(
+    user_id="staff-all-roles",
+    tenant_id=STAFF_TENANT_ID,
+    roles=("Cetegra.Analytics.Operator", "Cetegra.Analytics.Author", "Cetegra.Analytics.Reader"),
+)
+STATE_CHANGES = sorted(
+    (method, endpoint.path)
+    for endpoint in ENDPOINTS.values()
+    for method in endpoint.operations
+    if method in ("POST", "PUT", "PATCH", "DELETE")
+)
+"""Every state-changing operation; a browser sends a "simple" cross-site request (no CORS
+preflight) only with text/plain, application/x-www-form-urlencoded or multipart/form-data."""
+SIMPLE = [
+    ("text/plain", b""),
+    ("text/plain", b"{}"),
+    ("text/plain;charset=UTF-8", b"{}"),
+    ("application/x-www-form-urlencoded", b""),
+    ("multipart/form-data; boundary=x", b""),
+    (None, b""),  # a form or beacon with no body at all
+]
+
+
+def concrete(path: str) -> str:
+    return path.replace("{id}", "0" * 32).replace("{tenant_id}", "c0ffee00-1111-2222-3333-444455556666")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [case for case in STATE_CHANGES if case != ("POST", "/api/events")]
+)
+@pytest.mark.parametrize(("content_type", "body"), SIMPLE)
+def test_a_state_change_needs_a_json_content_type_even_without_a_body(
+    client, method, path, content_type, body
+):
+    audit = client.services.storage.table("audit")
+    before = {name: rows for name, rows in client.stored().items() if name != audit}
+    response = client.request(
+        method, concrete(path), body=body, content_type=content_type, principal=STAFF_ALL_ROLES
+    )
+    assert response.status == 415, response.body
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert {name: rows for name, rows in client.stored().items() if name != audit} == before
+
+
+def test_dismiss_and_retention_with_an_empty_text_plain_body_change_nothing(client):
+    """The issue's two examples: each was 204/200 from a cross-site simple request."""
+    dismissed = client.request(
+        "POST", f"/api/notifications/{'0' * 32}/dismiss", body=b"", content_type="text/plain"
+    )
+    assert dismissed.status == 415
+    run = client.request(
+        "POST", "/api/ops/retention/run", body=b"", content_type="text/plain", principal=STAFF_ALL_ROLES
+    )
+    assert run.status == 415 and run.json()["error"]["code"] == "unsupported_media_type"
+    ok = client.request(
+        "POST", "/api/ops/retention/run", body=b"", content_type="application/json", principal=STAFF_ALL_ROLES
+    )
+    assert ok.status == 200  # an empty JSON request still means {}
+
+
+def test_events_alone_accept_text_plain_for_send_beacon(client):
+    client.put("/api/consent", {"status": "granted", "policy_version": "2026-04"})
+    response = client.request("POST", "/api/events", body=b'{"events":[]}', content_type="text/plain")
+    assert response.status == 400  # past the content type: an empty batch is a schema error

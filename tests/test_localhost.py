@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from testing.principal import principal_header
+from testing.principal import STAFF_TENANT_ID, principal_header
 
 pytestmark = pytest.mark.system
 
@@ -208,3 +208,26 @@ def test_ops_cli_without_role_fails(server):
     from tools import ops
 
     assert ops.main(["--url", f"http://127.0.0.1:{server}", "--token", "not-a-real-token", "retention"]) == 1
+
+
+def test_a_cross_site_simple_request_changes_nothing_through_the_local_host(server):
+    """A form, a beacon or a text/plain fetch from another site (no CORS preflight) is 415 on every
+    state-changing route but `POST /api/events`, also with an empty body (issue 21.3)."""
+    principal = {"X-MS-CLIENT-PRINCIPAL": principal_header(user_id="cross-site-victim")}
+    operator = principal_header(tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",))
+    for path, who in (
+        ("/api/notifications/x/dismiss", principal),
+        ("/api/ops/retention/run", {"X-MS-CLIENT-PRINCIPAL": operator}),
+    ):
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            headers = {**who, "Content-Type": content_type}
+            status, _, body = _request(server, "POST", path, b"", headers)
+            assert status == 415 and json.loads(body)["error"]["code"] == "unsupported_media_type"
+    status, _, _ = _request(
+        server,
+        "PUT",
+        "/api/consent",
+        b'{"status":"granted","policy_version":"2026-04"}',
+        {**principal, "Content-Type": "text/plain"},
+    )
+    assert status == 415

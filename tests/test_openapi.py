@@ -47,3 +47,21 @@ def test_report_routes_document_their_query_parameters_and_csv(client):
     }
     launch = {p["name"]: p for p in document["paths"]["/api/reports/launch"]["get"]["parameters"]}
     assert launch["feature"]["required"] and launch["date"]["required"] and not launch["weeks"]["required"]
+
+
+def test_every_state_change_documents_its_json_body_and_415(client):
+    """Issue 21.3: a state-changing request always sends a JSON body (`{}` where nothing is asked
+    for), so the document marks the body required; only events also take text/plain (sendBeacon)."""
+    document = client.get("/api/openapi.json", principal=None).json()
+    changes = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method.upper() not in ("POST", "PUT", "PATCH", "DELETE"):
+                continue
+            changes += 1
+            assert "415" in operation["responses"], (method, path)
+            body = operation["requestBody"]
+            assert body["required"] is True, (method, path)
+            media = {"application/json", "text/plain"} if path == "/api/events" else {"application/json"}
+            assert set(body["content"]) == media, (method, path)
+    assert changes >= 12

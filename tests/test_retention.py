@@ -154,13 +154,15 @@ def test_ops_route_needs_role_and_is_audited(client):
     denied = client.post("/api/ops/retention/run", {})  # a normal user
     assert denied.status == 403 and denied.json()["error"]["code"] == "forbidden"
     assert client.services.tables.events.days() == [date(2020, 1, 1)]
-    ok = client.request("POST", "/api/ops/retention/run", principal=OPS)  # no body means {}
+    bare = client.request("POST", "/api/ops/retention/run", principal=OPS)  # no content type
+    assert bare.status == 415 and bare.json()["error"]["code"] == "unsupported_media_type"
+    ok = client.request("POST", "/api/ops/retention/run", body=b"", principal=OPS)  # empty JSON: {}
     assert ok.status == 200
     assert ok.json()["removed_days"] == ["2020-01-01"] and ok.json()["removed_periods"] == 1
     bad = client.post("/api/ops/retention/run", {"months": 1}, principal=OPS)
     assert bad.status == 400 and bad.json()["error"]["code"] == "unknown_field"
     records = client.services.tables.audit.day(date(2026, 11, 23))
-    assert sorted(r.status for r in records) == [200, 400, 403]
+    assert sorted(r.status for r in records) == [200, 400, 403, 415]
     granted = next(r for r in records if r.status == 200)
     assert granted.operation == "POST /api/ops/retention/run"
     assert json.loads(granted.counts) == {

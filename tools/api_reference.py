@@ -85,7 +85,8 @@ def render(document: dict[str, Any], endpoints: dict[str, Any]) -> str:
             if body:
                 media = ", ".join(f"`{m}`" for m in body["content"])
                 schema = _type(next(iter(body["content"].values()))["schema"])
-                need = "" if body.get("required") else " (may be `{}`)"
+                fields = document["components"]["schemas"].get(schema, {})
+                need = " (no field required: `{}` is a valid body)" if not fields.get("required") else ""
                 lines.append(f"- body: `{schema}`{need} as {media}")
             answers = []
             for status, response in operation["responses"].items():
