@@ -4,25 +4,28 @@ Daily cells (day x tenant x user type x event name x app → events, distinct se
 consented users) and, once a month is final, monthly cells (month x tenant x user type → active
 users, sessions, events). Aggregate rows hold counts only: never a pseudonym, session id or event id.
 
-Small-cell protection (docs/aggregates.md): a cell describing fewer than k people is folded into a
-coarser one — event name → `(other)`, then user type → `(all)`, then app → `(other)`, then tenant
-→ `(all)` — merging the underlying sets, so totals are kept and no kept cell describes fewer than k
-people. Only if even the last, coarsest remainder is under k is it suppressed (and counted as such).
-Anonymous events (no pseudonym, session id or user type) count as events only, under user type
-`(all)`: a cell of them alone shows 0 people, which the k rule allows ("0 or at least k").
+Small-cell protection (docs/aggregates.md) is the disclosure package's
+(`shared.privacy.disclosure.fold_cells`): a cell describing fewer than k people is folded into a
+coarser one in the order `DAILY_FOLDS` / `MONTHLY_FOLDS` give — event name → `(other)`, then user
+type → `(all)`, then app → `(other)`, then tenant → `(all)` — merging the underlying sets, so
+totals are kept and no kept cell describes fewer than k people. Only if even the last, coarsest
+remainder is under k is it suppressed (and counted as such). Anonymous events (no pseudonym,
+session id or user type) count as events only, under user type `(all)`: a cell of them alone
+shows 0 people, which the k rule allows ("0 or at least k").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared import telemetry
 from shared.logs import log
+from shared.privacy.disclosure import Cell, fold_cells
 from shared.reports import BuildCounts, Closing, DayRollup, ReportBuilder
 from shared.retention import oldest_kept_day
 from shared.settings import Settings
@@ -52,71 +55,6 @@ MONTHLY_FOLDS = ((_MONTHLY("user_type"), ALL), (_MONTHLY("tenant"), ALL))
 MAX_RANGE_DAYS = 800
 
 Key = tuple[str, ...]
-
-
-@dataclass
-class Cell:
-    events: int = 0
-    sessions: set[str] = field(default_factory=set)
-    users: set[int] = field(default_factory=set)
-    anonymous: bool = False
-
-    def add(self, session: str | None, pseudonym: int | None) -> None:
-        """Anonymous events (no pseudonym) count as events only: never as a person or a session."""
-        self.events += 1
-        if pseudonym is None:
-            self.anonymous = True
-        else:
-            self.users.add(pseudonym)
-            if session:
-                self.sessions.add(session)
-
-    def absorb(self, other: Cell) -> None:
-        self.events += other.events
-        self.sessions |= other.sessions
-        self.users |= other.users
-        self.anonymous = self.anonymous or other.anonymous
-
-    @property
-    def people(self) -> int:
-        """The consented people a cell describes (anonymous events are never counted as people)."""
-        return len(self.users)
-
-    def publishable(self, k: int) -> bool:
-        """The k rule: a cell shows 0 people (anonymous events only) or at least k."""
-        return self.people == 0 or self.people >= k
-
-
-def fold(cells: dict[Key, Cell], k: int, folds: Iterable[tuple[int, str]]) -> tuple[dict[Key, Cell], int]:
-    """Fold every cell under k people into coarser cells; returns (kept cells, suppressed events).
-
-    Not the same function as `shared.notifications.fold` (the survey buckets), on purpose:
-    a cell here is a *set* of pseudonyms (and sessions) of a multi-part key, folded one key part
-    at a time into that part's placeholder (`(other)`, `(all)`), and merged by union, because one
-    person is in many cells and must be counted once in the coarser one; what is still under k
-    after the last fold is suppressed (its events counted). A survey bucket is a plain *count* of
-    disjoint answers (one per person) of a one-part key, and the survey's total is published
-    (and known to be >= k), so nothing may be suppressed: the smallest kept bucket joins
-    `(other)` instead. Parameterising one function over both would mean either summing
-    overlapping sets or suppressing a survey remainder that `total - shown` gives away."""
-    kept: dict[Key, Cell] = {}
-    pending = cells
-    for position, placeholder in folds:
-        coarser: dict[Key, Cell] = {}
-        for key, cell in pending.items():
-            if cell.publishable(k):
-                kept.setdefault(key, Cell()).absorb(cell)
-            else:
-                target = (*key[:position], placeholder, *key[position + 1 :])
-                coarser.setdefault(target, Cell()).absorb(cell)
-        pending = coarser
-    suppressed = 0
-    for key, cell in pending.items():
-        if cell.publishable(k):
-            kept.setdefault(key, Cell()).absorb(cell)
-        else:
-            suppressed += cell.events
-    return kept, suppressed
 
 
 class AggregationRequest(BaseModel):
@@ -340,7 +278,7 @@ class Aggregation:
         for user_day in user_days:
             if user_day.tenant not in first_days or day < first_days[user_day.tenant]:
                 first_days[user_day.tenant] = day
-        kept, suppressed = fold(cells, self._k, DAILY_FOLDS)
+        kept, suppressed = fold_cells(cells, self._k, DAILY_FOLDS)
         rows = [
             DailyCell(DailyKey(*key), cell.events, len(cell.sessions), len(cell.users))
             for key, cell in kept.items()
@@ -352,7 +290,7 @@ class Aggregation:
         """The month's cells: `cells` already holds the days in `read`; the other days are read now."""
         days = [month + timedelta(days=i) for i in range((_month_end(month) - month).days + 1)]
         cells, events = self._collect([d for d in days if d not in read], _monthly_key, cells)
-        kept, suppressed = fold(cells, self._k, MONTHLY_FOLDS)
+        kept, suppressed = fold_cells(cells, self._k, MONTHLY_FOLDS)
         rows = [
             MonthlyCell(MonthlyKey(*key), len(cell.users), len(cell.sessions), cell.events)
             for key, cell in kept.items()

@@ -8,10 +8,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 from azure.functions.timer import TimerRequest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shared.aggregates import ALL, OTHER, Cell, fold
+from shared.aggregates import ALL, DAILY_FOLDS, MONTHLY_FOLDS, OTHER
 from shared.errors import StorageUnavailable
 from shared.ingest import keep
+from shared.privacy.disclosure import Cell, fold_cells
 from testing.factories import stored_event
 from tests.test_retention import OPS
 
@@ -128,7 +131,7 @@ def test_anonymous_events_count_as_events_never_as_people_or_sessions():
     mixed.add("s2", 2)
     mixed.add(None, None)
     cells = {("t", ALL, "app.launch", "w"): anonymous_only, ("t", "basic_user", "case.submitted", "w"): mixed}
-    kept, suppressed = fold(cells, 5, [(2, OTHER)])
+    kept, suppressed = fold_cells(cells, 5, [(2, OTHER)])
     # 50 anonymous events describe 0 people: publishable under the k rule (0 or >= k), events only
     assert kept[("t", ALL, "app.launch", "w")].events == 50
     assert (
@@ -137,6 +140,75 @@ def test_anonymous_events_count_as_events_never_as_people_or_sessions():
     ) == (0, 0)
     # 2 people (+ an anonymous event) is under k: folded, then suppressed, never shown as 2 or 3
     assert ("t", "basic_user", "case.submitted", "w") not in kept and suppressed == 3
+
+
+small_events = st.lists(
+    st.tuples(
+        st.sampled_from(["tA", "tB"]),
+        st.sampled_from(["basic_user", "it_admin"]),
+        st.sampled_from(["app.launch", "case.submitted", "feature.used"]),
+        st.sampled_from(["workspace", "docs"]),
+        st.one_of(st.none(), st.integers(1, 14)),  # a person, or an anonymous event
+        st.integers(0, 1),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(small_events, st.integers(2, 5), st.booleans())
+def test_fold_cells_equals_a_brute_force_of_its_rule(events, k, monthly):
+    """The aggregates' k rule (`fold_cells`) against a brute force of its definition on small
+    random days: a raw cell's group at fold stage i is every raw cell with the same key after the
+    first i folds that no earlier stage kept; a group of 0 or >= k people is kept (merged with
+    other kept groups of the same key), a last group under k is suppressed. So: the kept cells and
+    their counts are exact, no kept cell shows 1..k-1 people, and kept + suppressed = every event."""
+    folds = MONTHLY_FOLDS if monthly else DAILY_FOLDS
+    raw: dict[tuple[str, ...], list[tuple[int | None, str | None]]] = {}
+    for tenant, user_type, name, app, user, session in events:
+        # anonymous events carry no user type or session, as ingestion stores them
+        key = (tenant, ALL) if monthly else (tenant, ALL, name, app)
+        if user is not None:
+            key = (tenant, user_type) if monthly else (tenant, user_type, name, app)
+        raw.setdefault(key, []).append((user, None if user is None else f"s{user}-{session}"))
+    cells = {}
+    for key, rows in raw.items():
+        cell = cells[key] = Cell()
+        for user, session in rows:
+            cell.add(session, user)
+
+    def coarsened(key, stage):
+        for position, placeholder in folds[:stage]:
+            key = (*key[:position], placeholder, *key[position + 1 :])
+        return key
+
+    expected: dict[tuple[str, ...], tuple[int, set, set]] = {}
+    placed: set[tuple[str, ...]] = set()  # raw keys some stage kept
+    suppressed = 0
+    for stage in range(len(folds) + 1):
+        groups: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for key in raw:
+            if key not in placed:
+                groups.setdefault(coarsened(key, stage), []).append(key)
+        for target, members in groups.items():
+            rows = [row for key in members for row in raw[key]]
+            people = {user for user, _ in rows if user is not None}
+            if len(people) == 0 or len(people) >= k:
+                events_, users, sessions = expected.get(target, (0, set(), set()))
+                expected[target] = (
+                    events_ + len(rows),
+                    users | people,
+                    sessions | {session for _, session in rows if session},
+                )
+                placed.update(members)
+            elif stage == len(folds):
+                suppressed += len(rows)
+
+    kept, folded_away = fold_cells(cells, k, folds)
+    assert {key: (c.events, c.users, c.sessions) for key, c in kept.items()} == expected
+    assert folded_away == suppressed
+    assert all(c.people == 0 or c.people >= k for c in kept.values())  # never 1..k-1 people
+    assert sum(c.events for c in kept.values()) + folded_away == len(events)
 
 
 def test_catch_up_three_missed_days(client, clock):

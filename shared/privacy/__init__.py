@@ -1,0 +1,1 @@
+"""Privacy rules that are not one feature's business: what may be published (`disclosure`)."""

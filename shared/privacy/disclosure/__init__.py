@@ -1,0 +1,28 @@
+"""Disclosure control: the one place that decides which counts of people may be published.
+
+Why: the privacy texts promise that aggregated usage statistics are kept "with no link to
+individual users" (Cookie Policy, 4. Analytics technology) and that, without a user identifier,
+"individual events cannot be linked back to you" (Privacy at a Glance). A published count of one
+person, or a difference of published figures that singles one person out, would be such a link.
+So every published number goes through this package, under the k rule (docs/aggregates.md, "The
+k rule"): no published count of people is in 1..k-1 (k = `AGGREGATE_MIN_USERS`), and where a
+rule says so, no difference of published figures isolates fewer than k people either.
+
+One module per rule family, each with the reasons in its docstrings:
+
+* `cells` — the aggregates' cells (overlapping sets of pseudonyms, multi-part keys): a cell under
+  k folds into coarser cells, a last remainder under k is suppressed (`Cell`, `fold_cells`).
+* (next: `margins`, the reports' cells beside their `(all)` margins; `buckets`, the surveys.)
+
+Callers (`shared.aggregates`, next `shared.reports`, `shared.notifications`) never compare a count
+with k themselves. A new report calls these functions.
+
+Next step (issue 23): these threshold rules are replaced by differentially private releases
+behind the same functions, so that callers do not change; where a release must change the
+figures themselves (noise) rather than only choose which ones to show, its function returns the
+figures to publish.
+"""
+
+from shared.privacy.disclosure.cells import Cell, fold_cells
+
+__all__ = ["Cell", "fold_cells"]
