@@ -10,9 +10,12 @@
 //   localStorage). Events carry a registered name, the module id, the page *path* (never query,
 //   hash, referrer, user agent, screen or language) and a client time; the server keeps only the
 //   catalogued route template.
-// * It never loses an event: events stay queued in sessionStorage until a 2xx confirms them; a
-//   navigation in the middle of a batch re-sends it from the next page, and the server stores each
-//   `event_id` once. 429/503 `Retry-After` is honoured; other refusals (400) drop the batch.
+// * It never loses an event it can deliver: events stay queued in sessionStorage until a 2xx
+//   confirms them, one batch in flight at a time. On pagehide/visibilitychange what no request
+//   carries yet goes once, with keepalive, even during a backoff. A batch still in flight at a
+//   navigation is marked in the queue, and the next page re-sends it only when that request's time
+//   limit is over: an event goes out at most about twice, and the server stores each `event_id`
+//   once. 429/503 `Retry-After` is honoured (except on unload); other refusals (400) drop the batch.
 // * Delivery: when the API is on another site (third-party cookies blocked), every request carries
 //   an Entra bearer token (`getToken`) and no cookies. Events go with `fetch(..., {keepalive: true})`,
 //   which outlives the page; never `navigator.sendBeacon`, which would send the page URL as Referer.
@@ -24,6 +27,7 @@ const QUEUE_KEY = "cetegra.analytics.queue";
 const MAX_BATCH = 100; // the API's batch limit
 const MAX_BODY_BYTES = 60 * 1024; // keepalive bodies share a 64 KiB budget per page; the API takes 64 KiB
 const TIMEOUT_MS = 5000; // default time limit of one call: the token and the API's answer
+const UNMARK_AFTER_MS = 500; // a batch whose request failed may go again after this (see settle)
 
 /** @type {Consent} */
 const UNAVAILABLE = Object.freeze({ status: "unavailable", policy_version: null, decided_at: null, reprompt: false });
@@ -61,6 +65,10 @@ const UNAVAILABLE = Object.freeze({ status: "unavailable", policy_version: null,
  * @property {string} ts
  * @property {string} [app]
  * @property {string} page
+ *
+ * @typedef {AnalyticsEvent & {_until?: number}} QueuedEvent  `_until`: a request carrying the event
+ *   is in flight (perhaps from a page that is gone) and may still be answered until then
+ *   (epoch ms); until that time it is not sent again. Never sent to the server.
  */
 
 /** @type {(Required<Omit<InitOptions, "getToken">> & {getToken: InitOptions["getToken"]|null}) | null} */
@@ -77,7 +85,7 @@ let epoch = 0; // +1 at every decline or withdrawal: work begun before it sends 
 let decisions = 0; // +1 at every setConsent: a consent read begun before a choice does not undo it
 /** @type {Set<AbortController>} */
 const sending = new Set(); // the event requests in flight in this page, aborted at a withdrawal
-/** @type {AnalyticsEvent[]} */
+/** @type {QueuedEvent[]} */
 let memoryQueue = []; // declined + sendWhenDeclined, or a tab whose sessionStorage is unusable
 
 function store() {
@@ -134,7 +142,7 @@ function ensureSessionId() {
   return id;
 }
 
-/** @returns {AnalyticsEvent[]} */
+/** @returns {QueuedEvent[]} */
 function readQueue() {
   if (!persisting()) return memoryQueue.slice();
   try {
@@ -145,7 +153,7 @@ function readQueue() {
   }
 }
 
-/** @param {AnalyticsEvent[]} queue */
+/** @param {QueuedEvent[]} queue */
 function writeQueue(queue) {
   if (!persisting()) {
     memoryQueue = queue;
@@ -386,11 +394,14 @@ export function track(name, details = {}) {
   }
 }
 
-/** The first events of the queue that fit one request (100 events, 60 KiB). @param {AnalyticsEvent[]} queue */
+/**
+ * The first events of the queue that fit one request (100 events, 60 KiB), as sent (no marks).
+ * @param {QueuedEvent[]} queue @returns {AnalyticsEvent[]}
+ */
 function nextBatch(queue) {
   const batch = [];
   let bytes = 20;
-  for (const event of queue.slice(0, MAX_BATCH)) {
+  for (const { _until, ...event } of queue.slice(0, MAX_BATCH)) {
     bytes += JSON.stringify(event).length + 1;
     if (bytes > MAX_BODY_BYTES && batch.length) break;
     batch.push(event);
@@ -416,12 +427,49 @@ function confirm(batch) {
   writeQueue(readQueue().filter((e) => !ids.has(e.event_id)));
 }
 
+/** Whether a request carrying `event` may still be answered (then it is not sent again yet). @param {QueuedEvent} event */
+function inFlight(event, now = Date.now()) {
+  // a mark further ahead than one call's time limit is not ours to trust (a clock set back): ignore it
+  return typeof event._until === "number" && event._until > now && event._until <= now + (options?.timeoutMs ?? TIMEOUT_MS);
+}
+
+/** The queued events no request in flight carries. @param {QueuedEvent[]} queue */
+function sendable(queue) {
+  const now = Date.now();
+  return queue.filter((e) => !inFlight(e, now));
+}
+
 /**
- * POST one batch (keepalive: it outlives the page), aborted after `ms` or by a withdrawal. fetch()
- * is called synchronously. Resolves to the answer, or null if none came (network, timeout, abort).
+ * Mark the batch's events as in flight until `until` (in the queue, so the next page of this tab
+ * sees it too), or clear the mark (`until` 0: the request failed, they may go again).
+ * @param {AnalyticsEvent[]} batch @param {number} until
+ */
+function mark(batch, until) {
+  const ids = new Set(batch.map((e) => e.event_id));
+  writeQueue(readQueue().map((e) => {
+    if (!ids.has(e.event_id)) return e;
+    const { _until, ...event } = e;
+    return until ? { ...event, _until: until } : event;
+  }));
+}
+
+let wake = 0;
+/** Flush again when the earliest in-flight mark runs out (its request can no longer be answered). */
+function wakeWhenMarksExpire() {
+  clearTimeout(wake);
+  const now = Date.now();
+  const ends = readQueue().filter((e) => inFlight(e, now)).map((e) => /** @type {number} */ (e._until));
+  if (ends.length) wake = window.setTimeout(() => void flush(), Math.min(...ends) - now + 50);
+}
+
+/**
+ * POST one batch (keepalive: it outlives the page), aborted after `ms` or by a withdrawal, and mark
+ * its events in flight for that time. fetch() is called synchronously. Resolves to the answer, or
+ * null if none came (network, timeout, abort).
  * @param {AnalyticsEvent[]} batch @param {number} ms @returns {Promise<Answer|null>}
  */
 function send(batch, ms) {
+  mark(batch, Date.now() + ms);
   const controller = new AbortController();
   sending.add(controller);
   return request("/events", {
@@ -442,21 +490,33 @@ function send(batch, ms) {
  */
 function settle(batch, answer) {
   if (!answer) {
-    scheduleRetry(); // network error or timeout: keep the events; their ids make the retry idempotent
+    // Network error or timeout: keep the events; their ids make the retry idempotent. A navigation
+    // rejects the page's keepalive fetch just before pagehide although the request goes on, so the
+    // in-flight mark is cleared only if this page is still there a moment later (its timers die
+    // with it, and the mark then keeps the next page from sending the batch again too soon).
+    const started = epoch;
+    window.setTimeout(() => { if (started === epoch) mark(batch, 0); }, UNMARK_AFTER_MS);
+    scheduleRetry();
     return false;
   }
+  if (!answer.ok && isRetryable(answer.status)) mark(batch, 0); // answered, not stored: may go again
   if (answer.ok) {
     confirm(batch);
     backoffMs = 0;
     retryAt = 0;
     return true;
   }
-  if (answer.status === 429 || answer.status >= 500 || answer.status === 401 || answer.status === 403) {
+  if (isRetryable(answer.status)) {
     scheduleRetry(answer.retryAfterMs); // keep them: later, or with a fresh token
     return false;
   }
   confirm(batch); // refused for good
   return true;
+}
+
+/** @param {number} status */
+function isRetryable(status) {
+  return status === 429 || status >= 500 || status === 401 || status === 403;
 }
 
 /** @type {Promise<void> | null} */
@@ -473,20 +533,22 @@ async function drain() {
     for (;;) {
       again = false;
       if (!options || !collecting() || Date.now() < retryAt) return; // 429/503 asked us to wait
-      if (!readQueue().length) return;
+      if (!sendable(readQueue()).length) return;
       const started = epoch;
       const deadline = Date.now() + options.timeoutMs;
       await refreshToken(left(deadline));
       if (started !== epoch || !collecting()) return; // withdrawn while waiting for the token: send nothing
-      const batch = nextBatch(readQueue());
+      const batch = nextBatch(sendable(readQueue()));
       if (!batch.length) return;
       const answer = await send(batch, left(deadline) || 1);
       if (started !== epoch) return; // withdrawn meanwhile: the queue is gone, nothing to confirm
       if (!settle(batch, answer)) return;
-      if (!again && readQueue().length < options.maxBatch) return;
+      if (!again && sendable(readQueue()).length < options.maxBatch) return;
     }
   } catch {
     /* analytics never breaks the product */
+  } finally {
+    if (collecting()) wakeWhenMarksExpire(); // what is left may be in flight (perhaps from the previous page)
   }
 }
 
@@ -496,7 +558,9 @@ async function drain() {
  */
 function flushUnloading() {
   if (!options || !collecting()) return;
-  const batch = nextBatch(readQueue());
+  // Not what a request in flight carries: pagehide and visibilitychange both fire on a navigation,
+  // and a batch sent by one of them (or by a flush still waiting for its answer) goes once.
+  const batch = nextBatch(sendable(readQueue()));
   if (!batch.length) return;
   // Never navigator.sendBeacon: a beacon carries the page URL as Referer (it takes no referrer
   // policy), and a keepalive fetch outlives the page just as well.
@@ -509,9 +573,11 @@ function flushUnloading() {
 /**
  * Send what is queued, one batch in flight at a time: a flush asked for while one is in progress
  * runs after it (the promise resolves when both are done). Events leave the queue only when a 2xx
- * confirms them; on unload (`{unloading: true}`) the request is a keepalive fetch and the events
- * stay queued, so the next page re-sends whatever was not
- * confirmed (the server stores each event_id once). Never rejects.
+ * confirms them. On unload (`{unloading: true}`) the events no request carries yet go at once in a
+ * keepalive fetch and stay queued, marked in flight for `timeoutMs`: neither the other unload event
+ * nor the next page sends them again before that; after it, the next page re-sends whatever no 2xx
+ * confirmed (the server stores each event_id once), so an event goes out at most about twice.
+ * Never rejects.
  * @param {{unloading?: boolean}} [how]
  * @returns {Promise<void>}
  */

@@ -405,6 +405,7 @@ test("cross-site with a bearer token: a navigation mid-batch stores every event 
   assert.ok([...tracked].every((id) => ids.includes(id)));
   assert.deepEqual(new Set(ids), new Set(sent.keys()));
   assert.ok([...sent.values()].some((n) => n >= 2), "the navigation made the client re-send (deduplicated)");
+  assert.ok([...sent.values()].every((n) => n <= 2), "but no event more than twice");
   for (const event of events) assert.equal(typeof event.pseudonym, "number");
   await context.close();
 });
@@ -552,4 +553,41 @@ test("no Referer reaches the API: a page URL with a query, same-origin and cross
     for (const r of api) assert.equal(r.headers.referer, undefined, `${r.method} ${r.path} from ${origin} carried Referer ${r.headers.referer}`);
     await context.close();
   }
+});
+
+test("cross-site, slow token: a navigation sends each event at most twice (21.13)", async () => {
+  const context = await browser.newContext();
+  const user = "navigates";
+  const query = crossSite("&batch=100&interval=600000");
+  const { page } = await open(context, user, query, site);
+  await accept(page);
+  await page.evaluate(() => { for (let i = 0; i < 64; i++) window.analytics.track("app.launch", { app: "workspace" }); });
+  const tracked = new Set(await queuedIds(page));
+  assert.equal(tracked.size, 65);
+  const from = proxy.requests.length;
+  // a batch in flight (its answer comes late) when the user navigates; pagehide and visibilitychange follow
+  proxy.rules.push({ match: isEvents, delay: 1500, times: 1 });
+  await page.evaluate(() => { void window.analytics.flush(); });
+  await waitFor(async () => postsSince(from).length === 1);
+  await page.goto(`${site}/?user=${user}${query}`);
+  await page.waitForFunction(() => document.querySelector("#consent").textContent === "granted");
+  await page.evaluate(() => { for (let i = 0; i < 5; i++) window.analytics.track("app.launch", { app: "workspace" }); });
+  await page.goto(`${site}/?user=${user}${query}`); // a second navigation, nothing in flight
+  await page.waitForFunction(() => document.querySelector("#consent").textContent === "granted");
+  await page.click("#flush");
+  const expected = 65 + 6 + 1; // page 1's; page 2's view and 5 launches; page 3's view
+  await waitFor(async () => (await queued(page)) === 0, 20000);
+  await waitFor(async () => (await stored(user)).length >= expected);
+  const sent = new Map();
+  for (const id of postsSince(from).flat()) sent.set(id, (sent.get(id) || 0) + 1);
+  const most = Math.max(...sent.values());
+  const total = [...sent.values()].reduce((a, b) => a + b, 0);
+  assert.ok(most <= 2, `an event went out ${most} times (${total} sends for ${expected} events)`);
+  assert.ok(total <= 2 * expected, `${total} sends for ${expected} events`);
+  const ids = (await stored(user)).map((e) => e.event_id);
+  assert.equal(ids.length, expected);
+  assert.equal(new Set(ids).size, expected);
+  assert.ok([...tracked].every((id) => ids.includes(id)));
+  assert.deepEqual(new Set(ids), new Set(sent.keys()));
+  await context.close();
 });
