@@ -15,7 +15,9 @@ Build side (`ReportBuilder`, run by the aggregation timer, docs/reports.md):
 * cohorts come from the first-seen-week index (raw class), updated when a week closes.
 
 The `(all)` rows are computed exactly from the sets at build time (overall DAU is distinct
-users across tenants, not a sum). The k rule per report is in `protect` and docs/reports.md.
+users across tenants, not a sum). The k rule per report is docs/reports.md; every cell is kept or
+suppressed by the disclosure package (`shared.privacy.disclosure.protect`), never by a comparison
+with k here.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, NotFound
 from shared.logs import log
+from shared.privacy.disclosure import MARGIN, protect
 from shared.settings import USER_TYPES
 from shared.storage.events import EventFacts
 from shared.storage.reports import (
@@ -44,7 +47,9 @@ from shared.storage.reports import (
 
 LOG = logging.getLogger("cetegra.reports")
 
-ALL, OTHER, NO_APP, NO_TYPE = "(all)", "(other)", "(none)", "(none)"
+ALL = MARGIN
+"""A report row's `(all)`: the exact margin the disclosure rule (`protect`) reads."""
+OTHER, NO_APP, NO_TYPE = "(other)", "(none)", "(none)"
 PAGE_VIEW = "nav.page_view"
 Grain = Literal["day", "week", "month"]
 Key = tuple[str, ...]
@@ -99,43 +104,7 @@ def feature_of(name: str, page: str | None) -> str:
     return name
 
 
-# ---- the k rule --------------------------------------------------------------------------------
-
-
-def protect(users: dict[Key, set[int]], k: int) -> set[Key]:
-    """Which cells may be kept: every kept count of people is at least k.
-
-    Primary: a cell describing fewer than k consented users is suppressed. Secondary: because the
-    `(all)` margins are exact totals, a suppressed cell could be recovered by subtraction
-    (`(all)` minus the shown children). So along each margin (tenant, user type) of a kept
-    parent, while the people not covered by its kept children number 1..k-1 — by set difference
-    or by subtracting the shown counts — the smallest kept child is suppressed too.
-    """
-    kept = {key for key, members in users.items() if len(members) >= k}
-    changed = True
-    while changed:
-        changed = False
-        for position in (0, 1):
-            groups: dict[Key, list[Key]] = {}
-            for key in kept:
-                if key[position] != ALL:
-                    parent = (*key[:position], ALL, *key[position + 1 :])
-                    groups.setdefault(parent, []).append(key)
-            for parent, children in groups.items():
-                if parent not in kept:
-                    continue
-                total = users[parent]
-                while children:
-                    covered: set[int] = set().union(*(users[c] for c in children))
-                    by_sets = len(total - covered)
-                    by_counts = len(total) - sum(len(users[c]) for c in children)
-                    if not (0 < by_sets < k or 0 < by_counts < k):
-                        break
-                    smallest = min(children, key=lambda c: (len(users[c]), c))
-                    children.remove(smallest)
-                    kept.discard(smallest)
-                    changed = True
-    return kept
+# ---- scopes ----------------------------------------------------------------------------------------
 
 
 def scopes(tenant: str, user_type: str) -> tuple[Key, Key, Key, Key]:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.ingest import keep
+from shared.privacy.disclosure import protect
 from shared.reports import (
     ALL,
     OTHER,
@@ -25,7 +26,6 @@ from shared.reports import (
     feature_cells,
     feature_of,
     period_days,
-    protect,
     week_key,
 )
 from shared.storage.events import EventFacts

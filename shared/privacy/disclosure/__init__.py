@@ -12,9 +12,11 @@ One module per rule family, each with the reasons in its docstrings:
 
 * `cells` — the aggregates' cells (overlapping sets of pseudonyms, multi-part keys): a cell under
   k folds into coarser cells, a last remainder under k is suppressed (`Cell`, `fold_cells`).
-* (next: `margins`, the reports' cells beside their `(all)` margins; `buckets`, the surveys.)
+* `margins` — the report cells beside their exact `(all)` margins: small cells are suppressed,
+  and so are the children whose margin minus the shown children would be 1..k-1 (`protect`).
+* (next: `buckets`, the survey buckets.)
 
-Callers (`shared.aggregates`, next `shared.reports`, `shared.notifications`) never compare a count
+Callers (`shared.aggregates`, `shared.reports`, next `shared.notifications`) never compare a count
 with k themselves. A new report calls these functions.
 
 Next step (issue 23): these threshold rules are replaced by differentially private releases
@@ -24,5 +26,6 @@ figures to publish.
 """
 
 from shared.privacy.disclosure.cells import Cell, fold_cells
+from shared.privacy.disclosure.margins import MARGIN, protect
 
-__all__ = ["Cell", "fold_cells"]
+__all__ = ["MARGIN", "Cell", "fold_cells", "protect"]

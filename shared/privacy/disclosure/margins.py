@@ -1,0 +1,49 @@
+"""The reports' k rule: cells with exact `(all)` margins, suppressed so no subtraction gives a
+count of 1..k-1 people away.
+
+Used by `shared.reports` for the active-user, feature and cohort cells (docs/reports.md, "The k
+rule, per report"). A cell's key starts with (tenant, user type); either may be the margin `(all)`.
+"""
+
+from __future__ import annotations
+
+Key = tuple[str, ...]
+
+MARGIN = "(all)"
+"""The placeholder of an exact margin (all tenants, all user types): a report row's `(all)`."""
+
+
+def protect(users: dict[Key, set[int]], k: int) -> set[Key]:
+    """Which cells may be kept: every kept count of people is at least k.
+
+    Primary: a cell describing fewer than k consented users is suppressed. Secondary: because the
+    `(all)` margins are exact totals, a suppressed cell could be recovered by subtraction
+    (`(all)` minus the shown children). So along each margin (tenant, user type) of a kept
+    parent, while the people not covered by its kept children number 1..k-1 — by set difference
+    or by subtracting the shown counts — the smallest kept child is suppressed too.
+    """
+    kept = {key for key, members in users.items() if len(members) >= k}
+    changed = True
+    while changed:
+        changed = False
+        for position in (0, 1):
+            groups: dict[Key, list[Key]] = {}
+            for key in kept:
+                if key[position] != MARGIN:
+                    parent = (*key[:position], MARGIN, *key[position + 1 :])
+                    groups.setdefault(parent, []).append(key)
+            for parent, children in groups.items():
+                if parent not in kept:
+                    continue
+                total = users[parent]
+                while children:
+                    covered: set[int] = set().union(*(users[c] for c in children))
+                    by_sets = len(total - covered)
+                    by_counts = len(total) - sum(len(users[c]) for c in children)
+                    if not (0 < by_sets < k or 0 < by_counts < k):
+                        break
+                    smallest = min(children, key=lambda c: (len(users[c]), c))
+                    children.remove(smallest)
+                    kept.discard(smallest)
+                    changed = True
+    return kept
