@@ -3,6 +3,9 @@
 // * It never breaks the product: no public function throws or rejects, and none waits long: every
 //   call (getToken and the API's answer) has a time limit (`timeoutMs`, 5 s). `init()` resolves to
 //   the consent, or to `{status: "unavailable"}` when the API cannot be reached or does not answer.
+//   Then a tab that never said yes tracks nothing; a tab that said yes earlier (it holds a session
+//   id) keeps queuing and, once the API answers again, re-reads the consent and sends (or, if it was
+//   withdrawn meanwhile, removes the queue).
 // * Nothing is written to the device before the user says yes: no session id, no queue, nothing in
 //   sessionStorage, localStorage, cookies or IndexedDB while consent is unset, declined, unknown or
 //   unavailable. A "no" (or a withdrawal) removes the session id and the queue at once.
@@ -96,8 +99,22 @@ function store() {
   }
 }
 
+/**
+ * This tab said yes earlier: it holds a session id, which is written only after a granted consent
+ * (and removed at once by a decline or withdrawal). While the API cannot be reached, such a tab
+ * keeps queuing; a tab that never said yes stores and sends nothing.
+ */
+function heldSession() {
+  return sessionId() !== null;
+}
+
+/** Events are kept on the device: consent granted, or unknown (API unreachable) in a tab that said yes. */
+function keeping() {
+  return consent !== null && (consent.status === "granted" || (consent.status === "unavailable" && heldSession()));
+}
+
 function persisting() {
-  return consent !== null && consent.status === "granted" && store() !== null;
+  return keeping() && store() !== null;
 }
 
 /**
@@ -169,7 +186,7 @@ function writeQueue(queue) {
 
 function collecting() {
   if (!options || !consent) return false; // consent not known yet: collect nothing
-  return consent.status === "granted" || (options.sendWhenDeclined && consent.status === "declined");
+  return keeping() || (options.sendWhenDeclined && consent.status === "declined");
 }
 
 /** Apply what the server said; anything but "granted" removes the session id and queue. */
@@ -306,6 +323,8 @@ export async function init(init) {
     clearInterval(timer);
     timer = window.setInterval(() => void flush(), Math.max(250, Number(options.flushIntervalMs) || 5000));
     const known = await getConsent();
+    // API unreachable, but this tab said yes earlier: keep queuing, ask again after a backoff.
+    if (known.status === "unavailable" && collecting()) scheduleRetry();
     if (collecting() && readQueue().length) void flush(); // left over from the previous page
     return known;
   } catch {
@@ -374,7 +393,7 @@ export async function setConsent(granted, policyVersion) {
 export function track(name, details = {}) {
   try {
     if (!collecting() || !options || typeof name !== "string") return;
-    const granted = consent?.status === "granted";
+    const granted = keeping();
     /** @type {AnalyticsEvent} */
     const event = {
       event_id: crypto.randomUUID(),
@@ -535,6 +554,16 @@ async function drain() {
       if (!options || !collecting() || Date.now() < retryAt) return; // 429/503 asked us to wait
       if (!sendable(readQueue()).length) return;
       const started = epoch;
+      if (consent?.status === "unavailable") {
+        // a tab that said yes, whose consent could not be read: read it again before sending
+        const known = await getConsent();
+        if (started !== epoch) return;
+        if (known.status === "unavailable") {
+          scheduleRetry();
+          return;
+        }
+        if (!collecting()) return; // declined elsewhere meanwhile: adopt() removed the queue
+      }
       const deadline = Date.now() + options.timeoutMs;
       await refreshToken(left(deadline));
       if (started !== epoch || !collecting()) return; // withdrawn while waiting for the token: send nothing

@@ -535,6 +535,66 @@ test("cross-site: a tab closed while a retry is pending still delivers its queue
   await context.close();
 });
 
+test("cross-site: a page loaded during an outage keeps a granted tab's events and sends them later (21.11)", async () => {
+  const context = await browser.newContext();
+  const user = "outage-reload";
+  const { page } = await open(context, user, crossSite("&batch=100&interval=300"), site);
+  await accept(page);
+  await waitFor(async () => (await stored(user)).length === 1); // the page view
+  const outage = { match: (r) => r.path.startsWith("/api/"), status: 503 };
+  proxy.rules.push(outage);
+  let never;
+  try {
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector("#consent").textContent === "unavailable");
+    for (let i = 0; i < 4; i++) await page.click("#launch");
+    assert.equal(await queued(page), 4, "the events of a tab that granted were dropped");
+    // a tab that never granted stores and sends nothing, outage or not
+    const other = await browser.newContext();
+    never = { context: other, ...(await open(other, "outage-never", crossSite("&interval=300"), site)) };
+    assert.equal(await never.page.textContent("#consent"), "unavailable");
+    await never.page.click("#launch");
+    await nothingStored(never.page, []);
+    await sleep(1000);
+  } finally {
+    proxy.rules.splice(proxy.rules.indexOf(outage), 1);
+  }
+  await waitFor(async () => (await stored(user)).length === 5, 20000);
+  assert.equal(await queued(page), 0);
+  await sleep(1000);
+  await nothingStored(never.page, []);
+  assert.equal(never.posts.length, 0);
+  assert.deepEqual(await stored("outage-never"), []);
+  await never.context.close();
+  await context.close();
+});
+
+test("cross-site: a tab held through an outage sends nothing once the API says consent was withdrawn elsewhere (21.11)", async () => {
+  const context = await browser.newContext();
+  const user = "outage-withdrawn";
+  const { page } = await open(context, user, crossSite("&batch=100&interval=300"), site);
+  await accept(page);
+  await waitFor(async () => (await stored(user)).length === 1);
+  const outage = { match: (r) => r.path.startsWith("/api/"), status: 503 };
+  proxy.rules.push(outage);
+  try {
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector("#consent").textContent === "unavailable");
+    for (let i = 0; i < 3; i++) await page.click("#launch");
+    assert.equal(await queued(page), 3);
+    // meanwhile the user withdraws on another device (straight to the API, not through the outage)
+    const withdrawn = await fetch(`${base}/api/consent`, { method: "PUT", headers: { "Content-Type": "application/json",
+      "X-MS-CLIENT-PRINCIPAL": principal(user) }, body: JSON.stringify({ status: "declined", policy_version: "2026-04" }) });
+    assert.equal(withdrawn.status, 200);
+  } finally {
+    proxy.rules.splice(proxy.rules.indexOf(outage), 1);
+  }
+  await waitFor(async () => (await page.evaluate(() => window.analytics.currentConsent().status)) === "declined", 20000);
+  await nothingStored(page, []);
+  assert.equal((await stored(user)).length, 1);
+  await context.close();
+});
+
 test("no Referer reaches the API: a page URL with a query, same-origin and cross-site, in page and on unload (21.12)", async () => {
   const secret = "&email=alice%40contoso.com&token=s3cr3t";
   for (const [user, origin, extra] of [["referrer-same", proxied, ""], ["referrer-cross", site, crossSite()]]) {
