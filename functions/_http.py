@@ -53,6 +53,9 @@ CSV = "text/csv"
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PREFLIGHT_HEADERS = ("content-type", "authorization")
 """Request headers a browser may send cross-origin; the principal header is set by Easy Auth only."""
+EXPOSED_HEADERS = ("Retry-After",)
+"""Response headers a script on another origin may read (CORS exposes only the safelisted ones):
+the seconds to wait after a 429 or 503, which the web clients honour."""
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods that change state. Each needs one of its operation's content types (JSON; the events
 route also text/plain), an empty body included: a browser sends a cross-site request without a
@@ -224,6 +227,7 @@ class Endpoint:
             if svc is not None and origin in svc.settings.cors_allowed_origins:
                 response.headers["Access-Control-Allow-Origin"] = origin
                 response.headers["Access-Control-Allow-Credentials"] = "true"
+                response.headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
         log(
             LOG,
             logging.INFO,

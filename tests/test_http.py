@@ -156,3 +156,57 @@ def test_events_alone_accept_text_plain_for_send_beacon(client):
     client.put("/api/consent", {"status": "granted", "policy_version": "2026-04"})
     response = client.request("POST", "/api/events", body=b'{"events":[]}', content_type="text/plain")
     assert response.status == 400  # past the content type: an empty batch is a schema error
+
+
+# ---- CORS: Retry-After is readable from another origin (issue 21.4) -----------------------------
+
+
+def exposed(response) -> set[str]:
+    return {
+        name.strip().lower() for name in (response.header("Access-Control-Expose-Headers") or "").split(",")
+    }
+
+
+def test_every_cors_response_exposes_retry_after(client, vault):
+    vault.down = True  # a cold salt cache: 503
+    unavailable = client.get("/api/consent", headers={"Origin": ORIGIN})
+    assert unavailable.status == 503 and unavailable.header("Retry-After")
+    assert "retry-after" in exposed(unavailable)  # a client on another site can honour it
+    vault.down = False
+    ok = client.get("/api/consent", headers={"Origin": ORIGIN})
+    assert ok.status == 200 and "retry-after" in exposed(ok)
+    denied = client.post("/api/ops/retention/run", {}, headers={"Origin": ORIGIN})
+    assert denied.status == 403 and "retry-after" in exposed(denied)
+    preflight = client.request(
+        "OPTIONS",
+        "/api/events",
+        principal=None,
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status == 204 and "retry-after" in exposed(preflight)
+
+
+def test_a_429_tells_a_client_on_another_origin_when_to_retry(make_client):
+    from shared.limits import EventRateLimit
+
+    client = make_client(EVENTS_PER_MINUTE="120")
+    client.services.ingest.limit = EventRateLimit(120, clock=lambda: 1000.0)
+    client.put("/api/consent", {"status": "granted", "policy_version": "2026-04"})
+    events = [
+        {
+            "event_id": f"00000000-0000-4000-8000-{i:012d}",
+            "name": "app.launch",
+            "session_id": "6f1c2b4e-0000-4000-8000-000000000001",
+        }
+        for i in range(100)
+    ]
+    assert client.post("/api/events", {"events": events}, headers={"Origin": ORIGIN}).status == 202
+    refused = client.post("/api/events", {"events": events[:30]}, headers={"Origin": ORIGIN})
+    assert refused.status == 429 and refused.header("Retry-After") == "5"
+    assert refused.header("Access-Control-Allow-Origin") == ORIGIN and "retry-after" in exposed(refused)
+
+
+def test_no_cors_headers_at_all_for_other_origins(client):
+    response = client.get("/api/consent", headers={"Origin": "https://evil.example"})
+    assert response.header("Access-Control-Expose-Headers") is None
+    assert client.get("/api/consent").header("Access-Control-Expose-Headers") is None  # same origin

@@ -258,6 +258,18 @@ def test_staff_tenants_flow_from_the_azd_environment_to_the_app_setting():
     assert parameters["staffTenantIds"]["value"] == "${STAFF_TENANT_IDS}"
 
 
+def test_platform_cors_is_off_so_the_apps_own_cors_answers():
+    """App Service's CORS, when given origins, answers preflights itself and takes precedence over
+    the app's CORS headers, and it cannot expose a response header: a client on another origin
+    would never read `Retry-After` (issue 21.4). So the platform's list stays empty and the app's
+    CORS (functions/_http.py, CORS_ALLOWED_ORIGINS) answers, Expose-Headers included."""
+    function = (INFRA / "app" / "function.bicep").read_text()
+    cors = re.search(r"\n      cors: \{\n(.*?)\n      \}", function, re.S)
+    assert cors, "function.bicep must state the platform CORS explicitly"
+    assert re.fullmatch(r"\s*allowedOrigins: \[\]", cors.group(1)), cors.group(1)
+    assert template_settings()["CORS_ALLOWED_ORIGINS"] == "settings.corsAllowedOrigins"
+
+
 def test_client_application_check_is_wired_when_given():
     auth = _auth_block()
     assert "defaultAuthorizationPolicy: empty(allowedClientApplications) ? null : {" in auth

@@ -231,3 +231,18 @@ def test_a_cross_site_simple_request_changes_nothing_through_the_local_host(serv
         {**principal, "Content-Type": "text/plain"},
     )
     assert status == 415
+
+
+def test_cors_responses_expose_retry_after_through_the_local_host(server):
+    """The local host adds no CORS of its own: the app's headers reach the browser (issue 21.4)."""
+    from testing.client import ORIGIN
+
+    principal = principal_header(user_id="cors-user")
+    status, headers, _ = _request(
+        server, "GET", "/api/consent", headers={"Origin": ORIGIN, "X-MS-CLIENT-PRINCIPAL": principal}
+    )
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert headers["Access-Control-Expose-Headers"] == "Retry-After"
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+    status, headers, _ = _request(server, "OPTIONS", "/api/events", headers=preflight)
+    assert status == 204 and headers["Access-Control-Expose-Headers"] == "Retry-After"

@@ -66,9 +66,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // Platform CORS stays off: with origins it answers preflights itself, overrides the CORS headers of
+      // the app and cannot expose a header, so Retry-After would be unreadable on another origin. The app
+      // answers CORS for CORS_ALLOWED_ORIGINS in functions/_http.py; App Service Authentication passes
+      // a preflight, OPTIONS with Origin and Access-Control-Request-Method, on without a sign-in.
       cors: {
-        allowedOrigins: empty(settings.corsAllowedOrigins) ? [] : split(settings.corsAllowedOrigins, ',')
-        supportCredentials: true
+        allowedOrigins: []
       }
       appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
     }
