@@ -19,6 +19,8 @@ So:
   or rating had to be folded, a survey with fewer than k answers shows nothing. Results are a
   snapshot renewed only after k new answers (no live differencing). Comments go to authors only,
   labelled with a tenant and/or user type only where that cell (and pair) has at least k answers.
+  Every one of these decisions is the disclosure package's (`shared.privacy.disclosure`, module
+  `buckets`); `tally` and `Notifications._publish` only assemble what it allows.
 * Live items are cached per instance for `CACHE_SECONDS`: `GET /api/notifications` then costs
   at most two storage reads (the live items on a cache miss, the caller's state partition).
 """
@@ -30,6 +32,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -49,6 +52,15 @@ from pydantic_core import PydanticCustomError
 from shared.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
 from shared.identity import Principal
 from shared.logs import log
+from shared.privacy.disclosure import (
+    breakdown_figures_publishable,
+    comment_labels,
+    figure_publishable,
+    fold_buckets,
+    refine,
+    snapshot_renewable,
+    survey_publishable,
+)
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.retention import months_before
 from shared.settings import UserType
@@ -70,9 +82,6 @@ ARCHIVED_STATE_DAYS = 30
 """Seen/dismissed/answered state of an item is deleted this long after it was archived or its
 window ended: it is needed only while the item can still be shown."""
 OTHER = "(other)"
-SNAPSHOT_HOURS = 6
-"""Survey results are a snapshot: renewed at most this often, and only once k answers were given
-or replaced since the last one (see `Notifications._publish`)."""
 TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
 """Any text but control characters (newline and tab allowed)."""
 LINE = r"^[^\x00-\x1f\x7f]*$"
@@ -82,7 +91,6 @@ Priority = Literal["low", "normal", "high"]
 Status = Literal["draft", "published", "archived"]
 QuestionType = Literal["nps", "rating", "choice"]
 Action = Literal["seen", "dismiss"]
-LabelMode = Literal["both", "tenant", "user_type"]
 
 MAX_TITLE, MAX_BODY, MAX_COMMENT, MAX_OPTIONS = 120, 2000, 500, 6
 MAX_AUTHOR_BYTES = 32 * 1024
@@ -281,7 +289,7 @@ class ResultComment(BaseModel):
     text: str
     user_type: str | None
     """The commenter's user type (`(other)` where that cell is folded); null when the survey's
-    comments are labelled by tenant only (see `_labels`)."""
+    comments are labelled by tenant only (see `shared.privacy.disclosure.comment_labels`)."""
     tenant: str | None
     """The commenter's tenant key (`(other)` where folded); null when labelled by user type only."""
 
@@ -398,63 +406,6 @@ def nps(values: Iterable[int]) -> float | None:
     promoters = sum(1 for v in scores if v >= 9)
     detractors = sum(1 for v in scores if v <= 6)
     return round(100.0 * (promoters - detractors) / len(scores), 1)
-
-
-def fold(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
-    """Cells of at least k kept; the rest summed as `(other)`. If that sum is 1..k-1, the smallest
-    kept cell joins it until it reaches k, so no shown number (nor total - shown) is under k.
-
-    Why this is not `shared.aggregates.fold` (issue 13 review, point 5): the two cannot be one
-    function without one of them lying about its numbers.
-
-    * Here the buckets are **disjoint and additive**: one answer per person and survey, so a
-      bucket's people are its answers and `(other)` is a plain sum. The aggregates' cells are
-      **sets of pseudonyms that overlap** (one person uses several features, days, apps): their
-      fold merges sets and counts distinct people of the union, which a sum would overcount.
-    * Here the buckets have one key part and the total is published and known to be >= k (a
-      survey under k shows nothing), so nothing may be suppressed (total - shown would give it
-      away): the remainder is made big enough by moving the smallest kept bucket into it. The
-      aggregates fold a multi-part key one part at a time (event name → `(other)`, user type →
-      `(all)`, app → `(other)`, tenant → `(all)`) and suppress a last remainder under k,
-      counting its events, instead of moving kept cells.
-
-    A parameterised single function would have to either sum overlapping sets or suppress a
-    remainder that the published total reveals, so each fold keeps its own rule.
-    """
-    shown = {key: n for key, n in counts.items() if n >= k}
-    other = sum(n for n in counts.values() if n < k)
-    while 0 < other < k and shown:
-        smallest = min(shown, key=lambda key: (shown[key], key))
-        other += shown.pop(smallest)
-    return shown, other
-
-
-def refine(
-    counts: dict[str, int], shown: dict[str, int], blocks: dict[str, str], coarse: set[str], k: int
-) -> dict[str, int]:
-    """The shown fine buckets (`fold` of `counts`), made consistent with the shown coarse groups.
-
-    `blocks` maps every fine bucket (an NPS score) to its coarse group (promoters, ...); `coarse`
-    is the set of groups shown on their own, all other groups are summed in the coarse `(other)`.
-    A reader can subtract a group's shown fine buckets from the group: that remainder (the folded
-    answers inside one shown group, or inside the coarse `(other)`) must be 0 or >= k too. Where it
-    is not, the smallest shown fine bucket of that block joins the fine `(other)` until it is. This
-    ends: a block with all its buckets folded has the whole block as remainder, which is >= k
-    (a shown group) or part of a coarse `(other)` that is >= k."""
-    kept = dict(shown)
-    while True:
-        block_of = {key: blocks[key] if blocks[key] in coarse else OTHER for key in counts}
-        remainder: dict[str, int] = {}
-        for key, n in counts.items():
-            if key not in kept:
-                remainder[block_of[key]] = remainder.get(block_of[key], 0) + n
-        bad = sorted(b for b, n in remainder.items() if 0 < n < k)
-        if not bad:
-            return kept
-        inside = [key for key in kept if block_of[key] == bad[0]]
-        if not inside:  # cannot happen (see above); publish no bucket rather than a small remainder
-            return {}
-        kept.pop(min(inside, key=lambda key: (kept[key], key)))
 
 
 def new_item_id() -> str:
@@ -748,14 +699,15 @@ class Notifications:
         after one person answers (or answers again) read that person's answer off the difference.
         So the first snapshot is taken when k people have answered, and a new one replaces it only
         when it is at least SNAPSHOT_HOURS old *and* at least k answers were given or replaced
-        since: two consecutive snapshots then differ by at least k people's answers. Snapshots are
+        since (`shared.privacy.disclosure.snapshot_renewable`): two consecutive snapshots then
+        differ by at least k people's answers. Snapshots are
         aggregates under the k rule (no key, value or comment of anyone) and are kept with the
         survey; erasure removes a person's answer and comment, not their share of a past count."""
         now = self._clock()
         if snapshot is not None:
             previous = Published.model_validate_json(snapshot.data)
             changed = sum(1 for a in answers if a.answered_at > snapshot.taken_at)
-            if changed < self._k or now - snapshot.taken_at < timedelta(hours=SNAPSHOT_HOURS):
+            if not snapshot_renewable(changed, now - snapshot.taken_at, self._k):
                 return previous
         fresh = tally(question, answers, self._k)
         if fresh.suppressed:
@@ -1060,35 +1012,38 @@ def _atom(question: Question, value: int | str) -> str:
     return _nps_group(int(value)) if question.type == "nps" else str(value)
 
 
-def _clean(question: Question, rows: Iterable[AnswerRecord], k: int) -> bool:
-    """May an NPS or mean be published for these answers? Only if every NPS group (for a mean:
-    every rating) among them has 0 or >= k people. NPS x answers is promoters - detractors and
-    mean x answers is the sum of the ratings: beside folded groups or buckets either would let a
-    reader solve for a folded count (6 promoters, `(other)` 5 and NPS 27.3 → 3 detractors, 2
-    passives). Where the rule holds, the figure adds nothing the shown counts do not."""
-    if question.type == "choice":
-        return False
+def _atoms(question: Question, rows: Iterable[AnswerRecord]) -> dict[str, int]:
+    """People per NPS group (for a rating: per rating) among these answers."""
     counts: dict[str, int] = {}
     for a in rows:
         atom = _atom(question, a.value)
         counts[atom] = counts.get(atom, 0) + 1
-    return all(n >= k for n in counts.values())
+    return counts
+
+
+def _clean(question: Question, rows: Iterable[AnswerRecord], k: int) -> bool:
+    """May an NPS or mean be published for these answers? Never for a choice question (it has
+    none); otherwise as `figure_publishable` decides from the people per group (per rating)."""
+    return question.type != "choice" and figure_publishable(_atoms(question, rows), k)
 
 
 def _cells(
     question: Question, answers: list[AnswerRecord], key: Callable[[AnswerRecord], str], k: int
 ) -> tuple[list[ResultCell], set[str]]:
-    """Answers per user type or tenant, folded (`fold`). A cell's NPS or mean is shown only when
-    *every* cell of the breakdown (`(other)` too) passes `_clean`: then every (cell, group) count
-    is 0 or >= k, and no difference of published figures can isolate fewer than k people."""
+    """Answers per user type or tenant, folded (`fold_buckets`). A cell's NPS or mean is shown only
+    when `breakdown_figures_publishable` allows it for every cell of the breakdown (`(other)` too):
+    then every (cell, group) count is 0 or >= k, and no difference of published figures can
+    isolate fewer than k people."""
     groups: dict[str, list[AnswerRecord]] = {}
     for a in answers:
         groups.setdefault(key(a), []).append(a)
-    shown, other = fold({name: len(rows) for name, rows in groups.items()}, k)
+    shown, other = fold_buckets({name: len(rows) for name, rows in groups.items()}, k)
     members = [(name, groups[name]) for name in sorted(shown)]
     if other:
         members.append((OTHER, [a for name, rows in groups.items() if name not in shown for a in rows]))
-    detailed = all(_clean(question, rows, k) for _, rows in members)
+    detailed = question.type != "choice" and breakdown_figures_publishable(
+        [_atoms(question, rows) for _, rows in members], k
+    )
     cells = [
         ResultCell(
             key=name,
@@ -1102,27 +1057,29 @@ def _cells(
 
 
 def tally(question: Question, answers: list[AnswerRecord], k: int) -> Published:
-    """The k rule applied once for every view of a survey's answers.
+    """The k rule applied once for every view of a survey's answers; every decision is a call into
+    the disclosure package (`shared.privacy.disclosure`), nothing here compares a count with k.
 
-    * Fewer than k answers: nothing (`suppressed`).
-    * `distribution`: answer → people, folded (`fold`); for NPS also made consistent with the
-      shown groups (`refine`), so "group - its shown scores" is never 1..k-1 people.
+    * Fewer than k answers: nothing (`suppressed`; `survey_publishable`).
+    * `distribution`: answer → people, folded (`fold_buckets`); for NPS also made consistent with
+      the shown groups (`refine`), so "group - its shown scores" is never 1..k-1 people.
     * `nps_groups`: promoters/passives/detractors, folded.
-    * `nps` / `mean`: only when no NPS group (no rating) had to be folded (`_clean`).
+    * `nps` / `mean`: only when no NPS group (no rating) had to be folded (`_clean`,
+      `figure_publishable`).
     * `by_user_type`, `by_tenant`: folded cells; their NPS/mean under the same rule (`_cells`).
-    * comment labels (`_labels`)."""
-    if len(answers) < k:
+    * comment labels (`comment_labels`)."""
+    if not survey_publishable(len(answers), k):
         return Published()
     counts: dict[str, int] = {}
     for a in answers:
         counts[str(a.value)] = counts.get(str(a.value), 0) + 1
-    shown, _ = fold(counts, k)
+    shown, _ = fold_buckets(counts, k)
     groups: dict[str, int] = {}
     if question.type == "nps":
         people = {name: 0 for name in NPS_GROUPS}
         for a in answers:
             people[_nps_group(int(a.value))] += 1
-        kept, rest = fold({name: n for name, n in people.items() if n}, k)
+        kept, rest = fold_buckets({name: n for name, n in people.items() if n}, k)
         groups = {name: kept[name] for name in NPS_GROUPS if name in kept}
         if rest:
             groups[OTHER] = rest
@@ -1142,28 +1099,16 @@ def tally(question: Question, answers: list[AnswerRecord], k: int) -> Published:
         mean=_mean(answers) if clean and question.type == "rating" else None,
         by_user_type=by_user_type,
         by_tenant=by_tenant,
-        labels=_labels(answers, types_shown, tenants_shown, k),
+        labels=comment_labels(
+            Counter((a.tenant, a.user_type) for a in answers), types_shown, tenants_shown, k
+        ),
         types_shown=sorted(types_shown),
         tenants_shown=sorted(tenants_shown),
     )
 
 
-def _labels(answers: list[AnswerRecord], types: set[str], tenants: set[str], k: int) -> LabelMode:
-    """How a survey's comments are labelled. Both tenant and user type only when *every* (tenant,
-    user type) pair with answers has >= k of them and every tenant and type is shown: a pair is a
-    cell of its own (the only admin of tenant A). Otherwise one label for every comment of the
-    survey, the tenant (or the user type if no tenant is shown): choosing per comment would give
-    the pair away by which label is missing."""
-    pairs: dict[tuple[str, str], int] = {}
-    for a in answers:
-        pairs[(a.tenant, a.user_type)] = pairs.get((a.tenant, a.user_type), 0) + 1
-    if all(n >= k and tenant in tenants and user_type in types for (tenant, user_type), n in pairs.items()):
-        return "both"
-    return "tenant" if tenants else "user_type"
-
-
 def _comments(published: Published, answers: list[AnswerRecord]) -> list[ResultComment]:
-    """Comments of the answers in the snapshot (none under k), labelled as `_labels` decided, in
+    """Comments of the answers in the snapshot (none under k), labelled as `comment_labels` decided, in
     the order of their text: never by key (one person would sit at the same place in every
     survey) nor by time."""
     if published.suppressed or published.as_of is None:

@@ -9,7 +9,8 @@ import pytest
 
 from functions._openapi import PRINTABLE
 from shared.errors import StorageUnavailable
-from shared.notifications import Notifications, fold, nps
+from shared.notifications import Notifications, nps
+from shared.privacy.disclosure import fold_buckets
 from shared.services import build, install
 from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore
 from testing.client import POLICY
@@ -584,10 +585,10 @@ def test_survey_list_storage_down_is_503(client, monkeypatch):
 
 def test_fold_and_nps_units():
     assert nps([10, 9, 8, 7, 0]) == 20.0 and nps([]) is None and nps([6] * 3) == -100.0
-    assert fold({"a": 6, "b": 2, "c": 1}, 5) == ({}, 9)
-    assert fold({"a": 6, "b": 7, "c": 1}, 5) == ({"b": 7}, 7)
-    assert fold({"a": 6, "b": 7, "c": 5}, 5) == ({"a": 6, "b": 7, "c": 5}, 0)
-    assert fold({"a": 6, "b": 7, "c": 0}, 5) == ({"a": 6, "b": 7}, 0)
+    assert fold_buckets({"a": 6, "b": 2, "c": 1}, 5) == ({}, 9)
+    assert fold_buckets({"a": 6, "b": 7, "c": 1}, 5) == ({"b": 7}, 7)
+    assert fold_buckets({"a": 6, "b": 7, "c": 5}, 5) == ({"a": 6, "b": 7, "c": 5}, 0)
+    assert fold_buckets({"a": 6, "b": 7, "c": 0}, 5) == ({"a": 6, "b": 7}, 0)
 
 
 # ---- speed: storage reads per pending request and the instance cache ------------------------------

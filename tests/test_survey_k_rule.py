@@ -1,7 +1,8 @@
 """Property tests (hypothesis) of the survey k rule (issue 13 review, point 4).
 
-`shared.notifications.tally` is compared with an independent brute-force count of random answers
-(random tenants, user types, values and k): every published count of people is 0 or >= k, what is
+`shared.notifications.tally` (and the bucket rules of `shared.privacy.disclosure` it calls) is
+compared with an independent brute-force count of random answers (random tenants, user types,
+values and k): every published count of people is 0 or >= k, what is
 kept plus what is folded is the total, and nothing published lets a count of 1..k-1 people be
 worked out: for every set of cells, the total minus the shown cells; for NPS surveys, each shown
 group minus its shown scores and the folded groups minus their shown scores (the published figures
@@ -17,16 +18,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.notifications import (
-    OTHER,
-    SNAPSHOT_HOURS,
-    Notifications,
-    Published,
-    Question,
-    fold,
-    refine,
-    tally,
-)
+from shared.notifications import OTHER, Notifications, Published, Question, tally
+from shared.privacy.disclosure import SNAPSHOT_HOURS, fold_buckets, refine
 from shared.storage.notifications import AnswerRecord, SnapshotRecord
 
 TENANTS = ("t000000000000000a", "t000000000000000b", "t000000000000000c", "t000000000000000d")
@@ -169,7 +162,7 @@ def test_tally_never_publishes_or_gives_away_a_count_under_k(
 @given(st.dictionaries(st.sampled_from("abcdefgh"), st.integers(0, 12), max_size=8), st.integers(1, 6))
 def test_fold_keeps_big_cells_and_a_remainder_of_0_or_at_least_k(counts: dict[str, int], k: int) -> None:
     assume(sum(counts.values()) >= k)  # callers show nothing of fewer than k answers
-    shown, other = fold(counts, k)
+    shown, other = fold_buckets(counts, k)
     assert all(counts[key] == n and n >= k for key, n in shown.items())
     assert sum(shown.values()) + other == sum(counts.values())
     assert not small(other, k)
@@ -181,8 +174,8 @@ def test_refine_leaves_no_small_remainder_in_any_block(scores: list[int], k: int
     assume(len(scores) >= k)  # callers show nothing of fewer than k answers
     counts = dict(Counter(str(s) for s in scores))
     groups = Counter(group_of(s) for s in scores)
-    kept_groups, _ = fold(dict(groups), k)
-    shown, _ = fold(counts, k)
+    kept_groups, _ = fold_buckets(dict(groups), k)
+    shown, _ = fold_buckets(counts, k)
     refined = refine(counts, shown, {key: group_of(int(key)) for key in counts}, set(kept_groups), k)
     assert set(refined) <= set(shown)
     for block in [*kept_groups, OTHER]:

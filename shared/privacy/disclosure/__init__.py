@@ -14,9 +14,11 @@ One module per rule family, each with the reasons in its docstrings:
   k folds into coarser cells, a last remainder under k is suppressed (`Cell`, `fold_cells`).
 * `margins` — the report cells beside their exact `(all)` margins: small cells are suppressed,
   and so are the children whose margin minus the shown children would be 1..k-1 (`protect`).
-* (next: `buckets`, the survey buckets.)
+* `buckets` — the survey buckets (disjoint answers, published total): folding into `(other)`
+  (`fold_buckets`), NPS scores consistent with their groups (`refine`), when a survey, an NPS or
+  mean, or comment labels may be shown, and when a results snapshot may be renewed.
 
-Callers (`shared.aggregates`, `shared.reports`, next `shared.notifications`) never compare a count
+Callers (`shared.aggregates`, `shared.reports`, `shared.notifications`) never compare a count
 with k themselves. A new report calls these functions.
 
 Next step (issue 23): these threshold rules are replaced by differentially private releases
@@ -25,7 +27,32 @@ figures themselves (noise) rather than only choose which ones to show, its funct
 figures to publish.
 """
 
+from shared.privacy.disclosure.buckets import (
+    SNAPSHOT_HOURS,
+    LabelMode,
+    breakdown_figures_publishable,
+    comment_labels,
+    figure_publishable,
+    fold_buckets,
+    refine,
+    snapshot_renewable,
+    survey_publishable,
+)
 from shared.privacy.disclosure.cells import Cell, fold_cells
 from shared.privacy.disclosure.margins import MARGIN, protect
 
-__all__ = ["MARGIN", "Cell", "fold_cells", "protect"]
+__all__ = [
+    "MARGIN",
+    "SNAPSHOT_HOURS",
+    "Cell",
+    "LabelMode",
+    "breakdown_figures_publishable",
+    "comment_labels",
+    "figure_publishable",
+    "fold_buckets",
+    "fold_cells",
+    "protect",
+    "refine",
+    "snapshot_renewable",
+    "survey_publishable",
+]
