@@ -8,8 +8,10 @@ it is stored, and a client re-sends it later with the same event ids.
 The buckets live in the memory of one instance (no storage round trip on the hot path): with N
 instances a principal can send up to N times the limit. That is the documented bound; the limit
 guards storage cost and the aggregates against a runaway or hostile client, not a billing quota.
-Buckets are keyed by a keyed hash of (tenant id, user id) under a per-process random key, so the
-process holds no raw identifier beyond the request, and nothing here is logged or stored.
+Buckets are keyed by a keyed hash, under a per-process random key, of the person exactly as the
+pseudonyms key them (`subject_of`: ids in any case are one person, with one consent record and
+so one allowance), so the process holds no raw identifier beyond the request, and nothing here is
+logged or stored.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable
 
 from shared.errors import TooManyRequests
 from shared.identity import Principal
+from shared.pseudonyms import subject_of
 
 MAX_TRACKED = 50_000
 """Bound on buckets kept; idle (full) buckets are forgotten first."""
@@ -38,7 +41,7 @@ class EventRateLimit:
         self._lock = threading.Lock()
 
     def _principal_key(self, principal: Principal) -> bytes:
-        raw = f"{principal.tenant_id.lower()}\0{principal.user_id}".encode()
+        raw = subject_of(principal.tenant_id, principal.user_id).encode()
         return hashlib.blake2b(raw, key=self._key, digest_size=16).digest()
 
     def charge(self, principal: Principal, count: int) -> None:

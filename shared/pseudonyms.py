@@ -80,8 +80,16 @@ class Pseudonyms:
     not analytics, so its own derivation that joins neither events nor consent."""
 
 
+def subject_of(tenant_id: str, user_id: str) -> str:
+    """The one normal form of a (tenant, user) pair: whatever is kept or counted per person is
+    keyed by it. Ids compare case-insensitively (Entra object and tenant ids are GUIDs, sent in
+    either case), so `RL-x` and `rl-x` are one person: one pseudonym, one consent record, one
+    event allowance (shared/limits.py)."""
+    return f"{tenant_id.lower()}\n{user_id.lower()}"
+
+
 def derive(salt: Salt, tenant_id: str, user_id: str) -> Pseudonyms:
-    subject = f"{tenant_id.lower()}\n{user_id.lower()}"
+    subject = subject_of(tenant_id, user_id)
     number = int.from_bytes(salt.derive("event-pseudonym", subject)[:8], "big") & _MASK_63
     return Pseudonyms(
         salt_version=salt.version,

@@ -10,7 +10,7 @@ import pytest
 
 from shared.storage.events import MARKER, event_partition
 from testing.client import ORIGIN, POLICY
-from testing.principal import STAFF_TENANT_ID, principal_header
+from testing.principal import STAFF_TENANT_ID, TENANT_ID, principal_header
 
 SESSION = str(uuid.uuid4())
 
@@ -465,6 +465,22 @@ def test_per_principal_limit_is_429_with_retry_after(make_client):
     time.now += 5
     assert client.post("/api/events", batch(30)).status == 202  # after Retry-After it fits
     assert len(stored_events(client)) == 160
+
+
+def test_one_budget_per_person_however_the_ids_are_cased(make_client):
+    """`RL-x` and `rl-x` are one person to the pseudonyms (one consent record, one pseudonym), so
+    they get one allowance too: the limit keys the principal exactly as the pseudonym is keyed."""
+    from shared.limits import EventRateLimit
+
+    client = make_client(EVENTS_PER_MINUTE="120")
+    client.services.ingest.limit = EventRateLimit(120, clock=FakeMonotonic())
+    upper = principal_header(user_id="RL-x", tenant_id=TENANT_ID.upper())
+    lower = principal_header(user_id="rl-x", tenant_id=TENANT_ID.lower())
+    grant(client, upper)
+    assert client.get("/api/consent", principal=lower).json()["status"] == "granted"  # one record
+    assert client.post("/api/events", batch(100), principal=upper).status == 202
+    refused = client.post("/api/events", batch(30), principal=lower)
+    assert refused.status == 429 and refused.header("Retry-After") == "5"
 
 
 def test_limit_is_a_setting_of_at_least_one_batch():
