@@ -1,9 +1,13 @@
 """The import graph the testing kit exists for: benchmarks, tools and the kit never import the test
-suite, and the kit (not `tests/`) is where shared test code lives."""
+suite, and the kit (not `tests/`) is where shared test code lives. And the disclosure seam: no code
+in shared/ or functions/ outside shared/privacy/disclosure/ compares a count with k."""
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -43,3 +47,93 @@ def test_one_principal_encoder():
             if path.name == "principal.py" or path.parent.name == "tests":
                 continue
             assert "b64encode" not in path.read_text(), f"{path.relative_to(ROOT)} encodes a principal"
+
+
+# ---- disclosure: only shared/privacy/disclosure/ compares a count with k ---------------------------
+
+DISCLOSURE = ROOT / "shared" / "privacy" / "disclosure"
+_K = r"(?:[A-Za-z_]\w*\.)*(?:_?k|\w*min_users)\b"
+"""k as the code names it: `k`, `self._k`, `settings.aggregate_min_users`, ..."""
+_ORDER = r"(?:<|>)=?"
+"""`<`, `<=`, `>`, `>=` (the lookarounds below keep out `->`, `<<`, `>>`)."""
+K_RULE = re.compile(
+    rf"(?<![-<>]){_ORDER}\s*{_K}"  # n >= k, 0 < n < k, changed < self._k
+    rf"|(?<![\w.]){_K}\s*{_ORDER}(?![<>])"  # k <= n, settings.aggregate_min_users > n
+    r"|\bdef\s+\w*publishable\w*\s*\("  # a k rule of its own: def publishable(self, k)
+)
+
+
+def code_lines(source: str) -> list[str]:
+    """The source's lines with every comment and string literal (docstrings too) blanked out, so
+    prose like "0 or >= k" never counts, while code inside an f-string's braces still does."""
+    lines = [list(line) for line in source.splitlines()]
+    literal = {tokenize.COMMENT, tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in literal:
+            continue
+        (first, start), (last, end) = token.start, token.end
+        for row in range(first, last + 1):
+            chars = lines[row - 1]
+            left = start if row == first else 0
+            right = end if row == last else len(chars)
+            chars[left:right] = " " * (right - left)
+    return ["".join(chars) for chars in lines]
+
+
+def k_comparisons(source: str) -> list[tuple[int, str]]:
+    """(line number, line) of every comparison of a count with k in `source`."""
+    lines = enumerate(code_lines(source), 1)
+    return [(number, line.strip()) for number, line in lines if K_RULE.search(line)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [  # the k rules as they stood in shared/ before issue 22.2 moved them into the package
+        "        return self.people == 0 or self.people >= k",
+        "    def publishable(self, k: int) -> bool:",
+        "    kept = {key for key, members in users.items() if len(members) >= k}",
+        "                    if not (0 < by_sets < k or 0 < by_counts < k):",
+        "    other = sum(n for n in counts.values() if n < k)",
+        "    while 0 < other < k and shown:",
+        "        bad = sorted(b for b, n in remainder.items() if 0 < n < k)",
+        "    return all(n >= k for n in counts.values())",
+        "    if len(answers) < k:",
+        "    if all(n >= k and tenant in tenants and user_type in types for (tenant, user_type), n in x):",
+        "            if changed < self._k or now - snapshot.taken_at < timedelta(hours=SNAPSHOT_HOURS):",
+        "    if settings.aggregate_min_users > len(users):",
+        "    if k <= n:",
+        '    text = f"{n >= k}"',
+    ],
+)
+def test_the_k_rule_pattern_catches_every_old_site(line):
+    assert k_comparisons(line + "\n"), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '    """Null unless every cell of this breakdown has each NPS group at 0 or >= k people."""',
+        "    x = 1  # a kept cell shows 0 people or >= k",
+        "    def build(self, rows: list[int], k: int) -> list[int]:",
+        "        self._reports = ReportBuilder(reports, settings.aggregate_min_users)",
+        "        return Report(k=self._k, rows=kept)",
+        "    if kept > keys[key] or n >> k_max:",
+        '    LINE = r"^[^\\x00-\\x1f\\x7f]*$"',
+    ],
+)
+def test_the_k_rule_pattern_ignores_prose_and_plain_uses_of_k(line):
+    assert not k_comparisons(line + "\n"), line
+
+
+def test_only_the_disclosure_package_compares_a_count_with_k():
+    """Every published number goes through shared/privacy/disclosure/ (its docstring says why):
+    a report, survey or aggregate that compared a count with k itself would be a fourth rule that
+    issue 23's differentially private releases would miss. Call the package instead."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line}"
+        for package in ("shared", "functions")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if DISCLOSURE not in path.parents
+        for number, line in k_comparisons(path.read_text())
+    ]
+    assert not offenders, "compares a count with k outside the disclosure package:\n" + "\n".join(offenders)

@@ -19,7 +19,8 @@ One module per rule family, each with the reasons in its docstrings:
   mean, or comment labels may be shown, and when a results snapshot may be renewed.
 
 Callers (`shared.aggregates`, `shared.reports`, `shared.notifications`) never compare a count
-with k themselves. A new report calls these functions.
+with k themselves; `tests/test_layout.py` fails on any such comparison outside this package. A
+new report calls these functions.
 
 Next step (issue 23): these threshold rules are replaced by differentially private releases
 behind the same functions, so that callers do not change; where a release must change the
