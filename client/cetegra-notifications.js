@@ -4,18 +4,29 @@
 //   nothing is tracked. The server keys seen/dismissed state and answers by its own pseudonym.
 // * Titles, bodies, questions and options are text. Render them with `textContent`, never as
 //   HTML; use `safeLink()` for the optional link (https: or a path of this site, nothing else).
-// * Never throws into the host app: failures resolve to [] (pending) or {ok: false, ...}.
+// * Never throws into the host app, and never waits long: init() accepts anything; every call
+//   (getToken and the API's answer) has a time limit (`timeoutMs`, 5 s); failures and timeouts
+//   resolve to [] (pending) or {ok: false, status: 0 | <http status>, ...}.
+// * Across sites (third-party cookies blocked) give `getToken`, as for cetegra-analytics.js: every
+//   request then carries `Authorization: Bearer` and no cookies. Without it the App Service session
+//   cookie is sent (`credentials: "include"`), which works only when the API is same-site.
+// * Requests carry no Referer (`referrerPolicy: "no-referrer"`): the API never sees the page URL.
 // * A seen/dismiss/answer in one tab is announced to the other tabs of the same origin
 //   (BroadcastChannel), so a notification centre open twice stays in step.
 // No runtime dependencies.
 
 const CHANNEL = "cetegra.notifications";
+const TIMEOUT_MS = 5000;
 
 /**
  * @typedef {object} NotificationOptions
  * @property {string} endpoint  Base URL of the API, e.g. "https://analytics.cetegra.com/api".
- * @property {RequestInit} [fetchOptions]  Merged into every request (credentials, Entra bearer token).
+ * @property {() => (string|null|Promise<string|null>)} [getToken]  An Entra access token for the API
+ *   (e.g. from MSAL's acquireTokenSilent). With it, requests carry `Authorization: Bearer` and no
+ *   cookies (`credentials: "omit"`): the way to reach an API on another site.
+ * @property {RequestInit} [fetchOptions]  Merged into every request (extra headers; credentials).
  * @property {string} [app]  The module the user is in (items may target apps), e.g. "workspace".
+ * @property {number} [timeoutMs=5000]  Time limit of every call: getToken and the API's answer.
  *
  * @typedef {object} Question
  * @property {"nps"|"rating"|"choice"} type  nps: 0-10; rating: 1-5; choice: one of `options`.
@@ -40,27 +51,49 @@ const CHANNEL = "cetegra.notifications";
  * @typedef {{id: string, action: "seen"|"dismiss"|"answer"}} Change
  */
 
-/** @type {Required<NotificationOptions> | null} */
+/**
+ * @typedef {object} Settings
+ * @property {string} endpoint
+ * @property {NotificationOptions["getToken"] | null} getToken
+ * @property {RequestInit} fetchOptions
+ * @property {string} app
+ * @property {number} timeoutMs
+ */
+
+/** @type {Settings | null} */
 let options = null;
+/** @type {string | null} */
+let token = null;
 /** @type {Set<(change: Change) => void>} */
 const listeners = new Set();
 /** @type {BroadcastChannel | null} */
 let channel = null;
 
 /**
- * Configure the client (same endpoint/fetchOptions shape as cetegra-analytics.js).
+ * Configure the client (the same endpoint/getToken/fetchOptions shape as cetegra-analytics.js).
+ * Never throws: without a usable endpoint the client stays off, and every call resolves to [] or
+ * {ok: false, status: 0}.
  * @param {NotificationOptions} init
  */
 export function init(init) {
-  options = {
-    fetchOptions: { credentials: "include" },
-    app: "",
-    ...init,
-    endpoint: String(init.endpoint || "").replace(/\/+$/, ""),
-  };
-  if (!channel && typeof BroadcastChannel === "function") {
-    channel = new BroadcastChannel(CHANNEL);
-    channel.onmessage = (message) => notify(/** @type {Change} */ (message.data), false);
+  try {
+    options = null;
+    token = null;
+    const given = init && typeof init === "object" ? init : /** @type {Partial<NotificationOptions>} */ ({});
+    if (typeof given.endpoint !== "string" || !given.endpoint) return;
+    options = {
+      endpoint: given.endpoint.replace(/\/+$/, ""),
+      getToken: typeof given.getToken === "function" ? given.getToken : null,
+      fetchOptions: given.fetchOptions && typeof given.fetchOptions === "object" ? given.fetchOptions : {},
+      app: typeof given.app === "string" ? given.app : "",
+      timeoutMs: Math.max(1, Number(given.timeoutMs) || TIMEOUT_MS),
+    };
+    if (!channel && typeof BroadcastChannel === "function") {
+      channel = new BroadcastChannel(CHANNEL);
+      channel.onmessage = (message) => notify(/** @type {Change} */ (message.data), false);
+    }
+  } catch {
+    options = null; // a host app's odd options never break it
   }
 }
 
@@ -87,33 +120,77 @@ function notify(change, broadcast) {
   }
 }
 
-/** @param {string} path @param {RequestInit} init @returns {Promise<Response | null>} */
-async function request(path, init) {
-  if (!options) return null;
-  const base = options.fetchOptions;
+/**
+ * Ask getToken for a fresh token within `ms` (a token that never comes must not hold the app);
+ * keeps the last one otherwise.
+ * @param {Settings} settings @param {number} ms
+ */
+async function refreshToken(settings, ms) {
+  const getToken = settings.getToken;
+  if (!getToken) return;
+  let timer = 0;
   try {
-    return await fetch(options.endpoint + path, {
-      ...base,
-      ...init,
-      headers: { ...(base.headers || {}), ...(init.headers || {}) },
-    });
+    const fresh = await Promise.race([
+      Promise.resolve().then(getToken),
+      new Promise((resolve) => { timer = window.setTimeout(() => resolve(null), ms); }),
+    ]);
+    if (typeof fresh === "string" && fresh && settings === options) token = fresh;
   } catch {
-    return null;
+    // keep the last token; the API answers 401 if it expired
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** @param {Response | null} response @returns {Promise<Outcome>} */
-async function outcome(response) {
-  if (!response) return { ok: false, status: 0, error: null };
-  if (response.ok) return { ok: true };
-  let error = null;
+/**
+ * One call: the token, the request and its JSON body, all within timeoutMs (then aborted). Resolves
+ * to the status and body, or null when no answer came (offline, blocked, timed out). Never rejects.
+ * @param {string} path @param {RequestInit} init
+ * @returns {Promise<{ok: boolean, status: number, body: any} | null>}
+ */
+async function request(path, init) {
+  const settings = options;
+  if (!settings) return null;
+  const deadline = Date.now() + settings.timeoutMs;
+  await refreshToken(settings, settings.timeoutMs);
+  const controller = new AbortController();
+  const timer = window.setTimeout(() => controller.abort(), Math.max(1, deadline - Date.now()));
   try {
-    const body = await response.json();
-    if (body && typeof body.error === "object") error = body.error;
+    const base = settings.fetchOptions;
+    /** @type {Record<string, string>} */
+    const headers = { ...(/** @type {Record<string, string>} */ (base.headers) || {}), ...(/** @type {Record<string, string>} */ (init.headers) || {}) };
+    const bearer = settings.getToken !== null;
+    if (bearer && token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(settings.endpoint + path, {
+      credentials: bearer ? "omit" : "include",
+      ...base,
+      ...init,
+      headers,
+      signal: controller.signal,
+      referrerPolicy: "no-referrer",
+    });
+    let body = null;
+    try {
+      body = JSON.parse(await response.text()); // within the same time limit
+    } catch {
+      if (controller.signal.aborted) return null; // the body hung
+      // not JSON (a proxy's page): the status says enough
+    }
+    return { ok: response.ok, status: response.status, body };
   } catch {
-    // not JSON (a proxy's page): the status says enough
+    return null;
+  } finally {
+    clearTimeout(timer);
   }
-  return { ok: false, status: response.status, error };
+}
+
+/** @param {{ok: boolean, status: number, body: any} | null} answer @returns {Outcome} */
+function outcome(answer) {
+  if (!answer) return { ok: false, status: 0, error: null };
+  if (answer.ok) return { ok: true };
+  const body = answer.body;
+  const error = body && typeof body.error === "object" && body.error ? body.error : null;
+  return { ok: false, status: answer.status, error };
 }
 
 /**
@@ -121,28 +198,35 @@ async function outcome(response) {
  * @returns {Promise<PendingItem[]>}
  */
 export async function pending() {
-  const query = options && options.app ? `?app=${encodeURIComponent(options.app)}` : "";
-  const response = await request(`/notifications${query}`, { method: "GET" });
-  if (!response || !response.ok) return [];
   try {
-    const body = await response.json();
-    return Array.isArray(body.items) ? body.items : [];
+    const query = options && options.app ? `?app=${encodeURIComponent(options.app)}` : "";
+    const answer = await request(`/notifications${query}`, { method: "GET" });
+    return answer && answer.ok && answer.body && Array.isArray(answer.body.items) ? answer.body.items : [];
   } catch {
     return [];
   }
 }
 
-/** @param {string} id @param {"seen"|"dismiss"|"answer"} action @param {object} body */
+/**
+ * POST an action. Always `Content-Type: application/json` with a JSON body (`{}` when there is
+ * nothing to say): the API refuses other state-changing requests.
+ * @param {string} id @param {"seen"|"dismiss"|"answer"} action @param {object} body
+ * @returns {Promise<Outcome>}
+ */
 async function post(id, action, body) {
-  const result = await outcome(
-    await request(`/notifications/${encodeURIComponent(String(id))}/${action}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    }),
-  );
-  if (result.ok) notify({ id: String(id), action }, true);
-  return result;
+  try {
+    const result = outcome(
+      await request(`/notifications/${encodeURIComponent(String(id))}/${action}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    );
+    if (result.ok) notify({ id: String(id), action }, true);
+    return result;
+  } catch {
+    return { ok: false, status: 0, error: null };
+  }
 }
 
 /** The item was shown: a notification is then no longer pending. @param {string} id */

@@ -14,16 +14,16 @@ const principal = btoa(JSON.stringify({ auth_typ: "aad", role_typ: "roles",
 // cookie is written at all. Notifications never set a cookie of their own.
 const auth = params.get("auth") || "cookie";
 if (auth === "cookie") document.cookie = `AppServiceAuthSession=${principal}; path=/; SameSite=Strict`;
-const fetchOptions = auth === "bearer"
-  ? { credentials: /** @type {RequestCredentials} */ ("omit"), headers: { Authorization: `Bearer ${principal}` } }
-  : { credentials: /** @type {RequestCredentials} */ ("include") };
+// With a token the module sends it as `Authorization: Bearer` and no cookies (as MSAL's
+// acquireTokenSilent would give it; here the local host's stand-in, the base64 principal).
+const getToken = auth === "bearer" ? () => principal : undefined;
 
 const $ = (selector) => document.querySelector(selector);
 $("#user").textContent = user;
 $("#tenant").textContent = tenant;
 $("#auth").textContent = auth === "bearer" ? "bearer token" : "session cookie";
 
-notifications.init({ endpoint: "/api", app: params.get("app") || "workspace", fetchOptions });
+notifications.init({ endpoint: "/api", app: params.get("app") || "workspace", getToken });
 
 /** @type {Map<string, HTMLElement>} */
 const shown = new Map();
@@ -109,15 +109,20 @@ function closeSurvey() {
   if ($("#survey").open) $("#survey").close();
 }
 
+// The id is taken before the await: a successful answer or dismissal is announced to onChange
+// (below) first, which already closes the survey and sets `survey` to null.
 $("#survey-send").onclick = async () => {
   if (!survey || chosen === null) return;
-  const result = await notifications.answer(survey.id, chosen, $("#survey-comment").value);
-  if (result.ok) remove(survey.id);
+  const id = survey.id;
+  const result = await notifications.answer(id, chosen, $("#survey-comment").value);
+  if (result.ok) remove(id);
   else $("#survey-error").textContent = result.error ? result.error.message : "Could not send; try again later.";
 };
 $("#survey-later").onclick = () => closeSurvey();
 $("#survey-dismiss").onclick = async () => {
-  if (survey && (await notifications.dismiss(survey.id)).ok) remove(survey.id);
+  if (!survey) return;
+  const id = survey.id;
+  if ((await notifications.dismiss(id)).ok) remove(id);
 };
 
 async function refresh() {

@@ -1,13 +1,16 @@
 // Notifications and surveys in a real browser: Debian's Chromium driven by playwright-core, against
 // the local host (`python -m tools.localhost`) and its Azurite. Items are created through the
 // authoring routes as an author would; what is stored is read back through the ops export route.
-// Each test targets its own app id, so tests sharing the host never see each other's items.
+// Each test targets its own app id, so tests sharing the host never see each other's items. As
+// in browser.test.mjs, a second site (http://localhost:<port>) serves the module to call the API
+// cross-site with third-party cookies blocked, through a recording proxy that can hold requests.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { freePort, launchBrowser, principal, startLocalHost, waitFor } from "./harness.mjs";
+import { freePort, launchBrowser, principal, serveStatic, startLocalHost, startProxy, waitFor } from "./harness.mjs";
 
 const K = 2; // AGGREGATE_MIN_USERS of this host: small, so two answers show their comments
-let base, host, browser;
+let base, host, browser, site, staticServer, proxy, proxied;
+const pageErrors = [];
 
 const AUTHOR = principal("author", ["Cetegra.Analytics.Author"]);
 const OPS = principal("ops", ["Cetegra.Analytics.Operator"]);
@@ -46,6 +49,7 @@ async function exported(user, tenant = "demo-tenant") {
 
 async function open(context, query) {
   const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error));
   await page.goto(`${base}/client/demo/notifications.html?${query}`);
   await page.waitForFunction(() => document.body.dataset.ready === "true");
   return page;
@@ -56,13 +60,22 @@ const centreTitles = (page) => page.$$eval("#centre .title", (nodes) => nodes.ma
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  host = await startLocalHost(port, { CORS_ALLOWED_ORIGINS: base, AGGREGATE_MIN_USERS: String(K) });
-  browser = await launchBrowser();
+  const sitePort = await freePort();
+  site = `http://localhost:${sitePort}`; // another site than the API's
+  staticServer = await serveStatic(sitePort);
+  const proxyPort = await freePort();
+  proxied = `http://127.0.0.1:${proxyPort}`;
+  proxy = await startProxy(proxyPort, port);
+  host = await startLocalHost(port, { CORS_ALLOWED_ORIGINS: `${base},${site}`, AGGREGATE_MIN_USERS: String(K) });
+  browser = await launchBrowser(["--test-third-party-cookie-phaseout"]); // third-party cookies blocked
 });
 
 after(async () => {
   await browser?.close();
   host?.kill("SIGTERM");
+  staticServer?.close();
+  proxy?.close();
+  assert.deepEqual(pageErrors.map(String), [], "the demo and the client must never throw into the page");
 });
 
 test("a notification appears once: not again after a reload, in a new tab or a new browser", async () => {
@@ -242,5 +255,128 @@ test("declined analytics: notifications still arrive; the client never throws", 
   assert.equal(failures.bad.error.field, "comment");
   assert.deepEqual(failures.offline, []);
   assert.deepEqual(failures.offlineSeen, { ok: false, status: 0, error: null });
+  await context.close();
+});
+
+// ---- Issue 21, point 14: the module on another site, a bearer getToken that takes 300 ms.
+
+/** A page of the second site that has imported the module as `window.n` (no demo, no CSP). */
+async function crossSitePage(context) {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error));
+  await page.goto(`${site}/client/cetegra-notifications.js`);
+  await page.evaluate(async (url) => { window.n = await import(url); }, `${site}/client/cetegra-notifications.js`);
+  return page;
+}
+
+test("init() without or with bad options never throws; the calls then resolve [] or {ok: false} (21.14)", async () => {
+  const context = await browser.newContext();
+  const page = await crossSitePage(context);
+  const result = await page.evaluate(async () => {
+    const out = {};
+    for (const [name, options] of [["none", undefined], ["null", null], ["number", 42], ["no endpoint", {}],
+                                   ["bad endpoint", { endpoint: 42 }], ["bad token", { endpoint: "/api", getToken: 7 }]]) {
+      try {
+        window.n.init(options);
+        out[name] = { pending: await window.n.pending(), seen: await window.n.seen("x") };
+      } catch (error) {
+        out[name] = String(error);
+      }
+    }
+    return out;
+  });
+  const nothing = { pending: [], seen: { ok: false, status: 0, error: null } };
+  for (const name of ["none", "null", "number", "no endpoint", "bad endpoint"]) assert.deepEqual(result[name], nothing, name);
+  assert.deepEqual(result["bad token"].pending, []); // /api of the static site: 404, still no throw
+  await context.close();
+});
+
+test("cross-site, third-party cookies blocked: a bearer getToken (300 ms) brings the items; no cookie, no Referer (21.14)", async () => {
+  const item = await publish({ title: "Across sites", audience: { apps: ["cross"] } });
+  const context = await browser.newContext();
+  const page = await crossSitePage(context);
+  const from = proxy.requests.length;
+  const result = await page.evaluate(async ({ api, token }) => {
+    window.n.init({ endpoint: api, app: "cross",
+                    getToken: () => new Promise((resolve) => setTimeout(() => resolve(token), 300)) });
+    const items = await window.n.pending();
+    return { titles: items.map((i) => i.title), seen: await window.n.seen(items[0]?.id ?? "none") };
+  }, { api: `${proxied}/api`, token: principal("cross-user") });
+  assert.deepEqual(result, { titles: ["Across sites"], seen: { ok: true } });
+  await waitFor(async () => (await exported("cross-user")).state.some((s) => s.item === item.id && s.seen_at));
+  const calls = proxy.requests.slice(from).filter((r) => r.method !== "OPTIONS");
+  assert.deepEqual(calls.map((r) => r.method), ["GET", "POST"]);
+  for (const r of calls) {
+    assert.equal(r.headers.authorization, `Bearer ${principal("cross-user")}`);
+    assert.equal(r.headers.cookie, undefined);
+    assert.equal(r.headers.referer, undefined, `${r.method} ${r.path} carried Referer ${r.headers.referer}`);
+  }
+  assert.equal(calls[1].headers["content-type"], "application/json");
+  assert.equal(calls[1].body, "{}");
+  assert.deepEqual(await context.cookies(), []);
+  await context.close();
+});
+
+test("cross-site, slow token, hanging API: pending() resolves [] and seen() {ok: false, status: 0} within the timeout (21.14)", async () => {
+  const hang = { match: (r) => r.path.startsWith("/api/notifications"), hang: true };
+  proxy.rules.push(hang);
+  try {
+    const context = await browser.newContext();
+    const page = await crossSitePage(context);
+    const result = await page.evaluate(async ({ api, token }) => {
+      const race = (promise) => Promise.race([promise, new Promise((r) => setTimeout(() => r("still pending"), 9000))]);
+      const slow = () => new Promise((resolve) => setTimeout(() => resolve(token), 300));
+      const timed = async (call) => {
+        const started = Date.now();
+        const value = await race(call());
+        return { value, ms: Date.now() - started };
+      };
+      window.n.init({ endpoint: api, getToken: slow, timeoutMs: 1000 });
+      const short = { pending: await timed(() => window.n.pending()), answer: await timed(() => window.n.answer("x", 5)) };
+      window.n.init({ endpoint: api, getToken: slow }); // the default: 5 s
+      const dflt = await timed(() => window.n.pending());
+      window.n.init({ endpoint: api, getToken: () => new Promise(() => {}), timeoutMs: 1000 }); // a token that never comes
+      const noToken = await timed(() => window.n.dismiss("x"));
+      return { short, dflt, noToken };
+    }, { api: `${proxied}/api`, token: principal("hang-user") });
+    assert.deepEqual(result.short.pending.value, []);
+    assert.ok(result.short.pending.ms < 2500, `pending() took ${result.short.pending.ms} ms`);
+    assert.deepEqual(result.short.answer.value, { ok: false, status: 0, error: null });
+    assert.ok(result.short.answer.ms < 2500, `answer() took ${result.short.answer.ms} ms`);
+    assert.deepEqual(result.dflt.value, []);
+    assert.ok(result.dflt.ms >= 4500 && result.dflt.ms < 7000, `pending() with the default timeout took ${result.dflt.ms} ms`);
+    assert.deepEqual(result.noToken.value, { ok: false, status: 0, error: null });
+    assert.ok(result.noToken.ms < 2500, `dismiss() took ${result.noToken.ms} ms`);
+    await context.close();
+  } finally {
+    proxy.rules.splice(proxy.rules.indexOf(hang), 1);
+  }
+});
+
+test("the demo: answering and dismissing surveys throws nothing and logs no console error (21.14)", async () => {
+  await publish({ kind: "survey", title: "Answer me", link: null, audience: { apps: ["demo-errors"] },
+    question: { type: "nps", text: "Recommend us?" } });
+  await publish({ kind: "survey", title: "Dismiss me", link: null, audience: { apps: ["demo-errors"] },
+    question: { type: "nps", text: "Recommend the search?" } }); // either may come first
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error}`));
+  page.on("console", (message) => {
+    // the browser's own favicon request (the demo has none, and its CSP refuses a data: icon) is no page error
+    if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) problems.push(`console: ${message.text()} ${message.location().url}`);
+  });
+  await page.goto(`${base}/client/demo/notifications.html?user=demo-errors&app=demo-errors&auth=bearer`);
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  await page.click('#survey-scale button[data-value="9"]');
+  await page.click("#survey-send");
+  await waitFor(async () => !(await page.isVisible("dialog#survey")));
+  await page.click("#refresh"); // the other survey
+  await page.waitForFunction(() => document.querySelector("#survey").open);
+  await page.click("#survey-dismiss");
+  await waitFor(async () => !(await page.isVisible("dialog#survey")));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(problems, []);
+  assert.equal((await exported("demo-errors")).answers.length, 1);
   await context.close();
 });
