@@ -287,8 +287,9 @@ function onVisibility() {
 
 /**
  * Start the client. Reads the consent decision once for this page load; until it is known,
- * track() records nothing. Never throws or rejects: if the API cannot be reached it resolves to
- * `{status: "unavailable"}`, and the product goes on without analytics.
+ * track() records nothing. Never throws or rejects, and resolves within `timeoutMs` (token and
+ * answer): if the API cannot be reached or does not answer in time, to `{status: "unavailable"}`,
+ * and the product goes on (a tab that said yes earlier keeps queuing, see the header).
  * @param {InitOptions} init
  * @returns {Promise<Consent>}
  */
@@ -407,7 +408,7 @@ export function track(name, details = {}) {
     const queue = readQueue();
     queue.push(event);
     writeQueue(queue.slice(-options.maxQueue));
-    if (queue.length >= options.maxBatch) void flush();
+    if (sendable(queue).length >= options.maxBatch) void flush(); // a batch in flight does not count
   } catch {
     /* analytics never breaks the product */
   }
@@ -621,8 +622,9 @@ export function flush(how = {}) {
       again = true;
       return flight;
     }
-    const current = drain().finally(() => {
-      if (flight === current) flight = null;
+    const current = drain().then(() => {
+      flight = null;
+      return again ? flush() : undefined; // asked for after the loop's last look: run it now
     });
     flight = current;
     return current;
