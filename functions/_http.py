@@ -99,6 +99,10 @@ class ApiRequest:
 
 
 Handler = Callable[[ApiRequest], BaseModel | Reply | dict[str, Any]]
+AuditTarget = Callable[[ApiRequest, Any], str]
+"""What an audited call acted on (shared/audit.py's `kind:value` targets), from its validated
+request and its result as JSON (None when the call failed); asked only once the request was
+read, so a call refused before that is recorded without one."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class Operation:
     query: type[BaseModel] | None = None
     csv_rows: str | None = None
     """Name of the response's list of flat rows that `Accept: text/csv` returns as CSV."""
+    audit_target: AuditTarget | None = None
+    """On an audited endpoint: what the call acted on, for the audit record's `target`."""
 
 
 @dataclass
@@ -126,6 +132,7 @@ class _Call:
 
     audit_id: str | None
     principal: Principal | None = None
+    request: ApiRequest | None = None
     result: Any = None
 
 
@@ -171,6 +178,7 @@ class Endpoint:
         roles: tuple[RoleKind, ...] = (),
         query: type[BaseModel] | None = None,
         csv_rows: str | None = None,
+        audit_target: AuditTarget | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations[method] = Operation(
@@ -187,6 +195,7 @@ class Endpoint:
                 roles,
                 query,
                 csv_rows,
+                audit_target,
             )
             return handler
 
@@ -244,6 +253,10 @@ class Endpoint:
     ) -> func.HttpResponse:
         """Every ops call leaves a record; if it cannot be written the call is reported as 503."""
         assert call.audit_id is not None
+        op = self.operations.get(method)
+        target = ""
+        if op is not None and op.audit_target is not None and call.request is not None:
+            target = op.audit_target(call.request, call.result)
         try:
             svc.audit.record(
                 call.audit_id,
@@ -251,6 +264,7 @@ class Endpoint:
                 call.principal,
                 response.status_code,
                 call.result,
+                target,
             )
         except ServiceUnavailable as exc:
             return error_response(exc)
@@ -273,17 +287,16 @@ class Endpoint:
         if method in STATE_CHANGING:
             require_content_type(req, op.content_types)
         body = parse_body(req, op) if op.body is not None else None
-        result = op.handler(
-            ApiRequest(
-                principal,
-                body,
-                svc.clock(),
-                svc,
-                call.audit_id,
-                route=dict(req.route_params or {}),
-                query=query,
-            )
+        request = call.request = ApiRequest(
+            principal,
+            body,
+            svc.clock(),
+            svc,
+            call.audit_id,
+            route=dict(req.route_params or {}),
+            query=query,
         )
+        result = op.handler(request)
         if call.audit_id is not None:  # only audited (ops) calls keep their counts for the record
             payload = result.payload if isinstance(result, Reply) else result
             call.result = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload

@@ -3,7 +3,10 @@ calls): create, list, change, publish and archive items; survey results also for
 
 from __future__ import annotations
 
+from typing import Any
+
 from functions._http import ApiRequest, Endpoint, blueprint
+from shared.audit import item_target
 from shared.identity import may
 from shared.notifications import (
     MAX_AUTHOR_BYTES,
@@ -15,6 +18,13 @@ from shared.notifications import (
 )
 
 bp = blueprint()
+
+
+def acted_on(request: ApiRequest, result: Any) -> str:
+    """The item acted on: the route's, or the one a create made."""
+    item_id = request.route.get("id") or (result or {}).get("id")
+    return item_target(item_id) if item_id else ""
+
 
 items = Endpoint(bp, "api/authoring/items", "authoring_items", audited=True)
 
@@ -32,6 +42,7 @@ def list_items(request: ApiRequest) -> ItemList:
     status=201,
     max_body=MAX_AUTHOR_BYTES,
     roles=("author",),
+    audit_target=acted_on,
 )
 def create_item(request: ApiRequest) -> ItemView:
     body: ItemFields = request.body
@@ -41,7 +52,9 @@ def create_item(request: ApiRequest) -> ItemView:
 item = Endpoint(bp, "api/authoring/items/{id}", "authoring_item", audited=True)
 
 
-@item.operation("GET", summary="One item", response=ItemView, roles=("author",), errors=(404,))
+@item.operation(
+    "GET", summary="One item", response=ItemView, roles=("author",), errors=(404,), audit_target=acted_on
+)
 def get_item(request: ApiRequest) -> ItemView:
     return request.services.notifications.item(request.route["id"])
 
@@ -54,6 +67,7 @@ def get_item(request: ApiRequest) -> ItemView:
     max_body=MAX_AUTHOR_BYTES,
     roles=("author",),
     errors=(404,),
+    audit_target=acted_on,
 )
 def update_item(request: ApiRequest) -> ItemView:
     body: ItemPatch = request.body
@@ -69,6 +83,7 @@ results = Endpoint(bp, "api/authoring/items/{id}/results", "authoring_item_resul
     response=SurveyResults,
     roles=("author", "reader"),
     errors=(400, 404),
+    audit_target=acted_on,
 )
 def survey_results(request: ApiRequest) -> SurveyResults:
     author = may(request.user, ("author",), request.services.settings)

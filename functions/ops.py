@@ -1,14 +1,17 @@
-"""Ops routes (role `Cetegra.Analytics.Operator`, every call audited): data-subject rights and the
-timers' work on demand."""
+"""Ops routes (role `Cetegra.Analytics.Operator`, every call audited with what it acted on):
+data-subject rights, the timers' work on demand, the tenant directory, and the lookup an auditor
+needs to read the audit table."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from functions._http import ApiRequest, Endpoint, blueprint
 from shared.aggregates import AggregationRequest, AggregationResult
+from shared.audit import AuditReferences, days_target, tenant_target
 from shared.catalogues import UnlistedRequest, UnlistedResult
 from shared.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
 from shared.errors import BadRequest
@@ -23,6 +26,17 @@ class RetentionRequest(BaseModel):
     """Body of `POST /api/ops/retention/run`: `{}` (the cutoff is a setting, never a parameter)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, title="RetentionRequest")
+
+
+def subject(request: ApiRequest, result: Any) -> str:
+    """Whose data: the subject's keyed reference, never the ids the operator sent."""
+    body: SubjectRequest = request.body
+    return request.services.audit.subject_target(body.tenant_id, body.user_id)
+
+
+def days(request: ApiRequest, result: Any) -> str:
+    body: AggregationRequest | UnlistedRequest = request.body
+    return days_target(body.from_, body.to) if body.from_ is not None and body.to is not None else ""
 
 
 retention = Endpoint(bp, "api/ops/retention/run", "ops_retention_run", audited=True)
@@ -48,6 +62,7 @@ aggregation = Endpoint(bp, "api/ops/aggregation/run", "ops_aggregation_run", aud
     auth="ops",
     body=AggregationRequest,
     response=AggregationResult,
+    audit_target=days,
 )
 def run_aggregation(request: ApiRequest) -> AggregationResult:
     body: AggregationRequest = request.body
@@ -63,6 +78,7 @@ erasure = Endpoint(bp, "api/ops/erasure", "ops_erasure", audited=True)
     auth="ops",
     body=ErasureRequest,
     response=ErasureResult,
+    audit_target=subject,
 )
 def erase(request: ApiRequest) -> ErasureResult:
     body: ErasureRequest = request.body
@@ -86,6 +102,7 @@ export = Endpoint(bp, "api/ops/export", "ops_export", audited=True)
     auth="ops",
     body=SubjectRequest,
     response=ExportResult,
+    audit_target=subject,
 )
 def export_subject(request: ApiRequest) -> ExportResult:
     body: SubjectRequest = request.body
@@ -101,6 +118,7 @@ unlisted = Endpoint(bp, "api/ops/catalogue/unlisted", "ops_catalogue_unlisted", 
     auth="ops",
     body=UnlistedRequest,
     response=UnlistedResult,
+    audit_target=days,
 )
 def count_unlisted(request: ApiRequest) -> UnlistedResult:
     body: UnlistedRequest = request.body
@@ -116,6 +134,7 @@ tenant_directory = Endpoint(bp, "api/ops/tenants/{tenant_id}", "ops_tenant_direc
     auth="ops",
     body=TenantName,
     response=TenantNamed,
+    audit_target=lambda request, result: tenant_target(result["tenant"]) if result else "",
 )
 def name_tenant(request: ApiRequest) -> TenantNamed:
     tenant_id = request.route.get("tenant_id", "")
@@ -124,3 +143,22 @@ def name_tenant(request: ApiRequest) -> TenantNamed:
             "tenant_id must be 1-256 printable characters", code="invalid_value", field="tenant_id"
         )
     return request.services.tenants.name(tenant_id, request.body)
+
+
+audit_reference = Endpoint(bp, "api/ops/audit/reference", "ops_audit_reference", audited=True)
+
+
+@audit_reference.operation(
+    "POST",
+    summary="A known user's audit reference under every enabled salt version, to read the audit table",
+    auth="ops",
+    body=SubjectRequest,
+    response=AuditReferences,
+    audit_target=subject,
+)
+def resolve_reference(request: ApiRequest) -> AuditReferences:
+    """Who did what to whom: the audit table holds people only as keyed references (`actor`,
+    `subject:` targets). An auditor with a user's Entra ids (from the ticket) asks for that user's
+    references and searches the table for them; the lookup is itself recorded."""
+    body: SubjectRequest = request.body
+    return request.services.audit.references(body.tenant_id, body.user_id)

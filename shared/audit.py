@@ -1,9 +1,17 @@
-"""Audit: every call to an ops route is recorded — who (pseudonymously), when, what, counts.
+"""Audit: every ops and authoring call is recorded — who, when, which route, on what, counts.
 
 Ops routes can erase, export and expire data, so each call leaves a record in its own table,
-partitioned by day. The record holds the operator as a pseudonymous reference (resolvable only
-with the Key Vault salt), the operation, the HTTP status and the response's counts — never a raw
-user id, a tenant id or a request body.
+partitioned by day, that answers "who exported whose data": the actor and, for a call about one
+person, the subject, both as the same keyed reference (`Pseudonyms.audit_ref`: resolvable only
+with the Key Vault salt, through `POST /api/ops/audit/reference`); for other calls the stable
+tenant key, the item id or the day range acted on. The policy says the pseudonymous identifier
+"can only be correlated with a specific account by Cegal's internal operations team": so the
+record never holds a raw user id, tenant id, e-mail, name or request body, and neither does a
+reference's lookup.
+
+Targets are `kind:value` strings: `subject:o…`, `tenant:k…`, `item:<id>`, `days:<from>..<to>`;
+empty when a call acted on nothing in particular (a retention run, a list) or was refused before
+its request was read.
 """
 
 from __future__ import annotations
@@ -12,8 +20,10 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ServiceUnavailable
 from shared.identity import Principal
@@ -40,8 +50,39 @@ COUNT_FIELDS = (
 )
 
 
+SALT_UNAVAILABLE = "(salt unavailable)"
+
+
+class AuditReference(BaseModel):
+    model_config = ConfigDict(title="AuditReference")
+
+    salt_version: str
+    reference: str
+    """As the audit table's `actor` and `subject:` targets hold it for records of that version."""
+
+
+class AuditReferences(BaseModel):
+    """A known person's audit reference under every enabled salt version, newest first."""
+
+    model_config = ConfigDict(title="AuditReferences")
+
+    references: list[AuditReference]
+
+
 def new_audit_id() -> str:
     return uuid.uuid4().hex
+
+
+def tenant_target(key: str) -> str:
+    return f"tenant:{key}"
+
+
+def item_target(item_id: str) -> str:
+    return f"item:{item_id}"
+
+
+def days_target(first: date, last: date) -> str:
+    return f"days:{first.isoformat()}..{last.isoformat()}"
 
 
 class Audit:
@@ -53,7 +94,13 @@ class Audit:
         self._clock = clock
 
     def record(
-        self, audit_id: str, operation: str, principal: Principal | None, status: int, result: Any
+        self,
+        audit_id: str,
+        operation: str,
+        principal: Principal | None,
+        status: int,
+        result: Any,
+        target: str = "",
     ) -> None:
         """Write the record; raises StorageUnavailable so an unaudited ops call is not reported as done."""
         now = self._clock()
@@ -63,6 +110,7 @@ class Audit:
                 at=now,
                 operation=operation,
                 actor=self._actor(principal),
+                target=target,
                 status=status,
                 counts=json.dumps(_counts(result), default=str, sort_keys=True),
             )
@@ -72,10 +120,28 @@ class Audit:
     def _actor(self, principal: Principal | None) -> str:
         if principal is None:
             return "(unauthenticated)"
+        return self.reference(principal.tenant_id, principal.user_id)
+
+    def reference(self, tenant_id: str, user_id: str) -> str:
+        """A person's audit reference under the current salt (the actor of a call, or its subject)."""
         try:
-            return self._pseudonymizer.current(principal.tenant_id, principal.user_id).operator_ref
+            return self._pseudonymizer.current(tenant_id, user_id).audit_ref
         except ServiceUnavailable:
-            return "(salt unavailable)"
+            return SALT_UNAVAILABLE
+
+    def subject_target(self, tenant_id: str, user_id: str) -> str:
+        """The target of a call about one person's data (export, erasure): never their raw ids."""
+        return f"subject:{self.reference(tenant_id, user_id)}"
+
+    def references(self, tenant_id: str, user_id: str) -> AuditReferences:
+        """For an auditor: a known person's reference under every enabled salt version, to find
+        them in the `actor` and `subject:` targets of records written under any of them."""
+        return AuditReferences(
+            references=[
+                AuditReference(salt_version=p.salt_version, reference=p.audit_ref)
+                for p in self._pseudonymizer.every_version(tenant_id, user_id)
+            ]
+        )
 
 
 def _counts(result: Any) -> dict[str, Any]:

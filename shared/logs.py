@@ -29,6 +29,7 @@ FORBIDDEN_FIELDS = frozenset(
         "pseudonym",
         "consent_key",
         "operator_ref",
+        "audit_ref",
         "enduser_id",
         "enduser_pseudo_id",
         "email",

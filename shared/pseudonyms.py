@@ -73,8 +73,11 @@ class Pseudonyms:
     """Key of the consent record: a different derivation, so it cannot be joined to events."""
     tenant_ref: str
     """Opaque tenant reference kept with events and aggregates instead of the tenant claim."""
-    operator_ref: str
-    """Who ran an ops call, in the audit table: resolvable by the ops team with the vault only."""
+    audit_ref: str
+    """A person in the audit table, as the actor of an audited call or the subject of an export or
+    erasure: one keyed hash for both, so an auditor who computes it for a known user id (ops route
+    `POST /api/ops/audit/reference`) finds them in either column; never computable without the
+    vault. (Its derivation keeps the name `operator-ref`, so earlier records still resolve.)"""
     notification_key: str
     """Key of the notification seen/dismissed state and survey answers: product communication,
     not analytics, so its own derivation that joins neither events nor consent."""
@@ -96,7 +99,7 @@ def derive(salt: Salt, tenant_id: str, user_id: str) -> Pseudonyms:
         event_pseudonym=number or 1,
         consent_key="c" + salt.derive("consent-key", subject)[:16].hex(),
         tenant_ref="t" + salt.derive("tenant-ref", tenant_id.lower())[:8].hex(),
-        operator_ref="o" + salt.derive("operator-ref", subject)[:8].hex(),
+        audit_ref="o" + salt.derive("operator-ref", subject)[:8].hex(),
         notification_key="n" + salt.derive("notification-key", subject)[:16].hex(),
     )
 

@@ -195,6 +195,13 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
     assert (
         answer["name"] == "Contoso" and answer["tenant"].startswith("k") and TID_X not in json.dumps(answer)
     )
+    lookup = ["--url", base, "--local-operator", "audit-ref", "--user-id", "u", "--tenant-id", "t"]
+    assert ops.main(lookup) == 0
+    [reference] = json.loads(capsys.readouterr().out)["references"]
+    exported = next(
+        r for r in client.services.tables.audit.day(client.clock.now.date()) if "export" in r.operation
+    )
+    assert exported.target == "subject:" + reference["reference"]  # whose data the CLI exported
 
 
 def test_ops_cli_refuses_local_principal_for_remote_urls():

@@ -35,11 +35,11 @@ def test_purposes_share_no_value():
         p.consent_key[1:],
         p.tenant_ref[1:],
         p.notification_key[1:],
-        p.operator_ref[1:],
+        p.audit_ref[1:],
     }
     assert len(values) == 6
     assert f"{p.event_pseudonym:016x}" not in p.consent_key
-    for other in (p.consent_key[1:], p.tenant_ref[1:], p.operator_ref[1:], f"{p.event_pseudonym:016x}"):
+    for other in (p.consent_key[1:], p.tenant_ref[1:], p.audit_ref[1:], f"{p.event_pseudonym:016x}"):
         assert other[:16] not in p.notification_key  # no shared prefix to join the tables on
 
 

@@ -55,6 +55,7 @@ REQUESTS: dict[tuple[str, str], tuple[str, object]] = {
     ("POST", "/api/ops/aggregation/run"): ("/api/ops/aggregation/run", {}),
     ("POST", "/api/ops/erasure"): ("/api/ops/erasure", {**SUBJECT, "mode": "delete"}),
     ("POST", "/api/ops/export"): ("/api/ops/export", SUBJECT),
+    ("POST", "/api/ops/audit/reference"): ("/api/ops/audit/reference", SUBJECT),
     ("POST", "/api/ops/catalogue/unlisted"): (
         "/api/ops/catalogue/unlisted",
         {"from": "2026-11-01", "to": "2026-11-23"},

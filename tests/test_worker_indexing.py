@@ -49,6 +49,7 @@ EXPECTED = {
     "authoring_item_results": ("httpTrigger", "api/authoring/items/{id}/results"),
     "reports_surveys": ("httpTrigger", "api/reports/surveys"),
     "ops_tenant_directory": ("httpTrigger", "api/ops/tenants/{tenant_id}"),
+    "ops_audit_reference": ("httpTrigger", "api/ops/audit/reference"),
     "reports_tenants": ("httpTrigger", "api/reports/tenants"),
     "reports_active_users": ("httpTrigger", "api/reports/active-users"),
     "reports_features": ("httpTrigger", "api/reports/features"),

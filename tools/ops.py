@@ -1,10 +1,12 @@
 """Command line for the ops routes: erasure, export, retention and aggregation runs, tenant names,
-and the per-day counts of unlisted pages and apps (to extend the catalogues).
+the per-day counts of unlisted pages and apps (to extend the catalogues), and a known user's audit
+references (to read the audit table).
 
     python -m tools.ops --scope api://<app-id>/.default erasure --user-id <oid> --tenant-id <tid> \
         --mode delete
     python -m tools.ops --local-operator export --user-id <oid> --tenant-id <tid> --out subject.json
     python -m tools.ops --scope api://<app-id>/.default tenant-name --tenant-id <tid> --name "Contoso"
+    python -m tools.ops --scope api://<app-id>/.default audit-ref --user-id <oid> --tenant-id <tid>
 
 It calls the same HTTP routes as any other client, so the operator role is checked and every
 call is audited in one place. In Azure it sends an Entra bearer token (App Service Authentication
@@ -76,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     auth.add_argument("--scope", help="get a token with DefaultAzureCredential, e.g. api://<app-id>/.default")
     auth.add_argument("--local-operator", action="store_true", help="local host only: act as an operator")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("erasure", "export"):
-        sub = commands.add_parser(name)
+    helps = {"audit-ref": "a user's audit references, to find them as actor or subject: in the audit table"}
+    for name in ("erasure", "export", "audit-ref"):
+        sub = commands.add_parser(name, help=helps.get(name))
         sub.add_argument("--user-id", required=True)
         sub.add_argument("--tenant-id", required=True)
         if name == "erasure":
             sub.add_argument("--mode", required=True, choices=("delete", "unlink"))
-        else:
+        elif name == "export":
             sub.add_argument("--out", help="write the export here instead of standard output")
     commands.add_parser("retention")
     aggregation = commands.add_parser("aggregation")
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif args.command == "export":
         path, payload = "/api/ops/export", {"user_id": args.user_id, "tenant_id": args.tenant_id}
+    elif args.command == "audit-ref":
+        path = "/api/ops/audit/reference"
+        payload = {"user_id": args.user_id, "tenant_id": args.tenant_id}
     elif args.command == "retention":
         path, payload = "/api/ops/retention/run", {}
     elif args.command == "unlisted":

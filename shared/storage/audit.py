@@ -14,12 +14,14 @@ AUDIT = "audit"
 
 
 class AuditRecord(NamedTuple):
-    """One ops call: who (pseudonymous operator reference), when, what, the outcome and counts."""
+    """One audited call: who (keyed reference), when, which route, on what (shared/audit.py's
+    targets: never a raw id), the outcome and counts."""
 
     audit_id: str
     at: datetime
     operation: str
     actor: str
+    target: str
     status: int
     counts: str
     """The response's counts as sorted JSON."""
@@ -39,7 +41,13 @@ class AuditStore:
         """Every record of one UTC day."""
         return [
             AuditRecord(
-                row["RowKey"], row["at"], row["operation"], row["actor"], row["status"], row["counts"]
+                row["RowKey"],
+                row["at"],
+                row["operation"],
+                row["actor"],
+                row.get("target", ""),  # records written before targets were kept
+                row["status"],
+                row["counts"],
             )
             for row in self._storage.partition(self._table, period_key("daily", day))
         ]
