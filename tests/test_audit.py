@@ -10,11 +10,11 @@ tenant id, e-mail or name may appear anywhere in them.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
 from testing.principal import STAFF_TENANT_ID, principal_header
+from tests.test_staff_tenant import item_body
 
 USER = "5d0f6a1e-7b2c-4c3d-9e4f-a1b2c3d4e5f6"
 TENANT = "0d15ea5e-aaaa-bbbb-cccc-ddddeeeeffff"
@@ -89,18 +89,7 @@ def test_authoring_calls_name_the_item(client):
     author = principal_header(
         user_id=OPERATOR_ID, tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Author",)
     )
-    now = client.clock.now
-    created = client.post(
-        "/api/authoring/items",
-        {
-            "kind": "notification",
-            "title": "Maintenance on Sunday",
-            "body": "Read-only from 06:00 to 08:00.",
-            "starts_at": (now - timedelta(hours=1)).isoformat(),
-            "ends_at": (now + timedelta(days=1)).isoformat(),
-        },
-        principal=author,
-    )
+    created = client.post("/api/authoring/items", item_body(client.clock.now), principal=author)
     assert created.status == 201
     item = created.json()["id"]
     patched = client.request(
@@ -150,3 +139,19 @@ def test_an_auditor_resolves_a_known_user_to_its_references(subject):
     lookup = next(row for row in audit_rows(subject) if row["operation"] == "POST /api/ops/audit/reference")
     assert lookup["target"] == "subject:" + body["references"][0]["reference"]
     assert subject.post("/api/ops/audit/reference", SUBJECT, principal=ME).status == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"user_id": USER}, {**SUBJECT, "email": EMAIL}, {"user_id": "", "tenant_id": TENANT}],
+)
+def test_a_bad_lookup_is_400_and_leaves_only_its_audit_row(client, body):
+    response = client.post("/api/ops/audit/reference", body, principal=OPS)
+    assert response.status == 400 and response.json()["error"]["code"] in (
+        "missing_field",
+        "unknown_field",
+        "invalid_value",
+    )
+    assert set(client.stored()) == {client.services.storage.table("audit")}
+    row = only_row(client)
+    assert row["status"] == 400 and row["target"] == ""
