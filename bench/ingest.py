@@ -61,8 +61,7 @@ def _page(i: int) -> str:
 
 
 def raw_entities(count: int, now: datetime) -> list[dict[str, Any]]:
-    from shared.events import StoredEvent
-    from shared.storage.events import entity_of
+    from shared.storage.events import StoredEvent, entity_of
 
     return [
         entity_of(

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared import telemetry
 from shared.logs import log
+from shared.periods import oldest_kept_day
 from shared.privacy.disclosure import Cell, fold_cells
 from shared.reports import BuildCounts, Closing, DayRollup, ReportBuilder
-from shared.retention import oldest_kept_day
 from shared.settings import Settings
 from shared.storage.aggregates import (
     AggregateStore,

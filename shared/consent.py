@@ -18,9 +18,9 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import telemetry
-from shared.events import writable_days
 from shared.identity import Principal
 from shared.logs import log
+from shared.periods import writable_days
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.settings import POLICY_VERSION_PATTERN, Settings
 from shared.storage.consent import ConsentChange, ConsentRecord, ConsentStore

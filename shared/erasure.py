@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.consent import ConsentService
-from shared.events import StoredEvent
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.storage.events import EventStore, as_stored
+from shared.storage.events import EventStore, StoredEvent, as_stored
 from shared.storage.reports import FirstSeen, ReportsStore, UserDay
 from shared.tenants import Tenants
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated
 from urllib.parse import unquote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
@@ -89,37 +89,6 @@ class IngestResult(BaseModel):
     dropped: int
 
 
-class StoredEvent(NamedTuple):
-    """The minimised record kept in raw form for at most 24 months."""
-
-    event_id: str
-    name: str
-    session_id: str | None
-    """None on anonymous rows: a session would link their events together."""
-    received: datetime
-    ts: datetime | None
-    app: str | None
-    page: str | None
-    tenant_ref: str
-    user_type: str | None
-    """None on anonymous rows: in a small tenant the user type alone can single a person out."""
-    pseudonym: int | None
-    """Present only under granted consent; None for anonymous events."""
-    salt_version: str
-
-    @property
-    def day(self) -> datetime:
-        """The UTC instant whose day holds this event: the client's time when sent, so a retry of
-        the same event always lands on the same table and row."""
-        return self.ts or self.received
-
-
-def coarse_time(moment: datetime) -> datetime:
-    """Anonymous rows keep the hour only: an exact time (with the tenant) can point at the one
-    person who was active then. Truncation keeps the UTC day, so a re-sent event keeps its row."""
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 # ---- minimisation ------------------------------------------------------------------------------
 
 _PLAIN_WORD = re.compile(r"[A-Za-z]{1,40}(?:[-_][A-Za-z]{1,40}){0,5}\Z")
@@ -161,13 +130,6 @@ def page_segments(page: str) -> list[str]:
         for segment in path.split("/")
         if segment
     ]
-
-
-def writable_days(now: datetime, max_age: timedelta, max_ahead: timedelta) -> list[date]:
-    """The days an event received `now` may belong to (by its client time, `check_batch`'s window):
-    no other day's raw events can change any more."""
-    first, last = (now - max_age).date(), (now + max_ahead).date()
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def check_batch(batch: EventBatch, received: datetime, max_age: timedelta, max_ahead: timedelta) -> None:

@@ -25,13 +25,15 @@ from shared import telemetry
 from shared.catalogues import UNLISTED, app_id, page_template
 from shared.consent import ConsentService, ConsentState
 from shared.errors import TooManyRequests
-from shared.events import EventBatch, IngestResult, StoredEvent, check_batch, coarse_time
+from shared.events import EventBatch, IngestResult, check_batch
 from shared.identity import Principal
 from shared.limits import EventRateLimit
 from shared.logs import log
+from shared.periods import coarse_time
 from shared.pseudonyms import Pseudonyms
 from shared.settings import Settings
 from shared.storage import Tables
+from shared.storage.events import StoredEvent
 from shared.storage.salt_usage import SaltUse
 from shared.tenants import Tenants
 

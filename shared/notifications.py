@@ -52,6 +52,7 @@ from pydantic_core import PydanticCustomError
 from shared.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
 from shared.identity import Principal
 from shared.logs import log
+from shared.periods import months_before
 from shared.privacy.disclosure import (
     breakdown_figures_publishable,
     comment_labels,
@@ -62,7 +63,6 @@ from shared.privacy.disclosure import (
     survey_publishable,
 )
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.retention import months_before
 from shared.settings import UserType
 from shared.storage.notifications import (
     AnswerRecord,

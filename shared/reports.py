@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest, NotFound
 from shared.logs import log
+from shared.periods import day_key, period_days, period_key, week_key, week_start
 from shared.privacy.disclosure import MARGIN, protect
 from shared.settings import USER_TYPES
 from shared.storage.events import EventFacts
@@ -56,45 +57,6 @@ Key = tuple[str, ...]
 
 
 # ---- periods ---------------------------------------------------------------------------------
-
-
-def day_key(day: date) -> str:
-    return day.isoformat()
-
-
-def week_key(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year:04d}-W{week:02d}"
-
-
-def month_key(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def week_start(key: str) -> date:
-    return date.fromisocalendar(int(key[:4]), int(key[6:]), 1)
-
-
-def month_start(key: str) -> date:
-    return date(int(key[:4]), int(key[5:7]), 1)
-
-
-def next_month(first: date) -> date:
-    return date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-
-
-def period_key(grain: str, day: date) -> str:
-    return {"day": day_key, "week": week_key, "month": month_key}[grain](day)
-
-
-def period_days(grain: str, key: str) -> list[date]:
-    if grain == "day":
-        return [date.fromisoformat(key)]
-    if grain == "week":
-        start = week_start(key)
-        return [start + timedelta(days=i) for i in range(7)]
-    start = month_start(key)
-    return [start + timedelta(days=i) for i in range((next_month(start) - start).days)]
 
 
 def feature_of(name: str, page: str | None) -> str:

@@ -13,7 +13,6 @@ It also removes the consent markers of days that can take no more events (`_seal
 
 from __future__ import annotations
 
-import calendar
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -23,8 +22,8 @@ from pydantic import BaseModel, ConfigDict
 
 from shared import telemetry
 from shared.errors import VaultUnavailable
-from shared.events import writable_days
 from shared.logs import log
+from shared.periods import oldest_kept_day, writable_days
 from shared.pseudonyms import SaltCache
 from shared.reports import ReportBuilder
 from shared.settings import Settings
@@ -38,18 +37,6 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("cetegra.retention")
 SEAL_DAYS = 3
 """Days before the writable window whose consent markers each run removes (three nights' slack)."""
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day-of-month `months` earlier, clamped to that month's end (Mar 31 - 1 → Feb 28)."""
-    index = day.year * 12 + (day.month - 1) - months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
-
-
-def oldest_kept_day(today: date, months: int) -> date:
-    return months_before(today, months) + timedelta(days=1)
 
 
 class RetentionResult(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from shared.events import StoredEvent
+from shared.storage.events import StoredEvent
 
 
 def stored_event(moment: datetime, **fields: Any) -> StoredEvent:

@@ -19,9 +19,10 @@ import pytest
 
 from shared.consent import REVOKE_SLACK, ConsentDecision
 from shared.errors import StorageUnavailable
-from shared.events import EventBatch, writable_days
+from shared.events import EventBatch
 from shared.identity import principal_from_header
 from shared.limits import EventRateLimit
+from shared.periods import writable_days
 from shared.services import Services, build
 from shared.storage.core import RowChanged
 from shared.storage.events import MARKER, event_partition

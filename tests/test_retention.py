@@ -10,7 +10,7 @@ from azure.functions.timer import TimerRequest
 
 from shared.errors import StorageUnavailable
 from shared.ingest import keep
-from shared.retention import months_before, oldest_kept_day
+from shared.periods import months_before, oldest_kept_day
 from shared.storage.events import SHARDS
 from testing.client import POLICY
 from testing.factories import stored_event

@@ -27,12 +27,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from shared.events import StoredEvent
 from shared.identity import Principal
 from shared.ingest import keep
 from shared.logs import log
 from shared.notifications import ItemFields, ItemPatch, Notifications, Question, SurveyAnswer
 from shared.services import Services, services
+from shared.storage.events import StoredEvent
 from shared.tenants import TenantName
 
 LOG = logging.getLogger("cetegra.demo")

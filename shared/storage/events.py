@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 from azure.data.tables import EntityProperty
 
 from shared.errors import StorageUnavailable
-from shared.events import StoredEvent, coarse_time
+from shared.periods import coarse_time
 from shared.storage.core import (
     Entity,
     RowChanged,
@@ -101,6 +101,31 @@ class EventFacts(NamedTuple):
     pseudonym: int | None
     page: str | None
     """The route template (or `(unlisted)`): page views are features of the reports."""
+
+
+class StoredEvent(NamedTuple):
+    """The minimised record kept in raw form for at most 24 months."""
+
+    event_id: str
+    name: str
+    session_id: str | None
+    """None on anonymous rows: a session would link their events together."""
+    received: datetime
+    ts: datetime | None
+    app: str | None
+    page: str | None
+    tenant_ref: str
+    user_type: str | None
+    """None on anonymous rows: in a small tenant the user type alone can single a person out."""
+    pseudonym: int | None
+    """Present only under granted consent; None for anonymous events."""
+    salt_version: str
+
+    @property
+    def day(self) -> datetime:
+        """The UTC instant whose day holds this event: the client's time when sent, so a retry of
+        the same event always lands on the same table and row."""
+        return self.ts or self.received
 
 
 def event_partition(pseudonym: int | None, tenant_ref: str) -> str:
