@@ -271,10 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         cells = write_aggregates(reports, tenants, rng, full_types=not args.quick, span=args.days)
         write_seconds = time.perf_counter() - started
         print(f"wrote {cells} cells in {write_seconds:.0f} s", file=sys.stderr)
-        from shared.storage.reports import TenantEntry
+        from shared.storage.tenants import TenantEntry, TenantStore
 
         for key in tenants[:5]:
-            reports.save_tenant(TenantEntry(key, f"Bench tenant {key[-3:]}", TODAY - timedelta(days=700)))
+            TenantStore(store).save_tenant(
+                TenantEntry(key, f"Bench tenant {key[-3:]}", TODAY - timedelta(days=700))
+            )
         install(
             build(
                 settings(conn, "rep"),

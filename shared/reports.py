@@ -45,6 +45,7 @@ from shared.storage.reports import (
     ReportsStore,
     UserDay,
 )
+from shared.storage.tenants import TenantStore
 
 LOG = logging.getLogger("cetegra.reports")
 
@@ -579,8 +580,11 @@ def _mean(values: list[float]) -> float | None:
 
 
 class ReportReader:
-    def __init__(self, store: ReportsStore, k: int, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: ReportsStore, directory: TenantStore, k: int, clock: Callable[[], datetime]
+    ) -> None:
         self._store = store
+        self._directory = directory
         self._k = k
         self._clock = clock
 
@@ -594,7 +598,7 @@ class ReportReader:
         return [None] if tenant == "*" else [tenant]
 
     def tenants(self) -> TenantsReport:
-        entries = self._store.tenants()
+        entries = self._directory.tenants()
         entries.sort(key=lambda e: ((e.name or "\uffff").casefold(), e.key))
         return TenantsReport(
             tenants=[TenantRow(tenant=e.key, name=e.name, first_seen=e.first_seen) for e in entries]
@@ -709,7 +713,7 @@ class ReportReader:
         return RetentionReport(from_=first, to=last, k=self._k, rows=rows)
 
     def onboarding(self, query: OnboardingQuery) -> OnboardingReport:
-        entry = self._store.tenant(query.tenant)
+        entry = self._directory.tenant(query.tenant)
         if entry is None:
             raise NotFound("no such tenant key", code="unknown_tenant")
         rows: list[OnboardingRow] = []

@@ -87,7 +87,7 @@ def build(
     tables = Tables.over(storage)
     consent = ConsentService(tables.consent, pseudonymizer, settings, clock, tables.events)
     store = tables.reports
-    tenants = Tenants(store, pseudonymizer)
+    tenants = Tenants(tables.tenants, pseudonymizer)
     notifications = Notifications(
         tables.notifications,
         pseudonymizer,
@@ -112,7 +112,7 @@ def build(
         notifications=notifications,
         clock=clock,
         tenants=tenants,
-        reports=ReportReader(store, settings.aggregate_min_users, clock),
+        reports=ReportReader(store, tables.tenants, settings.aggregate_min_users, clock),
     )
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.logs import log
 from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.storage.reports import ReportsStore, TenantEntry
+from shared.storage.tenants import TenantEntry, TenantStore
 
 LOG = logging.getLogger("cetegra.tenants")
 KEY_PATTERN = r"^k[0-9a-f]{16}$"
@@ -59,7 +59,7 @@ class TenantNamed(BaseModel):
 
 
 class Tenants:
-    def __init__(self, store: ReportsStore, pseudonymizer: Pseudonymizer) -> None:
+    def __init__(self, store: TenantStore, pseudonymizer: Pseudonymizer) -> None:
         self._store = store
         self._pseudonymizer = pseudonymizer
         self._known: dict[str, str] = {}

@@ -285,12 +285,13 @@ def test_analysts_read_the_aggregate_tables_only():
     table, scoped to that table, and on nothing else (never the raw or pseudonymous tables)."""
     from shared.storage.aggregates import TABLES as AGGREGATES
     from shared.storage.reports import AGGREGATE_TABLES
+    from shared.storage.tenants import TENANTS
 
     text = (INFRA / "app" / "rbac.bicep").read_text()
     listed = re.search(r"var aggregateTables = \[\n(.*?)\n\]", text, re.S)
     assert listed, "rbac.bicep must declare `var aggregateTables = [ ... ]`"
     tables = set(re.findall(r"'([a-z0-9]+)'", listed.group(1)))
-    assert tables == set(AGGREGATE_TABLES) | set(AGGREGATES.values())
+    assert tables == set(AGGREGATE_TABLES) | set(AGGREGATES.values()) | {TENANTS}
     assert not {
         name
         for name in tables

@@ -387,7 +387,7 @@ def test_tenant_key_survives_salt_rotation(client, vault):
     )
     event["event_id"] = "00000000-0000-4000-8000-000000000002"
     assert client.post("/api/events", {"events": [event]}, principal=principal).status == 202
-    refs = client.services.reports._store.ref_map()
+    refs = client.services.tables.tenants.ref_map()
     assert len(refs) == 2 and set(refs.values()) == {before}
 
 

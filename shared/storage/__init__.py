@@ -9,7 +9,8 @@
 * `salt_usage` — which salt versions made raw data on which day.
 * `notifications` — notification/survey items, per-user seen state and survey answers.
 * `reports` — the reports' cells (kept) and their raw-class inputs (user-day rollup, first-seen
-  index; expire with the raw days), the tenant keys and the tenant directory.
+  index; expire with the raw days).
+* `tenants` — the tenant directory: stable tenant keys, display names, the salt-reference map.
 
 Each family owns its table names, keys and columns and takes/returns typed records; no module
 outside this package names a column or builds a key. `Tables` is one of each over one `Storage`.
@@ -27,6 +28,7 @@ from shared.storage.events import EventStore
 from shared.storage.notifications import NotificationStore
 from shared.storage.reports import ReportsStore
 from shared.storage.salt_usage import SaltUsageStore
+from shared.storage.tenants import TenantStore
 
 __all__ = ["Entity", "Storage", "Tables", "period_day", "period_key"]
 
@@ -42,6 +44,7 @@ class Tables:
     salt_usage: SaltUsageStore
     notifications: NotificationStore
     reports: ReportsStore
+    tenants: TenantStore
 
     @classmethod
     def over(cls, storage: Storage) -> Tables:
@@ -53,4 +56,5 @@ class Tables:
             salt_usage=SaltUsageStore(storage),
             notifications=NotificationStore(storage),
             reports=ReportsStore(storage),
+            tenants=TenantStore(storage),
         )

@@ -1,4 +1,5 @@
-"""Storage of the reports: the only module that knows their table names, keys and columns.
+"""Storage of the reports: the only module that knows their table names, keys and columns (the
+tenant directory is its own family: shared/storage/tenants.py).
 
 Two classes of data, kept apart by table (docs/reports.md has the reasoning):
 
@@ -19,8 +20,6 @@ Two classes of data, kept apart by table (docs/reports.md has the reasoning):
     (app and feature base64url-encoded in the key: page templates contain `/`).
   - `rptcohort` — partition = tenant key or `(all)`, row = `<cohort week>|<user type>`.
   - `rptstate` — which periods are built (and which tenant partitions they wrote).
-  - `tenants` — partition `key`: the directory (stable key → name, first seen);
-    partition `ref`: salt-derived tenant reference → stable key (the migration map).
 
 A weekly or monthly series for one tenant is one partition, read as one row-key range; day cells
 are partitioned by day so that a night's build writes one partition, not one per tenant.
@@ -42,8 +41,6 @@ ACTIVE = {"day": "rptactived", "week": "rptactivew", "month": "rptactivem"}
 FEATURES = {"week": "rptfeaturew", "month": "rptfeaturem"}
 COHORTS = "rptcohort"
 STATE = "rptstate"
-TENANTS = "tenants"
-KEY_PARTITION, REF_PARTITION = "key", "ref"
 ANONYMOUS_ROW = "a"
 USER_BUCKETS = 16
 CHUNK_CHARS = 30_000
@@ -51,7 +48,7 @@ CHUNKS_PER_ENTITY = 12
 HIGH = "~"  # sorts after every character used in keys
 COHORT_WEEKS = 12
 
-AGGREGATE_TABLES = (*ACTIVE.values(), *FEATURES.values(), COHORTS, TENANTS)
+AGGREGATE_TABLES = (*ACTIVE.values(), *FEATURES.values(), COHORTS)
 """What analysts may read with their own tools (the BI role is scoped to exactly these)."""
 
 
@@ -128,13 +125,6 @@ class FirstSeen:
     cohort: str
     """ISO week first seen; "" once that week has left the retained window (then: not new)."""
     last_seen: str
-
-
-@dataclass(frozen=True)
-class TenantEntry:
-    key: str
-    name: str | None
-    first_seen: date | None
 
 
 @dataclass(frozen=True)
@@ -503,42 +493,6 @@ class ReportsStore:
         }
         self._storage.write_partition(self._t(STATE), [row], upsert=True)
 
-    # ---- tenants ------------------------------------------------------------------------------------
-
-    def tenant_of_ref(self, ref: str) -> str | None:
-        row = self._storage.get(self._t(TENANTS), REF_PARTITION, ref)
-        return None if row is None else str(row["key"])
-
-    def ref_map(self) -> dict[str, str]:
-        return {
-            str(e["RowKey"]): str(e["key"])
-            for e in self._storage.partition(self._t(TENANTS), REF_PARTITION, select=["RowKey", "key"])
-        }
-
-    def link_refs(self, refs: Iterable[tuple[str, str]], key: str) -> None:
-        """Record `ref → key` for every (ref, salt version) given (idempotent upserts)."""
-        entities: list[dict[str, object]] = [
-            {"PartitionKey": REF_PARTITION, "RowKey": ref, "key": key, "salt_version": version}
-            for ref, version in refs
-        ]
-        if entities:
-            self._storage.write_partition(self._t(TENANTS), entities, upsert=True)
-
-    def tenant(self, key: str) -> TenantEntry | None:
-        row = self._storage.get(self._t(TENANTS), KEY_PARTITION, key)
-        return None if row is None else _tenant_entry(row)
-
-    def tenants(self) -> list[TenantEntry]:
-        return [_tenant_entry(e) for e in self._storage.partition(self._t(TENANTS), KEY_PARTITION)]
-
-    def save_tenant(self, entry: TenantEntry) -> None:
-        row: dict[str, object] = {"PartitionKey": KEY_PARTITION, "RowKey": entry.key}
-        if entry.name is not None:
-            row["name"] = entry.name
-        if entry.first_seen is not None:
-            row["first_seen"] = entry.first_seen.isoformat()
-        self._storage.write_partition(self._t(TENANTS), [row], upsert=True)
-
 
 def _active_entity(c: ActiveCell) -> dict[str, object]:
     """Day cells are partitioned by day (a night writes one partition); week and month cells by
@@ -581,13 +535,3 @@ def _cohort_entity(c: CohortCell) -> dict[str, object]:
     for i in range(COHORT_WEEKS):
         entity[f"a{i + 1}"] = c.active[i] if i < len(c.active) else 0
     return entity
-
-
-def _tenant_entry(row: dict[str, object]) -> TenantEntry:
-    first = row.get("first_seen")
-    name = row.get("name")
-    return TenantEntry(
-        key=str(row["RowKey"]),
-        name=None if name is None else str(name),
-        first_seen=None if first is None else date.fromisoformat(str(first)),
-    )
