@@ -3,7 +3,7 @@
 import azure.functions as func
 
 from functions import BLUEPRINTS
-from shared import settings, telemetry
+from shared.kernel import settings, telemetry
 
 settings.load()  # fail at start-up, naming the bad app setting, rather than on the first request
 telemetry.configure_for_azure()  # Application Insights in Azure only: offline in tests and `make run`

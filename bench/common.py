@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from azure.core.pipeline.transport import RequestsTransport
 
 if TYPE_CHECKING:
-    from shared.pseudonyms import Salt
+    from shared.privacy.pseudonyms import Salt
     from shared.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ class StaticSalt:
     and a fixed salt makes its pseudonyms repeatable from run to run."""
 
     def fetch(self, version: str | None) -> Salt:
-        from shared.pseudonyms import Salt
+        from shared.privacy.pseudonyms import Salt
 
         return Salt("v1", b"bench-salt-" * 4)
 
@@ -66,8 +66,8 @@ def counted_services(
     """The project's services over `conn` (tables prefixed `prefix`) with a counting transport, the
     static salt and a fixed clock, configured as in production (a Key Vault URL, no dev salt file).
     Returns the services and the transport whose `sent` counts the storage transactions."""
+    from shared.kernel.settings import Settings
     from shared.services import build
-    from shared.settings import Settings
     from shared.storage import Storage
     from testing.principal import STAFF_TENANT_ID
 

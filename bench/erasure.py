@@ -2,7 +2,7 @@
 
 Prints, from one run against one fresh Azurite: erasure time, storage calls (counted at the
 transport) and entities read, next to a full scan of the same tables with the plain SDK (what an
-erasure without the pseudonym-keyed layout would have to do). Target (issue 5): erasure reads
+erasure without the pseudonym-keyed layout would have to do). Target: erasure reads
 ≥ 10x fewer entities than the scan. Results: bench/results/erasure.json.
 """
 
@@ -24,8 +24,8 @@ USER, TENANT = "erasure-subject", "erasure-tenant"
 def main() -> int:
     from azure.data.tables import TableServiceClient
 
-    from shared.ingest import keep
-    from shared.pseudonyms import SaltCache, derive
+    from shared.ingestion.ingest import keep
+    from shared.privacy.pseudonyms import SaltCache, derive
     from shared.storage.events import LINK_COLUMNS
     from testing.azurite import Azurite
     from testing.factories import stored_event

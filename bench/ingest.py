@@ -17,8 +17,8 @@ single-entity writes, then one plain-HTTP batch-100, so all see the same machine
   no I/O), and, for reference, process CPU per event in the real run (includes the SDK's
   serialisation and HTTP client, not Azurite's CPU).
 
-Targets (issue 11, the project's own wire format): events/s ≥ 3x the raw SDK's entities/s at
-batch 50, ≥ 1x at batch 10, ≥ 0.2x at batch 1 (a request per event); (issue 3) ≥ 3x naive at
+Targets (the project's own wire format): events/s ≥ 3x the raw SDK's entities/s at
+batch 50, ≥ 1x at batch 10, ≥ 0.2x at batch 1 (a request per event); ≥ 3x naive at
 batch 50, tx/event ≤ 2/batch + 0.01, ≤ 15 µs CPU per event. Results: bench/results/ingest.json.
 """
 
@@ -155,7 +155,7 @@ def build_requests(batch: int, total: int, now: datetime) -> list[Any]:
 
 
 def project_services(conn: str, prefix: str, transport: CountingTransport | None, storage: Any = None) -> Any:
-    from shared import settings as settings_module
+    from shared.kernel import settings as settings_module
     from shared.services import build, install
     from shared.storage import Storage
 
@@ -175,8 +175,8 @@ def project_services(conn: str, prefix: str, transport: CountingTransport | None
 
 
 def grant_all(services: Any) -> None:
-    from shared.consent import ConsentDecision
-    from shared.identity import principal_from_header
+    from shared.privacy.consent import ConsentDecision
+    from shared.privacy.identity import principal_from_header
 
     for u in range(USERS):
         who = principal_from_header(principal(f"user-{u}"), services.settings)

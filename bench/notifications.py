@@ -7,7 +7,7 @@ rounds, through the local host's router (the registered function, principal pars
 JSON) exactly as `make run` serves it. Storage calls are counted at the transport. The per-instance
 cache of live items is on (30 s), as in production: a request that misses it costs two reads.
 
-Target (issue 13): p95 ≤ 50 ms, at most two storage reads per request.
+Target: p95 ≤ 50 ms, at most two storage reads per request.
 Results: bench/results/notifications.json.
 """
 
@@ -39,12 +39,12 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> int:
     import function_app
-    from shared.identity import principal_from_header
-    from shared.notifications import Audience, ItemFields, ItemPatch, Question
+    from shared.notifications.service import Audience, ItemFields, ItemPatch, Question
+    from shared.privacy.identity import principal_from_header
     from shared.services import install
     from shared.storage.notifications import NotificationStore, StateRecord
     from testing.azurite import Azurite
-    from tools.localhost import Router
+    from testing.host import Router
 
     rng = random.Random(13)
     with Azurite(("table",)) as azurite:

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bench.common import principal, report, timed
-from shared.periods import month_key, week_key
+from shared.kernel.periods import month_key, week_key
 from testing.principal import STAFF_TENANT_ID
 
 TENANTS = 200
@@ -53,7 +53,7 @@ def write_aggregates(
     """24 months of day/week/month active cells, weekly/monthly features and cohorts, as the
     build would leave them: per tenant its (all) row (and per user type when `full_types`), plus
     the overall rows. Returns the number of cells written."""
-    from shared.reports import ALL
+    from shared.reporting.reports import ALL
     from shared.storage.reports import ActiveCell, CohortCell, FeatureCell
 
     scopes = [(ALL, ALL), *((ALL, u) for u in USER_TYPES)]
@@ -184,8 +184,8 @@ def bench_build(conn: str, tenants: int, users: int, rng: random.Random) -> dict
     from azure.data.tables import TableServiceClient
 
     from bench.timers import settings
-    from shared.ingest import keep
-    from shared.reports import ReportBuilder
+    from shared.ingestion.ingest import keep
+    from shared.reporting.reports import ReportBuilder
     from shared.services import build
     from shared.storage import Storage, Tables
     from shared.storage.events import FACT_COLUMNS
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.storage import Storage
     from shared.storage.reports import ReportsStore
     from testing.azurite import Azurite
-    from tools.localhost import Router
+    from testing.host import Router
 
     rng = random.Random(20261126)
     tenants = keys(args.tenants)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions._http import ApiRequest, Endpoint, blueprint
-from shared.audit import item_target
-from shared.identity import may
-from shared.notifications import (
+from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.notifications.service import (
     MAX_AUTHOR_BYTES,
     ItemFields,
     ItemList,
@@ -16,6 +14,8 @@ from shared.notifications import (
     ItemView,
     SurveyResults,
 )
+from shared.privacy.audit import item_target
+from shared.privacy.identity import may
 
 bp = blueprint()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions._http import ApiRequest, Endpoint, blueprint
-from shared.consent import ConsentDecision, ConsentView
+from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.privacy.consent import ConsentDecision, ConsentView
 
 bp = blueprint()
 consent = Endpoint(bp, "api/consent", "consent")

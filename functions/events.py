@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions._http import JSON, ApiRequest, Endpoint, blueprint
-from shared.events import MAX_BATCH_BYTES, EventBatch, IngestResult
+from functions.edge import JSON, ApiRequest, Endpoint, blueprint
+from shared.ingestion.events import MAX_BATCH_BYTES, EventBatch, IngestResult
 
 bp = blueprint()
 events = Endpoint(bp, "api/events", "events")

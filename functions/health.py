@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from functions._http import ApiRequest, Endpoint, Reply, blueprint
-from shared.errors import ServiceUnavailable
+from functions.edge import ApiRequest, Endpoint, Reply, blueprint
 from shared.health import HealthReport
+from shared.kernel.errors import ServiceUnavailable
 
 bp = blueprint()
 health = Endpoint(bp, "api/health", "health")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions._http import ApiRequest, Endpoint, blueprint
+from functions.edge import ApiRequest, Endpoint, blueprint
 
 bp = blueprint()
 openapi = Endpoint(bp, "api/openapi.json", "openapi")
@@ -12,6 +12,6 @@ openapi = Endpoint(bp, "api/openapi.json", "openapi")
 
 @openapi.operation("GET", summary="This document", auth="public")
 def document(request: ApiRequest) -> dict[str, Any]:
-    from functions._openapi import build_document  # after every blueprint module registered
+    from functions.openapi_document import build_document  # after every blueprint module registered
 
     return build_document()

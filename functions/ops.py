@@ -9,14 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from functions._http import ApiRequest, Endpoint, blueprint
-from shared.aggregates import AggregationRequest, AggregationResult
-from shared.audit import AuditReferences, days_target, tenant_target
-from shared.catalogues import UnlistedRequest, UnlistedResult
-from shared.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
-from shared.errors import BadRequest
-from shared.retention import RetentionResult
-from shared.tenants import TenantName, TenantNamed
+from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.ingestion.catalogues import UnlistedRequest, UnlistedResult
+from shared.kernel.errors import BadRequest
+from shared.lifecycle.erasure import ErasureRequest, ErasureResult, ExportResult, SubjectRequest
+from shared.lifecycle.retention import RetentionResult
+from shared.privacy.audit import AuditReferences, days_target, tenant_target
+from shared.privacy.tenants import TenantName, TenantNamed
+from shared.reporting.aggregates import AggregationRequest, AggregationResult
 
 bp = blueprint()
 TENANT_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")

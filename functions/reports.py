@@ -4,8 +4,14 @@ session id, event id or raw tenant id: the tables they read hold none."""
 
 from __future__ import annotations
 
-from functions._http import ApiRequest, Endpoint, blueprint
-from shared.reports import (
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.reporting.reports import (
     ActiveUsersQuery,
     ActiveUsersReport,
     FeaturesQuery,
@@ -14,6 +20,7 @@ from shared.reports import (
     LaunchReport,
     OnboardingQuery,
     OnboardingReport,
+    ReportReader,
     RetentionQuery,
     RetentionReport,
     TenantsReport,
@@ -21,95 +28,87 @@ from shared.reports import (
 
 bp = blueprint()
 
-tenants = Endpoint(bp, "api/reports/tenants", "reports_tenants")
+
+@dataclass(frozen=True)
+class Report:
+    """One report route: its path under /api/reports/, what it shows, its query and answer models,
+    and the reader's method that answers it (`ReportReader`, `shared/reporting/`)."""
+
+    name: str
+    summary: str
+    query: type[BaseModel] | None
+    response: type[BaseModel]
+    read: Callable[[ReportReader, Any], BaseModel]
+    errors: tuple[int, ...] = (400,)
+    csv_rows: str = "rows"
 
 
-@tenants.operation(
-    "GET",
-    summary="Tenant keys with their directory names and first day with data",
-    roles=("reader",),
-    response=TenantsReport,
-    csv_rows="tenants",
+REPORTS = (
+    Report(
+        "tenants",
+        "Tenant keys with their directory names and first day with data",
+        None,
+        TenantsReport,
+        lambda reader, _: reader.tenants(),
+        errors=(),
+        csv_rows="tenants",
+    ),
+    Report(
+        "active-users",
+        "Distinct active users, sessions and events per day, ISO week or month (DAU/MAU on months)",
+        ActiveUsersQuery,
+        ActiveUsersReport,
+        ReportReader.active_users,
+    ),
+    Report(
+        "features",
+        "Feature adoption per week or month: users, events and share of the scope's active users",
+        FeaturesQuery,
+        FeaturesReport,
+        ReportReader.features,
+    ),
+    Report(
+        "retention",
+        "Weekly cohorts (first seen in week W) and how many were active in each of the next 12 weeks",
+        RetentionQuery,
+        RetentionReport,
+        ReportReader.retention,
+    ),
+    Report(
+        "onboarding",
+        "One tenant week by week since its first event: active users and the features adopted",
+        OnboardingQuery,
+        OnboardingReport,
+        ReportReader.onboarding,
+        errors=(400, 404),
+    ),
+    Report(
+        "launch",
+        "A feature's weekly adoption in the N weeks before and after a launch date",
+        LaunchQuery,
+        LaunchReport,
+        ReportReader.launch,
+    ),
 )
-def list_tenants(request: ApiRequest) -> TenantsReport:
-    return request.services.reports.tenants()
+"""Every report route, declared once: a new report is one row here (and its reader method)."""
 
 
-active_users = Endpoint(bp, "api/reports/active-users", "reports_active_users")
+def _register(report: Report) -> None:
+    endpoint = Endpoint(bp, f"api/reports/{report.name}", "reports_" + report.name.replace("-", "_"))
+
+    def answer(request: ApiRequest) -> BaseModel:
+        return report.read(request.services.reports, request.query)
+
+    endpoint.operation(
+        "GET",
+        summary=report.summary,
+        roles=("reader",),
+        query=report.query,
+        response=report.response,
+        errors=report.errors,
+        csv_rows=report.csv_rows,
+    )(answer)
 
 
-@active_users.operation(
-    "GET",
-    summary="Distinct active users, sessions and events per day, ISO week or month (DAU/MAU on months)",
-    roles=("reader",),
-    query=ActiveUsersQuery,
-    response=ActiveUsersReport,
-    errors=(400,),
-    csv_rows="rows",
-)
-def get_active_users(request: ApiRequest) -> ActiveUsersReport:
-    return request.services.reports.active_users(request.query)
-
-
-features = Endpoint(bp, "api/reports/features", "reports_features")
-
-
-@features.operation(
-    "GET",
-    summary="Feature adoption per week or month: users, events and share of the scope's active users",
-    roles=("reader",),
-    query=FeaturesQuery,
-    response=FeaturesReport,
-    errors=(400,),
-    csv_rows="rows",
-)
-def get_features(request: ApiRequest) -> FeaturesReport:
-    return request.services.reports.features(request.query)
-
-
-retention = Endpoint(bp, "api/reports/retention", "reports_retention")
-
-
-@retention.operation(
-    "GET",
-    summary="Weekly cohorts (first seen in week W) and how many were active in each of the next 12 weeks",
-    roles=("reader",),
-    query=RetentionQuery,
-    response=RetentionReport,
-    errors=(400,),
-    csv_rows="rows",
-)
-def get_retention(request: ApiRequest) -> RetentionReport:
-    return request.services.reports.retention(request.query)
-
-
-onboarding = Endpoint(bp, "api/reports/onboarding", "reports_onboarding")
-
-
-@onboarding.operation(
-    "GET",
-    summary="One tenant week by week since its first event: active users and the features adopted",
-    roles=("reader",),
-    query=OnboardingQuery,
-    response=OnboardingReport,
-    errors=(400, 404),
-    csv_rows="rows",
-)
-def get_onboarding(request: ApiRequest) -> OnboardingReport:
-    return request.services.reports.onboarding(request.query)
-
-
-launch = Endpoint(bp, "api/reports/launch", "reports_launch")
-
-
-@launch.operation(
-    "GET",
-    summary="A feature's weekly adoption in the N weeks before and after a launch date",
-    roles=("reader",),
-    query=LaunchQuery,
-    response=LaunchReport,
-    errors=(400,),
-    csv_rows="rows",
-)
-def get_launch(request: ApiRequest) -> LaunchReport:
-    return request.services.reports.launch(request.query)
+for _report in REPORTS:
+    _register(_report)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import azure.functions as func
 
-from functions._http import blueprint, error_response, with_base_headers
-from shared.errors import MethodNotAllowed, NotFound
+from functions.edge import blueprint, error_response, with_base_headers
+from shared.kernel.errors import MethodNotAllowed, NotFound
 
 bp = blueprint()
 

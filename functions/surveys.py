@@ -1,15 +1,15 @@
 """`GET /api/reports/surveys`: the survey results and NPS trends for readers of the report page.
 
-Issue 13: "Results for authors and readers: per survey, the number of answers, the distribution
-and the NPS ... with the same k rule as the aggregates; repeated surveys give an NPS trend." The
+Results for authors and readers: per survey, the number of answers, the distribution and the
+NPS, under the same k rule as the aggregates; repeated surveys of a series give an NPS trend. The
 product teams find surveys here (the results route needs an item id they cannot otherwise see);
 the domain applies the one k rule of `results` and leaves comments out: they are for authors only.
 """
 
 from __future__ import annotations
 
-from functions._http import ApiRequest, Endpoint, blueprint
-from shared.notifications import SurveyReport
+from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.notifications.service import SurveyReport
 
 bp = blueprint()
 

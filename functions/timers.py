@@ -11,8 +11,8 @@ import logging
 
 import azure.functions as func
 
-from functions._http import blueprint
-from shared.logs import log
+from functions.edge import blueprint
+from shared.kernel.logs import log
 from shared.services import services
 
 LOG = logging.getLogger("cetegra.timers")

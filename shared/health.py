@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import ServiceUnavailable
+from shared.kernel.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from shared.services import Services

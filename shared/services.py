@@ -12,26 +12,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.aggregates import Aggregation
-from shared.audit import Audit
-from shared.catalogues import UnlistedCounts
-from shared.consent import ConsentService
-from shared.erasure import Erasure
-from shared.ingest import Ingest
-from shared.logs import quiet_azure_sdk
-from shared.notifications import Notifications
-from shared.pseudonyms import (
+from shared.ingestion.catalogues import UnlistedCounts
+from shared.ingestion.ingest import Ingest
+from shared.kernel.logs import quiet_azure_sdk
+from shared.kernel.settings import Settings, load
+from shared.lifecycle.erasure import Erasure
+from shared.lifecycle.retention import Retention
+from shared.notifications.service import Notifications
+from shared.privacy.audit import Audit
+from shared.privacy.consent import ConsentService
+from shared.privacy.pseudonyms import (
     DevSaltSource,
     KeyVaultSaltSource,
     Pseudonymizer,
     SaltCache,
     SaltSource,
 )
-from shared.reports import ReportReader
-from shared.retention import Retention
-from shared.settings import Settings, load
+from shared.privacy.tenants import Tenants
+from shared.reporting.aggregates import Aggregation
+from shared.reporting.reports import ReportReader
 from shared.storage import Storage, Tables
-from shared.tenants import Tenants
 
 Clock = Callable[[], datetime]
 

@@ -5,8 +5,10 @@
 * `testing.keyvault` — a Key Vault stand-in at the HTTP level, under the real `SecretClient`;
 * `testing.azurite` — start and stop Azurite on free loopback ports;
 * `testing.clock` — injected time that tests move explicitly;
+* `testing.host` — the Functions host's routing and response encoding, read from the FunctionApp;
 * `testing.client` / `testing.fixtures` — the in-process client and the pytest fixtures.
 
 It sits beside `tests/` (never inside it) so that `bench/` and `tools/` can use it without
-importing the test suite. Only `testing.fixtures` needs pytest.
+importing the test suite; it imports neither (the local host, `tools/localhost`, is built on
+it). Only `testing.fixtures` needs pytest.
 """

@@ -1,7 +1,8 @@
 """An in-process client over the registered functions, and what a test stored.
 
-Requests go through the local host's `Router` (built from `function_app.app.get_functions()`),
-so tests exercise exactly the functions that `make run` and the Functions host serve.
+Requests go through the kit's stand-in for the Functions host's routing (`testing.host.Router`,
+built from `function_app.app.get_functions()`), so tests exercise exactly the functions that
+`make run` and the Functions host serve.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.kernel.settings import Settings
 from shared.services import Services
-from shared.settings import Settings
 from testing.clock import Clock
+from testing.host import Router, encode_response
 from testing.keyvault import VAULT_URL, FakeKeyVault
 from testing.principal import STAFF_TENANT_ID, principal_header
-from tools.localhost import Router, encode_response
 
 POLICY = "2026-04"
 ORIGIN = "https://workspace.cetegra.example"

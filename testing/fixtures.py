@@ -18,8 +18,9 @@ from shared.services import build, install
 from testing.azurite import Azurite, free_port
 from testing.client import Client, make_settings
 from testing.clock import Clock
+from testing.host import Router
 from testing.keyvault import FakeKeyVault
-from tools.localhost import Router, serve
+from testing.server import serve
 
 START = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
@@ -74,7 +75,8 @@ def client(make_client: Callable[..., Client]) -> Client:
 
 @pytest.fixture
 def server(client: Client, router: Router) -> Iterator[int]:
-    """The local host's HTTP server over the registered functions, on a free loopback port."""
+    """An HTTP server over the registered functions on a free loopback port, as the Functions
+    host serves them (the local host's own parts are tests/test_localhost.py's)."""
     port = free_port()
     httpd = serve(router, port)
     yield port

@@ -23,7 +23,7 @@ from azure.keyvault.secrets import SecretClient
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPResponse
 
-from shared.pseudonyms import KeyVaultSaltSource
+from shared.privacy.pseudonyms import KeyVaultSaltSource
 
 VAULT_URL = "https://cetegra-test.vault.azure.net"
 TENANT = "72f988bf-0000-0000-0000-000000000000"

@@ -11,10 +11,10 @@ from azure.functions.timer import TimerRequest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.aggregates import ALL, DAILY_FOLDS, MONTHLY_FOLDS, OTHER
-from shared.errors import StorageUnavailable
-from shared.ingest import keep
+from shared.ingestion.ingest import keep
+from shared.kernel.errors import StorageUnavailable
 from shared.privacy.disclosure import Cell, fold_cells
+from shared.reporting.aggregates import ALL, DAILY_FOLDS, MONTHLY_FOLDS, OTHER
 from testing.factories import stored_event
 from tests.test_retention import OPS
 

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 import function_app  # noqa: F401  (registers every endpoint before the document is built)
-from functions._openapi import build_document
+from functions.openapi_document import build_document
 from testing.principal import STAFF_TENANT_ID, principal_header
 
 pytestmark = pytest.mark.system

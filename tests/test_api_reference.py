@@ -19,7 +19,7 @@ def test_the_route_reference_is_the_served_openapi_document():
 
 
 def test_every_route_and_schema_is_in_the_reference():
-    from functions._openapi import build_document
+    from functions.openapi_document import build_document
 
     text, _ = current()
     document = build_document()
@@ -47,6 +47,6 @@ def test_no_document_links_outside_the_repository():
 
 
 def test_the_served_document_points_at_the_projects_own_reference():
-    from functions._openapi import build_document
+    from functions.openapi_document import build_document
 
     assert "../shared" not in str(build_document()["info"])

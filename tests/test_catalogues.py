@@ -7,8 +7,15 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.catalogues import PAGE_CATALOGUE_FILE, PAGES, UNLISTED, PageCatalogue, Template, parse_template
-from shared.events import minimise_page
+from shared.ingestion.catalogues import (
+    PAGE_CATALOGUE_FILE,
+    PAGES,
+    UNLISTED,
+    PageCatalogue,
+    Template,
+    parse_template,
+)
+from shared.ingestion.events import minimise_page
 
 WORDS = ["cases", "new", "edit", "docs", "people", "profile", "admin", "my_orders", "service-catalog"]
 PARAMS = ["{id}", "{slug}", "{name}"]

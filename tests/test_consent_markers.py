@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from shared.consent import REVOKE_SLACK, ConsentDecision
-from shared.errors import StorageUnavailable
-from shared.events import EventBatch
-from shared.identity import principal_from_header
-from shared.limits import EventRateLimit
-from shared.periods import writable_days
+from shared.ingestion.events import EventBatch
+from shared.ingestion.limits import EventRateLimit
+from shared.kernel.errors import StorageUnavailable
+from shared.kernel.periods import writable_days
+from shared.privacy.consent import REVOKE_SLACK, ConsentDecision
+from shared.privacy.identity import principal_from_header
 from shared.services import Services, build
 from shared.storage.core import RowChanged
 from shared.storage.events import MARKER, event_partition

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.ingest import keep
+from shared.ingestion.ingest import keep
 from shared.storage.events import MARKER
 from testing.client import POLICY
 from testing.factories import stored_event

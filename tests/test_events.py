@@ -446,7 +446,7 @@ class FakeMonotonic:
 
 
 def test_per_principal_limit_is_429_with_retry_after(make_client):
-    from shared.limits import EventRateLimit
+    from shared.ingestion.limits import EventRateLimit
 
     client = make_client(EVENTS_PER_MINUTE="120")
     time = FakeMonotonic()
@@ -470,7 +470,7 @@ def test_per_principal_limit_is_429_with_retry_after(make_client):
 def test_one_budget_per_person_however_the_ids_are_cased(make_client):
     """`RL-x` and `rl-x` are one person to the pseudonyms (one consent record, one pseudonym), so
     they get one allowance too: the limit keys the principal exactly as the pseudonym is keyed."""
-    from shared.limits import EventRateLimit
+    from shared.ingestion.limits import EventRateLimit
 
     client = make_client(EVENTS_PER_MINUTE="120")
     client.services.ingest.limit = EventRateLimit(120, clock=FakeMonotonic())
@@ -484,7 +484,7 @@ def test_one_budget_per_person_however_the_ids_are_cased(make_client):
 
 
 def test_limit_is_a_setting_of_at_least_one_batch():
-    from shared.settings import Settings, SettingsError
+    from shared.kernel.settings import Settings, SettingsError
 
     base = {"TABLES_CONNECTION_STRING": "x", "DEV_SALT_FILE": "/tmp/s", "POLICY_VERSION": "1"}
     assert Settings.from_env(base).events_per_minute == 600

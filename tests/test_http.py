@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import function_app  # noqa: F401  (registers every endpoint)
-from functions._http import ENDPOINTS
+from functions.edge import ENDPOINTS
 from testing.client import ORIGIN
 from testing.principal import STAFF_TENANT_ID, principal_header
 
@@ -187,7 +187,7 @@ def test_every_cors_response_exposes_retry_after(client, vault):
 
 
 def test_a_429_tells_a_client_on_another_origin_when_to_retry(make_client):
-    from shared.limits import EventRateLimit
+    from shared.ingestion.limits import EventRateLimit
 
     client = make_client(EVENTS_PER_MINUTE="120")
     client.services.ingest.limit = EventRateLimit(120, clock=lambda: 1000.0)

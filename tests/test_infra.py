@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings
-from shared.telemetry import APP_SETTINGS as TELEMETRY_SETTINGS
+from shared.kernel.settings import Settings
+from shared.kernel.telemetry import APP_SETTINGS as TELEMETRY_SETTINGS
 
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 HOST_SETTINGS = {
@@ -262,7 +262,7 @@ def test_platform_cors_is_off_so_the_apps_own_cors_answers():
     """App Service's CORS, when given origins, answers preflights itself and takes precedence over
     the app's CORS headers, and it cannot expose a response header: a client on another origin
     would never read `Retry-After` (issue 21.4). So the platform's list stays empty and the app's
-    CORS (functions/_http.py, CORS_ALLOWED_ORIGINS) answers, Expose-Headers included."""
+    CORS (functions/edge.py, CORS_ALLOWED_ORIGINS) answers, Expose-Headers included."""
     function = (INFRA / "app" / "function.bicep").read_text()
     cors = re.search(r"\n      cors: \{\n(.*?)\n      \}", function, re.S)
     assert cors, "function.bicep must state the platform CORS explicitly"

@@ -137,3 +137,84 @@ def test_only_the_disclosure_package_compares_a_count_with_k():
         for number, line in k_comparisons(path.read_text())
     ]
     assert not offenders, "compares a count with k outside the disclosure package:\n" + "\n".join(offenders)
+
+
+# ---- the house: imports run one way ------------------------------------------------------------
+
+FLOORS: tuple[tuple[str, int], ...] = (
+    ("shared.kernel", 0),
+    ("shared.storage", 1),
+    ("shared.privacy", 2),
+    ("shared.ingestion", 3),
+    ("shared.reporting", 3),
+    ("shared.notifications", 3),
+    ("shared.lifecycle", 4),
+    ("shared.services", 5),
+    ("shared.health", 5),
+    ("functions", 6),
+    ("function_app", 6),
+    ("testing", 7),
+    ("tools", 8),
+    ("bench", 8),
+)
+"""kernel ← storage ← privacy ← capabilities (ingestion, reporting, notifications) ← lifecycle ←
+composition root (services, health) ← functions ← testing ← tools and benchmarks: a module
+imports only from its own floor or below, and the capabilities on floor 3 do not import each
+other (docs/architecture.md)."""
+
+
+def room(module: str) -> tuple[str, int] | None:
+    """The folder (package prefix) and floor a project module belongs to; None for a library."""
+    for prefix, floor in FLOORS:
+        if module == prefix or module.startswith(prefix + "."):
+            return prefix, floor
+    return None
+
+
+def project_modules() -> list[tuple[str, Path]]:
+    found = []
+    for package in ("shared", "functions", "testing", "tools", "bench"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found.append((".".join(path.relative_to(ROOT).with_suffix("").parts), path))
+    found.append(("function_app", ROOT / "function_app.py"))
+    return found
+
+
+def test_every_module_of_shared_lives_in_a_room():
+    """`shared/` holds the kernel, storage, privacy, the three capabilities, lifecycle and the
+    composition root; no loose module beside them."""
+    loose = [
+        module
+        for module, _ in project_modules()
+        if module.startswith("shared.") and module != "shared.__init__" and room(module) is None
+    ]
+    assert loose == []
+
+
+def test_imports_run_one_way():
+    wrong = []
+    for module, path in project_modules():
+        own = room(module)
+        if own is None:
+            continue
+        for name in imported_modules(path):
+            target = room(name)
+            if target is None:
+                continue
+            if target[1] > own[1]:
+                wrong.append(f"{module} (floor {own[1]}) imports {name} (floor {target[1]})")
+            elif target[1] == own[1] == 3 and target[0] != own[0]:
+                wrong.append(
+                    f"{module} imports the capability {name}: capabilities meet in lifecycle or services"
+                )
+    assert wrong == []
+
+
+def test_the_import_rule_sees_a_wrong_way_import():
+    """The rule itself: a storage module importing privacy, or one capability importing another,
+    is reported (so a green run means something)."""
+    assert room("shared.storage.events") == ("shared.storage", 1)
+    assert room("shared.privacy.consent") == ("shared.privacy", 2)
+    assert room("shared.reporting.reports") == ("shared.reporting", 3)
+    assert room("shared.notifications.results") == ("shared.notifications", 3)
+    assert room("azure.data.tables") is None

@@ -9,12 +9,25 @@ import json
 
 import pytest
 
+from testing.azurite import free_port
 from testing.principal import STAFF_TENANT_ID, principal_header
+from tools.localhost import serve
 
 pytestmark = pytest.mark.system
 
 
 JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def server(client, router):
+    """The local host (`make run`'s server: the kit's routing plus static files and the Easy Auth
+    stand-in) over the registered functions, on a free loopback port."""
+    port = free_port()
+    httpd = serve(router, port)
+    yield port
+    httpd.shutdown()
+    httpd.server_close()
 
 
 def _request(port, method, path, body=None, headers=None):

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from functions.reports_page import ROUTE as REPORT_PAGE
+from testing.host import Router, compile_template, route_prefix
 from testing.principal import principal_header
 from tools.localhost.easyauth import SESSION_COOKIE, emulate_easy_auth
-from tools.localhost.routing import Router, compile_template, route_prefix
 from tools.localhost.schedule import next_fire
 from tools.localhost.static import CLIENT, static_file
 
@@ -195,8 +195,8 @@ def test_local_settings_make_the_demo_reader_and_the_local_operator_staff():
     """`make run` lists one staff tenant (STAFF_TENANT_IDS): the demo Reader of `/.auth/login/aad`
     and the ops CLI's `--local-operator` sign in there, so their roles count; the same roles
     claimed from any other tenant are ignored, as in Azure."""
-    from shared.identity import principal_from_header
-    from shared.settings import Settings
+    from shared.kernel.settings import Settings
+    from shared.privacy.identity import principal_from_header
     from tools import ops
     from tools.localhost.easyauth import DEMO_READER
     from tools.localhost.server import ROOT

@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from shared.events import minimise_page
+from shared.ingestion.events import minimise_page
 
 CASES = [
     ("/cases", "/cases"),

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from functions._openapi import PRINTABLE
-from shared.errors import StorageUnavailable
-from shared.notifications import Notifications, nps
+from functions.openapi_document import PRINTABLE
+from shared.kernel.errors import StorageUnavailable
+from shared.notifications.service import Notifications, nps
 from shared.privacy.disclosure import fold_buckets
 from shared.services import build, install
 from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore
@@ -636,7 +636,7 @@ def test_a_publish_reaches_other_instances_within_the_cache_time(client):
         retention_months=24,
         monotonic=lambda: ticks["now"],
     )
-    from shared.identity import principal_from_header
+    from shared.privacy.identity import principal_from_header
 
     me = principal_from_header(ME, client.services.settings)
     assert other.pending(me, None).items == []  # the other instance caches "nothing live"

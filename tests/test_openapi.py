@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions._http import ENDPOINTS
-from functions._openapi import PRINTABLE
+from functions.edge import ENDPOINTS
+from functions.openapi_document import PRINTABLE
 from functions.reports_page import ROUTE as REPORT_PAGE
 
 

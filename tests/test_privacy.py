@@ -212,7 +212,7 @@ def test_no_identifier_in_any_log_line(any_mode_client, logs):
 def test_logger_refuses_personal_fields():
     import logging
 
-    from shared.logs import log
+    from shared.kernel.logs import log
 
     with pytest.raises(ValueError, match="user_id"):
         log(logging.getLogger("t"), logging.INFO, "x", user_id="u")

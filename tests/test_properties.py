@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.catalogues import (
+from shared.ingestion.catalogues import (
     APPS,
     PAGES,
     UNLISTED,
@@ -21,11 +21,11 @@ from shared.catalogues import (
     app_id,
     page_template,
 )
-from shared.consent import ConsentDecision
-from shared.errors import Unauthenticated
-from shared.events import MAX_EVENTS, EventBatch, minimise_page
-from shared.identity import principal_from_header
-from shared.settings import Settings
+from shared.ingestion.events import MAX_EVENTS, EventBatch, minimise_page
+from shared.kernel.errors import Unauthenticated
+from shared.kernel.settings import Settings
+from shared.privacy.consent import ConsentDecision
+from shared.privacy.identity import principal_from_header
 
 SETTINGS = Settings.from_env(
     {

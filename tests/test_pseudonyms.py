@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import VaultUnavailable
-from shared.pseudonyms import DevSaltSource, Pseudonymizer, Salt, SaltCache, derive
+from shared.kernel.errors import VaultUnavailable
+from shared.privacy.pseudonyms import DevSaltSource, Pseudonymizer, Salt, SaltCache, derive
 from testing.client import POLICY
 
 GRANT = {"status": "granted", "policy_version": POLICY}

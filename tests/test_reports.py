@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 import pytest
 
-from shared.errors import StorageUnavailable
-from shared.identity import Principal
-from shared.ingest import keep
-from shared.reports import ALL
+from shared.ingestion.ingest import keep
+from shared.kernel.errors import StorageUnavailable
+from shared.privacy.identity import Principal
+from shared.reporting.reports import ALL
 from testing.factories import stored_event
 from testing.principal import STAFF_TENANT_ID, principal_header
 

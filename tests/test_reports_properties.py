@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.ingest import keep
-from shared.periods import period_days, week_key
+from shared.ingestion.ingest import keep
+from shared.kernel.periods import period_days, week_key
 from shared.privacy.disclosure import protect
-from shared.reports import ALL, OTHER, DayRollup, active_cells, feature_cells, feature_of
+from shared.reporting.reports import ALL, OTHER, DayRollup, active_cells, feature_cells, feature_of
 from shared.storage.events import EventFacts
 from shared.storage.reports import UserDay
 from testing.factories import stored_event

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared.errors import StorageUnavailable
-from shared.ingest import keep
-from shared.periods import months_before, oldest_kept_day
+from shared.ingestion.ingest import keep
+from shared.kernel.errors import StorageUnavailable
+from shared.kernel.periods import months_before, oldest_kept_day
 from shared.storage.events import SHARDS
 from testing.client import POLICY
 from testing.factories import stored_event

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.identity import user_type_for
-from shared.settings import Settings, SettingsError
+from shared.kernel.settings import Settings, SettingsError
+from shared.privacy.identity import user_type_for
 
 BASE = {
     "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",

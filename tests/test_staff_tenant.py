@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 
 import function_app  # noqa: F401  (registers every endpoint)
-from functions._http import ENDPOINTS
-from shared.identity import principal_from_header, role_name
+from functions.edge import ENDPOINTS
+from shared.privacy.identity import principal_from_header, role_name
 from testing.client import make_settings
 from testing.principal import STAFF_TENANT_ID, TENANT_ID, principal_header
 

@@ -1,6 +1,6 @@
 """Property tests (hypothesis) of the survey k rule (issue 13 review, point 4).
 
-`shared.notifications.tally` (and the bucket rules of `shared.privacy.disclosure` it calls) is
+`shared.notifications.service.tally` (and the bucket rules of `shared.privacy.disclosure` it calls) is
 compared with an independent brute-force count of random answers (random tenants, user types,
 values and k): every published count of people is 0 or >= k, what is
 kept plus what is folded is the total, and nothing published lets a count of 1..k-1 people be
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.notifications import OTHER, Notifications, Published, Question, tally
+from shared.notifications.service import OTHER, Notifications, Published, Question, tally
 from shared.privacy.disclosure import SNAPSHOT_HOURS, fold_buckets, refine
 from shared.storage.notifications import AnswerRecord, SnapshotRecord
 

@@ -24,8 +24,8 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from shared import telemetry
-from shared.logs import log, refused
+from shared.kernel import telemetry
+from shared.kernel.logs import log, refused
 from testing.client import POLICY
 from testing.principal import STAFF_TENANT_ID, principal_header
 from tests.test_privacy import (

@@ -2,7 +2,7 @@
 
 KQL cannot run here, so a renamed log field, event or metric would break a chart or silence an
 alert without any failing test. This holds every query in infra/queries to what the code really
-writes: metric names and their dimensions from shared/telemetry.py's METRICS, event names and
+writes: metric names and their dimensions from shared/kernel/telemetry.py's METRICS, event names and
 their fields from every `log(...)` call in shared/ and functions/ (read from the source, so a
 rename in code shows up here), and the values compared with a declared dimension (a job, an
 outcome, a drop reason) from the values the code allows.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import telemetry
+from shared.kernel import telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = sorted((ROOT / "infra" / "queries").glob("*.kql"))

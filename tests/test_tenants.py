@@ -1,6 +1,6 @@
 """Multi-tenant sign-in: customers' own tenants, the allowed-tenant list, and B2B guests.
 
-Decision (shared/identity.py): a guest is counted under the tenant they signed in to — the
+Decision (shared/privacy/identity.py): a guest is counted under the tenant they signed in to — the
 resource tenant in the token's `tid` — never under their home tenant, which Easy Auth only shows
 in the `idp`/`iss` claims and which is neither read nor stored.
 """
@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from shared.errors import Forbidden
-from shared.identity import principal_from_header
-from shared.settings import Settings
+from shared.kernel.errors import Forbidden
+from shared.kernel.settings import Settings
+from shared.privacy.identity import principal_from_header
 from testing.client import POLICY
 from testing.principal import OID, ROLE_TYP, TID, principal_header
 
@@ -80,7 +80,7 @@ def test_unlisted_tenant_is_403_even_for_a_guest_whose_home_is_listed():
 
 
 def test_allowed_tenant_ids_must_be_guids():
-    from shared.settings import SettingsError
+    from shared.kernel.settings import SettingsError
 
     with pytest.raises(SettingsError, match="ALLOWED_TENANT_IDS"):
         settings(ALLOWED_TENANT_IDS="contoso.onmicrosoft.com")

@@ -24,7 +24,7 @@ from azure.data.tables import EdmType, EntityProperty, TableServiceClient, Updat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.errors import StorageUnavailable
+from shared.kernel.errors import StorageUnavailable
 from shared.services import build, install
 from shared.storage import Storage
 from shared.storage.core import CLIENT_OPTIONS, int64

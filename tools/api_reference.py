@@ -59,7 +59,7 @@ def _cell(text: str) -> str:
 
 
 def _who(operation: Any) -> str:
-    """Who may call an operation: the role rule of shared/identity.py (`may`)."""
+    """Who may call an operation: the role rule of shared/privacy/identity.py (`may`)."""
     if operation.auth != "user" or not operation.roles:
         return WHO[operation.auth]
     return " or ".join([*(ROLE[role] for role in operation.roles), "operator"])
@@ -127,8 +127,8 @@ def current() -> tuple[str, str]:
     if not os.environ.get("KEY_VAULT_URL"):  # nothing is read or written: any salt source will do
         os.environ.setdefault("DEV_SALT_FILE", str(ROOT / ".local" / "dev-salt"))
     import function_app  # noqa: F401 - registers every endpoint
-    from functions._http import ENDPOINTS
-    from functions._openapi import build_document
+    from functions.edge import ENDPOINTS
+    from functions.openapi_document import build_document
 
     text = DOC.read_text(encoding="utf-8")
     head, _, rest = text.partition(BEGIN)

@@ -4,7 +4,7 @@ Everything here is made up and labelled so: tenants are named "DEMO ... (synthet
 are `demo-user-N`. The events go through the project's own layers (the pseudonymizer with the
 local dev salt, the tenant directory, `Storage.write_events`, then the aggregation timer's code),
 so the reports show exactly what the real pipeline would build from such traffic. The product
-communication is seeded the same way (`shared.notifications`): one notification for the demo's
+communication is seeded the same way (`shared.notifications.service`): one notification for the demo's
 notification centre, a quarterly NPS series and a rating survey, answered by the synthetic users
 through `Notifications.answer`; each survey's results snapshot is taken by the domain's own rule
 (`results`, at least k answers) when its window closes, or now for the open one.
@@ -27,13 +27,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from shared.identity import Principal
-from shared.ingest import keep
-from shared.logs import log
-from shared.notifications import ItemFields, ItemPatch, Notifications, Question, SurveyAnswer
+from shared.ingestion.ingest import keep
+from shared.kernel.logs import log
+from shared.notifications.service import ItemFields, ItemPatch, Notifications, Question, SurveyAnswer
+from shared.privacy.identity import Principal
+from shared.privacy.tenants import TenantName
 from shared.services import Services, services
 from shared.storage.events import StoredEvent
-from shared.tenants import TenantName
 
 LOG = logging.getLogger("cetegra.demo")
 DAYS = 120

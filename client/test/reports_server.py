@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import azure.functions as func
 
 from functions.reports_page import serve
-from tools.localhost.server import write_response
+from testing.server import write_response
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -24,7 +24,7 @@ param allowedTenantIds array
 param staffTenantIds array
 @description('Client ids of the apps allowed to call with a bearer token (azp/appid); empty = no app check.')
 param allowedClientApplications array = []
-@description('Values for the app settings the code reads (shared/settings.py).')
+@description('Values for the app settings the code reads (shared/kernel/settings.py).')
 param settings object
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -68,7 +68,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       http20Enabled: true
       // Platform CORS stays off: with origins it answers preflights itself, overrides the CORS headers of
       // the app and cannot expose a header, so Retry-After would be unreadable on another origin. The app
-      // answers CORS for CORS_ALLOWED_ORIGINS in functions/_http.py; App Service Authentication passes
+      // answers CORS for CORS_ALLOWED_ORIGINS in functions/edge.py; App Service Authentication passes
       // a preflight, OPTIONS with Origin and Access-Control-Request-Method, on without a sign-in.
       cors: {
         allowedOrigins: []
@@ -89,7 +89,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Every app setting the code reads (shared/settings.py), and the host's identity-based
+// Every app setting the code reads (shared/kernel/settings.py), and the host's identity-based
 // connections; set inline in siteConfig above. tests/test_infra.py fails if this list and the
 // settings model drift apart.
 var appSettings = {
@@ -97,7 +97,7 @@ var appSettings = {
   AzureWebJobsStorage__credential: 'managedidentity'
   APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
-  // The Python worker configures the Azure Monitor OpenTelemetry distro (shared/telemetry.py APP_SETTINGS)
+  // The Python worker configures the Azure Monitor OpenTelemetry distro (shared/kernel/telemetry.py APP_SETTINGS)
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME: 'cetegra'
   OTEL_PYTHON_DISABLED_INSTRUMENTATIONS: 'azure_sdk,django,fastapi,flask,httpx,httpx2,psycopg2,requests,urllib,urllib3'

@@ -6,7 +6,7 @@
   whether they were final then.
 
 A cell's dimensions are defined once, by `DailyKey` and `MonthlyKey`: the row key, the columns
-and the aggregation's folding order (shared/aggregates.py) are all derived from them.
+and the aggregation's folding order (shared/reporting/aggregates.py) are all derived from them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ AUDIT = "audit"
 
 
 class AuditRecord(NamedTuple):
-    """One audited call: who (keyed reference), when, which route, on what (shared/audit.py's
+    """One audited call: who (keyed reference), when, which route, on what (shared/privacy/audit.py's
     targets: never a raw id), the outcome and counts."""
 
     audit_id: str

@@ -7,7 +7,7 @@ layout, the reasoning and the numbers.
 
 Requests go through azure-core's pipeline (retry policy, credential, transport as the SDK would
 configure them); the request bodies and the parsing of responses are the project's own
-(`wire.py`, issue 11), because the SDK's multipart and entity code cost ~1 ms of CPU per entity.
+(`wire.py`), because the SDK's multipart and entity code cost ~1 ms of CPU per entity.
 The SDK client is still built, for the benchmarks' raw-SDK baseline (`service`).
 
 Failures of the service (unreachable, throttled, 5xx, auth) become StorageUnavailable → 503.
@@ -28,8 +28,8 @@ from azure.data.tables import EdmType, EntityProperty, TableServiceClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from shared.errors import StorageUnavailable
-from shared.logs import log
+from shared.kernel.errors import StorageUnavailable
+from shared.kernel.logs import log
 from shared.storage.wire import PAGE_SIZE, Operation, TableError, TableWire, entity_from_json, filter_with
 from shared.storage.wire import row_from_json as _row
 

@@ -8,7 +8,7 @@ is still one transaction and erasure still reads one exact partition per day. Th
 knows those keys, names and columns; callers see `StoredEvent` records and the `EventFacts`
 projection.
 
-Why a day is split (issue 11): the nightly aggregation reads a whole day. A table scan is a chain
+Why a day is split: the nightly aggregation reads a whole day. A table scan is a chain
 of 1,000-entity pages; the local emulator filters and sorts the whole table for every
 continuation page, so one 100,000-event table cost Azurite ~9 s of CPU to page through and eight
 12,500-event tables ~2 s (docs/benchmarks.md). The tables are read one after another (each with
@@ -18,7 +18,7 @@ nothing by itself and costs eight table deletes a day instead of one.
 Tables of the earlier layout (one `ev<YYYYMMDD>` per day) are still found, read, expired and
 erased: `days()` notes them, and scans, a data subject's reads and deletes include them.
 
-Consent markers (issue 11): a user's day partition also holds one row `~consent` (columns
+Consent markers: a user's day partition also holds one row `~consent` (columns
 `state` and `checked`), written in the same transaction as every batch of that user's events —
 inserted if absent, else replaced only if it still has the ETag last seen (`If-Match`). A worker
 that wrote the marker remembers its ETag, and its next request for that partition is that one
@@ -43,8 +43,8 @@ from typing import Any, NamedTuple
 
 from azure.data.tables import EntityProperty
 
-from shared.errors import StorageUnavailable
-from shared.periods import coarse_time
+from shared.kernel.errors import StorageUnavailable
+from shared.kernel.periods import coarse_time
 from shared.storage.core import (
     Entity,
     RowChanged,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from functions._http import BASE_HEADERS
+from functions.edge import BASE_HEADERS
 from testing.principal import STAFF_TENANT_ID, principal_header
 
 SESSION_COOKIE = "AppServiceAuthSession"

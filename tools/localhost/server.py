@@ -1,6 +1,5 @@
-"""The local host's HTTP server and launcher (`python -m tools.localhost`, `make run`).
-
-It never logs client addresses or request lines (BaseHTTPRequestHandler would).
+"""The local host's launcher (`python -m tools.localhost`, `make run`): the testing kit's server
+(`testing/server.py`) with the local host's static files and Easy Auth stand-in in front.
 """
 
 from __future__ import annotations
@@ -14,83 +13,33 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from shared.errors import PayloadTooLarge
+from testing import server
 from testing.azurite import Azurite, port_in_use
+from testing.host import Router
+from testing.server import Response
 from tools.localhost.easyauth import auth_endpoint, emulate_easy_auth
-from tools.localhost.routing import Router, encode_response, host_error
 from tools.localhost.schedule import run_timers
 from tools.localhost.static import static_file
 
 ROOT = Path(__file__).resolve().parents[2]
-MAX_BODY = 1024 * 1024
 
 
-def write_response(
-    handler: BaseHTTPRequestHandler, status: int, headers: Iterable[tuple[str, str]], body: bytes
-) -> None:
-    """Send one response as the Functions host does: the function's headers except its own
-    Content-Length, which is set from the body actually sent; a HEAD answer has headers only."""
-    handler.send_response(status)
-    for name, value in headers:
-        if name.lower() != "content-length":
-            handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(body)
+def front(path: str) -> Response | None:
+    """The sign-in pages of the Easy Auth stand-in, then the web client's files (local only)."""
+    return auth_endpoint(path) or static_file(urlsplit(path).path)
 
 
 def make_handler(router: Router, port: int) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "cetegra-localhost"
-        sys_version = ""
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silenced: the default access log writes client IPs and request lines."""
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                status, headers, body = encode_response(host_error(PayloadTooLarge("body too large")))
-                self.close_connection = True
-            else:
-                raw = self.rfile.read(length) if length else b""
-                static = None
-                if self.command in ("GET", "HEAD"):
-                    static = auth_endpoint(self.path) or static_file(urlsplit(self.path).path)
-                if static is not None:
-                    status, headers, body = static
-                else:
-                    url = f"http://localhost:{port}{self.path}"
-                    request_headers = emulate_easy_auth(dict(self.headers.items()))
-                    status, headers, body = encode_response(
-                        router.call(self.command, url, request_headers, raw)
-                    )
-            write_response(self, status, headers, body)
-
-        def __getattr__(self, name: str) -> Any:
-            """Every method reaches the functions (TRACE, PROPFIND, ...), as on the Functions host,
-            so the app answers with its JSON 405 instead of the stdlib's HTML 501."""
-            if name.startswith("do_"):
-                return self._handle
-            raise AttributeError(name)
-
-    return Handler
+    return server.make_handler(router, port, front, emulate_easy_auth)
 
 
 def serve(router: Router, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """The server over `router`, answering on a daemon thread (`shutdown()` stops it)."""
-    httpd = ThreadingHTTPServer((host, port), make_handler(router, port))
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True, name="localhost").start()
-    return httpd
+    """The local host over `router` on a daemon thread (`shutdown()` stops it)."""
+    return server.serve(router, port, host, front, emulate_easy_auth)
 
 
 def local_settings() -> dict[str, str]:
@@ -147,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         from tools.demo_data import seed_in_background  # synthetic reports data on an empty store
 
         seed_in_background()
-        server = ThreadingHTTPServer((args.host, args.port), make_handler(router, args.port))
-        server.daemon_threads = True
+        httpd = ThreadingHTTPServer((args.host, args.port), make_handler(router, args.port))
+        httpd.daemon_threads = True
         stop = threading.Event()
         threading.Thread(target=run_timers, args=(router.timers, stop), daemon=True, name="timers").start()
         timers = ", ".join(f"{t.get_function_name()} ({t.get_trigger().schedule})" for t in router.timers)
@@ -159,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         try:
-            server.serve_forever()
+            httpd.serve_forever()
         except KeyboardInterrupt:
             print("stopping", file=sys.stderr)
         finally:
             stop.set()
-            server.server_close()
+            httpd.server_close()
         return 0
     finally:
         azurite.stop()

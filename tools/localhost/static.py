@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from functions._http import BASE_HEADERS
+from functions.edge import BASE_HEADERS
 
 CLIENT = Path(__file__).resolve().parents[2] / "client"
 STATIC_TYPES = {

@@ -2,7 +2,7 @@
 // contract (../shared/api-contract.md, `/api/reports/*`) does not pin down. Everything else in the
 // page works on what these functions return.
 //
-// Aligned with the report routes of the `reports` branch (functions/reports.py, shared/reports.py
+// Aligned with the report routes of the `reports` branch (functions/reports.py, shared/reporting/reports.py
 // at 2a4dacb); where the page relies on more than the contract's table it says ASSUMPTION:
 //  1. `period` is `YYYY-MM-DD` (day), ISO week `YYYY-Www` (week), `YYYY-MM` (month).
 //  2. Without `tenant` the answer is the `(all)` partition; without `user_type` it holds every
@@ -165,7 +165,7 @@ export async function launch(filters, feature, app, date, weeks, signal) {
   return { ...body, url };
 }
 
-// ---- surveys (functions/surveys.py, shared/notifications.py: SurveyReport) --------------------
+// ---- surveys (functions/surveys.py, shared/notifications/service.py: SurveyReport) --------------------
 
 export const NPS_GROUPS = ["promoters", "passives", "detractors"];
 

@@ -18,11 +18,11 @@ One module per rule family, each with the reasons in its docstrings:
   (`fold_buckets`), NPS scores consistent with their groups (`refine`), when a survey, an NPS or
   mean, or comment labels may be shown, and when a results snapshot may be renewed.
 
-Callers (`shared.aggregates`, `shared.reports`, `shared.notifications`) never compare a count
-with k themselves; `tests/test_layout.py` fails on any such comparison outside this package. A
-new report calls these functions.
+Callers (`shared.reporting.aggregates`, `shared.reporting.reports`,
+`shared.notifications.service`) never compare a count with k themselves; `tests/test_layout.py`
+fails on any such comparison outside this package. A new report calls these functions.
 
-Next step (issue 23): these threshold rules are replaced by differentially private releases
+Next step: these threshold rules are replaced by differentially private releases
 behind the same functions, so that callers do not change; where a release must change the
 figures themselves (noise) rather than only choose which ones to show, its function returns the
 figures to publish.

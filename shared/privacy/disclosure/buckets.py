@@ -1,6 +1,6 @@
 """The surveys' k rule: buckets of disjoint answers (one per person), whose total is published.
 
-Used by `shared.notifications.tally` and `Notifications._publish` (docs/notifications.md, "Results
+Used by `shared.notifications.service.tally` and `Notifications._publish` (docs/notifications.md, "Results
 and the k rule" and "Snapshots"). Every count here is a number of people: one answer per person
 and survey, so a bucket's people are its answers and `(other)` is a plain sum.
 """
@@ -30,7 +30,7 @@ def fold_buckets(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
     """Cells of at least k kept; the rest summed as `(other)`. If that sum is 1..k-1, the smallest
     kept cell joins it until it reaches k, so no shown number (nor total - shown) is under k.
 
-    Why this is not `cells.fold_cells` (issue 13 review, point 5): the two cannot be one
+    Why this is not `cells.fold_cells`: the two cannot be one
     function without one of them lying about its numbers.
 
     * Here the buckets are **disjoint and additive**: one answer per person and survey, so a

@@ -1,6 +1,6 @@
 """The aggregates' k rule: cells of overlapping sets of people, folded into coarser cells.
 
-Used by `shared.aggregates` for the daily and monthly cells (docs/aggregates.md, "The k rule").
+Used by `shared.reporting.aggregates` for the daily and monthly cells (docs/aggregates.md, "The k rule").
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def fold_cells(
 ) -> tuple[dict[Key, Cell], int]:
     """Fold every cell under k people into coarser cells; returns (kept cells, suppressed events).
 
-    `folds` is the folding order, (key position, placeholder) pairs: `shared.aggregates`'
+    `folds` is the folding order, (key position, placeholder) pairs: `shared.reporting.aggregates`'
     `DAILY_FOLDS` (event name → `(other)`, user type → `(all)`, app → `(other)`, tenant →
     `(all)`) and `MONTHLY_FOLDS`. Promised: no kept cell shows 1..k-1 people; every event is in
     exactly one kept cell or counted as suppressed; a kept cell's counts are exact (the union of

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from shared import telemetry
-from shared.errors import VaultUnavailable
-from shared.logs import log
+from shared.kernel import telemetry
+from shared.kernel.errors import VaultUnavailable
+from shared.kernel.logs import log
 
 LOG = logging.getLogger("cetegra.pseudonyms")
 
@@ -87,7 +87,7 @@ def subject_of(tenant_id: str, user_id: str) -> str:
     """The one normal form of a (tenant, user) pair: whatever is kept or counted per person is
     keyed by it. Ids compare case-insensitively (Entra object and tenant ids are GUIDs, sent in
     either case), so `RL-x` and `rl-x` are one person: one pseudonym, one consent record, one
-    event allowance (shared/limits.py)."""
+    event allowance (shared/ingestion/limits.py)."""
     return f"{tenant_id.lower()}\n{user_id.lower()}"
 
 

@@ -8,7 +8,7 @@ dimensions are declared in METRICS, which tests/test_telemetry_queries.py holds 
 infra/queries to, so a rename cannot silently break a chart or an alert.
 
 Counts only, never people: no dimension may carry a user, tenant, page, session, IP or user agent
-(`shared.logs.refused` guards the names, DIMENSION_VALUE the free-text values).
+(`shared.kernel.logs.refused` guards the names, DIMENSION_VALUE the free-text values).
 
 Until `activate()` (tests) or `configure_for_azure()` (function_app.py, in Azure only) every call
 is a no-op, and OpenTelemetry is not even imported: tests, `make run` and the cold start stay
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from shared.errors import AnalyticsError, StorageUnavailable, VaultUnavailable
-from shared.logs import log, refused
+from shared.kernel.errors import AnalyticsError, StorageUnavailable, VaultUnavailable
+from shared.kernel.logs import log, refused
 
 LOG = logging.getLogger("cetegra.telemetry")
 
@@ -228,7 +228,7 @@ def _attributes(metric: Metric, dimensions: dict[str, str]) -> dict[str, str]:
 
 
 def error(exc: AnalyticsError) -> None:
-    """Every error response the API renders (functions/_http.py error_response)."""
+    """Every error response the API renders (functions/edge.py error_response)."""
     count(HTTP_ERRORS, code=exc.code, status=str(exc.status))
     if exc.status == 503:
         dependency = (

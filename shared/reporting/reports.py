@@ -7,7 +7,7 @@ no link to individual users)"): counts only, every count of people 0 or at least
 
 Build side (`ReportBuilder`, run by the aggregation timer, docs/reports.md):
 
-* a raw day is scanned **once** (by shared/aggregates.py); from that scan come the day's
+* a raw day is scanned **once** (by shared/reporting/aggregates.py); from that scan come the day's
   user-day rollup (raw class: one row per active user, expiring with the raw day) and the day's
   active-user cells;
 * an ISO week or a month is built once it closes, from its 7 or 28-31 days' rollups (one row
@@ -30,11 +30,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import BadRequest, NotFound
-from shared.logs import log
-from shared.periods import day_key, period_days, period_key, week_key, week_start
+from shared.kernel.errors import BadRequest, NotFound
+from shared.kernel.logs import log
+from shared.kernel.periods import day_key, period_days, period_key, week_key, week_start
+from shared.kernel.settings import USER_TYPES
 from shared.privacy.disclosure import MARGIN, protect
-from shared.settings import USER_TYPES
 from shared.storage.events import EventFacts
 from shared.storage.reports import (
     COHORT_WEEKS,
@@ -200,7 +200,7 @@ class DayRollup:
 
 
 class ReportBuilder:
-    """Writes the report cells; called by shared.aggregates.Aggregation."""
+    """Writes the report cells; called by shared.reporting.aggregates.Aggregation."""
 
     def __init__(self, store: ReportsStore, k: int) -> None:
         self._store = store

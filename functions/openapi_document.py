@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
-from functions._http import CSV, ENDPOINTS, STATE_CHANGING, Operation
+from functions.edge import CSV, ENDPOINTS, STATE_CHANGING, Operation
 
 STATUS_TEXT = {
     200: "OK",
@@ -58,7 +58,7 @@ def error_statuses(op: Operation) -> list[int]:
     if op.body is not None:
         statuses |= {400, 413, 415}
     if op.method in STATE_CHANGING:
-        statuses.add(415)  # a JSON content type even without a body (functions/_http.py)
+        statuses.add(415)  # a JSON content type even without a body (functions/edge.py)
     return sorted(statuses)
 
 

@@ -23,12 +23,13 @@ from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared import telemetry
-from shared.logs import log
-from shared.periods import oldest_kept_day
+from shared.kernel import telemetry
+from shared.kernel.logs import log
+from shared.kernel.periods import oldest_kept_day
+from shared.kernel.settings import Settings
 from shared.privacy.disclosure import Cell, fold_cells
-from shared.reports import BuildCounts, Closing, DayRollup, ReportBuilder
-from shared.settings import Settings
+from shared.privacy.tenants import Tenants
+from shared.reporting.reports import BuildCounts, Closing, DayRollup, ReportBuilder
 from shared.storage.aggregates import (
     AggregateStore,
     DailyCell,
@@ -38,7 +39,6 @@ from shared.storage.aggregates import (
 )
 from shared.storage.events import EventFacts, EventStore
 from shared.storage.reports import ReportsStore
-from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.aggregates")
 
@@ -139,7 +139,7 @@ class Aggregation:
         weeks, months and cohorts cover the whole retained window after an upgrade. Only days
         whose raw data still exists are ever rebuilt, and only periods whose every day is still
         retained: the aggregates of expired data are kept for good and must never be replaced by
-        empty ones. Closed ISO weeks and months then get their report cells (shared/reports.py).
+        empty ones. Closed ISO weeks and months then get their report cells (shared/reporting/reports.py).
         """
         now = self._clock()
         today = now.date()

@@ -23,9 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared.errors import TooManyRequests
-from shared.identity import Principal
-from shared.pseudonyms import subject_of
+from shared.kernel.errors import TooManyRequests
+from shared.privacy.identity import Principal
+from shared.privacy.pseudonyms import subject_of
 
 MAX_TRACKED = 50_000
 """Bound on buckets kept; idle (full) buckets are forgotten first."""

@@ -29,8 +29,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.logs import log
-from shared.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.kernel.logs import log
+from shared.privacy.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.storage.tenants import TenantEntry, TenantStore
 
 LOG = logging.getLogger("cetegra.tenants")

@@ -30,8 +30,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.errors import Forbidden, Unauthenticated
-from shared.settings import Settings
+from shared.kernel.errors import Forbidden, Unauthenticated
+from shared.kernel.settings import Settings
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
 MAX_PRINCIPAL_BYTES = 16 * 1024

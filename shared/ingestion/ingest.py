@@ -12,7 +12,7 @@ consented user's events are written only in a transaction that is conditional on
 marker being as this worker last saw it, and a withdrawal changes the marker before it returns
 (shared/storage/events.py: `write_consented`). The consent itself is read whenever the marker is
 not known or has changed, never remembered. Pages and apps are stored only as catalogue entries
-(shared/catalogues.py).
+(shared/ingestion/catalogues.py).
 """
 
 from __future__ import annotations
@@ -21,21 +21,21 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from shared import telemetry
-from shared.catalogues import UNLISTED, app_id, page_template
-from shared.consent import ConsentService, ConsentState
-from shared.errors import TooManyRequests
-from shared.events import EventBatch, IngestResult, check_batch
-from shared.identity import Principal
-from shared.limits import EventRateLimit
-from shared.logs import log
-from shared.periods import coarse_time
-from shared.pseudonyms import Pseudonyms
-from shared.settings import Settings
+from shared.ingestion.catalogues import UNLISTED, app_id, page_template
+from shared.ingestion.events import EventBatch, IngestResult, check_batch
+from shared.ingestion.limits import EventRateLimit
+from shared.kernel import telemetry
+from shared.kernel.errors import TooManyRequests
+from shared.kernel.logs import log
+from shared.kernel.periods import coarse_time
+from shared.kernel.settings import Settings
+from shared.privacy.consent import ConsentService, ConsentState
+from shared.privacy.identity import Principal
+from shared.privacy.pseudonyms import Pseudonyms
+from shared.privacy.tenants import Tenants
 from shared.storage import Tables
 from shared.storage.events import StoredEvent
 from shared.storage.salt_usage import SaltUse
-from shared.tenants import Tenants
 
 LOG = logging.getLogger("cetegra.ingest")
 GRANTED = ConsentState("granted", None, None)

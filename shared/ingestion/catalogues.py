@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.events import page_segments
+from shared.ingestion.events import page_segments
 from shared.storage.events import EventStore
 
 UNLISTED = "(unlisted)"

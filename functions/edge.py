@@ -3,7 +3,7 @@
 A route module declares an `Endpoint` (one Azure Function per route) and its operations; this
 module turns each request into: method check → principal → role → query → content type (every
 state-changing method, body or not) → size → schema → handler → JSON (or CSV for report tables
-asked for with `Accept: text/csv`). Domain errors carry their status (shared/errors.py) and are
+asked for with `Accept: text/csv`). Domain errors carry their status (shared/kernel/errors.py) and are
 rendered here in the contract's shape; anything unexpected is a 500 without a stack trace.
 Nothing here logs headers, bodies or identities. `ENDPOINTS` is documentation metadata for the
 OpenAPI document; routing itself is the FunctionApp's (the host and tools/localhost/ both read
@@ -27,9 +27,8 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core.core_schema import ErrorType
 
-from shared import telemetry
-from shared.audit import new_audit_id
-from shared.errors import (
+from shared.kernel import telemetry
+from shared.kernel.errors import (
     AnalyticsError,
     BadRequest,
     Forbidden,
@@ -38,10 +37,18 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from shared.identity import PRINCIPAL_HEADER, Principal, RoleKind, may, principal_from_header, role_names
-from shared.logs import log
+from shared.kernel.logs import log
+from shared.kernel.settings import Settings
+from shared.privacy.audit import new_audit_id
+from shared.privacy.identity import (
+    PRINCIPAL_HEADER,
+    Principal,
+    RoleKind,
+    may,
+    principal_from_header,
+    role_names,
+)
 from shared.services import Services, services
-from shared.settings import Settings
 
 LOG = logging.getLogger("cetegra.http")
 
@@ -100,7 +107,7 @@ class ApiRequest:
 
 Handler = Callable[[ApiRequest], BaseModel | Reply | dict[str, Any]]
 AuditTarget = Callable[[ApiRequest, Any], str]
-"""What an audited call acted on (shared/audit.py's `kind:value` targets), from its validated
+"""What an audited call acted on (shared/privacy/audit.py's `kind:value` targets), from its validated
 request and its result as JSON (None when the call failed); asked only once the request was
 read, so a call refused before that is recorded without one."""
 

@@ -5,8 +5,8 @@ expired day, whatever it holds. A run on day T removes every day ≤ T - RETENTI
 oldest kept day is T - RETENTION_MONTHS + 1 day. Run daily just after midnight UTC, no raw event
 outlives 24 months by more than the minutes until that run. Consent records, aggregates and audit
 data are other tables and are never touched here. The same run expires notification state and
-survey answers (shared/notifications.py: `Notifications.expire`), and the reports' raw-class data
-(the user-day rollup and the first-seen index, shared/reports.py), which is pseudonymous and
+survey answers (shared/notifications/service.py: `Notifications.expire`), and the reports' raw-class data
+(the user-day rollup and the first-seen index, shared/reporting/reports.py), which is pseudonymous and
 expires with the raw days. Re-running, or resuming after a crash, simply deletes what is still there.
 It also removes the consent markers of days that can take no more events (`_seal`).
 """
@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from shared import telemetry
-from shared.errors import VaultUnavailable
-from shared.logs import log
-from shared.periods import oldest_kept_day, writable_days
-from shared.pseudonyms import SaltCache
-from shared.reports import ReportBuilder
-from shared.settings import Settings
+from shared.kernel import telemetry
+from shared.kernel.errors import VaultUnavailable
+from shared.kernel.logs import log
+from shared.kernel.periods import oldest_kept_day, writable_days
+from shared.kernel.settings import Settings
+from shared.privacy.pseudonyms import SaltCache
+from shared.reporting.reports import ReportBuilder
 from shared.storage.events import EventStore
 from shared.storage.reports import ReportsStore
 from shared.storage.salt_usage import SaltUsageStore
 
 if TYPE_CHECKING:
-    from shared.notifications import Notifications
+    from shared.notifications.service import Notifications
 
 LOG = logging.getLogger("cetegra.retention")
 SEAL_DAYS = 3

@@ -49,10 +49,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
-from shared.identity import Principal
-from shared.logs import log
-from shared.periods import months_before
+from shared.kernel.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
+from shared.kernel.logs import log
+from shared.kernel.periods import months_before
+from shared.kernel.settings import UserType
 from shared.privacy.disclosure import (
     breakdown_figures_publishable,
     comment_labels,
@@ -62,8 +62,9 @@ from shared.privacy.disclosure import (
     snapshot_renewable,
     survey_publishable,
 )
-from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.settings import UserType
+from shared.privacy.identity import Principal
+from shared.privacy.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.privacy.tenants import KEY_PATTERN
 from shared.storage.notifications import (
     AnswerRecord,
     ItemRecord,
@@ -71,7 +72,6 @@ from shared.storage.notifications import (
     SnapshotRecord,
     StateRecord,
 )
-from shared.tenants import KEY_PATTERN
 
 LOG = logging.getLogger("cetegra.notifications")
 
@@ -413,7 +413,7 @@ def new_item_id() -> str:
 
 
 class TenantKeys(Protocol):
-    """The stable tenant keys of `shared.tenants.Tenants` (the one place that knows them)."""
+    """The stable tenant keys of `shared.privacy.tenants.Tenants` (the one place that knows them)."""
 
     def note(self, tenant_id: str, current: Pseudonyms) -> str: ...
 

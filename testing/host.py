@@ -18,10 +18,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
-from functions._http import error_response, with_base_headers
-from shared.errors import AnalyticsError, NotFound
+from functions.edge import error_response, with_base_headers
+from shared.kernel.errors import AnalyticsError, NotFound
 
-HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
+HOST_JSON = Path(__file__).resolve().parents[1] / "host.json"
 DEFAULT_ROUTE_PREFIX = "api"
 
 

@@ -1,6 +1,6 @@
 """Typed errors that carry their HTTP status and machine-readable code.
 
-Domain code raises; one place (functions/_http.py) renders them as the contract's error body
+Domain code raises; one place (functions/edge.py) renders them as the contract's error body
 `{"error": {"code", "message", "field"}}`. Messages never echo request content back.
 """
 

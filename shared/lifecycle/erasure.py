@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.consent import ConsentService
-from shared.logs import log
-from shared.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.kernel.logs import log
+from shared.privacy.consent import ConsentService
+from shared.privacy.pseudonyms import Pseudonymizer, Pseudonyms
+from shared.privacy.tenants import Tenants
 from shared.storage.events import EventStore, StoredEvent, as_stored
 from shared.storage.reports import FirstSeen, ReportsStore, UserDay
-from shared.tenants import Tenants
 
 if TYPE_CHECKING:
-    from shared.notifications import NotificationExport, Notifications
+    from shared.notifications.service import NotificationExport, Notifications
 
 LOG = logging.getLogger("cetegra.erasure")
 

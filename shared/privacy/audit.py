@@ -25,10 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import ServiceUnavailable
-from shared.identity import Principal
-from shared.logs import log
-from shared.pseudonyms import Pseudonymizer
+from shared.kernel.errors import ServiceUnavailable
+from shared.kernel.logs import log
+from shared.privacy.identity import Principal
+from shared.privacy.pseudonyms import Pseudonymizer
 from shared.storage.audit import AuditRecord, AuditStore
 
 LOG = logging.getLogger("cetegra.audit")

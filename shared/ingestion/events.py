@@ -3,7 +3,7 @@
 Policy: "Information submitted through forms ... is not captured by analytics. Only the fact that
 an action occurred is recorded, not its content", and "We do not collect order IDs, case
 descriptions, free-text input, or similar content". So an event is a registered name plus where
-it happened (a catalogued app id and page route template, shared/catalogues.py) and when; there is
+it happened (a catalogued app id and page route template, shared/ingestion/catalogues.py) and when; there is
 no free-text field, unknown fields are rejected, and the page keeps the path only.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
-from shared.errors import BadRequest
+from shared.kernel.errors import BadRequest
 
 MAX_EVENTS = 100
 MAX_BATCH_BYTES = 64 * 1024

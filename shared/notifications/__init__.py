@@ -1,0 +1,1 @@
+"""Notifications and surveys: product communication inside Cetegra, the in-house Beamer."""

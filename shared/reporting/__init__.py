@@ -1,0 +1,1 @@
+"""Reporting: the nightly aggregation and the report cells, and the queries that read them."""
