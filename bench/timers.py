@@ -74,6 +74,7 @@ def settings(conn: str, prefix: str) -> Any:
 
 
 def bench_retention(conn: str, rng: random.Random) -> list[dict[str, Any]]:
+    from shared.ingestion.holder import RawEvents
     from shared.ingestion.ingest import keep
     from shared.lifecycle.retention import Retention
     from shared.storage import Tables
@@ -86,9 +87,8 @@ def bench_retention(conn: str, rng: random.Random) -> list[dict[str, Any]]:
         for period in range(PERIODS):
             keep(tables, events_for(date(2020, 1, 1) + timedelta(days=period), size // PERIODS, rng))
         before = transport.sent
-        retention = Retention(
-            tables.events, tables.salt_usage, settings(conn, prefix), lambda: datetime.now(UTC)
-        )
+        config, clock = settings(conn, prefix), lambda: datetime.now(UTC)
+        retention = Retention([RawEvents(tables.events, tables.salt_usage, config, clock)], config, clock)
         outcome: dict[str, Any] = {}
         wall, _ = timed(lambda r=retention, o=outcome: o.update(result=r.run()))
         results.append(

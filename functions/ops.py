@@ -82,15 +82,9 @@ erasure = Endpoint(bp, "api/ops/erasure", "ops_erasure", audited=True)
 )
 def erase(request: ApiRequest) -> ErasureResult:
     body: ErasureRequest = request.body
-    affected, consent_deleted = request.services.erasure.erase(body.user_id, body.tenant_id, body.mode)
-    notification_rows = request.services.erasure.erase_notifications(body.user_id, body.tenant_id)
+    done = request.services.erasure.erase(body.user_id, body.tenant_id, body.mode)
     assert request.audit_id is not None
-    return ErasureResult(
-        events_affected=affected,
-        consent_deleted=consent_deleted,
-        notification_rows_deleted=notification_rows,
-        audit_id=request.audit_id,
-    )
+    return ErasureResult(**done, audit_id=request.audit_id)
 
 
 export = Endpoint(bp, "api/ops/export", "ops_export", audited=True)

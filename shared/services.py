@@ -13,14 +13,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.ingestion.catalogues import UnlistedCounts
+from shared.ingestion.holder import RawEvents
 from shared.ingestion.ingest import Ingest
 from shared.kernel.logs import quiet_azure_sdk
 from shared.kernel.settings import Settings, load
 from shared.lifecycle.erasure import Erasure
 from shared.lifecycle.retention import Retention
+from shared.notifications.holder import NotificationState
 from shared.notifications.service import Notifications
 from shared.privacy.audit import Audit
-from shared.privacy.consent import ConsentService
+from shared.privacy.consent import ConsentRecords, ConsentService
+from shared.privacy.holders import Holder
 from shared.privacy.pseudonyms import (
     DevSaltSource,
     KeyVaultSaltSource,
@@ -30,6 +33,7 @@ from shared.privacy.pseudonyms import (
 )
 from shared.privacy.tenants import Tenants
 from shared.reporting.aggregates import Aggregation
+from shared.reporting.holder import ReportInputs
 from shared.reporting.reports import ReportReader
 from shared.storage import Storage, Tables
 
@@ -58,6 +62,9 @@ class Services:
     clock: Clock
     tenants: Tenants
     reports: ReportReader
+    holders: tuple[Holder, ...]
+    """Every family that keeps pseudonymous data, in the order retention, erasure and export
+    visit them (shared/privacy/holders.py)."""
 
 
 def build(
@@ -96,6 +103,12 @@ def build(
         retention_months=settings.retention_months,
         tenants=tenants,
     )
+    holders: tuple[Holder, ...] = (  # consent first: an erasure withdraws before it deletes
+        ConsentRecords(consent),
+        RawEvents(tables.events, tables.salt_usage, settings, clock),
+        ReportInputs(store, tenants, settings.aggregate_min_users),
+        NotificationState(notifications),
+    )
     return Services(
         settings=settings,
         storage=storage,
@@ -104,15 +117,16 @@ def build(
         pseudonymizer=pseudonymizer,
         consent=consent,
         ingest=Ingest(tables, consent, settings, tenants=tenants),
-        retention=Retention(tables.events, tables.salt_usage, settings, clock, salts, notifications, store),
+        retention=Retention(holders, settings, clock, salts),
         aggregation=Aggregation(tables.events, tables.aggregates, settings, clock, tenants, store),
         audit=Audit(tables.audit, pseudonymizer, clock),
-        erasure=Erasure(tables.events, pseudonymizer, consent, notifications, tenants, store),
+        erasure=Erasure(pseudonymizer, holders),
         unlisted=UnlistedCounts(tables.events),
         notifications=notifications,
         clock=clock,
         tenants=tenants,
         reports=ReportReader(store, tables.tenants, settings.aggregate_min_users, clock),
+        holders=holders,
     )
 
 

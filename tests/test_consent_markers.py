@@ -167,7 +167,8 @@ def test_an_erasure_on_another_worker_stops_the_next_request_and_its_markers_are
     a, b = Worker(client), Worker(client)
     a.decide("granted")
     assert a.send(2)["accepted"] == 2
-    affected, consent_deleted = b.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")
+    done = b.services.erasure.erase(a.principal.user_id, a.principal.tenant_id, "delete")
+    affected, consent_deleted = done["events_affected"], done["consent_deleted"]
     assert (affected, consent_deleted) == (2, True)
     assert a.send(2) == {"accepted": 0, "dropped": 2}  # consent unset: off
     assert events_stored(client) == 0

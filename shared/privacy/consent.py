@@ -17,12 +17,13 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import telemetry
-from shared.identity import Principal
-from shared.logs import log
-from shared.periods import writable_days
-from shared.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.settings import POLICY_VERSION_PATTERN, Settings
+from shared.kernel import telemetry
+from shared.kernel.logs import log
+from shared.kernel.periods import writable_days
+from shared.kernel.settings import POLICY_VERSION_PATTERN, Settings
+from shared.privacy.holders import Mode, Outcome, Subject
+from shared.privacy.identity import Principal
+from shared.privacy.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.storage.consent import ConsentChange, ConsentRecord, ConsentStore
 from shared.storage.events import EventStore
 
@@ -237,13 +238,7 @@ class ConsentService:
         )
 
     def revoke_days(self) -> list[date]:
-        """The days a withdrawal now revokes the markers of: those an event may still be written
-        to, with an hour's slack each side (requests in flight, clock skew between instances)."""
-        return writable_days(
-            self._clock(),
-            timedelta(hours=self._settings.event_max_age_hours) + REVOKE_SLACK,
-            timedelta(seconds=self._settings.event_max_future_seconds) + REVOKE_SLACK,
-        )
+        return revoke_days(self._clock(), self._settings)
 
     def _revoke(self, identities: list[Pseudonyms]) -> None:
         """Invalidate the user's consent markers on every day an event may still be written to:
@@ -262,3 +257,38 @@ class ConsentService:
             decided_at=state.decided_at,
             reprompt=state.status == "unset" or state.policy_version != self._settings.policy_version,
         )
+
+
+def revoke_days(now: datetime, settings: Settings) -> list[date]:
+    """The days a withdrawal revokes the markers of: those an event may still be written to, with
+    an hour's slack each side (requests in flight, clock skew between instances); an erasure
+    keeps the markers of these days (they guard against late writes)."""
+    return writable_days(
+        now,
+        timedelta(hours=settings.event_max_age_hours) + REVOKE_SLACK,
+        timedelta(seconds=settings.event_max_future_seconds) + REVOKE_SLACK,
+    )
+
+
+class ConsentRecords:
+    """Consent records as a holder of pseudonymous data (shared/privacy/holders.py). Registered
+    first: erasing a granted consent withdraws it (markers revoked) before any other family is
+    erased, so no event can be stored behind the erasure. Records are the proof of consent and
+    do not expire with the raw data; they are kept under the consent key of the salt version
+    current when decided, and a rotation moves them on the next read."""
+
+    def __init__(self, consent: ConsentService) -> None:
+        self._consent = consent
+
+    def expire(self, keep_from: date) -> Outcome:
+        return {}
+
+    def salt_versions_in_use(self, keep_from: date) -> set[str]:
+        return set()
+
+    def erase(self, subject: Subject, mode: Mode) -> Outcome:
+        return {"consent_deleted": self._consent.erase(list(subject.identities))}
+
+    def export(self, subject: Subject) -> Outcome:
+        found = (self._consent.record(identity) for identity in subject.identities)
+        return {"consent": next((record for record in found if record is not None), None)}
