@@ -39,7 +39,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> int:
     import function_app
-    from shared.notifications.service import Audience, ItemFields, ItemPatch, Question
+    from shared.notifications.models import Audience, ItemFields, ItemPatch, Question
     from shared.privacy.identity import principal_from_header
     from shared.services import install
     from shared.storage.notifications import NotificationStore, StateRecord
@@ -107,7 +107,7 @@ def main() -> int:
         print(f"seeded {ITEMS} live items and {USERS} users' state", file=sys.stderr)
 
         router = Router.from_app(function_app.app)
-        notifications._invalidate()  # start cold: the first request reads the live items
+        notifications.invalidate()  # start cold: the first request reads the live items
         latencies: list[float] = []
         reads: list[int] = []
         pending_counts: list[int] = []

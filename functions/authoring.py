@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.edge import ApiRequest, Endpoint, blueprint
-from shared.notifications.service import (
+from shared.notifications.models import (
     MAX_AUTHOR_BYTES,
     ItemFields,
     ItemList,

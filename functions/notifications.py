@@ -1,13 +1,13 @@
 """User routes of notifications and surveys: the caller's pending items, seen, dismiss, answer.
 
-Product communication, not analytics (shared/notifications/service.py): consent is not consulted and no
-usage event is written.
+Product communication, not analytics (shared/notifications/delivery.py): consent is not consulted and
+no usage event is written.
 """
 
 from __future__ import annotations
 
 from functions.edge import ApiRequest, Endpoint, Reply, blueprint
-from shared.notifications.service import (
+from shared.notifications.models import (
     MAX_ANSWER_BYTES,
     MarkRequest,
     PendingList,

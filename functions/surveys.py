@@ -9,7 +9,7 @@ the domain applies the one k rule of `results` and leaves comments out: they are
 from __future__ import annotations
 
 from functions.edge import ApiRequest, Endpoint, blueprint
-from shared.notifications.service import SurveyReport
+from shared.notifications.models import SurveyReport
 
 bp = blueprint()
 

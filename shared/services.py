@@ -100,14 +100,18 @@ def build(
         pseudonymizer,
         clock,
         k=settings.aggregate_min_users,
-        retention_months=settings.retention_months,
         tenants=tenants,
     )
     holders: tuple[Holder, ...] = (  # consent first: an erasure withdraws before it deletes
         ConsentRecords(consent),
         RawEvents(tables.events, tables.salt_usage, settings, clock),
         ReportInputs(store, tenants, settings.aggregate_min_users),
-        NotificationState(notifications),
+        NotificationState(
+            tables.notifications,
+            clock,
+            retention_months=settings.retention_months,
+            invalidate=notifications.invalidate,
+        ),
     )
     return Services(
         settings=settings,

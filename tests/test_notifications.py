@@ -9,7 +9,8 @@ import pytest
 
 from functions.openapi_document import PRINTABLE
 from shared.kernel.errors import StorageUnavailable
-from shared.notifications.service import Notifications, nps
+from shared.notifications.results import nps
+from shared.notifications.service import Notifications
 from shared.privacy.disclosure import fold_buckets
 from shared.services import build, install
 from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore
@@ -617,7 +618,7 @@ def test_pending_costs_at_most_two_storage_reads(client, reads):
     for i in range(5):
         item = create(client, title=f"item {i}")
         act(client, item["id"], "dismiss") if i == 0 else None
-    client.services.notifications._invalidate()
+    client.services.notifications.invalidate()
     reads["n"] = 0
     assert len(pending(client)) == 4
     assert reads["n"] == 2  # live items (cache miss) + my state partition
@@ -633,7 +634,6 @@ def test_a_publish_reaches_other_instances_within_the_cache_time(client):
         client.services.pseudonymizer,
         client.clock,
         k=5,
-        retention_months=24,
         monotonic=lambda: ticks["now"],
     )
     from shared.privacy.identity import principal_from_header
@@ -675,7 +675,7 @@ def test_vault_down_cold_gives_503_and_stores_nothing(client, vault):
 def test_storage_failing_mid_answer_leaves_the_earlier_answer(client, monkeypatch):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     assert act(client, survey["id"], "answer", body={"value": 4, "comment": "before"}).status == 204
-    store = client.services.notifications._store
+    store = client.services.tables.notifications
 
     def down(*args, **kwargs):
         raise StorageUnavailable("table storage is unavailable")
@@ -802,7 +802,7 @@ def test_after_a_rotation_the_move_happens_once(client, reads, vault):
     act(client, item["id"], "dismiss")
     rotate(client)
     assert pending(client) == []  # this request moves the state (and writes the marker)
-    client.services.notifications._invalidate()
+    client.services.notifications.invalidate()
     reads["n"] = 0
     assert pending(client) == []
     assert reads["n"] == 2
@@ -1066,9 +1066,7 @@ def test_a_snapshot_taken_by_reference_is_shown_by_stable_key(client):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     answer_as(client, survey, [(10, TENANT_A, (), None)] * 5 + [(3, TENANT_B, (), None)] * 5)
     services = client.services
-    old = Notifications(
-        NotificationStore(services.storage), services.pseudonymizer, client.clock, k=5, retention_months=24
-    )
+    old = Notifications(NotificationStore(services.storage), services.pseudonymizer, client.clock, k=5)
     taken = old.results(survey["id"], with_comments=False)  # the release before: cells by reference
     ref_a = services.pseudonymizer.current(TENANT_A, "x").tenant_ref
     assert {c.key for c in taken.by_tenant} == {

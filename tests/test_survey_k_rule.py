@@ -1,6 +1,6 @@
 """Property tests (hypothesis) of the survey k rule (issue 13 review, point 4).
 
-`shared.notifications.service.tally` (and the bucket rules of `shared.privacy.disclosure` it calls) is
+`shared.notifications.results.tally` (and the bucket rules of `shared.privacy.disclosure` it calls) is
 compared with an independent brute-force count of random answers (random tenants, user types,
 values and k): every published count of people is 0 or >= k, what is
 kept plus what is folded is the total, and nothing published lets a count of 1..k-1 people be
@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.notifications.service import OTHER, Notifications, Published, Question, tally
+from shared.notifications.models import Question
+from shared.notifications.results import OTHER, Published, Results, tally
 from shared.privacy.disclosure import SNAPSHOT_HOURS, fold_buckets, refine
 from shared.storage.notifications import AnswerRecord, SnapshotRecord
 
@@ -188,7 +189,7 @@ def test_refine_leaves_no_small_remainder_in_any_block(scores: list[int], k: int
 
 
 class SnapshotOnly:
-    """The one store method `Notifications._publish` uses: keep the survey's snapshot."""
+    """The one store method `Results._publish` uses: keep the survey's snapshot."""
 
     def __init__(self) -> None:
         self.snapshot: SnapshotRecord | None = None
@@ -214,7 +215,7 @@ def test_two_published_snapshots_differ_by_at_least_k_peoples_answers(
     answered or changed their answer, so no difference is one person's answer."""
     clock = {"now": AT}
     store = SnapshotOnly()
-    survey = Notifications(store, None, lambda: clock["now"], k=k, retention_months=24)  # type: ignore[arg-type]
+    survey = Results(store, lambda: clock["now"], k=k, tenants=None)  # type: ignore[arg-type]
     question = QUESTIONS["nps"]
     current: dict[int, AnswerRecord] = {}
     history: list[tuple[datetime, int]] = []  # (when, who) of every answer given

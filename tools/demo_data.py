@@ -29,7 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from shared.ingestion.ingest import keep
 from shared.kernel.logs import log
-from shared.notifications.service import ItemFields, ItemPatch, Notifications, Question, SurveyAnswer
+from shared.notifications.models import ItemFields, ItemPatch, Question, SurveyAnswer
+from shared.notifications.service import Notifications
 from shared.privacy.identity import Principal
 from shared.privacy.tenants import TenantName
 from shared.services import Services, services
@@ -213,7 +214,6 @@ def seed_communication(svc: Services, users: list[_User], rng: random.Random, *,
         svc.pseudonymizer,
         lambda: moment["now"],
         k=svc.settings.aggregate_min_users,
-        retention_months=svc.settings.retention_months,
         tenants=svc.tenants,
         cache_seconds=0.0,
     )

@@ -19,7 +19,7 @@ One module per rule family, each with the reasons in its docstrings:
   mean, or comment labels may be shown, and when a results snapshot may be renewed.
 
 Callers (`shared.reporting.aggregates`, `shared.reporting.reports`,
-`shared.notifications.service`) never compare a count with k themselves; `tests/test_layout.py`
+`shared.notifications.results`) never compare a count with k themselves; `tests/test_layout.py`
 fails on any such comparison outside this package. A new report calls these functions.
 
 Next step: these threshold rules are replaced by differentially private releases

@@ -1,6 +1,6 @@
 """The surveys' k rule: buckets of disjoint answers (one per person), whose total is published.
 
-Used by `shared.notifications.service.tally` and `Notifications._publish` (docs/notifications.md, "Results
+Used by `shared.notifications.results.tally` and `Results._publish` (docs/notifications.md, "Results
 and the k rule" and "Snapshots"). Every count here is a number of people: one answer per person
 and survey, so a bucket's people are its answers and `(other)` is a plain sum.
 """

@@ -1,0 +1,348 @@
+"""The vocabulary of notifications and surveys: the request and response models of the routes, the
+limits on what authors and users send, item ids, and the tenant-key port that delivery and results
+share.
+
+The models hold only the rules a body can be checked by on its own (lengths, patterns, a survey's
+question, a window of at most 366 days); rules that need stored items or answers are the other
+modules': `authoring` (items), `delivery` (what a user sees and answers) and `results` (the k
+rule). Text is stored and returned as text: clients never render it as HTML.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.kernel.settings import UserType
+from shared.privacy.pseudonyms import Pseudonyms
+
+TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+"""Any text but control characters (newline and tab allowed)."""
+LINE = r"^[^\x00-\x1f\x7f]*$"
+
+Kind = Literal["notification", "survey"]
+Priority = Literal["low", "normal", "high"]
+Status = Literal["draft", "published", "archived"]
+QuestionType = Literal["nps", "rating", "choice"]
+Action = Literal["seen", "dismiss"]
+
+MAX_TITLE, MAX_BODY, MAX_COMMENT, MAX_OPTIONS = 120, 2000, 500, 6
+MAX_AUTHOR_BYTES = 32 * 1024
+MAX_ANSWER_BYTES = 4 * 1024
+
+TenantKey = str
+AppId = str
+
+
+class Question(BaseModel):
+    """NPS (0-10), a 1-5 rating, or a single choice of 2 to 6 options."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Question")
+
+    type: QuestionType
+    text: str = Field(min_length=1, max_length=300, pattern=LINE)
+    options: list[str] | None = Field(None, min_length=2, max_length=MAX_OPTIONS)
+
+    @model_validator(mode="after")
+    def _options(self) -> Question:
+        if self.type == "choice":
+            if not self.options:
+                raise ValueError("a choice question needs 2 to 6 options")
+            if any(not (1 <= len(o) <= 80) or not o.strip() for o in self.options):
+                raise ValueError("each option is 1 to 80 characters")
+            if len(set(self.options)) != len(self.options):
+                raise ValueError("options must differ")
+        elif self.options is not None:
+            raise ValueError("only a choice question has options")
+        return self
+
+
+class Audience(BaseModel):
+    """Who sees an item. An empty list means everyone: all tenants, user types, apps."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Audience")
+
+    tenants: list[TenantKey] = Field(default_factory=list, max_length=500)
+    """Stable tenant keys as `GET /api/reports/tenants` lists them (`k` + 16 hex), never raw tenant
+    ids: an author targets the companies the reports and the tenant directory name."""
+    user_types: list[UserType] = Field(default_factory=list, max_length=3)
+    apps: list[AppId] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _keys(self) -> Audience:
+        for tenant in self.tenants:
+            if not re.fullmatch(r"k[0-9a-f]{16}", tenant):
+                raise ValueError("tenants are tenant keys like k0123456789abcdef (GET /api/reports/tenants)")
+        for app in self.apps:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", app):
+                raise ValueError("apps are module ids like 'workspace'")
+        return self
+
+
+Link = Field(None, max_length=2048, pattern=r"^(https://[^\s<>\"'`]+|/[^\s<>\"'`]*)$")
+
+
+class ItemFields(BaseModel):
+    """What an author writes. Text is stored and returned as text: clients never render it as HTML."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="ItemFields")
+
+    kind: Kind
+    title: str = Field(min_length=1, max_length=MAX_TITLE, pattern=LINE)
+    body: str = Field("", max_length=MAX_BODY, pattern=TEXT)
+    link: str | None = Link
+    """An https URL or a path of the Workspace; never javascript:, data: or the like."""
+    priority: Priority = "normal"
+    question: Question | None = None
+    audience: Audience = Field(default_factory=Audience)
+    series: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    """Repeated surveys of one series (e.g. `quarterly-nps`) form the NPS trend."""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ItemFields:
+        check_item(self.kind, self.question, self.starts_at, self.ends_at)
+        return self
+
+
+class ItemPatch(BaseModel):
+    """`PATCH`: any item field, and/or the status (draft → published → archived)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="ItemPatch")
+
+    kind: Kind | None = None
+    title: str | None = Field(None, min_length=1, max_length=MAX_TITLE, pattern=LINE)
+    body: str | None = Field(None, max_length=MAX_BODY, pattern=TEXT)
+    link: str | None = Link
+    priority: Priority | None = None
+    question: Question | None = None
+    audience: Audience | None = None
+    series: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    status: Status | None = None
+
+
+class ItemView(BaseModel):
+    model_config = ConfigDict(title="ItemView")
+
+    id: str
+    status: Status
+    kind: Kind
+    title: str
+    body: str
+    link: str | None
+    priority: Priority
+    question: Question | None
+    audience: Audience
+    series: str | None
+    starts_at: datetime
+    ends_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    archived_at: datetime | None
+
+
+class ItemList(BaseModel):
+    model_config = ConfigDict(title="ItemList")
+
+    items: list[ItemView]
+
+
+class PendingItem(BaseModel):
+    model_config = ConfigDict(title="PendingItem")
+
+    id: str
+    kind: Kind
+    title: str
+    body: str
+    link: str | None
+    priority: Priority
+    question: Question | None
+    seen: bool
+    """A survey already shown (and neither answered nor dismissed)."""
+    starts_at: datetime
+    ends_at: datetime
+
+
+class PendingList(BaseModel):
+    model_config = ConfigDict(title="PendingList")
+
+    items: list[PendingItem]
+
+
+class PendingQuery(BaseModel):
+    """Query of `GET /api/notifications`: the app the user is in, for app-targeted items."""
+
+    model_config = ConfigDict(extra="forbid", title="PendingQuery")
+
+    app: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")
+    """Empty means none (hosts differ in whether they pass `?app=` on at all)."""
+
+
+class SurveyAnswer(BaseModel):
+    """Body of `POST /api/notifications/{id}/answer`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="SurveyAnswer")
+
+    value: int | str
+    """0-10 (NPS), 1-5 (rating), or one of the options (choice)."""
+    comment: str | None = Field(None, max_length=MAX_COMMENT, pattern=TEXT)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number_or_text(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise PydanticCustomError("invalid_answer", "an integer or one of the options")
+        return value
+
+
+class MarkRequest(BaseModel):
+    """Body of seen/dismiss: `{}` or nothing."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="MarkRequest")
+
+
+class ResultCell(BaseModel):
+    model_config = ConfigDict(title="ResultCell")
+
+    key: str
+    """A user type or tenant key, or `(other)` for the folded small cells."""
+    answers: int
+    nps: float | None
+    """Null unless every cell of this breakdown has each NPS group at 0 or >= k people."""
+    mean: float | None
+    """Null unless every cell of this breakdown has each rating at 0 or >= k people."""
+
+
+class ResultComment(BaseModel):
+    model_config = ConfigDict(title="ResultComment")
+
+    text: str
+    user_type: str | None
+    """The commenter's user type (`(other)` where that cell is folded); null when the survey's
+    comments are labelled by tenant only (see `shared.privacy.disclosure.comment_labels`)."""
+    tenant: str | None
+    """The commenter's tenant key (`(other)` where folded); null when labelled by user type only."""
+
+
+class NpsTrendPoint(BaseModel):
+    model_config = ConfigDict(title="NpsTrendPoint")
+
+    id: str
+    title: str
+    starts_at: datetime
+    answers: int
+    nps: float | None
+
+
+class SurveyResults(BaseModel):
+    model_config = ConfigDict(title="SurveyResults")
+
+    id: str
+    question: Question
+    k: int
+    as_of: datetime | None
+    """When the snapshot these results come from was taken (null under k): results are renewed at
+    most every SNAPSHOT_HOURS and only after k more answers, never live."""
+    answers: int
+    """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
+    suppressed: bool
+    distribution: dict[str, int]
+    """Answer → people, each >= k; smaller buckets are summed under `(other)`."""
+    nps: float | None
+    """% promoters (9-10) - % detractors (0-6), NPS surveys only; null when an NPS group had to
+    be folded (it would give the folded counts away)."""
+    nps_groups: dict[str, int]
+    """NPS surveys: people per group (`promoters`, `passives`, `detractors`), folded like the
+    distribution (a group under k is summed with others under `(other)`); `{}` otherwise."""
+    mean: float | None
+    """Ratings only; null when a rating had to be folded into `(other)` (as for `nps`)."""
+    by_user_type: list[ResultCell]
+    by_tenant: list[ResultCell]
+    comments: list[ResultComment] | None
+    """Authors only (null for readers)."""
+    trend: list[NpsTrendPoint]
+    """The NPS of every survey of this item's series, oldest first."""
+
+
+class SurveySummary(BaseModel):
+    """One survey in the readers' list: its question, window and results under the k rule."""
+
+    model_config = ConfigDict(title="SurveySummary")
+
+    id: str
+    title: str
+    status: Status
+    series: str | None
+    question: Question
+    starts_at: datetime
+    ends_at: datetime
+    as_of: datetime | None
+    """When the snapshot was taken (see SurveyResults.as_of)."""
+    answers: int
+    """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
+    suppressed: bool
+    distribution: dict[str, int]
+    nps: float | None
+    nps_groups: dict[str, int]
+    mean: float | None
+    by_user_type: list[ResultCell]
+    by_tenant: list[ResultCell]
+    """Cells keyed by the tenant key of the answers (`t` + 16 hex, as audiences name tenants) or
+    `(other)`; never a tenant id."""
+
+
+class NpsSeries(BaseModel):
+    model_config = ConfigDict(title="NpsSeries")
+
+    series: str
+    points: list[NpsTrendPoint]
+    """Oldest first; a point under k has 0 answers and no NPS."""
+
+
+class SurveyReport(BaseModel):
+    """`GET /api/reports/surveys`: every survey that was published, newest first, and the NPS
+    trend of every series. Never comments (authors only), pseudonyms or tenant ids."""
+
+    model_config = ConfigDict(title="SurveyReport")
+
+    k: int
+    surveys: list[SurveySummary]
+    trends: list[NpsSeries]
+
+
+def check_item(kind: str, question: Question | None, starts_at: datetime, ends_at: datetime) -> None:
+    """Rules across fields (pydantic turns ValueError into a 400 naming the body)."""
+    if kind == "survey" and question is None:
+        raise ValueError("a survey needs a question")
+    if kind == "notification" and question is not None:
+        raise ValueError("a notification has no question")
+    if ends_at <= starts_at:
+        raise ValueError("ends_at must be after starts_at")
+    if ends_at - starts_at > timedelta(days=366):
+        raise ValueError("a window is at most 366 days")
+
+
+def new_item_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_item_id(value: str) -> bool:
+    """What `new_item_id` makes (32 lower-case hex digits): anything else is not looked up."""
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+class TenantKeys(Protocol):
+    """The stable tenant keys of `shared.privacy.tenants.Tenants` (the one place that knows them)."""
+
+    def note(self, tenant_id: str, current: Pseudonyms) -> str: ...
+
+    def resolve_refs(self, refs: set[str]) -> dict[str, str]: ...
