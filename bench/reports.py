@@ -53,7 +53,7 @@ def write_aggregates(
     """24 months of day/week/month active cells, weekly/monthly features and cohorts, as the
     build would leave them: per tenant its (all) row (and per user type when `full_types`), plus
     the overall rows. Returns the number of cells written."""
-    from shared.reporting.reports import ALL
+    from shared.reporting.cells import ALL
     from shared.storage.reports import ActiveCell, CohortCell, FeatureCell
 
     scopes = [(ALL, ALL), *((ALL, u) for u in USER_TYPES)]
@@ -185,7 +185,7 @@ def bench_build(conn: str, tenants: int, users: int, rng: random.Random) -> dict
 
     from bench.timers import settings
     from shared.ingestion.ingest import keep
-    from shared.reporting.reports import ReportBuilder
+    from shared.reporting.build import ReportBuilder
     from shared.services import build
     from shared.storage import Storage, Tables
     from shared.storage.events import FACT_COLUMNS

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions.edge import ApiRequest, Endpoint, blueprint
-from shared.reporting.reports import (
+from shared.reporting.queries import (
     ActiveUsersQuery,
     ActiveUsersReport,
     FeaturesQuery,
@@ -20,11 +20,11 @@ from shared.reporting.reports import (
     LaunchReport,
     OnboardingQuery,
     OnboardingReport,
-    ReportReader,
     RetentionQuery,
     RetentionReport,
     TenantsReport,
 )
+from shared.reporting.reader import ReportReader
 
 bp = blueprint()
 

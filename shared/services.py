@@ -34,7 +34,7 @@ from shared.privacy.pseudonyms import (
 from shared.privacy.tenants import Tenants
 from shared.reporting.aggregates import Aggregation
 from shared.reporting.holder import ReportInputs
-from shared.reporting.reports import ReportReader
+from shared.reporting.reader import ReportReader
 from shared.storage import Storage, Tables
 
 Clock = Callable[[], datetime]

@@ -14,7 +14,7 @@ import pytest
 from shared.ingestion.ingest import keep
 from shared.kernel.errors import StorageUnavailable
 from shared.privacy.identity import Principal
-from shared.reporting.reports import ALL
+from shared.reporting.cells import ALL
 from testing.factories import stored_event
 from testing.principal import STAFF_TENANT_ID, principal_header
 

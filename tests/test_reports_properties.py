@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from shared.ingestion.ingest import keep
 from shared.kernel.periods import period_days, week_key
 from shared.privacy.disclosure import protect
-from shared.reporting.reports import ALL, OTHER, DayRollup, active_cells, feature_cells, feature_of
+from shared.reporting.build import DayRollup, active_cells, feature_cells
+from shared.reporting.cells import ALL, OTHER, feature_of
 from shared.storage.events import EventFacts
 from shared.storage.reports import UserDay
 from testing.factories import stored_event

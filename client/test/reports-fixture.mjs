@@ -1,5 +1,5 @@
 // Answers of `/api/reports/*` in the shapes of the contract (../shared/api-contract.md) and of the
-// report routes (shared/reporting/reports.py on the `reports` branch: `other` beside feature rows, month
+// report routes (shared/reporting/reader.py and queries.py: `other` beside feature rows, month
 // `stickiness`, retention `weeks_elapsed`, `/onboarding`, `/launch`) for the page's browser tests: four tenants (one named with markup, one without a directory name), three user types,
 // 16 weeks (2026-07-06 → 2026-10-25), six features and a launch of `feature.used` in the
 // `insights` app on Monday 2026-08-31. Deterministic: the same query gives the same numbers, so
@@ -171,7 +171,7 @@ function weekMonday(label) {
   return addDays(mondayOf(`${year}-01-04`), (week - 1) * 7);
 }
 
-/** `/onboarding?tenant=&weeks=` as shared/reporting/reports.py answers it. */
+/** `/onboarding?tenant=&weeks=` as shared/reporting/reader.py answers it. */
 export function onboarding({ tenant, weeks = "12" }) {
   const entry = TENANTS.find((t) => t.tenant === tenant);
   if (!entry) return null;
@@ -201,7 +201,7 @@ export function onboarding({ tenant, weeks = "12" }) {
   return { tenant, name: entry.name, first_seen: first, k: K, rows };
 }
 
-/** `/launch?feature=&app=&date=&weeks=&tenant=&user_type=` as shared/reporting/reports.py answers it. */
+/** `/launch?feature=&app=&date=&weeks=&tenant=&user_type=` as shared/reporting/reader.py answers it. */
 export function launch({ feature, app = "", date, weeks = "4", tenant = "", user_type = "(all)" }) {
   const n = Number(weeks);
   const start = mondayOf(date);

@@ -29,7 +29,7 @@ from shared.kernel.periods import oldest_kept_day
 from shared.kernel.settings import Settings
 from shared.privacy.disclosure import Cell, fold_cells
 from shared.privacy.tenants import Tenants
-from shared.reporting.reports import BuildCounts, Closing, DayRollup, ReportBuilder
+from shared.reporting.build import BuildCounts, Closing, DayRollup, ReportBuilder
 from shared.storage.aggregates import (
     AggregateStore,
     DailyCell,
@@ -139,7 +139,7 @@ class Aggregation:
         weeks, months and cohorts cover the whole retained window after an upgrade. Only days
         whose raw data still exists are ever rebuilt, and only periods whose every day is still
         retained: the aggregates of expired data are kept for good and must never be replaced by
-        empty ones. Closed ISO weeks and months then get their report cells (shared/reporting/reports.py).
+        empty ones. Closed ISO weeks and months then get their report cells (shared/reporting/build.py).
         """
         now = self._clock()
         today = now.date()

@@ -17,7 +17,7 @@ from datetime import date
 from shared.kernel.logs import log
 from shared.privacy.holders import Mode, Outcome, Subject
 from shared.privacy.tenants import Tenants
-from shared.reporting.reports import ReportBuilder
+from shared.reporting.build import ReportBuilder
 from shared.storage.reports import FirstSeen, ReportsStore, UserDay
 
 LOG = logging.getLogger("cetegra.retention")

@@ -165,7 +165,7 @@ export async function launch(filters, feature, app, date, weeks, signal) {
   return { ...body, url };
 }
 
-// ---- surveys (functions/surveys.py, shared/notifications/service.py: SurveyReport) --------------------
+// ---- surveys (functions/surveys.py, shared/notifications/models.py: SurveyReport) ---------------------
 
 export const NPS_GROUPS = ["promoters", "passives", "detractors"];
 

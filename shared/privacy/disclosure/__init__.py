@@ -18,7 +18,7 @@ One module per rule family, each with the reasons in its docstrings:
   (`fold_buckets`), NPS scores consistent with their groups (`refine`), when a survey, an NPS or
   mean, or comment labels may be shown, and when a results snapshot may be renewed.
 
-Callers (`shared.reporting.aggregates`, `shared.reporting.reports`,
+Callers (`shared.reporting.aggregates`, `shared.reporting.build`,
 `shared.notifications.results`) never compare a count with k themselves; `tests/test_layout.py`
 fails on any such comparison outside this package. A new report calls these functions.
 

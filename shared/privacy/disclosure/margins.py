@@ -1,7 +1,7 @@
 """The reports' k rule: cells with exact `(all)` margins, suppressed so no subtraction gives a
 count of 1..k-1 people away.
 
-Used by `shared.reporting.reports` for the active-user, feature and cohort cells (docs/reports.md, "The k
+Used by `shared.reporting.build` for the active-user, feature and cohort cells (docs/reports.md, "The k
 rule, per report"). A cell's key starts with (tenant, user type); either may be the margin `(all)`.
 """
 
