@@ -83,7 +83,7 @@ def main() -> int:
         outcome: dict[str, Any] = {}
         erase_seconds, _ = timed(lambda: outcome.update(r=services.erasure.erase(USER, TENANT, "delete")))
         operations = transport.sent - before
-        affected, _ = outcome["r"]
+        affected = outcome["r"]["events_affected"]
         left = sum(
             1 for day in days for _ in services.tables.events.user_events(day, subject.event_pseudonym)
         )
