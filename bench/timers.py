@@ -62,6 +62,7 @@ def storage(conn: str, prefix: str) -> tuple[Any, CountingTransport]:
 
 def settings(conn: str, prefix: str) -> Any:
     from shared.kernel.settings import Settings
+    from testing.principal import STAFF_TENANT_ID
 
     return Settings.from_env(
         {
@@ -69,6 +70,7 @@ def settings(conn: str, prefix: str) -> Any:
             "TABLE_PREFIX": prefix,
             "POLICY_VERSION": "2026-04",
             "DEV_SALT_FILE": os.environ["DEV_SALT_FILE"],
+            "STAFF_TENANT_IDS": STAFF_TENANT_ID,  # the reports benchmark's reader signs in from it
         }
     )
 
