@@ -541,6 +541,9 @@ test("cross-site: a page loaded during an outage keeps a granted tab's events an
   const { page } = await open(context, user, crossSite("&batch=100&interval=300"), site);
   await accept(page);
   await waitFor(async () => (await stored(user)).length === 1); // the page view
+  // stored is not yet acknowledged: wait for the 2xx to reach the tab, or the reload keeps the page
+  // view queued (sent again later and deduplicated by its id, but counted in the queue below)
+  await waitFor(async () => (await queued(page)) === 0);
   const outage = { match: (r) => r.path.startsWith("/api/"), status: 503 };
   proxy.rules.push(outage);
   let never;
@@ -575,6 +578,7 @@ test("cross-site: a tab held through an outage sends nothing once the API says c
   const { page } = await open(context, user, crossSite("&batch=100&interval=300"), site);
   await accept(page);
   await waitFor(async () => (await stored(user)).length === 1);
+  await waitFor(async () => (await queued(page)) === 0); // acknowledged, not only stored
   const outage = { match: (r) => r.path.startsWith("/api/"), status: 503 };
   proxy.rules.push(outage);
   try {
