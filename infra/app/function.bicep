@@ -117,6 +117,10 @@ var appSettings = {
   AUTHOR_ROLE: 'Cetegra.Analytics.Author'
   RETENTION_MONTHS: '24'
   AGGREGATE_MIN_USERS: '5'
+  SURVEY_FIRST_DAY: '3'
+  SURVEY_INTERVAL_DAYS: '14'
+  SURVEY_PAUSE_AFTER_ANSWER_DAYS: '30'
+  SURVEY_PAUSE_AFTER_DISMISS_DAYS: '14'
 }
 
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
