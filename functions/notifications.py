@@ -7,6 +7,7 @@ no usage event is written.
 from __future__ import annotations
 
 from functions.edge import ApiRequest, Endpoint, Reply, blueprint
+from shared.notifications.cadence import Cadence
 from shared.notifications.models import (
     MAX_ANSWER_BYTES,
     MarkRequest,
@@ -28,7 +29,9 @@ pending = Endpoint(bp, "api/notifications", "notifications")
 )
 def list_pending(request: ApiRequest) -> PendingList:
     query: PendingQuery = request.query
-    return request.services.notifications.pending(request.user, query.app or None)
+    return request.services.notifications.pending(
+        request.user, query.app or None, query.lang, cadence=Cadence.of(request.services.settings)
+    )
 
 
 seen = Endpoint(bp, "api/notifications/{id}/seen", "notifications_seen")
@@ -50,6 +53,21 @@ dismiss = Endpoint(bp, "api/notifications/{id}/dismiss", "notifications_dismiss"
 )
 def mark_dismissed(request: ApiRequest) -> Reply:
     request.services.notifications.mark(request.user, request.route["id"], "dismiss")
+    return Reply(204, None)
+
+
+opened = Endpoint(bp, "api/notifications/{id}/opened", "notifications_opened")
+
+
+@opened.operation(
+    "POST",
+    summary="Report that the caller opened the item's link (reach: link opened)",
+    body=MarkRequest,
+    status=204,
+    errors=(404,),
+)
+def mark_opened(request: ApiRequest) -> Reply:
+    request.services.notifications.mark(request.user, request.route["id"], "opened")
     return Reply(204, None)
 
 

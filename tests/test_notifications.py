@@ -38,6 +38,25 @@ def user(i: int | str, tenant: str = TENANT_A, roles: tuple[str, ...] = ()) -> s
 
 ME = user("me")
 
+NO_CADENCE = {
+    "SURVEY_FIRST_DAY": "1",
+    "SURVEY_INTERVAL_DAYS": "0",
+    "SURVEY_PAUSE_AFTER_ANSWER_DAYS": "0",
+    "SURVEY_PAUSE_AFTER_DISMISS_DAYS": "0",
+}
+"""The issue-13 behaviour these tests were written for: every survey offered at once (the cadence
+has its own tests in tests/test_notification_feed.py)."""
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client(**NO_CADENCE)
+
+
+def item_rows(client):
+    """State rows of items: without the rotation marker (`m`) and the cadence row (`c`)."""
+    return [r for r in rows(client, STATE) if r["RowKey"] not in ("m", "c")]
+
 
 def iso(moment) -> str:
     return moment.isoformat().replace("+00:00", "Z")
@@ -118,6 +137,9 @@ def test_published_item_is_pending_until_seen(client):
     assert shown["title"] == "New: saved searches" and shown["link"].startswith("https://")
     seen = act(client, item["id"], "seen")
     assert seen.status == 204 and seen.body == b""
+    [kept] = pending(client)  # the feed keeps it, read (issue 25.4)
+    assert kept["id"] == item["id"] and kept["seen"] is True
+    assert act(client, item["id"], "dismiss").status == 204
     assert pending(client) == []
     before = rows(client, STATE)
     client.clock.advance(minutes=5)
@@ -143,7 +165,7 @@ def test_answering_again_replaces_the_answer(client):
     assert act(client, survey["id"], "answer", body={"value": 10}).status == 204
     [answer] = rows(client, ANSWERS)
     assert json.loads(answer["value"]) == 10 and "comment" not in answer
-    [state] = rows(client, STATE)
+    [state] = item_rows(client)
     assert state["answered_at"] and state["RowKey"] == survey["id"]
 
 
@@ -236,7 +258,7 @@ def test_state_and_answers_are_keyed_by_the_notification_pseudonym(client):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     act(client, survey["id"], "answer", body={"value": 7})
     ours = client.services.pseudonymizer.current(TENANT_A, "user-me")
-    [state], [answer] = rows(client, STATE), rows(client, ANSWERS)
+    [state], [answer] = item_rows(client), rows(client, ANSWERS)
     assert state["PartitionKey"] == answer["RowKey"] == ours.notification_key
     assert state["tenant"] == answer["tenant"] == ours.tenant_ref
     assert ours.notification_key not in (ours.consent_key, ours.audit_ref, str(ours.event_pseudonym))
@@ -680,7 +702,7 @@ def test_storage_failing_mid_answer_leaves_the_earlier_answer(client, monkeypatc
     def down(*args, **kwargs):
         raise StorageUnavailable("table storage is unavailable")
 
-    monkeypatch.setattr(store, "save_state", down)
+    monkeypatch.setattr(store, "save_user_state", down)
     failed = act(client, survey["id"], "answer", body={"value": 10, "comment": "after"})
     assert failed.status == 503 and failed.header("Retry-After") == "5"
     [answer] = rows(client, ANSWERS)
@@ -724,9 +746,9 @@ def test_rotation_keeps_state_and_one_answer(client):
     act(client, survey["id"], "answer", body={"value": 2})
     old_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
     rotate(client)
-    act(client, later["id"], "seen")  # a state row under the new key before any GET
+    act(client, later["id"], "dismiss")  # a state row under the new key before any GET
     assert pending(client) == []  # state moved to the new key, nothing shown again
-    assert len([r for r in rows(client, STATE) if r["RowKey"] != "m"]) == 3
+    assert len(item_rows(client)) == 3
     assert pending(client) == []  # and once moved, the marker keeps it to one partition read
     new_key = client.services.pseudonymizer.current(TENANT_A, "user-me").notification_key
     assert new_key != old_key
@@ -760,11 +782,11 @@ def test_export_and_erasure_cover_every_salt_version(client):
     assert {s["item"] for s in exported["state"]} == {survey["id"], note["id"]}
     assert len({s["salt_version"] for s in exported["state"]}) == 2
     erased = client.post("/api/ops/erasure", {**subject, "mode": "unlink"}, principal=OPS).json()
-    assert erased["notification_rows_deleted"] == 3
+    assert erased["notification_rows_deleted"] == 4  # two state rows, the cadence row, one answer
     assert rows(client, ANSWERS) == []
     assert len(rows(client, STATE)) == 1  # the bystander's
     again = client.post("/api/ops/export", subject, principal=OPS).json()["notifications"]
-    assert again == {"state": [], "answers": []}
+    assert again == {"state": [], "answers": [], "cadence": []}
 
 
 def test_retention_deletes_old_state_and_answers(client):
@@ -778,11 +800,12 @@ def test_retention_deletes_old_state_and_answers(client):
     client.clock.advance(days=2)
     result = client.services.retention.run()
     assert result.notification_rows_removed == 1  # the archived notification's state
-    assert [r["RowKey"] for r in rows(client, STATE)] == [survey["id"]]
+    assert [r["RowKey"] for r in item_rows(client)] == [survey["id"]]
     marked = {r["RowKey"]: r.get("state_removed_at") for r in rows(client, ITEMS)}
     assert marked[note["id"]] is not None and marked[survey["id"]] is None  # looked at once only
     client.clock.advance(days=24 * 31)
-    assert client.services.retention.run().notification_rows_removed == 2  # survey state and answer
+    # survey state, the cadence row and the answer
+    assert client.services.retention.run().notification_rows_removed == 3
     assert notification_rows(client) == {STATE: [], ANSWERS: []}
     assert len(rows(client, ITEMS)) == 2  # items are the authors' record, kept
 
@@ -824,7 +847,7 @@ def test_openapi_documents_the_routes_from_the_models(client):
     ]
     assert "content" not in answer["responses"]["204"] and "404" in answer["responses"]
     listing = document["paths"]["/api/notifications"]["get"]
-    assert [p["name"] for p in listing["parameters"]] == ["app"]
+    assert [p["name"] for p in listing["parameters"]] == ["app", "lang"]
     create = document["paths"]["/api/authoring/items"]["post"]
     assert set(create["responses"]) >= {"201", "400", "401", "403", "413", "415", "503"}
     schemas = document["components"]["schemas"]

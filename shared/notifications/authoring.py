@@ -26,6 +26,7 @@ from shared.notifications.models import (
     ItemPatch,
     ItemView,
     Question,
+    Translation,
     is_item_id,
     new_item_id,
 )
@@ -58,6 +59,27 @@ class Authoring:
         )
         self._store.save_item(item)
         log(LOG, logging.INFO, "notifications.item_created", kind=item.kind)
+        return _view(item)
+
+    def duplicate(self, item_id: str) -> ItemView:
+        """A new draft with the item's fields (any status may be copied, archived ones too): the
+        way to run an announcement or a survey again, since a published survey's question is
+        fixed and archived is final."""
+        source = self.existing(item_id)
+        now = self._clock()
+        item = replace(
+            source,
+            item_id=new_item_id(),
+            status="draft",
+            created_at=now,
+            updated_at=now,
+            published_at=None,
+            archived_at=None,
+            state_removed_at=None,
+            reach=None,
+        )
+        self._store.save_item(item)
+        log(LOG, logging.INFO, "notifications.item_duplicated", kind=item.kind)
         return _view(item)
 
     def items(self) -> ItemList:
@@ -128,6 +150,8 @@ def _view(item: ItemRecord) -> ItemView:
         series=item.series,
         starts_at=item.starts_at,
         ends_at=item.ends_at,
+        language=item.language,
+        translations={code: Translation.model_validate(t) for code, t in item.translations.items()},
         created_at=item.created_at,
         updated_at=item.updated_at,
         published_at=item.published_at,
@@ -146,11 +170,18 @@ FIELD_NAMES = (
     "series",
     "starts_at",
     "ends_at",
+    "language",
+    "translations",
 )
 
 
 def _field_values(dumped: dict[str, Any]) -> dict[str, Any]:
-    return {name: dumped[name] for name in FIELD_NAMES}
+    values = {name: dumped[name] for name in FIELD_NAMES}
+    values["translations"] = {
+        code: {key: value for key, value in text.items() if value is not None}
+        for code, text in values["translations"].items()
+    }
+    return values
 
 
 def _record_fields(item: ItemRecord) -> dict[str, Any]:

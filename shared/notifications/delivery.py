@@ -8,11 +8,17 @@ company association may be used ... only for product communication and feedback"
   with its own HMAC purpose, plus the tenant reference: never the user id, and no value shared
   with events or consent. This is not analytics: consent is never read and no usage event is
   written; a user who declined analytics still gets notifications and may answer.
-* Pending = published, inside the window, in the audience, not dismissed, not answered, and for
-  a notification not yet seen (a survey stays pending after it was shown until it is answered or
-  dismissed: the prompt may be postponed, never repeated once closed).
+* The feed = published, inside the window, in the audience, not dismissed, not answered. A
+  notification stays in it after it was seen (marked read, so the centre can show what is unread
+  and the user can find an announcement again) until its window ends or it is dismissed. A
+  survey is offered only when the cadence allows it (`cadence.py`: first day, one prompt per
+  interval, a pause after an answer or a dismissal), checked here on the server.
+* Texts are served in the caller's preferred language where the item has it, else in the
+  item's default language.
 * Live items are cached per instance for `CACHE_SECONDS`: `GET /api/notifications` then costs
-  at most two storage reads (the live items on a cache miss, the caller's state partition).
+  at most two storage reads (the live items on a cache miss, the caller's state partition), and
+  a write only when something is new for the caller: the first request (the cadence row's first
+  day) and the first delivery of an item (reach: delivered), together in one transaction.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from shared.kernel.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
 from shared.kernel.logs import log
+from shared.notifications.cadence import UNLIMITED, Cadence
 from shared.notifications.models import (
     Action,
     PendingItem,
@@ -37,7 +45,13 @@ from shared.notifications.models import (
 )
 from shared.privacy.identity import Principal
 from shared.privacy.pseudonyms import Pseudonymizer, Pseudonyms
-from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationStore, StateRecord
+from shared.storage.notifications import (
+    AnswerRecord,
+    CadenceRecord,
+    ItemRecord,
+    NotificationStore,
+    StateRecord,
+)
 
 LOG = logging.getLogger("cetegra.notifications")
 
@@ -74,8 +88,15 @@ class Delivery:
         self._cache: _Cache | None = None
         self._lock = threading.Lock()
 
-    def pending(self, principal: Principal, app: str | None) -> PendingList:
-        """The caller's pending items: ≤ 2 storage reads (live items if not cached, own state)."""
+    def pending(
+        self,
+        principal: Principal,
+        app: str | None,
+        languages: tuple[str, ...] = (),
+        cadence: Cadence = UNLIMITED,
+    ) -> PendingList:
+        """The caller's feed: ≤ 2 storage reads (live items if not cached, own state partition),
+        and one write when something is new for the caller (first request, first delivery)."""
         identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
         now = self._clock()
         live = [
@@ -83,37 +104,93 @@ class Delivery:
             for item in self._live()
             if item.starts_at <= now < item.ends_at and self._in_audience(item, principal, identity, app)
         ]
-        if not live:
-            return PendingList(items=[])
-        state = {row.item_id: row for row in self._state(principal, identity)}
+        rows, profile = self._state(principal, identity)
+        state = {row.item_id: row for row in rows}
+        surveys = cadence.allows_survey(profile, now)
         out = []
+        new_rows: list[StateRecord] = []
         for item in sorted(live, key=_display_order):
             row = state.get(item.item_id)
             if row is not None and (row.dismissed_at or row.answered_at):
                 continue
-            if row is not None and row.seen_at and item.kind == "notification":
-                continue
-            out.append(_pending(item, seen=row is not None and row.seen_at is not None))
-        return PendingList(items=out)
+            if item.kind == "survey":
+                if not surveys:
+                    continue
+                surveys = not cadence.one_at_a_time
+            if row is None:
+                new_rows.append(
+                    replace(self._blank(identity, principal, item.item_id, now), delivered_at=now)
+                )
+            seen = row is not None and row.seen_at is not None
+            opened = row is not None and row.opened_at is not None
+            out.append(_pending(item, languages, seen=seen, opened=opened))
+        if profile is None:
+            profile = CadenceRecord(
+                key=identity.notification_key,
+                salt_version=identity.salt_version,
+                updated_at=now,
+                first_seen_at=now,
+            )
+        else:
+            profile = None  # unchanged: not written
+        if new_rows or profile is not None:
+            try:
+                self._store.save_user_state(new_rows, profile)
+            except StorageUnavailable:
+                # Reach and the first day are bookkeeping: the feed is still answered; the next
+                # request writes them.
+                log(LOG, logging.WARNING, "notifications.delivery_not_recorded")
+        return PendingList(items=out, unread=sum(1 for i in out if not i.seen))
 
     def mark(self, principal: Principal, item_id: str, action: Action) -> None:
-        """Seen or dismissed; the first time counts, repeating it writes nothing."""
+        """Seen, dismissed or opened; the first time counts, repeating it writes nothing. A
+        survey's first `seen` is a prompt and its dismissal a pause for the cadence: the user's
+        cadence row changes in the same transaction."""
         identity = self._pseudonymizer.current(principal.tenant_id, principal.user_id)
         item = self._visible(item_id, principal, identity)
         now = self._clock()
         row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
             identity, principal, item.item_id, now
         )
-        if (row.seen_at if action == "seen" else row.dismissed_at) is not None:
+        field = {"seen": "seen_at", "dismiss": "dismissed_at", "opened": "opened_at"}[action]
+        if getattr(row, field) is not None:
             return
-        if action == "seen":
-            row = replace(row, seen_at=row.seen_at or now, updated_at=now)
-        else:
-            row = replace(
-                row, dismissed_at=row.dismissed_at or now, seen_at=row.seen_at or now, updated_at=now
-            )
-        self._store.save_state([row])
+        prompted = row.seen_at is None
+        row = replace(row, seen_at=row.seen_at or now, updated_at=now)
+        if action == "dismiss":
+            row = replace(row, dismissed_at=now)
+        elif action == "opened":
+            row = replace(row, opened_at=now)
+        cadence = None
+        if item.kind == "survey":
+            cadence = self._cadence(identity, now, prompt=prompted, dismissed=action == "dismiss")
+        self._store.save_user_state([row], cadence)
         log(LOG, logging.INFO, "notifications.marked", action=action, kind=item.kind)
+
+    def _cadence(
+        self,
+        identity: Pseudonyms,
+        now: datetime,
+        *,
+        prompt: bool = False,
+        dismissed: bool = False,
+        answered: bool = False,
+    ) -> CadenceRecord:
+        """The caller's cadence row with this survey event recorded (one point read)."""
+        current = self._store.cadence(identity.notification_key) or CadenceRecord(
+            key=identity.notification_key,
+            salt_version=identity.salt_version,
+            updated_at=now,
+            first_seen_at=now,
+        )
+        return replace(
+            current,
+            salt_version=identity.salt_version,
+            updated_at=now,
+            last_prompt_at=now if prompt else current.last_prompt_at,
+            last_dismiss_at=now if dismissed else current.last_dismiss_at,
+            last_answer_at=now if answered else current.last_answer_at,
+        )
 
     def answer(self, principal: Principal, item_id: str, answer: SurveyAnswer) -> None:
         """Store the caller's answer, replacing an earlier one (also one made before a rotation)."""
@@ -121,7 +198,7 @@ class Delivery:
         item = self._visible(item_id, principal, identity)
         if item.kind != "survey" or item.question is None:
             raise BadRequest("this item is not a survey", code="not_a_survey")
-        value = _checked_value(Question.model_validate(item.question), answer.value)
+        value = _checked_value(Question.model_validate(item.question), answer.value, item.translations)
         comment = answer.comment.strip() if answer.comment and answer.comment.strip() else None
         older = self._older(principal, identity)
         if self._tenants is not None:
@@ -146,8 +223,9 @@ class Delivery:
             )
         )
         try:
-            self._store.save_state(
-                [replace(row, answered_at=now, seen_at=row.seen_at or now, updated_at=now)]
+            self._store.save_user_state(
+                [replace(row, answered_at=now, seen_at=row.seen_at or now, updated_at=now)],
+                self._cadence(identity, now, prompt=row.seen_at is None, answered=True),
             )
         except StorageUnavailable:
             self._undo_answer(item.item_id, identity.notification_key, previous)
@@ -233,16 +311,18 @@ class Delivery:
             log(LOG, logging.WARNING, "notifications.older_versions_unavailable")
             return []
 
-    def _state(self, principal: Principal, identity: Pseudonyms) -> list[StateRecord]:
+    def _state(
+        self, principal: Principal, identity: Pseudonyms
+    ) -> tuple[list[StateRecord], CadenceRecord | None]:
         """The caller's state: one partition read. Only after a salt rotation, and once per user
         (a marker row records it), are the older keys' partitions read and moved to the current
         key; rows already under the current key win."""
-        rows, checked = self._store.state_and_marker(identity.notification_key)
+        rows, checked, profile = self._store.user_state(identity.notification_key)
         if checked:
-            return rows
+            return rows, profile
         older = self._older(principal, identity)
         if not older:
-            return rows
+            return rows, profile
         current = {row.item_id for row in rows}
         moved: list[StateRecord] = []
         for previous in older:
@@ -252,8 +332,17 @@ class Delivery:
                     moved.append(
                         replace(row, key=identity.notification_key, salt_version=identity.salt_version)
                     )
-        if moved:
-            self._store.save_state(moved)
+        if profile is None:  # the cadence follows too: a rotation is not a new user
+            profile = next(
+                (
+                    replace(c, key=identity.notification_key, salt_version=identity.salt_version)
+                    for previous in older
+                    if (c := self._store.cadence(previous.notification_key)) is not None
+                ),
+                None,
+            )
+        if moved or profile is not None:
+            self._store.save_user_state(moved, profile)
         for previous in older:
             # Answers follow, so one answer per survey holds and erasure finds them under the
             # current key; the old version can then be disabled once raw data allows it.
@@ -266,7 +355,7 @@ class Delivery:
         self._store.mark_checked(identity.notification_key, identity.salt_version, self._clock())
         for previous in older:
             self._store.delete_partition_state(previous.notification_key)
-        return rows + moved
+        return rows + moved, profile
 
     def _visible(self, item_id: str, principal: Principal, identity: Pseudonyms) -> ItemRecord:
         """The item, if the caller may see it now; otherwise 404 (never saying why)."""
@@ -300,24 +389,65 @@ def _display_order(item: ItemRecord) -> tuple[int, float, str]:
     return rank, -item.starts_at.timestamp(), item.item_id
 
 
-def _pending(item: ItemRecord, *, seen: bool) -> PendingItem:
+def preferred_languages(header: str | None) -> tuple[str, ...]:
+    """`nb-NO,en` → ("nb", "en"): primary subtags, lower case, Norwegian (`no`, `nn`) read as
+    Bokmål, the written Norwegian the items carry."""
+    out: list[str] = []
+    for part in (header or "").split(","):
+        code = part.strip().split("-")[0].lower()
+        code = "nb" if code in ("no", "nn") else code
+        if code and code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+def serving_language(item: ItemRecord, languages: tuple[str, ...]) -> str:
+    """The first preferred language the item has, else its default."""
+    for code in languages:
+        if code == item.language or code in item.translations:
+            return code
+    return item.language
+
+
+def _pending(item: ItemRecord, languages: tuple[str, ...], *, seen: bool, opened: bool) -> PendingItem:
+    language = serving_language(item, languages)
+    text: dict[str, Any] = {} if language == item.language else item.translations.get(language, {})
+    question = None
+    if item.question is not None:
+        question = Question.model_validate(
+            {
+                **item.question,
+                "text": text.get("question") or item.question["text"],
+                **({"options": text["options"]} if text.get("options") else {}),
+            }
+        )
     return PendingItem(
         id=item.item_id,
         kind=item.kind,  # type: ignore[arg-type]
-        title=item.title,
-        body=item.body,
+        title=text.get("title") or item.title,
+        body=str(text["body"]) if text.get("body") is not None else item.body,
         link=item.link,
         priority=item.priority,  # type: ignore[arg-type]
-        question=None if item.question is None else Question.model_validate(item.question),
+        question=question,
         seen=seen,
+        opened=opened,
+        language=language,
         starts_at=item.starts_at,
         ends_at=item.ends_at,
     )
 
 
-def _checked_value(question: Question, value: int | str) -> int | str:
+def _checked_value(
+    question: Question, value: int | str, translations: dict[str, dict[str, Any]] | None = None
+) -> int | str:
     if question.type == "choice":
-        if not isinstance(value, str) or value not in (question.options or []):
+        options = question.options or []
+        if isinstance(value, str) and value not in options:
+            # an option as the caller's language showed it: stored as the default's option
+            for text in (translations or {}).values():
+                if value in (text.get("options") or []):
+                    return str(options[text["options"].index(value)])
+        if not isinstance(value, str) or value not in options:
             raise BadRequest("value: one of the question's options", code="invalid_answer", field="value")
         return value
     low, high = (0, 10) if question.type == "nps" else (1, 5)

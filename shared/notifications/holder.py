@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.kernel.logs import log
 from shared.kernel.periods import months_before
+from shared.notifications.reach import item_reach
 from shared.privacy.holders import Mode, Outcome, Subject
 from shared.storage.notifications import NotificationStore
 
@@ -36,6 +37,7 @@ class NotificationState:
         *,
         retention_months: int,
         invalidate: Callable[[], None],
+        k: int = 5,
     ) -> None:
         """`invalidate` drops the live items the delivery caches (`Notifications.invalidate`),
         which an erasure does."""
@@ -43,6 +45,7 @@ class NotificationState:
         self._clock = clock
         self._months = retention_months
         self._invalidate = invalidate
+        self._k = k
 
     def expire(self, keep_from: date) -> Outcome:
         """Daily (retention timer): state of items archived or ended more than ARCHIVED_STATE_DAYS
@@ -61,8 +64,10 @@ class NotificationState:
         cutoff = datetime.combine(months_before(now.date(), self._months), datetime.min.time(), now.tzinfo)
         removed = 0
         for item in finished:  # each finished item is looked at once, not every day forever
+            # its released reach is kept on the item (figures only), so authors still see it
+            reach = item_reach(item, self._store.reach_rows(item.item_id), self._k)
             removed += self._store.delete_state(self._store.state_for_items([item.item_id]))
-            self._store.save_item(replace(item, state_removed_at=now))
+            self._store.save_item(replace(item, state_removed_at=now, reach=reach.model_dump_json()))
         removed += self._store.delete_state(self._store.state_updated_before(cutoff))
         answers = self._store.delete_answers(self._store.answers_before(cutoff))
         log(EXPIRY_LOG, logging.INFO, "notifications.expired", state_rows=removed, answers=answers)
@@ -86,6 +91,7 @@ class NotificationState:
     def export(self, subject: Subject) -> Outcome:
         state: list[dict[str, Any]] = []
         answers: list[dict[str, Any]] = []
+        cadences: list[dict[str, Any]] = []
         for identity in subject.identities:
             for row in self._store.state(identity.notification_key):
                 state.append(
@@ -97,6 +103,19 @@ class NotificationState:
                         "seen_at": row.seen_at,
                         "dismissed_at": row.dismissed_at,
                         "answered_at": row.answered_at,
+                        "delivered_at": row.delivered_at,
+                        "opened_at": row.opened_at,
+                    }
+                )
+            cadence = self._store.cadence(identity.notification_key)
+            if cadence is not None:
+                cadences.append(
+                    {
+                        "salt_version": cadence.salt_version,
+                        "first_seen_at": cadence.first_seen_at,
+                        "last_prompt_at": cadence.last_prompt_at,
+                        "last_answer_at": cadence.last_answer_at,
+                        "last_dismiss_at": cadence.last_dismiss_at,
                     }
                 )
             for a in self._store.answers_by(identity.notification_key):
@@ -111,4 +130,4 @@ class NotificationState:
                         "answered_at": a.answered_at,
                     }
                 )
-        return {"notifications": {"state": state, "answers": answers}}
+        return {"notifications": {"state": state, "answers": answers, "cadence": cadences}}

@@ -29,9 +29,15 @@ Kind = Literal["notification", "survey"]
 Priority = Literal["low", "normal", "high"]
 Status = Literal["draft", "published", "archived"]
 QuestionType = Literal["nps", "rating", "choice"]
-Action = Literal["seen", "dismiss"]
+Action = Literal["seen", "dismiss", "opened"]
 
 MAX_TITLE, MAX_BODY, MAX_COMMENT, MAX_OPTIONS = 120, 2000, 500, 6
+MAX_LANGUAGES = 8
+LANGUAGE = r"^[a-z]{2,3}$"
+"""An ISO 639 language code (`nb`, `en`): the primary subtag of what browsers send."""
+LANGUAGES: tuple[str, ...] = ("en", "nb")
+"""The languages the authoring page offers (Cetegra's users read English and Norwegian Bokmål);
+the API takes any ISO 639 code."""
 MAX_AUTHOR_BYTES = 32 * 1024
 MAX_ANSWER_BYTES = 4 * 1024
 
@@ -84,6 +90,21 @@ class Audience(BaseModel):
         return self
 
 
+class Translation(BaseModel):
+    """An item's text in one more language. A field left out falls back to the item's default
+    language (`language`), so a translation may cover just the title."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Translation")
+
+    title: str | None = Field(None, min_length=1, max_length=MAX_TITLE, pattern=LINE)
+    body: str | None = Field(None, max_length=MAX_BODY, pattern=TEXT)
+    question: str | None = Field(None, min_length=1, max_length=300, pattern=LINE)
+    """The survey question's text in this language."""
+    options: list[str] | None = Field(None, min_length=2, max_length=MAX_OPTIONS)
+    """A choice question's options in this language, in the same order (the answer stored is
+    always the default language's option at that place)."""
+
+
 Link = Field(None, max_length=2048, pattern=r"^(https://[^\s<>\"'`]+|/[^\s<>\"'`]*)$")
 
 
@@ -104,10 +125,15 @@ class ItemFields(BaseModel):
     """Repeated surveys of one series (e.g. `quarterly-nps`) form the NPS trend."""
     starts_at: AwareDatetime
     ends_at: AwareDatetime
+    language: str = Field("en", pattern=LANGUAGE)
+    """The language of `title`, `body` and `question`: the fallback for every other language."""
+    translations: dict[str, Translation] = Field(default_factory=dict, max_length=MAX_LANGUAGES)
+    """More languages, keyed by ISO 639 code (`nb`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ItemFields:
         check_item(self.kind, self.question, self.starts_at, self.ends_at)
+        check_translations(self.language, self.question, self.translations)
         return self
 
 
@@ -126,6 +152,8 @@ class ItemPatch(BaseModel):
     series: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
+    language: str | None = Field(None, pattern=LANGUAGE)
+    translations: dict[str, Translation] | None = Field(None, max_length=MAX_LANGUAGES)
     status: Status | None = None
 
 
@@ -144,6 +172,8 @@ class ItemView(BaseModel):
     series: str | None
     starts_at: datetime
     ends_at: datetime
+    language: str
+    translations: dict[str, Translation]
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
@@ -166,8 +196,16 @@ class PendingItem(BaseModel):
     link: str | None
     priority: Priority
     question: Question | None
+    """In the item's language as served (`language`); a choice's options likewise, in the
+    default language's order (an answer may name either)."""
     seen: bool
-    """A survey already shown (and neither answered nor dismissed)."""
+    """Already shown to the caller: a notification in the feed that is read; a survey that was
+    prompted (and neither answered nor dismissed)."""
+    opened: bool = False
+    """The caller opened the item's link."""
+    language: str = "en"
+    """The language the texts are in: the caller's preferred one if the item has it, else the
+    item's default."""
     starts_at: datetime
     ends_at: datetime
 
@@ -176,6 +214,10 @@ class PendingList(BaseModel):
     model_config = ConfigDict(title="PendingList")
 
     items: list[PendingItem]
+    """The caller's feed: notifications until they end or are dismissed (read ones too), and the
+    surveys the cadence allows now."""
+    unread: int = 0
+    """How many of `items` the caller has not seen yet (the notification centre's badge)."""
 
 
 class PendingQuery(BaseModel):
@@ -185,6 +227,11 @@ class PendingQuery(BaseModel):
 
     app: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")
     """Empty means none (hosts differ in whether they pass `?app=` on at all)."""
+    lang: str | None = Field(
+        None, pattern=r"^([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*(,[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*){0,4})?$"
+    )
+    """The caller's preferred languages, best first (`nb-NO,en`): each item is served in the first
+    one it has (by primary subtag; `no`/`nn` read `nb`), else in its default language."""
 
 
 class SurveyAnswer(BaseModel):
@@ -331,6 +378,29 @@ def check_item(kind: str, question: Question | None, starts_at: datetime, ends_a
         raise ValueError("a window is at most 366 days")
 
 
+def check_translations(
+    language: str, question: Question | None, translations: dict[str, Translation]
+) -> None:
+    """A translation is of another language than the default, carries a question only for a
+    survey, and a choice's options one for one."""
+    for code, translation in translations.items():
+        if not re.fullmatch(LANGUAGE, code):
+            raise ValueError("translations are keyed by ISO 639 language codes like 'nb'")
+        if code == language:
+            raise ValueError(f"translations.{code}: the default language is the item's own text")
+        if question is None and (translation.question is not None or translation.options is not None):
+            raise ValueError(f"translations.{code}: only a survey has a question")
+        if translation.options is not None:
+            if (
+                question is None
+                or question.type != "choice"
+                or len(translation.options) != len(question.options or [])
+            ):
+                raise ValueError(f"translations.{code}.options: one per option of the question, in its order")
+            if any(not (1 <= len(o) <= 80) or not o.strip() for o in translation.options):
+                raise ValueError(f"translations.{code}.options: each option is 1 to 80 characters")
+
+
 def new_item_id() -> str:
     return uuid.uuid4().hex
 
@@ -346,3 +416,104 @@ class TenantKeys(Protocol):
     def note(self, tenant_id: str, current: Pseudonyms) -> str: ...
 
     def resolve_refs(self, refs: set[str]) -> dict[str, str]: ...
+
+
+# ---- reach, cadence, the tenant directory (authors) ---------------------------------------------
+
+ReachMeasure = Literal["delivered", "seen", "opened", "dismissed", "prompted", "answered"]
+NOTIFICATION_MEASURES: tuple[ReachMeasure, ...] = ("delivered", "seen", "opened", "dismissed")
+SURVEY_MEASURES: tuple[ReachMeasure, ...] = ("delivered", "prompted", "answered", "dismissed")
+
+
+class ReachFigure(BaseModel):
+    """A count of people as released by `shared.privacy.disclosure.reach`: the number, or
+    `hidden: true` and null when the rule withholds it (never a 0 standing in for it)."""
+
+    model_config = ConfigDict(title="ReachFigure")
+
+    count: int | None
+    hidden: bool
+
+
+class ReachDay(BaseModel):
+    model_config = ConfigDict(title="ReachDay")
+
+    day: str
+    """A UTC day (YYYY-MM-DD): the people whose first such action was that day."""
+    figures: dict[str, ReachFigure]
+
+
+class ItemReach(BaseModel):
+    """`GET /api/authoring/items/{id}/reach`: how far an item got, counts of people only. A
+    notification: delivered (handed to the client), seen, opened (its link), dismissed; a survey:
+    delivered, prompted (shown), answered, dismissed."""
+
+    model_config = ConfigDict(title="ItemReach")
+
+    id: str
+    kind: Kind
+    k: int
+    measures: list[ReachMeasure]
+    totals: dict[str, ReachFigure]
+    days: list[ReachDay]
+    """Oldest first; only days with at least one action."""
+
+
+class ReachSummary(BaseModel):
+    model_config = ConfigDict(title="ReachSummary")
+
+    id: str
+    totals: dict[str, ReachFigure]
+
+
+class ReachList(BaseModel):
+    """`GET /api/authoring/reach`: every item's totals (the authoring page's list)."""
+
+    model_config = ConfigDict(title="ReachList")
+
+    k: int
+    items: list[ReachSummary]
+
+
+class CadenceView(BaseModel):
+    """The deployment's survey cadence (app settings), enforced by `GET /api/notifications`."""
+
+    model_config = ConfigDict(title="CadenceView")
+
+    first_day: int
+    """No survey before a user's N-th day (day 1: the first day the centre asked for items)."""
+    interval_days: int
+    """At most one survey prompt per N days per user (0: no limit)."""
+    pause_after_answer_days: int
+    pause_after_dismiss_days: int
+
+
+class AuthoringSettings(BaseModel):
+    """`GET /api/authoring/settings`: what authors need to know about how items are shown."""
+
+    model_config = ConfigDict(title="AuthoringSettings")
+
+    cadence: CadenceView
+    k: int
+    """Counts of fewer people are hidden."""
+    languages: list[str]
+    cache_seconds: int
+    """A change reaches every user within this time."""
+    snapshot_hours: int
+    """Survey results are renewed at most this often (and only after k more answers)."""
+
+
+class DirectoryTenant(BaseModel):
+    model_config = ConfigDict(title="DirectoryTenant")
+
+    tenant: str
+    """The stable tenant key an audience names."""
+    name: str | None
+
+
+class TenantDirectory(BaseModel):
+    """`GET /api/authoring/tenants`: the tenant directory's keys and names, no counts."""
+
+    model_config = ConfigDict(title="TenantDirectory")
+
+    tenants: list[DirectoryTenant]

@@ -24,19 +24,25 @@ from collections.abc import Callable
 from datetime import datetime
 
 from shared.notifications.authoring import Authoring
-from shared.notifications.delivery import CACHE_SECONDS, Delivery
+from shared.notifications.cadence import UNLIMITED, Cadence
+from shared.notifications.delivery import CACHE_SECONDS, Delivery, preferred_languages
 from shared.notifications.models import (
     Action,
+    DirectoryTenant,
     ItemFields,
     ItemList,
     ItemPatch,
+    ItemReach,
     ItemView,
     PendingList,
+    ReachList,
     SurveyAnswer,
     SurveyReport,
     SurveyResults,
+    TenantDirectory,
     TenantKeys,
 )
+from shared.notifications.reach import Reach
 from shared.notifications.results import Results
 from shared.privacy.identity import Principal
 from shared.privacy.pseudonyms import Pseudonymizer
@@ -60,11 +66,22 @@ class Notifications:
         )
         self._authoring = Authoring(store, clock, changed=self._delivery.invalidate)
         self._results = Results(store, clock, k=k, tenants=tenants)
+        self._reach = Reach(store, k=k)
+        self._store = store
 
     # ---- users ----------------------------------------------------------------------------------
 
-    def pending(self, principal: Principal, app: str | None) -> PendingList:
-        return self._delivery.pending(principal, app)
+    def pending(
+        self,
+        principal: Principal,
+        app: str | None,
+        lang: str | None = None,
+        *,
+        cadence: Cadence = UNLIMITED,
+    ) -> PendingList:
+        """The caller's feed; `lang` as the client sends it (`nb-NO,en`), `cadence` the
+        deployment's (`Cadence.of(settings)`; the default asks without limits)."""
+        return self._delivery.pending(principal, app, preferred_languages(lang), cadence)
 
     def mark(self, principal: Principal, item_id: str, action: Action) -> None:
         self._delivery.mark(principal, item_id, action)
@@ -95,3 +112,20 @@ class Notifications:
 
     def survey_report(self) -> SurveyReport:
         return self._results.survey_report()
+
+    def reach(self, item_id: str) -> ItemReach:
+        return self._reach.of(self._authoring.existing(item_id))
+
+    def reach_all(self) -> ReachList:
+        return self._reach.every()
+
+    def duplicate(self, item_id: str) -> ItemView:
+        return self._authoring.duplicate(item_id)
+
+    def tenant_directory(self) -> TenantDirectory:
+        """The directory's keys and names, sorted by name (authors pick audiences by name; no
+        counts, no first-seen day)."""
+        entries = sorted(
+            self._store.tenant_directory(), key=lambda e: ((e.name or "\uffff").casefold(), e.key)
+        )
+        return TenantDirectory(tenants=[DirectoryTenant(tenant=e.key, name=e.name) for e in entries])

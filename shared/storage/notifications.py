@@ -7,7 +7,9 @@ Layout (docs/notifications.md has the reasoning):
 * `notifystate` — seen/dismissed/answered state. Partition = the user's notification key (a
   purpose-separated pseudonym, never the user id), row = item id. `GET /api/notifications` reads
   exactly one partition. Row `m` marks that older salt versions were already looked at after a
-  rotation, so that check is made once per user, not on every request.
+  rotation, so that check is made once per user, not on every request. Row `c` holds the user's
+  survey cadence (first seen, last prompt, answer, dismissal): read with the state, in the same
+  partition read, and written in the same transaction as the state row that moves it.
 * `notifyanswers` — survey answers. Partition = item id, row = notification key: results read
   one partition, and answering again upserts the same row, so one user never has two answers.
   Row `snapshot` of the same partition holds the survey's published results (k rule applied, no
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from shared.storage.core import Entity, Storage
+from shared.storage.tenants import TenantEntry, TenantStore
 
 ITEMS = "notifyitems"
 STATE = "notifystate"
@@ -32,6 +35,9 @@ ANSWERS = "notifyanswers"
 TABLES = (ITEMS, STATE, ANSWERS)
 ITEM_PARTITION = "item"
 MARKER_ROW = "m"
+CADENCE_ROW = "c"
+"""Not an item id (those are 32 hex digits), so never a state row of an item."""
+_NOT_ITEMS = (MARKER_ROW, CADENCE_ROW)
 SNAPSHOT_ROW = "snapshot"
 """Not a notification key (those are `n` + 32 hex), so never an answer's row."""
 
@@ -58,6 +64,12 @@ class ItemRecord:
     archived_at: datetime | None
     state_removed_at: datetime | None = None
     """When retention deleted the item's seen/dismissed state (so it is not looked for again)."""
+    language: str = "en"
+    translations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Language code → the Translation fields given (JSON-shaped, validated upstream)."""
+    reach: str | None = None
+    """The item's released reach (JSON written by the domain) kept when retention removed its
+    state, so authors still see how far it got."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,38 @@ class StateRecord:
     seen_at: datetime | None = None
     dismissed_at: datetime | None = None
     answered_at: datetime | None = None
+    delivered_at: datetime | None = None
+    """When `GET /api/notifications` first handed the item to the user (reach: delivered)."""
+    opened_at: datetime | None = None
+    """When the user first opened the item's link (the client reports it)."""
+
+
+STATE_TIMES = ("seen_at", "dismissed_at", "answered_at", "delivered_at", "opened_at")
+
+
+@dataclass(frozen=True)
+class CadenceRecord:
+    """One user's survey cadence: when the centre first asked for their items, and their last
+    survey prompt, answer and dismissal (shared/notifications/cadence.py)."""
+
+    key: str
+    salt_version: str
+    updated_at: datetime
+    first_seen_at: datetime
+    last_prompt_at: datetime | None = None
+    last_answer_at: datetime | None = None
+    last_dismiss_at: datetime | None = None
+
+
+CADENCE_TIMES = ("last_prompt_at", "last_answer_at", "last_dismiss_at")
+
+
+@dataclass(frozen=True)
+class ReachRow:
+    """The times of one user's state row for one item, nothing else (reach counts)."""
+
+    item_id: str
+    times: dict[str, datetime]
 
 
 @dataclass(frozen=True)
@@ -112,6 +156,7 @@ def _item_entity(item: ItemRecord) -> Entity:
         "ends_at": item.ends_at,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
+        "language": item.language,
     }
     optional: dict[str, Any] = {
         "link": item.link,
@@ -120,6 +165,8 @@ def _item_entity(item: ItemRecord) -> Entity:
         "published_at": item.published_at,
         "archived_at": item.archived_at,
         "state_removed_at": item.state_removed_at,
+        "translations": json.dumps(item.translations, sort_keys=True) if item.translations else None,
+        "reach": item.reach,
     }
     entity.update({k: v for k, v in optional.items() if v is not None})
     return entity
@@ -145,6 +192,9 @@ def _item(entity: Entity) -> ItemRecord:
         published_at=entity.get("published_at"),
         archived_at=entity.get("archived_at"),
         state_removed_at=entity.get("state_removed_at"),
+        language=entity.get("language") or "en",
+        translations=json.loads(entity["translations"]) if entity.get("translations") else {},
+        reach=entity.get("reach"),
     )
 
 
@@ -157,7 +207,7 @@ def _state_entity(state: StateRecord) -> Entity:
         "salt_version": state.salt_version,
         "updated_at": state.updated_at,
     }
-    for name in ("seen_at", "dismissed_at", "answered_at"):
+    for name in STATE_TIMES:
         value = getattr(state, name)
         if value is not None:
             entity[name] = value
@@ -175,6 +225,35 @@ def _state(entity: Entity) -> StateRecord:
         seen_at=entity.get("seen_at"),
         dismissed_at=entity.get("dismissed_at"),
         answered_at=entity.get("answered_at"),
+        delivered_at=entity.get("delivered_at"),
+        opened_at=entity.get("opened_at"),
+    )
+
+
+def _cadence_entity(cadence: CadenceRecord) -> Entity:
+    entity: Entity = {
+        "PartitionKey": cadence.key,
+        "RowKey": CADENCE_ROW,
+        "salt_version": cadence.salt_version,
+        "updated_at": cadence.updated_at,
+        "first_seen_at": cadence.first_seen_at,
+    }
+    for name in CADENCE_TIMES:
+        value = getattr(cadence, name)
+        if value is not None:
+            entity[name] = value
+    return entity
+
+
+def _cadence(entity: Entity) -> CadenceRecord:
+    return CadenceRecord(
+        key=entity["PartitionKey"],
+        salt_version=entity["salt_version"],
+        updated_at=entity["updated_at"],
+        first_seen_at=entity["first_seen_at"],
+        last_prompt_at=entity.get("last_prompt_at"),
+        last_answer_at=entity.get("last_answer_at"),
+        last_dismiss_at=entity.get("last_dismiss_at"),
     )
 
 
@@ -214,6 +293,7 @@ class NotificationStore:
         self._items = storage.table(ITEMS)
         self._state = storage.table(STATE)
         self._answers = storage.table(ANSWERS)
+        self._tenants = TenantStore(storage)
 
     # ---- items ------------------------------------------------------------------------------
 
@@ -239,14 +319,54 @@ class NotificationStore:
     # ---- seen / dismissed / answered state ---------------------------------------------------
 
     def state(self, key: str) -> list[StateRecord]:
-        """Every state row of one user (one partition read); the migration marker is left out."""
-        return [_state(e) for e in self._storage.partition(self._state, key) if e["RowKey"] != MARKER_ROW]
+        """Every state row of one user (one partition read); the marker and cadence rows are left out."""
+        return [_state(e) for e in self._storage.partition(self._state, key) if e["RowKey"] not in _NOT_ITEMS]
 
     def state_and_marker(self, key: str) -> tuple[list[StateRecord], bool]:
         """One user's state rows and whether the rotation marker is there: one partition read."""
+        rows, checked, _ = self.user_state(key)
+        return rows, checked
+
+    def user_state(self, key: str) -> tuple[list[StateRecord], bool, CadenceRecord | None]:
+        """One user's state rows, whether the rotation marker is there, and their cadence row:
+        one partition read."""
         entities = self._storage.partition(self._state, key)
-        rows = [_state(e) for e in entities if e["RowKey"] != MARKER_ROW]
-        return rows, len(rows) != len(entities)
+        rows = [_state(e) for e in entities if e["RowKey"] not in _NOT_ITEMS]
+        checked = any(e["RowKey"] == MARKER_ROW for e in entities)
+        cadence = next((_cadence(e) for e in entities if e["RowKey"] == CADENCE_ROW), None)
+        return rows, checked, cadence
+
+    def cadence(self, key: str) -> CadenceRecord | None:
+        entity = self._storage.get(self._state, key, CADENCE_ROW)
+        return None if entity is None else _cadence(entity)
+
+    def save_user_state(self, rows: list[StateRecord], cadence: CadenceRecord | None) -> None:
+        """State rows and the cadence row of one user: one entity-group transaction (per 100)."""
+        entities = [_state_entity(r) for r in rows]
+        if cadence is not None:
+            entities.append(_cadence_entity(cadence))
+        if entities:
+            self._storage.write_partition(self._state, entities, upsert=True)
+
+    def reach_rows(self, item_id: str | None = None) -> list[ReachRow]:
+        """The state rows' times, of one item (a filtered query) or of every item (a projected
+        scan, for the authoring list): reach is counted from these, never from who."""
+        columns = ["RowKey", *STATE_TIMES]
+        if item_id is None:
+            rows: Iterable[Entity] = self._storage.scan(self._state, select=columns)
+        else:
+            rows = self._storage.query(self._state, "RowKey eq @item", {"item": item_id}, select=columns)
+        return [
+            ReachRow(r["RowKey"], {name: r[name] for name in STATE_TIMES if r.get(name) is not None})
+            for r in rows
+            if r["RowKey"] not in _NOT_ITEMS
+        ]
+
+    # ---- the tenant directory, read for audiences ------------------------------------------------
+
+    def tenant_directory(self) -> list[TenantEntry]:
+        """The directory's keys and names (authors pick audiences by name)."""
+        return self._tenants.tenants()
 
     def state_row(self, key: str, item_id: str) -> StateRecord | None:
         entity = self._storage.get(self._state, key, item_id)
