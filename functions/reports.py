@@ -11,6 +11,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.reporting.coverage import Coverage, CoverageReport
+from shared.reporting.funnels import FunnelBuilder, FunnelReader, FunnelsQuery, FunnelsReport
+from shared.reporting.markers import MarkerDeletion, MarkerFields, MarkerList, Markers, MarkerView
 from shared.reporting.queries import (
     ActiveUsersQuery,
     ActiveUsersReport,
@@ -25,6 +28,8 @@ from shared.reporting.queries import (
     TenantsReport,
 )
 from shared.reporting.reader import ReportReader
+from shared.reporting.tenant_table import TenantTable, TenantTableQuery, TenantTableReader
+from shared.services import Services
 
 bp = blueprint()
 
@@ -112,3 +117,124 @@ def _register(report: Report) -> None:
 
 for _report in REPORTS:
     _register(_report)
+
+
+# ---- funnels, the tenant table, consent coverage, launch markers (issue 24) ----------------------
+# Their domain objects are small and stateless over the process's tables, so they are put together
+# here per call rather than kept in the composition root (shared/services.py).
+
+
+def funnel_builder(services: Services) -> FunnelBuilder:
+    """The nightly funnel build (the funnel timer, the local host and the tests call it)."""
+    tables = services.tables
+    return FunnelBuilder(tables.events, tables.funnels, services.tenants, services.settings, services.clock)
+
+
+def coverage(services: Services) -> Coverage:
+    return Coverage(services.tables.coverage, services.settings.aggregate_min_users)
+
+
+def markers_of(services: Services) -> Markers:
+    return Markers(services.tables.markers, services.clock)
+
+
+def _funnels(request: ApiRequest) -> FunnelsReport:
+    services = request.services
+    reader = FunnelReader(services.tables.funnels, services.settings.aggregate_min_users, services.clock)
+    return reader.report(request.query)
+
+
+Endpoint(bp, "api/reports/funnels", "reports_funnels").operation(
+    "GET",
+    summary="Funnel steps per ISO week: who reached each step in order, within a session and within 7 days",
+    roles=("reader",),
+    query=FunnelsQuery,
+    response=FunnelsReport,
+    errors=(400, 404),
+    csv_rows="rows",
+)(_funnels)
+
+
+def _tenant_table(request: ApiRequest) -> TenantTable:
+    services = request.services
+    reader = TenantTableReader(
+        services.reports, coverage(services), services.settings.aggregate_min_users, services.clock
+    )
+    return reader.table(request.query)
+
+
+Endpoint(bp, "api/reports/tenant-table", "reports_tenant_table").operation(
+    "GET",
+    summary="One row per tenant: weekly and monthly active users, their trend, stickiness, last active week",
+    roles=("reader",),
+    query=TenantTableQuery,
+    response=TenantTable,
+    errors=(400,),
+    csv_rows="rows",
+)(_tenant_table)
+
+
+def _coverage(request: ApiRequest) -> CoverageReport:
+    return coverage(request.services).report()
+
+
+Endpoint(bp, "api/reports/coverage", "reports_coverage").operation(
+    "GET",
+    summary="Consent coverage: how many people were asked, said yes, said no (counts only, k rule)",
+    roles=("reader",),
+    response=CoverageReport,
+    csv_rows="rows",
+)(_coverage)
+
+
+def _markers(request: ApiRequest) -> MarkerList:
+    return markers_of(request.services).list()
+
+
+Endpoint(bp, "api/reports/markers", "reports_markers").operation(
+    "GET",
+    summary="Launch markers, oldest first, and the latest (the launch view's default)",
+    roles=("reader", "author"),
+    response=MarkerList,
+    csv_rows="markers",
+)(_markers)
+
+
+def marker_acted_on(request: ApiRequest, result: Any) -> str:
+    """The marker recorded or deleted (the audit record's target)."""
+    marker_id = request.route.get("id") or (result or {}).get("id")
+    return f"marker:{marker_id}" if marker_id else ""
+
+
+markers = Endpoint(bp, "api/markers", "markers", audited=True)
+
+
+@markers.operation(
+    "POST",
+    summary="Record a launch marker (a dated note on every report chart); audited",
+    roles=("author",),
+    body=MarkerFields,
+    response=MarkerView,
+    status=201,
+    errors=(400,),
+    audit_target=marker_acted_on,
+)
+def add_marker(request: ApiRequest) -> MarkerView:
+    body: MarkerFields = request.body
+    return markers_of(request.services).add(body)
+
+
+marker = Endpoint(bp, "api/markers/{id}", "marker", audited=True)
+
+
+@marker.operation(
+    "DELETE",
+    summary="Delete a launch marker; audited",
+    roles=("author",),
+    body=MarkerDeletion,
+    response=MarkerView,
+    errors=(404,),
+    audit_target=marker_acted_on,
+)
+def delete_marker(request: ApiRequest) -> MarkerView:
+    return markers_of(request.services).delete(request.route["id"])

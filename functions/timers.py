@@ -12,6 +12,7 @@ import logging
 import azure.functions as func
 
 from functions.edge import blueprint
+from functions.reports import funnel_builder
 from shared.kernel.logs import log
 from shared.services import services
 
@@ -34,3 +35,14 @@ def retention_timer(timer: func.TimerRequest) -> None:
 def aggregation_timer(timer: func.TimerRequest) -> None:
     log(LOG, logging.INFO, "timer.aggregation", past_due=timer.past_due)
     services().aggregation.run()
+
+
+FUNNEL_SCHEDULE = "0 50 0 * * *"
+
+
+@bp.function_name("funnel_timer")
+@bp.timer_trigger(arg_name="timer", schedule=FUNNEL_SCHEDULE, run_on_startup=False, use_monitor=True)
+def funnel_timer(timer: func.TimerRequest) -> None:
+    """After the aggregation: the funnel weeks whose 14 raw days are final (shared/reporting/funnels.py)."""
+    log(LOG, logging.INFO, "timer.funnels", past_due=timer.past_due)
+    funnel_builder(services()).run()

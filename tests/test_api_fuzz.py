@@ -37,6 +37,7 @@ CROSS_FIELD_RULES = {
     "/api/reports/features",
     "/api/reports/retention",
     "/api/reports/launch",  # dates before 2000 or after 2999 (JSON Schema's format: date has no bounds)
+    "/api/reports/funnels",
 }
 OPERATOR = principal_header(
     user_id="fuzz-operator", tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",)

@@ -123,7 +123,11 @@ def test_ncrontab(expression, after, expected):
 
 def test_the_registered_schedules_parse(router):
     start = datetime(2026, 11, 23, 12, tzinfo=UTC)
-    assert {timer.get_function_name() for timer in router.timers} == {"retention_timer", "aggregation_timer"}
+    assert {timer.get_function_name() for timer in router.timers} == {
+        "retention_timer",
+        "aggregation_timer",
+        "funnel_timer",
+    }
     for timer in router.timers:
         assert (
             start < next_fire(timer.get_trigger().schedule, start) <= datetime(2026, 11, 24, 12, tzinfo=UTC)

@@ -73,6 +73,12 @@ REQUESTS: dict[tuple[str, str], tuple[str, object]] = {
     ("GET", "/api/reports/onboarding"): ("/api/reports/onboarding?tenant=k0000000000000000", None),
     ("GET", "/api/reports/launch"): ("/api/reports/launch?feature=x&date=2026-10-12", None),
     ("GET", "/api/reports/surveys"): ("/api/reports/surveys", None),
+    ("GET", "/api/reports/funnels"): ("/api/reports/funnels", None),
+    ("GET", "/api/reports/tenant-table"): ("/api/reports/tenant-table", None),
+    ("GET", "/api/reports/coverage"): ("/api/reports/coverage", None),
+    ("GET", "/api/reports/markers"): ("/api/reports/markers", None),
+    ("POST", "/api/markers"): ("/api/markers", {"date": "2026-10-12", "text": "Case templates"}),
+    ("DELETE", "/api/markers/{id}"): ("/api/markers/m20261012deadbeef", {}),
 }
 
 

@@ -56,9 +56,16 @@ EXPECTED = {
     "reports_retention": ("httpTrigger", "api/reports/retention"),
     "reports_onboarding": ("httpTrigger", "api/reports/onboarding"),
     "reports_launch": ("httpTrigger", "api/reports/launch"),
+    "reports_funnels": ("httpTrigger", "api/reports/funnels"),
+    "reports_tenant_table": ("httpTrigger", "api/reports/tenant-table"),
+    "reports_coverage": ("httpTrigger", "api/reports/coverage"),
+    "reports_markers": ("httpTrigger", "api/reports/markers"),
+    "markers": ("httpTrigger", "api/markers"),
+    "marker": ("httpTrigger", "api/markers/{id}"),
     "reports_page": ("httpTrigger", "reports/{*path}"),  # the report page, outside api/
     "retention_timer": ("timerTrigger", "0 5 0 * * *"),
     "aggregation_timer": ("timerTrigger", "0 30 0 * * *"),
+    "funnel_timer": ("timerTrigger", "0 50 0 * * *"),
 }
 
 

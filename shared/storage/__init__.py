@@ -11,6 +11,9 @@
 * `reports` — the reports' cells (kept) and their raw-class inputs (user-day rollup, first-seen
   index; expire with the raw days).
 * `tenants` — the tenant directory: stable tenant keys, display names, the salt-reference map.
+* `markers` — launch markers (dated notes on the report charts).
+* `funnels` — the funnel cells (counts of people per step) and their build state.
+* `coverage` — consent decisions tallied by status (counts only).
 
 Each family owns its table names, keys and columns and takes/returns typed records; no module
 outside this package names a column or builds a key. `Tables` is one of each over one `Storage`.
@@ -24,7 +27,10 @@ from shared.storage.aggregates import AggregateStore
 from shared.storage.audit import AuditStore
 from shared.storage.consent import ConsentStore
 from shared.storage.core import Entity, Storage, period_day, period_key
+from shared.storage.coverage import CoverageStore
 from shared.storage.events import EventStore
+from shared.storage.funnels import FunnelStore
+from shared.storage.markers import MarkerStore
 from shared.storage.notifications import NotificationStore
 from shared.storage.reports import ReportsStore
 from shared.storage.salt_usage import SaltUsageStore
@@ -45,6 +51,9 @@ class Tables:
     notifications: NotificationStore
     reports: ReportsStore
     tenants: TenantStore
+    markers: MarkerStore
+    funnels: FunnelStore
+    coverage: CoverageStore
 
     @classmethod
     def over(cls, storage: Storage) -> Tables:
@@ -57,4 +66,7 @@ class Tables:
             notifications=NotificationStore(storage),
             reports=ReportsStore(storage),
             tenants=TenantStore(storage),
+            markers=MarkerStore(storage),
+            funnels=FunnelStore(storage),
+            coverage=CoverageStore(storage),
         )

@@ -1,0 +1,27 @@
+"""Consent coverage: how many consent decisions the consent table holds, by status, counts only.
+
+It reads the consent family's table (`shared/storage/consent.py` owns its name and columns; this
+module imports them rather than naming them again) projected on the status column of the decision
+rows, so no consent key leaves this module: the caller sees a tally, never a record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from shared.storage.consent import CONSENT, STATE_ROW
+from shared.storage.core import Storage
+
+
+class CoverageStore:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._table = storage.table(CONSENT)
+
+    def statuses(self) -> Counter[str]:
+        """Current decisions by status (`granted`, `declined`, ...): one filtered pass over the
+        consent table's decision rows, history rows left out by the filter."""
+        tally: Counter[str] = Counter()
+        for row in self._storage.query(self._table, "RowKey eq @row", {"row": STATE_ROW}, select=["status"]):
+            tally[str(row.get("status", ""))] += 1
+        return tally
