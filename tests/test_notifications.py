@@ -309,12 +309,12 @@ def test_operators_author_and_readers_see_results_without_comments(client):
         ({"link": "javascript:alert(1)"}, "link"),
         ({"link": 'https://evil.example/"onmouseover=x'}, "link"),
         ({"priority": "urgent"}, "priority"),
-        ({"kind": "survey"}, None),
-        ({"question": nps_question()}, None),
+        ({"kind": "survey"}, "question"),  # cross-field rules name the field to fix (issue 25.1)
+        ({"question": nps_question()}, "question"),
         ({"audience": {"tenants": ["c0ffee00-1111-2222-3333-444455556666"]}}, "audience"),
         ({"audience": {"user_types": ["root"]}}, "audience.user_types[0]"),
         ({"starts_at": "2026-11-23T12:00:00"}, "starts_at"),
-        ({"ends_at": "2026-11-01T00:00:00Z"}, None),
+        ({"ends_at": "2026-11-01T00:00:00Z"}, "ends_at"),
         (
             {"kind": "survey", "question": {"type": "choice", "text": "?", "options": ["a"]}},
             "question.options",

@@ -15,7 +15,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.kernel.settings import UserType
@@ -119,7 +127,7 @@ class ItemFields(BaseModel):
     link: str | None = Link
     """An https URL or a path of the Workspace; never javascript:, data: or the like."""
     priority: Priority = "normal"
-    question: Question | None = None
+    question: Question | None = Field(None, validate_default=True)
     audience: Audience = Field(default_factory=Audience)
     series: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     """Repeated surveys of one series (e.g. `quarterly-nps`) form the NPS trend."""
@@ -130,11 +138,34 @@ class ItemFields(BaseModel):
     translations: dict[str, Translation] = Field(default_factory=dict, max_length=MAX_LANGUAGES)
     """More languages, keyed by ISO 639 code (`nb`)."""
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ItemFields:
-        check_item(self.kind, self.question, self.starts_at, self.ends_at)
-        check_translations(self.language, self.question, self.translations)
-        return self
+    # Rules across fields are field validators of the later field (pydantic gives them the
+    # earlier ones), so a 400 names the field to fix: the authoring page shows it there.
+
+    @field_validator("question")
+    @classmethod
+    def _question_fits_kind(cls, question: Question | None, info: ValidationInfo) -> Question | None:
+        kind = info.data.get("kind")
+        if kind == "survey" and question is None:
+            raise ValueError("a survey needs a question")
+        if kind == "notification" and question is not None:
+            raise ValueError("a notification has no question")
+        return question
+
+    @field_validator("ends_at")
+    @classmethod
+    def _window(cls, ends_at: datetime, info: ValidationInfo) -> datetime:
+        starts_at = info.data.get("starts_at")
+        if starts_at is not None:
+            check_window(starts_at, ends_at)
+        return ends_at
+
+    @field_validator("translations")
+    @classmethod
+    def _translations(
+        cls, translations: dict[str, Translation], info: ValidationInfo
+    ) -> dict[str, Translation]:
+        check_translations(info.data.get("language", "en"), info.data.get("question"), translations)
+        return translations
 
 
 class ItemPatch(BaseModel):
@@ -366,12 +397,7 @@ class SurveyReport(BaseModel):
     trends: list[NpsSeries]
 
 
-def check_item(kind: str, question: Question | None, starts_at: datetime, ends_at: datetime) -> None:
-    """Rules across fields (pydantic turns ValueError into a 400 naming the body)."""
-    if kind == "survey" and question is None:
-        raise ValueError("a survey needs a question")
-    if kind == "notification" and question is not None:
-        raise ValueError("a notification has no question")
+def check_window(starts_at: datetime, ends_at: datetime) -> None:
     if ends_at <= starts_at:
         raise ValueError("ends_at must be after starts_at")
     if ends_at - starts_at > timedelta(days=366):
