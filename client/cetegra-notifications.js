@@ -11,6 +11,12 @@
 //   request then carries `Authorization: Bearer` and no cookies. Without it the App Service session
 //   cookie is sent (`credentials: "include"`), which works only when the API is same-site.
 // * Requests carry no Referer (`referrerPolicy: "no-referrer"`): the API never sees the page URL.
+// * The feed (`feed()`): the server keeps a notification the user has seen until it ends or is
+//   dismissed, marked `seen` (read), with the unread count; surveys come only when the
+//   deployment's cadence allows (enforced by the server). Texts come in the user's language
+//   (`language` option, default the browser's), else the item's default.
+// * `renderNotification` and `renderSurvey` build the centre's DOM (textContent only): the
+//   authoring page's preview calls the same functions, so authors see what users will see.
 // * A seen/dismiss/answer in one tab is announced to the other tabs of the same origin
 //   (BroadcastChannel), so a notification centre open twice stays in step.
 // No runtime dependencies.
@@ -27,6 +33,8 @@ const TIMEOUT_MS = 5000;
  * @property {RequestInit} [fetchOptions]  Merged into every request (extra headers; credentials).
  * @property {string} [app]  The module the user is in (items may target apps), e.g. "workspace".
  * @property {number} [timeoutMs=5000]  Time limit of every call: getToken and the API's answer.
+ * @property {string|string[]} [language]  Preferred languages, best first ("nb", ["nb", "en"]);
+ *   default: the browser's (`navigator.languages`).
  *
  * @typedef {object} Question
  * @property {"nps"|"rating"|"choice"} type  nps: 0-10; rating: 1-5; choice: one of `options`.
@@ -41,14 +49,17 @@ const TIMEOUT_MS = 5000;
  * @property {string|null} link
  * @property {"low"|"normal"|"high"} priority
  * @property {Question|null} question
- * @property {boolean} seen  A survey that was already shown (not answered, not dismissed).
+ * @property {boolean} seen  Already shown: a read notification; a survey prompted before.
+ * @property {boolean} [opened]  The user opened the link.
+ * @property {string} [language]  The language the texts are in.
  * @property {string} starts_at
  * @property {string} ends_at
  *
  * @typedef {{code: string, message: string, field?: string}} ApiError
  * @typedef {{ok: true} | {ok: false, status: number, error: ApiError | null}} Outcome
  *   status 0 means the request did not reach the server (offline, blocked).
- * @typedef {{id: string, action: "seen"|"dismiss"|"answer"}} Change
+ * @typedef {{id: string, action: "seen"|"dismiss"|"answer"|"opened"}} Change
+ * @typedef {{items: PendingItem[], unread: number}} Feed
  */
 
 /**
@@ -58,6 +69,7 @@ const TIMEOUT_MS = 5000;
  * @property {RequestInit} fetchOptions
  * @property {string} app
  * @property {number} timeoutMs
+ * @property {string} language
  */
 
 /** @type {Settings | null} */
@@ -87,6 +99,7 @@ export function init(init) {
       fetchOptions: given.fetchOptions && typeof given.fetchOptions === "object" ? given.fetchOptions : {},
       app: typeof given.app === "string" ? given.app : "",
       timeoutMs: Math.max(1, Number(given.timeoutMs) || TIMEOUT_MS),
+      language: languages(given.language),
     };
     if (!channel && typeof BroadcastChannel === "function") {
       channel = new BroadcastChannel(CHANNEL);
@@ -95,6 +108,23 @@ export function init(init) {
   } catch {
     options = null; // a host app's odd options never break it
   }
+}
+
+/**
+ * The `lang` query value: up to five language tags, best first, only what the API accepts.
+ * @param {unknown} given
+ * @returns {string}
+ */
+function languages(given) {
+  let list = [];
+  if (typeof given === "string") list = given.split(",");
+  else if (Array.isArray(given)) list = given;
+  else if (typeof navigator === "object" && navigator && Array.isArray(navigator.languages)) list = [...navigator.languages];
+  return list
+    .map((tag) => String(tag).trim())
+    .filter((tag) => /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag))
+    .slice(0, 5)
+    .join(",");
 }
 
 /**
@@ -194,23 +224,39 @@ function outcome(answer) {
 }
 
 /**
- * The caller's pending items, high priority first; [] when anything fails.
+ * The caller's feed: notifications until they end or are dismissed (read ones `seen`), the
+ * surveys the cadence allows now, high priority first, and how many are unread;
+ * `{items: [], unread: 0}` when anything fails.
+ * @returns {Promise<Feed>}
+ */
+export async function feed() {
+  try {
+    const params = new URLSearchParams();
+    if (options && options.app) params.set("app", options.app);
+    if (options && options.language) params.set("lang", options.language);
+    const query = params.toString() ? `?${params}` : "";
+    const answer = await request(`/notifications${query}`, { method: "GET" });
+    const body = answer && answer.ok ? answer.body : null;
+    if (!body || !Array.isArray(body.items)) return { items: [], unread: 0 };
+    const unread = Number.isInteger(body.unread) ? body.unread : body.items.filter((i) => !i.seen).length;
+    return { items: body.items, unread };
+  } catch {
+    return { items: [], unread: 0 };
+  }
+}
+
+/**
+ * The feed's items (see `feed`); [] when anything fails.
  * @returns {Promise<PendingItem[]>}
  */
 export async function pending() {
-  try {
-    const query = options && options.app ? `?app=${encodeURIComponent(options.app)}` : "";
-    const answer = await request(`/notifications${query}`, { method: "GET" });
-    return answer && answer.ok && answer.body && Array.isArray(answer.body.items) ? answer.body.items : [];
-  } catch {
-    return [];
-  }
+  return (await feed()).items;
 }
 
 /**
  * POST an action. Always `Content-Type: application/json` with a JSON body (`{}` when there is
  * nothing to say): the API refuses other state-changing requests.
- * @param {string} id @param {"seen"|"dismiss"|"answer"} action @param {object} body
+ * @param {string} id @param {"seen"|"dismiss"|"answer"|"opened"} action @param {object} body
  * @returns {Promise<Outcome>}
  */
 async function post(id, action, body) {
@@ -229,9 +275,14 @@ async function post(id, action, body) {
   }
 }
 
-/** The item was shown: a notification is then no longer pending. @param {string} id */
+/** The item was shown: a notification is then read (it stays in the feed). @param {string} id */
 export function seen(id) {
   return post(id, "seen", {});
+}
+
+/** The user opened the item's link (reach: link opened). @param {string} id */
+export function opened(id) {
+  return post(id, "opened", {});
 }
 
 /** Never show this item again. @param {string} id */
@@ -266,4 +317,107 @@ export function safeLink(link) {
     // not a URL
   }
   return null;
+}
+
+// ---- rendering: the centre's DOM, also the authoring page's preview ----------------------------
+
+/**
+ * @typedef {object} RenderHandlers
+ * @property {Document} [document]  Where to build (default: the global document).
+ * @property {() => void} [onDismiss]
+ * @property {() => void} [onOpen]  The link was followed (report it with `opened`).
+ * @property {Record<string, string>} [labels]  Button texts: dismiss, more, new.
+ */
+
+const LABELS = { dismiss: "Dismiss", more: "Read more", new: "New", notLikely: "Not likely", veryLikely: "Very likely" };
+
+/**
+ * @param {Document} doc @param {string} tag @param {string} className @param {string} value
+ * @returns {HTMLElement}
+ */
+function textElement(doc, tag, className, value) {
+  const element = doc.createElement(tag);
+  element.className = className;
+  element.textContent = value;
+  return element;
+}
+
+/**
+ * A notification as the centre shows it: an `<li>` with title, body, "New" when unread, a safe
+ * link and a dismiss button. Text only (textContent), never HTML.
+ * @param {PendingItem} item @param {RenderHandlers} [handlers]
+ * @returns {HTMLLIElement}
+ */
+export function renderNotification(item, handlers = {}) {
+  const doc = handlers.document || document;
+  const labels = { ...LABELS, ...(handlers.labels || {}) };
+  const li = /** @type {HTMLLIElement} */ (doc.createElement("li"));
+  li.dataset.id = String(item.id);
+  li.className = `cetegra-notification ${["low", "normal", "high"].includes(item.priority) ? item.priority : "normal"}`;
+  li.dataset.unread = String(!item.seen);
+  if (item.language) li.lang = String(item.language);
+  if (!item.seen) li.append(textElement(doc, "span", "unread", labels.new));
+  li.append(textElement(doc, "p", "title", String(item.title ?? "")));
+  if (item.body) li.append(textElement(doc, "p", "body", String(item.body)));
+  const href = safeLink(item.link);
+  if (href) {
+    const a = /** @type {HTMLAnchorElement} */ (textElement(doc, "a", "link", labels.more));
+    a.href = href;
+    a.rel = "noopener noreferrer";
+    a.target = "_blank";
+    a.addEventListener("click", () => handlers.onOpen && handlers.onOpen());
+    li.append(a);
+  }
+  const close = /** @type {HTMLButtonElement} */ (textElement(doc, "button", "dismiss", labels.dismiss));
+  close.type = "button";
+  close.addEventListener("click", () => handlers.onDismiss && handlers.onDismiss());
+  li.append(close);
+  return li;
+}
+
+/**
+ * A survey's question as the prompt shows it: title, question and a radio group of values
+ * (0-10, 1-5 or the options). `onChoose` gets the value an answer sends.
+ * @param {PendingItem} item
+ * @param {RenderHandlers & {onChoose?: (value: number|string) => void}} [handlers]
+ * @returns {HTMLDivElement}
+ */
+export function renderSurvey(item, handlers = {}) {
+  const doc = handlers.document || document;
+  const labels = { ...LABELS, ...(handlers.labels || {}) };
+  const box = /** @type {HTMLDivElement} */ (doc.createElement("div"));
+  box.className = "cetegra-survey";
+  if (item.language) box.lang = String(item.language);
+  const question = item.question || { type: "nps", text: "", options: null };
+  box.append(textElement(doc, "p", "title", String(item.title ?? "")));
+  const text = textElement(doc, "p", "question", String(question.text ?? ""));
+  text.id = `q-${String(item.id).replace(/[^A-Za-z0-9_-]/g, "")}`;
+  box.append(text);
+  const scale = doc.createElement("div");
+  scale.className = "scale";
+  scale.setAttribute("role", "radiogroup");
+  scale.setAttribute("aria-labelledby", text.id);
+  /** @type {(number|string)[]} */
+  const values = question.type === "nps" ? [...Array(11).keys()]
+    : question.type === "rating" ? [1, 2, 3, 4, 5] : (question.options || []).map(String);
+  for (const value of values) {
+    const button = textElement(doc, "button", "value", String(value));
+    /** @type {HTMLButtonElement} */ (button).type = "button";
+    button.setAttribute("role", "radio");
+    button.setAttribute("aria-checked", "false");
+    button.dataset.value = String(value);
+    button.addEventListener("click", () => {
+      for (const other of scale.children) other.setAttribute("aria-checked", String(other === button));
+      if (handlers.onChoose) handlers.onChoose(value);
+    });
+    scale.append(button);
+  }
+  box.append(scale);
+  if (question.type === "nps") {
+    const ends = doc.createElement("div");
+    ends.className = "labels";
+    ends.append(textElement(doc, "span", "", labels.notLikely), textElement(doc, "span", "", labels.veryLikely));
+    box.append(ends);
+  }
+  return box;
 }

@@ -23,80 +23,56 @@ $("#user").textContent = user;
 $("#tenant").textContent = tenant;
 $("#auth").textContent = auth === "bearer" ? "bearer token" : "session cookie";
 
-notifications.init({ endpoint: "/api", app: params.get("app") || "workspace", getToken });
+notifications.init({ endpoint: "/api", app: params.get("app") || "workspace", getToken,
+  language: params.get("lang") || undefined });
 
 /** @type {Map<string, HTMLElement>} */
 const shown = new Map();
 /** @type {import("../cetegra-notifications.js").PendingItem | null} */
 let survey = null;
 let chosen = /** @type {number|string|null} */ (null);
+let unread = 0;
 
-function text(tag, className, value) {
-  const element = document.createElement(tag);
-  element.className = className;
-  element.textContent = value;
-  return element;
-}
-
+// The centre's items and the survey's question are built by the module's own renderers
+// (renderNotification, renderSurvey): the authoring page's preview calls the same code.
 function renderItem(item) {
-  const li = document.createElement("li");
-  li.dataset.id = item.id;
-  li.className = item.priority;
-  li.append(text("p", "title", item.title));
-  if (item.body) li.append(text("p", "body", item.body));
-  const href = notifications.safeLink(item.link);
-  if (href) {
-    const a = text("a", "link", "Read more");
-    a.href = href;
-    a.rel = "noopener noreferrer";
-    a.target = "_blank";
-    li.append(a);
-  }
-  const close = text("button", "dismiss", "Dismiss");
-  close.type = "button";
-  close.onclick = async () => {
-    if ((await notifications.dismiss(item.id)).ok) remove(item.id);
-  };
-  li.append(close);
-  return li;
+  return notifications.renderNotification(item, {
+    onDismiss: async () => {
+      if ((await notifications.dismiss(item.id)).ok) remove(item.id);
+    },
+    onOpen: () => notifications.opened(item.id),
+  });
 }
 
 function remove(id) {
-  shown.get(id)?.remove();
+  const li = shown.get(id);
+  if (li && li.dataset.unread === "true") unread = Math.max(0, unread - 1);
+  li?.remove();
   shown.delete(id);
   if (survey && survey.id === id) closeSurvey();
   count();
 }
 
 function count() {
-  $("#count").textContent = String(shown.size);
+  $("#count").textContent = String(unread);
+  $("#count").setAttribute("aria-label", `${unread} unread`);
   $("#empty").hidden = shown.size > 0;
 }
 
 function openSurvey(item) {
   survey = item;
   chosen = null;
-  const question = item.question;
-  $("#survey-title").textContent = item.title;
-  $("#survey-question").textContent = question.text;
-  const scale = $("#survey-scale");
-  scale.replaceChildren();
-  const values = question.type === "nps" ? [...Array(11).keys()]
-    : question.type === "rating" ? [1, 2, 3, 4, 5] : question.options || [];
-  for (const value of values) {
-    const button = text("button", "value", String(value));
-    button.type = "button";
-    button.setAttribute("role", "radio");
-    button.setAttribute("aria-checked", "false");
-    button.dataset.value = String(value);
-    button.onclick = () => {
+  const box = notifications.renderSurvey(item, {
+    onChoose: (value) => {
       chosen = value;
-      for (const other of scale.children) other.setAttribute("aria-checked", String(other === button));
       $("#survey-send").disabled = false;
-    };
-    scale.append(button);
-  }
-  $("#survey-labels").hidden = question.type !== "nps";
+    },
+  });
+  box.querySelector(".title").id = "survey-title";
+  box.querySelector(".question").id = "survey-question";
+  box.querySelector(".scale").id = "survey-scale";
+  box.querySelector(".scale").setAttribute("aria-labelledby", "survey-question");
+  $("#survey-box").replaceChildren(box);
   $("#survey-comment").value = "";
   $("#survey-error").textContent = "";
   $("#survey-send").disabled = true;
@@ -125,26 +101,29 @@ $("#survey-dismiss").onclick = async () => {
   if ((await notifications.dismiss(id)).ok) remove(id);
 };
 
+// The feed: notifications stay until they end or are dismissed; unread ones say "New" and are
+// marked read once shown (the count is what was unread when the centre opened).
 async function refresh() {
-  const items = await notifications.pending();
+  const feed = await notifications.feed();
   const centre = $("#centre");
   centre.replaceChildren();
   shown.clear();
-  for (const item of items.filter((i) => i.kind === "notification")) {
+  unread = feed.items.filter((i) => i.kind === "notification" && !i.seen).length;
+  for (const item of feed.items.filter((i) => i.kind === "notification")) {
     const li = renderItem(item);
     shown.set(item.id, li);
     centre.append(li);
-    notifications.seen(item.id); // shown now: not pending any more (not again after a reload)
+    if (!item.seen) notifications.seen(item.id); // shown now: read from the next visit on
   }
   count();
-  const next = items.find((i) => i.kind === "survey");
+  const next = feed.items.find((i) => i.kind === "survey");
   if (next && !$("#survey").open) openSurvey(next);
   document.body.dataset.ready = "true";
 }
 
 // Another tab dismissed or answered: follow. (A notification seen elsewhere stays in this view.)
 notifications.onChange((change) => {
-  if (change.action !== "seen") remove(change.id);
+  if (change.action === "dismiss" || change.action === "answer") remove(change.id);
 });
 $("#refresh").onclick = refresh;
 window.notifications = notifications; // for the browser tests

@@ -78,25 +78,62 @@ after(async () => {
   assert.deepEqual(pageErrors.map(String), [], "the demo and the client must never throw into the page");
 });
 
-test("a notification appears once: not again after a reload, in a new tab or a new browser", async () => {
+const unreadIds = (page) => page.$$eval('#centre li[data-unread="true"]', (nodes) => nodes.map((n) => n.dataset.id));
+
+test("the feed: a notification is new once, then stays read (after a reload, in a new tab or browser) until dismissed", async () => {
   const item = await publish({ title: "Appears once", audience: { apps: ["once"] } });
   const context = await browser.newContext();
   const page = await open(context, "user=once-user&app=once");
   assert.deepEqual(await centreTitles(page), ["Appears once"]);
+  assert.deepEqual(await unreadIds(page), [item.id]);
+  assert.equal(await page.textContent("#count"), "1");
   await waitFor(async () => (await exported("once-user")).state.some((s) => s.item === item.id && s.seen_at));
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.deepEqual(await centreTitles(page), ["Appears once"]); // still in the feed, read
+  assert.deepEqual(await unreadIds(page), []);
+  assert.equal(await page.textContent("#count"), "0");
+  const tab = await open(context, "user=once-user&app=once");
+  assert.deepEqual(await unreadIds(tab), []);
+  const fresh = await browser.newContext(); // no local state at all: the server remembers
+  assert.deepEqual(await unreadIds(await open(fresh, "user=once-user&app=once")), []);
+  const elsewhere = await browser.newContext();
+  assert.deepEqual(await unreadIds(await open(elsewhere, "user=once-other&app=once")), [item.id]);
+  const feed = await page.evaluate(() => window.notifications.feed());
+  assert.deepEqual([feed.unread, feed.items.map((i) => [i.id, i.seen])], [0, [[item.id, true]]]);
+  await page.click("#centre .dismiss");
+  await waitFor(async () => (await centreTitles(page)).length === 0);
   await page.reload();
   await page.waitForFunction(() => document.body.dataset.ready === "true");
   assert.deepEqual(await centreTitles(page), []);
   assert.equal(await page.isVisible("#empty"), true);
-  const tab = await open(context, "user=once-user&app=once");
-  assert.deepEqual(await centreTitles(tab), []);
-  const fresh = await browser.newContext(); // no local state at all: the server remembers
-  assert.deepEqual(await centreTitles(await open(fresh, "user=once-user&app=once")), []);
-  const elsewhere = await browser.newContext();
-  assert.deepEqual(await centreTitles(await open(elsewhere, "user=once-other&app=once")), ["Appears once"]);
   await context.close();
   await fresh.close();
   await elsewhere.close();
+});
+
+test("languages: the client sends the preferred language; the item's default otherwise", async () => {
+  await publish({ title: "Saved searches", audience: { apps: ["lang"] },
+    translations: { nb: { title: "Lagrede søk", body: "Lagre et søk." } } });
+  const context = await browser.newContext();
+  const nb = await open(context, "user=lang-user&app=lang&lang=nb-NO");
+  assert.deepEqual(await centreTitles(nb), ["Lagrede søk"]);
+  assert.equal(await nb.getAttribute("#centre li", "lang"), "nb");
+  const sv = await open(context, "user=lang-user&app=lang&lang=sv");
+  assert.deepEqual(await centreTitles(sv), ["Saved searches"]);
+  await context.close();
+});
+
+test("opening a notification's link is reported once (reach: link opened)", async () => {
+  const item = await publish({ title: "With a link", link: "/docs/saved-searches", audience: { apps: ["open"] } });
+  const context = await browser.newContext();
+  const page = await open(context, "user=open-user&app=open");
+  await page.$eval("#centre a.link", (a) => {
+    a.addEventListener("click", (event) => event.preventDefault()); // stay on the page
+    a.click();
+  });
+  await waitFor(async () => (await exported("open-user")).state.some((s) => s.item === item.id && s.opened_at));
+  await context.close();
 });
 
 test("the demo sets the session cookie only when it signs in with it (?auth=cookie), never with a bearer token", async () => {

@@ -42,6 +42,17 @@ def serve(router: Router, port: int, host: str = "127.0.0.1") -> ThreadingHTTPSe
     return server.serve(router, port, host, front, emulate_easy_auth)
 
 
+LOCAL_CADENCE = {
+    "SURVEY_FIRST_DAY": "1",
+    "SURVEY_INTERVAL_DAYS": "0",
+    "SURVEY_PAUSE_AFTER_ANSWER_DAYS": "0",
+    "SURVEY_PAUSE_AFTER_DISMISS_DAYS": "0",
+}
+"""Locally, surveys are asked without a cadence, so the demo's NPS prompt shows at once and the
+browser tests can prompt a fresh user (Azure uses the template's cadence; a local setting or
+environment variable overrides these)."""
+
+
 def local_settings() -> dict[str, str]:
     """Values of local.settings.json (or its committed example)."""
     for name in ("local.settings.json", "local.settings.json.example"):
@@ -72,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     use_func = shutil.which("func") is not None and not args.no_func
     azurite = Azurite(("blob", "queue", "table") if use_func else ("table",)).start()
     env = {
+        **LOCAL_CADENCE,
         **local_settings(),
         **{k: v for k, v in os.environ.items() if k not in ("WEBSITE_SITE_NAME",)},
     }
