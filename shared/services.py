@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.ingestion.catalogues import UnlistedCounts
+from shared.ingestion.catalogues import APPS, PAGES, UNLISTED, UnlistedCounts
+from shared.ingestion.events import EVENT_NAMES
 from shared.ingestion.holder import RawEvents
 from shared.ingestion.ingest import Ingest
 from shared.kernel.logs import quiet_azure_sdk
@@ -23,6 +24,7 @@ from shared.notifications.holder import NotificationState
 from shared.notifications.service import Notifications
 from shared.privacy.audit import Audit
 from shared.privacy.consent import ConsentRecords, ConsentService
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.holders import Holder
 from shared.privacy.pseudonyms import (
     DevSaltSource,
@@ -33,11 +35,21 @@ from shared.privacy.pseudonyms import (
 )
 from shared.privacy.tenants import Tenants
 from shared.reporting.aggregates import Aggregation
+from shared.reporting.build import Domain
+from shared.reporting.cells import NO_APP
 from shared.reporting.holder import ReportInputs
 from shared.reporting.reader import ReportReader
 from shared.storage import Storage, Tables
 
 Clock = Callable[[], datetime]
+
+FEATURE_DOMAIN: tuple[tuple[str, str], ...] = tuple(
+    (app, feature)
+    for app in (*sorted(APPS.apps), UNLISTED, NO_APP)
+    for feature in (*sorted(EVENT_NAMES), *sorted(PAGES.templates), UNLISTED)
+)
+"""Every (app, feature) a report can show, from the reviewed catalogues alone (a feature is an
+event name, or a page view's route template): the key domain of the feature releases."""
 
 
 def utc_now() -> datetime:
@@ -94,6 +106,7 @@ def build(
     tables = Tables.over(storage)
     consent = ConsentService(tables.consent, pseudonymizer, settings, clock, tables.events)
     store = tables.reports
+    releaser = Releaser(settings.aggregate_min_users, noise=settings.release_noise)
     tenants = Tenants(tables.tenants, pseudonymizer)
     notifications = Notifications(
         tables.notifications,
@@ -122,7 +135,16 @@ def build(
         consent=consent,
         ingest=Ingest(tables, consent, settings, tenants=tenants),
         retention=Retention(holders, settings, clock, salts),
-        aggregation=Aggregation(tables.events, tables.aggregates, settings, clock, tenants, store),
+        aggregation=Aggregation(
+            tables.events,
+            tables.aggregates,
+            settings,
+            clock,
+            tenants,
+            store,
+            releaser,
+            lambda: Domain(tuple(entry.key for entry in tables.tenants.tenants()), FEATURE_DOMAIN),
+        ),
         audit=Audit(tables.audit, pseudonymizer, clock),
         erasure=Erasure(pseudonymizer, holders),
         unlisted=UnlistedCounts(tables.events),

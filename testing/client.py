@@ -34,6 +34,9 @@ def make_settings(connection_string: str, **overrides: str) -> Settings:
         "POLICY_VERSION": POLICY,
         "CORS_ALLOWED_ORIGINS": ORIGIN,
         "STAFF_TENANT_IDS": STAFF_TENANT_ID,
+        # exact mode: the same releases without noise, so tests can compare with a recomputation;
+        # the DP tests (tests/test_privacy_releases.py) pass "true"
+        "RELEASE_NOISE": "false",
         **overrides,
     }
     return Settings.from_env({k: v for k, v in env.items() if v is not None})

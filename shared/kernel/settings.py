@@ -102,6 +102,21 @@ class Settings(BaseModel):
     """The policy's ceiling: "retained for a maximum of 24 months in raw form"; never more."""
     aggregate_min_users: int = Field(5, alias="AGGREGATE_MIN_USERS", ge=2, le=1000)
 
+    survey_first_day: int = Field(3, alias="SURVEY_FIRST_DAY", ge=1, le=365)
+    """Notification cadence: no survey before a user's N-th day, counted from the first day the
+    notification centre asked for the user's items (day 1 = that day; 1 = from the start)."""
+    survey_interval_days: int = Field(14, alias="SURVEY_INTERVAL_DAYS", ge=0, le=365)
+    """At most one survey prompt per this many days per user (0: no limit, every survey offered)."""
+    survey_pause_after_answer_days: int = Field(30, alias="SURVEY_PAUSE_AFTER_ANSWER_DAYS", ge=0, le=365)
+    """No new survey for this many days after the user answered one."""
+    survey_pause_after_dismiss_days: int = Field(
+        14, alias="SURVEY_PAUSE_AFTER_DISMISS_DAYS", ge=0, le=365
+    )
+    """No new survey for this many days after the user dismissed one ("don't ask again")."""
+    release_noise: bool = Field(True, alias="RELEASE_NOISE")
+    """Published numbers are differentially private releases (docs/privacy-model.md). `false` is
+    the test kit's exact mode (same shapes and thresholds, no noise): refused in Azure."""
+
     @field_validator("running_in_azure", mode="before")
     @classmethod
     def _site_name_present(cls, value: Any) -> bool:
@@ -169,6 +184,11 @@ class Settings(BaseModel):
                 )
             if self.dev_salt_file:
                 problems.append("DEV_SALT_FILE: the dev salt is local-only and refused in Azure")
+            if not self.release_noise:
+                problems.append(
+                    "RELEASE_NOISE: refused in Azure; every published number is a differentially "
+                    "private release"
+                )
             if not self.staff_tenant_ids:
                 problems.append(
                     "STAFF_TENANT_IDS: required in Azure: Cegal's own Entra tenant id(s), the only "

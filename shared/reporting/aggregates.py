@@ -28,8 +28,9 @@ from shared.kernel.logs import log
 from shared.kernel.periods import oldest_kept_day
 from shared.kernel.settings import Settings
 from shared.privacy.disclosure import Cell, fold_cells
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.tenants import Tenants
-from shared.reporting.build import BuildCounts, Closing, DayRollup, ReportBuilder
+from shared.reporting.build import BuildCounts, Closing, DayRollup, Domain, ReportBuilder
 from shared.storage.aggregates import (
     AggregateStore,
     DailyCell,
@@ -114,12 +115,14 @@ class Aggregation:
         clock: Callable[[], datetime],
         tenants: Tenants,
         reports: ReportsStore,
+        releaser: Releaser,
+        domain: Callable[[], Domain],
     ) -> None:
         self._events = events
         self._store = store
         self._tenants = tenants
         self._report_store = reports
-        self._reports = ReportBuilder(reports, settings.aggregate_min_users)
+        self._reports = ReportBuilder(reports, releaser, domain)
         self._closing = Closing(reports, self.final_at)
         self._k = settings.aggregate_min_users
         self._months = settings.retention_months

@@ -15,6 +15,7 @@ import logging
 from datetime import date
 
 from shared.kernel.logs import log
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.holders import Mode, Outcome, Subject
 from shared.privacy.tenants import Tenants
 from shared.reporting.build import ReportBuilder
@@ -27,7 +28,7 @@ class ReportInputs:
     def __init__(self, store: ReportsStore, tenants: Tenants, k: int) -> None:
         self._store = store
         self._tenants = tenants
-        self._builder = ReportBuilder(store, k)
+        self._builder = ReportBuilder(store, Releaser(k))
 
     def expire(self, keep_from: date) -> Outcome:
         rollup_days, forgotten = self._builder.expire(keep_from)

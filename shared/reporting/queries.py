@@ -1,9 +1,11 @@
 """What the report routes accept and answer: the query models (filters, ranges and their caps) and
 the response models, rows and all.
 
-Every response carries the k that each count of people in it obeys ("0 or >= k"): the reports
-show counts only, from kept aggregates ("aggregated usage statistics (with no link to individual
-users)"), never a pseudonym, session id, event id or raw tenant id.
+Every count in a response is a differentially private release read back from storage
+(docs/privacy-model.md): a row that can be hidden says so (`hidden`, its numbers null — never 0),
+and every shown count carries its 95 % margin of error in `moe`. Each report names the monthly
+privacy budget it is part of (`privacy`). Counts only ("aggregated usage statistics (with no link
+to individual users)"), never a pseudonym, session id, event id or raw tenant id.
 """
 
 from __future__ import annotations
@@ -87,16 +89,37 @@ class LaunchQuery(BaseModel):
 # ---- responses ------------------------------------------------------------------------------------------
 
 
+class Privacy(BaseModel):
+    """The guarantee every number of a report is covered by (docs/privacy-model.md)."""
+
+    model_config = ConfigDict(title="Privacy")
+
+    epsilon: float
+    """Per person and calendar month, across every release of that month."""
+    delta: float
+    mechanism: str = "discrete Gaussian (OpenDP), zero-concentrated DP, user-level"
+    threshold: int
+    """Shown counts of people are at least this (k); lower noisy counts are hidden."""
+
+
+Moe = dict[str, float]
+"""95 % margin of error per released field of a row (value ± moe covers the exact count 95 % of
+the time)."""
+
+
 class ActiveRow(BaseModel):
     period: str
     tenant: str
     user_type: str
-    active_users: int
-    sessions: int
-    events: int
+    hidden: bool = False
+    """Too few people (after noise) to show: every count is null."""
+    active_users: int | None
+    sessions: int | None
+    events: int | None
     stickiness: float | None = None
     """Week and month rows: mean daily active users / the period's active users (DAU/WAU,
-    DAU/MAU), exact: from the period's user-days counted at build time."""
+    DAU/MAU), from released values; null unless every day of the period is shown."""
+    moe: Moe = Field(default_factory=dict)
 
 
 class _PeriodReport(BaseModel):
@@ -107,6 +130,7 @@ class _PeriodReport(BaseModel):
     from_: date = Field(serialization_alias="from")
     to: date
     k: int
+    privacy: Privacy
 
 
 class ActiveUsersReport(_PeriodReport):
@@ -125,6 +149,7 @@ class FeatureRow(BaseModel):
     events: int
     share: float | None
     """users / active users of the same scope and period (None if that count is not shown)."""
+    moe: Moe = Field(default_factory=dict)
 
 
 class OtherRow(BaseModel):
@@ -132,7 +157,9 @@ class OtherRow(BaseModel):
     tenant: str
     user_type: str
     events: int
-    """Events of features that fewer than k people used in this scope (not shown one by one)."""
+    """Events of features not shown one by one in this scope: the scope's released events minus
+    its shown features' (post-processing, at least 0)."""
+    moe: Moe = Field(default_factory=dict)
 
 
 class FeaturesReport(_PeriodReport):
@@ -146,9 +173,12 @@ class CohortRow(BaseModel):
     cohort: str
     tenant: str
     user_type: str
-    users: int
-    active: list[int]
-    """Of `users`, how many were active 1..12 weeks later; 0 also stands for 1..k-1 people."""
+    hidden: bool = False
+    """The cohort's size is too small to show: `users` and every `active` entry are null."""
+    users: int | None
+    active: list[int | None]
+    """Of `users`, how many were active 1..12 weeks later; null: hidden, or not known yet."""
+    moe: Moe = Field(default_factory=dict)
     weeks_elapsed: int
     """How many of the 12 weeks have closed (later entries are not known yet)."""
 
@@ -159,6 +189,7 @@ class RetentionReport(BaseModel):
     from_: date = Field(serialization_alias="from")
     to: date
     k: int
+    privacy: Privacy
     rows: list[CohortRow]
 
 
@@ -176,9 +207,11 @@ class TenantsReport(BaseModel):
 
 class OnboardingRow(BaseModel):
     week: str
-    active_users: int
-    sessions: int
-    events: int
+    hidden: bool = False
+    active_users: int | None
+    sessions: int | None
+    events: int | None
+    moe: Moe = Field(default_factory=dict)
     features_adopted: int
     new_features: list[str]
 
@@ -190,6 +223,7 @@ class OnboardingReport(BaseModel):
     name: str | None
     first_seen: date | None
     k: int
+    privacy: Privacy
     rows: list[OnboardingRow]
 
 
@@ -198,16 +232,24 @@ class LaunchRow(BaseModel):
     offset: int
     """Weeks relative to the launch week (0 = the week containing `date`)."""
     phase: Literal["before", "after"]
-    users: int
-    events: int
+    hidden: bool = False
+    """The feature's users that week are too few (after noise) to show, or the week is not
+    released yet: users, events and share are null and the averages leave the week out."""
+    users: int | None
+    events: int | None
     share: float | None
+    moe: Moe = Field(default_factory=dict)
 
 
 class LaunchSummary(BaseModel):
+    """Means over the shown weeks only; `hidden_before`/`hidden_after` say how many were left out."""
+
     users_before: float | None
     users_after: float | None
     share_before: float | None
     share_after: float | None
+    hidden_before: int = 0
+    hidden_after: int = 0
 
 
 class LaunchReport(BaseModel):
@@ -219,5 +261,6 @@ class LaunchReport(BaseModel):
     tenant: str
     user_type: str
     k: int
+    privacy: Privacy
     rows: list[LaunchRow]
     summary: LaunchSummary

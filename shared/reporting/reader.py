@@ -15,7 +15,8 @@ from datetime import date, datetime, timedelta
 
 from shared.kernel.errors import BadRequest, NotFound
 from shared.kernel.logs import log
-from shared.kernel.periods import period_days, period_key, week_key, week_start
+from shared.kernel.periods import period_key, week_key, week_start
+from shared.privacy.disclosure.releases import monthly_budget
 from shared.reporting.cells import ALL, OTHER
 from shared.reporting.queries import (
     MAX_DAYS,
@@ -34,6 +35,7 @@ from shared.reporting.queries import (
     OnboardingReport,
     OnboardingRow,
     OtherRow,
+    Privacy,
     RangeQuery,
     RetentionQuery,
     RetentionReport,
@@ -64,6 +66,11 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _moe(**margins: float) -> dict[str, float]:
+    """The 95 % margins of error of a row's released fields (none in the test kit's exact mode)."""
+    return {name: value for name, value in margins.items() if value}
+
+
 class ReportReader:
     def __init__(
         self, store: ReportsStore, directory: TenantStore, k: int, clock: Callable[[], datetime]
@@ -72,6 +79,8 @@ class ReportReader:
         self._directory = directory
         self._k = k
         self._clock = clock
+        budget = monthly_budget()
+        self._privacy = Privacy(epsilon=round(budget.epsilon, 2), delta=budget.delta, threshold=k)
 
     def _today(self) -> date:
         return self._clock().date()
@@ -98,18 +107,18 @@ class ReportReader:
                 period=c.period,
                 tenant=c.tenant,
                 user_type=c.user_type,
+                hidden=c.hidden,
                 active_users=c.active_users,
                 sessions=c.sessions,
                 events=c.events,
-                stickiness=(
-                    round(c.user_days / len(period_days(query.grain, c.period)) / c.active_users, 4)
-                    if query.grain != "day" and c.active_users
-                    else None
-                ),
+                stickiness=c.stickiness,
+                moe={} if c.hidden else _moe(active_users=c.moe[0], sessions=c.moe[1], events=c.moe[2]),
             )
             for c in cells
         ]
-        return ActiveUsersReport(grain=query.grain, from_=first, to=last, k=self._k, rows=rows)
+        return ActiveUsersReport(
+            grain=query.grain, from_=first, to=last, k=self._k, privacy=self._privacy, rows=rows
+        )
 
     def _active(
         self, grain: str, tenant: str | None, user_type: str | None, first: date, last: date
@@ -145,7 +154,13 @@ class ReportReader:
         for c in cells:
             if c.feature == OTHER and c.app == ALL:
                 other.append(
-                    OtherRow(period=c.period, tenant=c.tenant, user_type=c.user_type, events=c.events)
+                    OtherRow(
+                        period=c.period,
+                        tenant=c.tenant,
+                        user_type=c.user_type,
+                        events=c.events,
+                        moe=_moe(events=c.moe[1]),
+                    )
                 )
                 continue
             if query.app is not None and c.app != query.app:
@@ -160,10 +175,13 @@ class ReportReader:
                     feature=c.feature,
                     users=c.users,
                     events=c.events,
-                    share=round(c.users / base, 4) if base else None,
+                    share=round(min(1.0, c.users / base), 4) if base else None,
+                    moe=_moe(users=c.moe[0], events=c.moe[1]),
                 )
             )
-        return FeaturesReport(grain=query.grain, from_=first, to=last, k=self._k, rows=rows, other=other)
+        return FeaturesReport(
+            grain=query.grain, from_=first, to=last, k=self._k, privacy=self._privacy, rows=rows, other=other
+        )
 
     def _features(
         self, grain: str, tenant: str | None, user_type: str | None, first: date, last: date
@@ -189,13 +207,15 @@ class ReportReader:
                         cohort=c.cohort,
                         tenant=c.tenant,
                         user_type=c.user_type,
+                        hidden=c.users is None,
                         users=c.users,
                         active=list(c.active),
+                        moe={} if c.users is None else _moe(users=c.moe[0], active=c.moe[1]),
                         weeks_elapsed=elapsed,
                     )
                 )
         rows.sort(key=lambda r: (r.cohort, r.tenant != ALL, r.tenant, r.user_type))
-        return RetentionReport(from_=first, to=last, k=self._k, rows=rows)
+        return RetentionReport(from_=first, to=last, k=self._k, privacy=self._privacy, rows=rows)
 
     def onboarding(self, query: OnboardingQuery) -> OnboardingReport:
         entry = self._directory.tenant(query.tenant)
@@ -216,12 +236,17 @@ class ReportReader:
                 key = week_key(week)
                 cell = active.get(key)
                 adopted = features.get(key, set())
+                hidden = cell is None or cell.hidden
                 rows.append(
                     OnboardingRow(
                         week=key,
-                        active_users=cell.active_users if cell else 0,
-                        sessions=cell.sessions if cell else 0,
-                        events=cell.events if cell else 0,
+                        hidden=hidden,
+                        active_users=None if cell is None else cell.active_users,
+                        sessions=None if cell is None else cell.sessions,
+                        events=None if cell is None else cell.events,
+                        moe={}
+                        if cell is None or hidden
+                        else _moe(active_users=cell.moe[0], sessions=cell.moe[1], events=cell.moe[2]),
                         features_adopted=len(adopted),
                         new_features=sorted(adopted - seen),
                     )
@@ -229,7 +254,12 @@ class ReportReader:
                 seen |= adopted
                 week += timedelta(weeks=1)
         return OnboardingReport(
-            tenant=entry.key, name=entry.name, first_seen=entry.first_seen, k=self._k, rows=rows
+            tenant=entry.key,
+            name=entry.name,
+            first_seen=entry.first_seen,
+            k=self._k,
+            privacy=self._privacy,
+            rows=rows,
         )
 
     def launch(self, query: LaunchQuery) -> LaunchReport:
@@ -237,37 +267,69 @@ class ReportReader:
         launch = week_start(week_key(query.day))
         first = launch - timedelta(weeks=query.weeks)
         last = launch + timedelta(weeks=query.weeks) - timedelta(days=1)
-        active = {
-            c.period: c.active_users for c in self._active("week", tenant, query.user_type, first, last)
-        }
-        usage: dict[str, tuple[int, int]] = {}
+        active = {c.period: c for c in self._active("week", tenant, query.user_type, first, last)}
+        usage: dict[str, FeatureCell] = {}
         for c in self._features("week", tenant, query.user_type, first, last):
             if c.feature == query.feature and (query.app is None or c.app == query.app):
-                users, events = usage.get(c.period, (0, 0))
                 # several apps: users may overlap, so the larger count is the honest lower bound
-                usage[c.period] = (max(users, c.users), events + c.events)
+                known = usage.get(c.period)
+                if known is None or c.users > known.users:
+                    usage[c.period] = (
+                        c
+                        if known is None
+                        else FeatureCell(
+                            c.grain,
+                            c.period,
+                            c.tenant,
+                            c.user_type,
+                            c.app,
+                            c.feature,
+                            c.users,
+                            c.events + known.events,
+                            c.moe,
+                        )
+                    )
+                else:
+                    usage[c.period] = FeatureCell(
+                        c.grain,
+                        c.period,
+                        c.tenant,
+                        c.user_type,
+                        known.app,
+                        known.feature,
+                        known.users,
+                        c.events + known.events,
+                        known.moe,
+                    )
         rows = []
         for offset in range(-query.weeks, query.weeks):
             key = week_key(launch + timedelta(weeks=offset))
-            users, events = usage.get(key, (0, 0))
-            base = active.get(key)
+            cell = usage.get(key)
+            week = active.get(key)
+            base = None if week is None else week.active_users
+            # a week is hidden when its scope is not released or hidden, or the feature's cell is
+            # hidden in a shown scope: never 0 (docs/privacy-model.md)
             rows.append(
                 LaunchRow(
                     week=key,
                     offset=offset,
                     phase="before" if offset < 0 else "after",
-                    users=users,
-                    events=events,
-                    share=round(users / base, 4) if base else None,
+                    hidden=cell is None,
+                    users=None if cell is None else cell.users,
+                    events=None if cell is None else cell.events,
+                    share=round(min(1.0, cell.users / base), 4) if cell is not None and base else None,
+                    moe={} if cell is None else _moe(users=cell.moe[0], events=cell.moe[1]),
                 )
             )
         before = [r for r in rows if r.phase == "before"]
         after = [r for r in rows if r.phase == "after"]
         summary = LaunchSummary(
-            users_before=_mean([float(r.users) for r in before]),
-            users_after=_mean([float(r.users) for r in after]),
+            users_before=_mean([float(r.users) for r in before if r.users is not None]),
+            users_after=_mean([float(r.users) for r in after if r.users is not None]),
             share_before=_mean([r.share for r in before if r.share is not None]),
             share_after=_mean([r.share for r in after if r.share is not None]),
+            hidden_before=sum(r.hidden for r in before),
+            hidden_after=sum(r.hidden for r in after),
         )
         log(LOG, logging.INFO, "reports.launch", weeks=query.weeks)
         return LaunchReport(
@@ -277,6 +339,7 @@ class ReportReader:
             tenant=tenant,
             user_type=query.user_type,
             k=self._k,
+            privacy=self._privacy,
             rows=rows,
             summary=summary,
         )

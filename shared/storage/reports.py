@@ -84,15 +84,23 @@ class UserDay:
 
 @dataclass(frozen=True)
 class ActiveCell:
+    """A released active-users cell: counts are None when the cell is hidden."""
+
     grain: str
     period: str
     tenant: str
     user_type: str
-    active_users: int
-    sessions: int
-    events: int
-    user_days: int = 0
-    """Weeks and months: the sum over the period's days of that day's active users (for DAU/MAU)."""
+    active_users: int | None
+    sessions: int | None
+    events: int | None
+    stickiness: float | None = None
+    """Weeks and months: mean daily active users / the period's active users, from released values."""
+    moe: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """95 % margins of error of (active_users, sessions, events)."""
+
+    @property
+    def hidden(self) -> bool:
+        return self.active_users is None
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,8 @@ class FeatureCell:
     feature: str
     users: int
     events: int
+    moe: tuple[float, float] = (0.0, 0.0)
+    """95 % margins of error of (users, events)."""
 
 
 @dataclass(frozen=True)
@@ -112,9 +122,11 @@ class CohortCell:
     cohort: str
     tenant: str
     user_type: str
-    users: int
-    active: tuple[int, ...]
-    """Users of the cohort active in each of the following weeks (0 when fewer than k)."""
+    users: int | None
+    active: tuple[int | None, ...]
+    """Users of the cohort active in each of the following weeks (None: hidden or not yet known)."""
+    moe: tuple[float, float] = (0.0, 0.0)
+    """95 % margins of error of (users, each active count)."""
 
 
 @dataclass(frozen=True)
@@ -420,10 +432,11 @@ class ReportsStore:
                 str(e["period"]),
                 str(e["tenant"]),
                 str(e["user_type"]),
-                int(e["active_users"]),  # type: ignore[call-overload]
-                int(e["sessions"]),  # type: ignore[call-overload]
-                int(e["events"]),  # type: ignore[call-overload]
-                int(e.get("user_days") or 0),  # type: ignore[call-overload]
+                _count(e.get("active_users")),
+                _count(e.get("sessions")),
+                _count(e.get("events")),
+                _number(e.get("stickiness")),
+                (_moe(e, "active_users"), _moe(e, "sessions"), _moe(e, "events")),
             )
             for e in rows
         ]
@@ -451,6 +464,7 @@ class ReportsStore:
                 str(e["feature"]),
                 int(e["users"]),  # type: ignore[call-overload]
                 int(e["events"]),  # type: ignore[call-overload]
+                (_moe(e, "users"), _moe(e, "events")),
             )
             for e in self._range(self._t(FEATURES[grain]), tenant, f"{first}|", f"{last}|{HIGH}", user_type)
         ]
@@ -463,8 +477,9 @@ class ReportsStore:
                 str(e["cohort"]),
                 str(e["PartitionKey"]),
                 str(e["user_type"]),
-                int(e["users"]),  # type: ignore[call-overload]
-                tuple(int(e[f"a{i}"]) for i in range(1, COHORT_WEEKS + 1)),  # type: ignore[call-overload]
+                _count(e.get("users")),
+                tuple(_count(e.get(f"a{i}")) for i in range(1, COHORT_WEEKS + 1)),
+                (_moe(e, "users"), _moe(e, "active")),
             )
             for e in self._range(self._t(COHORTS), tenant, f"{first}|", f"{last}|{HIGH}", user_type)
         ]
@@ -494,44 +509,83 @@ class ReportsStore:
         self._storage.write_partition(self._t(STATE), [row], upsert=True)
 
 
+def _count(value: object) -> int | None:
+    """A released count, or None where the cell is hidden (the property is absent)."""
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _moe(entity: dict[str, object], name: str) -> float:
+    return float(entity.get(f"{name}_moe") or 0.0)  # type: ignore[arg-type]
+
+
+def _released(
+    entity: dict[str, object], values: dict[str, int | float | None], moes: dict[str, float]
+) -> dict[str, object]:
+    """A released row for BI readers: `hidden` says so explicitly, a hidden value is absent (never
+    0), and every shown count has its 95 % margin of error beside it (`<name>_moe`)."""
+    for name, value in values.items():
+        if value is not None:
+            entity[name] = value
+    for name, moe in moes.items():
+        entity[f"{name}_moe"] = moe
+    return entity
+
+
 def _active_entity(c: ActiveCell) -> dict[str, object]:
     """Day cells are partitioned by day (a night writes one partition); week and month cells by
     tenant (a tenant's series is one partition)."""
     by_day = c.grain == "day"
-    return {
-        "PartitionKey": c.period if by_day else c.tenant,
-        "RowKey": f"{c.tenant}|{c.user_type}" if by_day else f"{c.period}|{c.user_type}",
-        "tenant": c.tenant,
-        "period": c.period,
-        "user_type": c.user_type,
-        "active_users": c.active_users,
-        "sessions": c.sessions,
-        "events": c.events,
-        "user_days": c.user_days,
-    }
+    return _released(
+        {
+            "PartitionKey": c.period if by_day else c.tenant,
+            "RowKey": f"{c.tenant}|{c.user_type}" if by_day else f"{c.period}|{c.user_type}",
+            "tenant": c.tenant,
+            "period": c.period,
+            "user_type": c.user_type,
+            "hidden": c.hidden,
+        },
+        {
+            "active_users": c.active_users,
+            "sessions": c.sessions,
+            "events": c.events,
+            "stickiness": c.stickiness,
+        },
+        {"active_users": c.moe[0], "sessions": c.moe[1], "events": c.moe[2]},
+    )
 
 
 def _feature_entity(c: FeatureCell) -> dict[str, object]:
-    return {
-        "PartitionKey": c.tenant,
-        "RowKey": f"{c.period}|{c.user_type}|{_b64(c.app)}|{_b64(c.feature)}",
-        "period": c.period,
-        "user_type": c.user_type,
-        "app": c.app,
-        "feature": c.feature,
-        "users": c.users,
-        "events": c.events,
-    }
+    return _released(
+        {
+            "PartitionKey": c.tenant,
+            "RowKey": f"{c.period}|{c.user_type}|{_b64(c.app)}|{_b64(c.feature)}",
+            "period": c.period,
+            "user_type": c.user_type,
+            "app": c.app,
+            "feature": c.feature,
+            "hidden": False,
+        },
+        {"users": c.users, "events": c.events},
+        {"users": c.moe[0], "events": c.moe[1]},
+    )
 
 
 def _cohort_entity(c: CohortCell) -> dict[str, object]:
-    entity: dict[str, object] = {
-        "PartitionKey": c.tenant,
-        "RowKey": f"{c.cohort}|{c.user_type}",
-        "cohort": c.cohort,
-        "user_type": c.user_type,
-        "users": c.users,
-    }
+    values: dict[str, int | float | None] = {"users": c.users}
     for i in range(COHORT_WEEKS):
-        entity[f"a{i + 1}"] = c.active[i] if i < len(c.active) else 0
-    return entity
+        values[f"a{i + 1}"] = c.active[i] if i < len(c.active) else None
+    return _released(
+        {
+            "PartitionKey": c.tenant,
+            "RowKey": f"{c.cohort}|{c.user_type}",
+            "cohort": c.cohort,
+            "user_type": c.user_type,
+            "hidden": c.users is None,
+        },
+        values,
+        {"users": c.moe[0], "active": c.moe[1]},
+    )
