@@ -23,7 +23,7 @@ from shared.notifications.models import (
     TenantDirectory,
 )
 from shared.privacy.audit import item_target
-from shared.privacy.disclosure.buckets import SNAPSHOT_HOURS
+from shared.privacy.disclosure import SNAPSHOT_HOURS
 from shared.privacy.identity import may
 
 bp = blueprint()

@@ -321,3 +321,33 @@ def test_authors_read_tenant_names_and_keys_but_no_counts(client):
     assert client.get("/api/authoring/tenants", principal=OPS).status == 200
     assert client.get("/api/authoring/tenants", principal=READER).status == 403
     assert client.get("/api/authoring/tenants", principal=ME).status == 403
+
+
+# ---- results freshness ------------------------------------------------------------------------------
+
+
+def test_results_say_what_waits_for_the_next_snapshot_and_live_only_inside_the_window(client):
+    nps = survey(client, ends_at=iso(client.clock.now + timedelta(days=2)))
+    for i in range(5):
+        assert act(client, nps["id"], "answer", principal=user(i), body={"value": 9}).status == 204
+    first = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
+    assert first["answers"] == 5 and first["live"] is True
+    assert first["waiting"] == {"count": None, "hidden": True}  # 0 waiting: under k, hidden
+    taken = first["as_of"]
+    client.clock.advance(minutes=1)
+    for i in range(5, 7):
+        act(client, nps["id"], "answer", principal=user(i), body={"value": 3})
+    later = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
+    assert later["answers"] == 5 and later["waiting"] == {"count": None, "hidden": True}
+    assert later["renewable_at"].startswith(iso(client.clock.now + timedelta(hours=6))[:14])
+    assert later["as_of"] == taken
+    for i in range(7, 10):
+        act(client, nps["id"], "answer", principal=user(i), body={"value": 3})
+    waiting = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
+    assert waiting["waiting"] == {"count": 5, "hidden": False} and waiting["answers"] == 5
+    client.clock.advance(days=3)
+    ended = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
+    assert ended["live"] is False and ended["answers"] == 10  # renewed: 6 hours and k answers later
+    assert ended["waiting"]["hidden"] is True
+    [summary] = client.get("/api/reports/surveys", principal=READER).json()["surveys"]
+    assert summary["live"] is False and summary["answers"] == 10

@@ -349,6 +349,14 @@ class SurveyResults(BaseModel):
     """Authors only (null for readers)."""
     trend: list[NpsTrendPoint]
     """The NPS of every survey of this item's series, oldest first."""
+    live: bool = False
+    """Published and inside its window now (a survey whose window ended is not live)."""
+    waiting: ReachFigure | None = None
+    """Answers given or replaced since the snapshot (all answers before the first one): they
+    show with the next snapshot. A count of people, released like reach (under k: hidden)."""
+    renewable_at: datetime | None = None
+    """The earliest time the snapshot may be renewed (it also needs k waiting answers); null
+    before the first snapshot, which is taken once k people have answered."""
 
 
 class SurveySummary(BaseModel):
@@ -376,6 +384,11 @@ class SurveySummary(BaseModel):
     by_tenant: list[ResultCell]
     """Cells keyed by the tenant key of the answers (`t` + 16 hex, as audiences name tenants) or
     `(other)`; never a tenant id."""
+    live: bool = False
+    """Published and inside its window now."""
+    waiting: ReachFigure | None = None
+    """Answers waiting for the next snapshot (see SurveyResults.waiting)."""
+    renewable_at: datetime | None = None
 
 
 class NpsSeries(BaseModel):
@@ -543,3 +556,7 @@ class TenantDirectory(BaseModel):
     model_config = ConfigDict(title="TenantDirectory")
 
     tenants: list[DirectoryTenant]
+
+
+SurveyResults.model_rebuild()
+SurveySummary.model_rebuild()

@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,7 @@ from shared.notifications.models import (
     NpsSeries,
     NpsTrendPoint,
     Question,
+    ReachFigure,
     ResultCell,
     ResultComment,
     SurveyReport,
@@ -35,6 +36,7 @@ from shared.notifications.models import (
     TenantKeys,
 )
 from shared.privacy.disclosure import (
+    SNAPSHOT_HOURS,
     breakdown_figures_publishable,
     comment_labels,
     figure_publishable,
@@ -43,6 +45,7 @@ from shared.privacy.disclosure import (
     snapshot_renewable,
     survey_publishable,
 )
+from shared.privacy.disclosure.reach import release_reach
 from shared.privacy.tenants import KEY_PATTERN
 from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationStore, SnapshotRecord
 
@@ -75,7 +78,24 @@ class Results:
             **published.fields(),
             comments=comments,
             trend=trend,
+            **self._freshness(item, published, answers),
         )
+
+    def _freshness(
+        self, item: ItemRecord, published: Published, answers: list[AnswerRecord]
+    ) -> dict[str, Any]:
+        """How fresh the figures are: live only inside the window; the answers given or replaced
+        since the snapshot (released like reach: a count under k is hidden) and when the snapshot
+        may be renewed (it also needs k of them: `snapshot_renewable`)."""
+        now = self._clock()
+        since = published.as_of
+        waiting = sum(1 for a in answers if since is None or a.answered_at > since)
+        released = release_reach({"waiting": waiting}, self._k)["waiting"]
+        return {
+            "live": item.status == "published" and item.starts_at <= now < item.ends_at,
+            "waiting": ReachFigure(count=released.count, hidden=released.hidden),
+            "renewable_at": None if since is None else since + timedelta(hours=SNAPSHOT_HOURS),
+        }
 
     def survey_report(self) -> SurveyReport:
         """Every survey ever published (newest first) with its results, and each series' NPS
@@ -87,9 +107,10 @@ class Results:
             if item.kind == "survey" and item.question is not None and item.published_at is not None
         ]
         published: dict[str, Published] = {}
+        answered: dict[str, list[AnswerRecord]] = {}
         for item in surveys:
             question = Question.model_validate(item.question)
-            published[item.item_id], _ = self._results_of(item.item_id, question)
+            published[item.item_id], answered[item.item_id] = self._results_of(item.item_id, question)
         summaries = []
         for item in sorted(surveys, key=lambda i: (i.starts_at, i.item_id), reverse=True):
             summaries.append(
@@ -102,6 +123,7 @@ class Results:
                     starts_at=item.starts_at,
                     ends_at=item.ends_at,
                     **published[item.item_id].fields(),
+                    **self._freshness(item, published[item.item_id], answered[item.item_id]),
                 )
             )
         names = sorted({item.series for item in surveys if item.series})
