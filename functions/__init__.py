@@ -2,6 +2,7 @@
 
 from functions import (
     authoring,
+    authoring_page,
     consent,
     events,
     health,
@@ -26,5 +27,6 @@ BLUEPRINTS = (
     notifications.bp,
     authoring.bp,
     surveys.bp,
+    authoring_page.bp,
     reports_page.bp,
 )
