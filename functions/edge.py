@@ -383,8 +383,9 @@ def wants_csv(accept: str | None) -> bool:
 
 
 def csv_response(status: int, rows: list[BaseModel], row_model: type[BaseModel]) -> func.HttpResponse:
-    """A header row of the row fields, then one line per row (lists joined with `;`). Cells that
-    start like a formula get a leading apostrophe, so a spreadsheet never evaluates them."""
+    """A header row of the row fields, then one line per row (lists joined with `;`, a margin-of-
+    error object as `field=moe;...`, a hidden row's counts empty beside `hidden` = true). Cells
+    that start like a formula get a leading apostrophe, so a spreadsheet never evaluates them."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     fields = [f.alias or name for name, f in row_model.model_fields.items()]
@@ -401,7 +402,9 @@ def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        value = ";".join(str(v) for v in value)
+        value = ";".join("" if v is None else str(v) for v in value)
+    elif isinstance(value, dict):
+        value = ";".join(f"{k}={v}" for k, v in value.items())
     text = str(value)
     if text[:1] in ("=", "+", "-", "@") and not _is_number(text):
         return "'" + text

@@ -162,16 +162,17 @@ def test_reports_on_seeded_data(seeded):
     assert rows[("2026-W41", keys["tA"], ALL)]["active_users"] == 8
     assert rows[("2026-W41", ALL, ALL)]["events"] == 80
     assert rows[("2026-W41", ALL, ALL)]["sessions"] == 80
-    assert all(r["active_users"] == 0 or r["active_users"] >= 5 for r in body["rows"])
-    # 4 advanced + 4 basic users per tenant: under k, suppressed; and then, so that (tA, all) minus
-    # the shown types cannot reveal them, nothing finer than (tenant, all) is shown per tenant
-    assert (("2026-W41", keys["tA"], "basic_user")) not in rows
+    assert all(r["hidden"] or r["active_users"] >= 5 for r in body["rows"])
+    # 4 advanced + 4 basic users per tenant: under k, hidden — and said so, never 0 (differencing
+    # against the (tenant, all) row is harmless: both are independent noisy releases)
+    assert rows[("2026-W41", keys["tA"], "basic_user")]["hidden"] is True
+    assert rows[("2026-W41", keys["tA"], "basic_user")]["active_users"] is None
     assert rows[("2026-W41", ALL, "basic_user")]["active_users"] == 8
 
     daily = client.get(
         "/api/reports/active-users?grain=day&from=2026-10-05&to=2026-10-11", principal=READER
     ).json()
-    assert [r["period"] for r in daily["rows"] if r["user_type"] == ALL] == [
+    assert [r["period"] for r in daily["rows"] if r["user_type"] == ALL and not r["hidden"]] == [
         "2026-10-05",
         "2026-10-06",
         "2026-10-07",
@@ -191,9 +192,9 @@ def test_reports_on_seeded_data(seeded):
     launch = client.get(
         "/api/reports/launch?feature=case.submitted&app=workspace&date=2026-10-12&weeks=1", principal=READER
     ).json()
-    assert [(r["week"], r["phase"], r["users"]) for r in launch["rows"]] == [
-        ("2026-W41", "before", 0),
-        ("2026-W42", "after", 16),
+    assert [(r["week"], r["phase"], r["users"], r["hidden"]) for r in launch["rows"]] == [
+        ("2026-W41", "before", None, True),  # unused that week: hidden, never 0
+        ("2026-W42", "after", 16, False),
     ]
     assert launch["summary"]["share_after"] == 1.0
 
@@ -219,12 +220,18 @@ def test_month_stickiness_is_mean_dau_over_mau(seeded):
         "/api/reports/active-users?grain=month&from=2026-10-01&to=2026-10-31", principal=READER
     ).json()
     row = next(r for r in body["rows"] if r["tenant"] == ALL and r["user_type"] == ALL)
-    # 16 users on each of 15 weekdays of 31 days
-    assert row["active_users"] == 16 and row["stickiness"] == round(15 * 16 / 31 / 16, 4)
+    # 16 users on each of 15 weekdays of 31 days; stickiness is computed from released day values
+    # only, so with the weekend days hidden (0 users < k) it is not shown (never a guess)
+    assert row["active_users"] == 16 and row["stickiness"] is None
     weekly = client.get(
         "/api/reports/active-users?grain=week&from=2026-10-05&to=2026-10-11&user_type=(all)", principal=READER
     ).json()["rows"]
-    assert weekly[0]["stickiness"] == round(5 * 16 / 7 / 16, 4)  # DAU/WAU
+    assert weekly[0]["stickiness"] is None
+    days = client.get(
+        "/api/reports/active-users?grain=day&from=2026-10-05&to=2026-10-11&user_type=(all)", principal=READER
+    ).json()["rows"]
+    # the weekend days have no events at all, so nothing is released for them (no row)
+    assert [(r["period"], r["active_users"]) for r in days] == [(f"2026-10-0{d}", 16) for d in range(5, 10)]
     daily = client.get("/api/reports/active-users?grain=day&from=2026-10-05&to=2026-10-05", principal=READER)
     assert daily.json()["rows"][0]["stickiness"] is None
 
@@ -239,17 +246,21 @@ def test_csv_has_a_header_row_of_the_row_fields(seeded):
     assert response.status == 200 and response.header("Content-Type").startswith("text/csv")
     assert response.header("Cache-Control") == "no-store"
     table = list(csv.reader(io.StringIO(response.body.decode())))
-    assert table[0] == ["period", "tenant", "user_type", "active_users", "sessions", "events", "stickiness"]
+    assert table[0] == [
+        "period", "tenant", "user_type", "hidden", "active_users", "sessions", "events", "stickiness", "moe"
+    ]
     json_rows = client.get(
         "/api/reports/active-users?grain=week&from=2026-10-05&to=2026-10-18", principal=READER
     ).json()["rows"]
-    assert len(table) - 1 == len(json_rows) and table[1][3] == str(json_rows[0]["active_users"])
+    assert len(table) - 1 == len(json_rows) and table[1][4] == str(json_rows[0]["active_users"])
+    hidden = [line for line in table[1:] if line[3] == "True"]
+    assert hidden and all(line[4:7] == ["", "", ""] for line in hidden)
     empty = client.get(
         "/api/reports/retention?from=2020-01-06&to=2020-02-01",
         principal=READER,
         headers={"Accept": "text/csv"},
     )
-    assert empty.body.decode().strip() == "cohort,tenant,user_type,users,active,weeks_elapsed"
+    assert empty.body.decode().strip() == "cohort,tenant,user_type,hidden,users,active,moe,weeks_elapsed"
     # JSON when JSON is preferred
     assert (
         client.get(ROUTES[1], principal=READER, headers={"Accept": "application/json, text/csv"})

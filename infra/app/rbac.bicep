@@ -8,12 +8,12 @@ param applicationInsightsName string
 @description('Object id of the Entra group of analysts who may read the aggregate tables with Power BI or Excel; empty: no one.')
 param analystsGroupId string = ''
 
-// Aggregates only ("with no link to individual users"): never the raw ev*/ud* day tables, the
-// first-seen index, consent, audit or salt usage. tests/test_infra.py keeps this list equal to
-// the code's (shared/reports_store.py AGGREGATE_TABLES and the daily/monthly cells).
+// Released tables only: every count in them is a differentially private release
+// (docs/privacy-model.md). Never the raw ev*/ud* day tables, the first-seen index, consent, audit,
+// salt usage, nor the exact internal aggregates aggdaily/aggmonthly (differencing them against the
+// releases gave suppressed counts away, issue 23). tests/test_infra.py keeps this list equal to
+// the code's (shared/storage/reports.py AGGREGATE_TABLES and the tenant directory).
 var aggregateTables = [
-  'aggdaily'
-  'aggmonthly'
   'rptactived'
   'rptactivew'
   'rptactivem'

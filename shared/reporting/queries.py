@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.kernel.settings import USER_TYPES
 from shared.reporting.cells import Grain
 
-UserTypeFilter = Literal["it_admin", "advanced_user", "basic_user", "(all)"]
+UserTypeFilter = Literal["it_admin", "advanced_user", "basic_user", "(none)", "(all)"]
+"""`(none)`: people whose principal carries no user-type role (a row of every release domain)."""
 assert set(USER_TYPES) < set(UserTypeFilter.__args__)  # type: ignore[attr-defined]
 TENANT_FILTER = r"^(k[0-9a-f]{16}|\(all\)|\*)$"
 APP_FILTER = r"^([a-z0-9][a-z0-9_-]{0,39}|\(none\)|\(unlisted\))$"

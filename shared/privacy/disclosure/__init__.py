@@ -4,16 +4,20 @@ Why: the privacy texts promise that aggregated usage statistics are kept "with n
 individual users" (Cookie Policy, 4. Analytics technology) and that, without a user identifier,
 "individual events cannot be linked back to you" (Privacy at a Glance). A published count of one
 person, or a difference of published figures that singles one person out, would be such a link.
-So every published number goes through this package, under the k rule (docs/aggregates.md, "The
-k rule"): no published count of people is in 1..k-1 (k = `AGGREGATE_MIN_USERS`), and where a
-rule says so, no difference of published figures isolates fewer than k people either.
+So every published number goes through this package. The reports' numbers are differentially
+private releases (`releases`, docs/privacy-model.md): OpenDP's discrete Gaussian over a key
+domain fixed before the data is read, each person's contribution clipped, one accounted budget
+per person and calendar month, a cell under the threshold shown as hidden. The older threshold
+rules (no published count of people in 1..k-1, k = `AGGREGATE_MIN_USERS`) still guard the
+internal aggregate tables and the families not yet converted (surveys, funnels):
 
-One module per rule family, each with the reasons in its docstrings:
+* `releases` — the differentially private releases, the monthly budget (`BUDGET`,
+  `monthly_budget`) and the exact mode of the test kit (`Releaser(noise=False)`).
 
 * `cells` — the aggregates' cells (overlapping sets of pseudonyms, multi-part keys): a cell under
   k folds into coarser cells, a last remainder under k is suppressed (`Cell`, `fold_cells`).
-* `margins` — the report cells beside their exact `(all)` margins: small cells are suppressed,
-  and so are the children whose margin minus the shown children would be 1..k-1 (`protect`).
+* `margins` — the `(all)` margin, and `protect` (small cells suppressed, and the children whose
+  margin minus the shown children would be 1..k-1), used by the funnel cells.
 * `buckets` — the survey buckets (disjoint answers, published total): folding into `(other)`
   (`fold_buckets`), NPS scores consistent with their groups (`refine`), when a survey, an NPS or
   mean, or comment labels may be shown, and when a results snapshot may be renewed.
@@ -22,10 +26,6 @@ Callers (`shared.reporting.aggregates`, `shared.reporting.build`,
 `shared.notifications.results`) never compare a count with k themselves; `tests/test_layout.py`
 fails on any such comparison outside this package. A new report calls these functions.
 
-Next step: these threshold rules are replaced by differentially private releases
-behind the same functions, so that callers do not change; where a release must change the
-figures themselves (noise) rather than only choose which ones to show, its function returns the
-figures to publish.
 """
 
 from shared.privacy.disclosure.buckets import (

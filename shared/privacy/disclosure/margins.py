@@ -1,8 +1,8 @@
-"""The reports' k rule: cells with exact `(all)` margins, suppressed so no subtraction gives a
-count of 1..k-1 people away.
-
-Used by `shared.reporting.build` for the active-user, feature and cohort cells (docs/reports.md, "The k
-rule, per report"). A cell's key starts with (tenant, user type); either may be the margin `(all)`.
+"""The reports' margins: a cell's key starts with (tenant, user type), and either may be the
+margin `(all)`. (The suppression rule that lived here — keep no child whose margin minus the
+shown children gives 1..k-1 people away — is replaced by differentially private releases,
+`releases.py`: every margin is a release of its own, so differencing reveals nothing. `protect`
+stays for the funnel cells until they are releases too.)
 """
 
 from __future__ import annotations
