@@ -14,7 +14,7 @@ CHROMIUM ?= $(or $(CHROMIUM_PATH),/usr/bin/chromium)
 INFRAVENV := .venv-infra
 INFRADEPS := $(INFRAVENV)/.deps-installed
 
-.PHONY: install run test test-fast lint bench stress infra-check browser-test reports-bundle audit clean
+.PHONY: install run test test-fast lint bench stress infra-check browser-test reports-bundle authoring-bundle audit clean
 
 install: $(PYDEPS) $(NODEDEPS)
 
@@ -55,6 +55,11 @@ browser-test: install $(CHROMIUM)
 ## `make browser-test` fails while the committed bundle differs from a fresh build.
 reports-bundle: install
 	node client/reports/build.mjs
+
+## Rebuild the authoring page's committed bundle (client/authoring/dist/) after editing its sources
+## or client/cetegra-notifications.js (its renderers are bundled).
+authoring-bundle: install
+	node client/authoring/build.mjs
 
 ## The long reliability runs: 5,000 generated requests per route (schemathesis), then 16 clients
 ## for 60 s against the local host (bench/results/load.json).
