@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from functions.edge import ApiRequest, Endpoint, blueprint
 from shared.reporting.coverage import Coverage, CoverageReport
@@ -238,3 +238,24 @@ marker = Endpoint(bp, "api/markers/{id}", "marker", audited=True)
 )
 def delete_marker(request: ApiRequest) -> MarkerView:
     return markers_of(request.services).delete(request.route["id"])
+
+
+class PageStatus(BaseModel):
+    """What the report page says above the views: whether the local host is still seeding its
+    synthetic demo data (never true in Azure)."""
+
+    model_config = ConfigDict(title="PageStatus")
+
+    demo_seeding: bool
+
+
+def _status(request: ApiRequest) -> PageStatus:
+    return PageStatus(demo_seeding=request.services.tables.status.demo_seeding())
+
+
+Endpoint(bp, "api/reports/status", "reports_status").operation(
+    "GET",
+    summary="The report page's status: whether demo data is still being seeded (local host only)",
+    roles=("reader",),
+    response=PageStatus,
+)(_status)

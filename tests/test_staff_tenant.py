@@ -82,6 +82,7 @@ REQUESTS: dict[tuple[str, str], tuple[str, object]] = {
     ("GET", "/api/reports/tenant-table"): ("/api/reports/tenant-table", None),
     ("GET", "/api/reports/coverage"): ("/api/reports/coverage", None),
     ("GET", "/api/reports/markers"): ("/api/reports/markers", None),
+    ("GET", "/api/reports/status"): ("/api/reports/status", None),
     ("POST", "/api/markers"): ("/api/markers", {"date": "2026-10-12", "text": "Case templates"}),
     ("DELETE", "/api/markers/{id}"): ("/api/markers/m20261012deadbeef", {}),
 }

@@ -320,12 +320,75 @@ export function toCsv(rows) {
   return [fields.join(","), ...rows.map((r) => fields.map((f) => csvCell(r[f])).join(","))].join("\r\n") + "\r\n";
 }
 
+// ---- issue 24: coverage, launch markers, the tenant table, funnels, the page status ----------------
+
+export const coverage = () => ({ k: K, per_tenant: false, rows: [{ tenant: "(all)", asked: 420, granted: 300, declined: 120, hidden: false, granted_share: 0.7143 }] });
+export const MARKERS = [
+  { id: "m20260803aaaaaaaa", date: "2026-08-03", feature: null, app: null, text: "Search v2", created_at: "2026-08-03T09:00:00Z" },
+  { id: "m20260831bbbbbbbb", date: LAUNCH, feature: "feature.used", app: "insights", text: "Insights launched", created_at: "2026-08-31T09:00:00Z" },
+];
+export const markers = () => ({ markers: MARKERS, latest: MARKERS.at(-1) });
+export const status = () => ({ demo_seeding: false });
+
+/** `/tenant-table?weeks=` as shared/reporting/tenant_table.py answers it (the last closed week: LATEST_CLOSED_WEEK). */
+export function tenantTable({ weeks = "12" }) {
+  const n = Number(weeks);
+  const lastMonday = weekMonday(LATEST_CLOSED_WEEK);
+  const first = addDays(lastMonday, -7 * (n - 1));
+  const labels = periods("week", first, addDays(lastMonday, 6)).map((p) => p.period);
+  const month = "2026-09";
+  const rows = TENANTS.map((t) => {
+    const weekly = new Map(activeUsers({ grain: "week", from: first, to: addDays(lastMonday, 6), tenant: t.tenant, user_type: "(all)" }).rows.map((r) => [r.period, r]));
+    const monthly = activeUsers({ grain: "month", from: "2026-09-01", to: "2026-09-30", tenant: t.tenant, user_type: "(all)" }).rows[0];
+    const line = labels.map((w) => weekly.get(w)?.active_users || null);
+    const wau = line.at(-1);
+    const previous = line.at(-2);
+    const active = labels.filter((w, i) => line[i]);
+    return {
+      tenant: t.tenant, name: t.name, first_seen: t.first_seen, last_active_week: active.at(-1) || null, week: LATEST_CLOSED_WEEK,
+      wau, wau_hidden: wau === null, wau_previous: previous, wau_change: wau !== null && previous !== null ? wau - previous : null,
+      month, mau: monthly?.active_users || null, mau_hidden: !monthly?.active_users, stickiness: wau === null ? null : 0.4321,
+      sparkline: line, consent_asked: null, consent_granted: null,
+    };
+  });
+  return { week: LATEST_CLOSED_WEEK, month, k: K, rows, coverage_per_tenant: false };
+}
+
+export const FUNNELS = [
+  { id: "case_submission", name: "Open a case, fill it in, submit it", steps: ["Cases list", "New case form", "Case submitted"] },
+  { id: "catalogue_order", name: "Browse the catalogue, open an order, order", steps: ["Service catalogue", "Order form", "Ordered"] },
+];
+
+/** `/funnels?funnel=&mode=&from=&to=&tenant=&user_type=` as shared/reporting/funnels.py answers it. */
+export function funnels({ funnel = "", mode = "", from = RANGE.from, to = RANGE.to, tenant = "", user_type = "" }) {
+  const chosen = FUNNELS.find((f) => f.id === funnel) || (funnel ? null : FUNNELS[0]);
+  if (!chosen) return null;
+  const rows = [];
+  for (const p of periods("week", from, to)) {
+    if (p.period > "2026-W42") continue; // a week is built once the 7 days after it are over
+    for (const m of mode ? [mode] : ["session", "7d"]) {
+      const entrants = kRule(Math.round(60 * scopeWeight(tenant, user_type === "(all)" ? "" : user_type, addDays(p.start, 6)) * noise("fn", p.period, chosen.id, tenant, user_type)));
+      if (!entrants) continue;
+      let counts = [entrants, Math.round(entrants * 0.7), Math.round(entrants * (m === "7d" ? 0.5 : 0.4))];
+      if (p.period === "2026-W30") counts = [entrants, null, null]; // a drop under k: the rest hidden
+      counts.forEach((n, i) => {
+        rows.push({
+          week: p.period, tenant: tenant || "(all)", user_type: user_type || "(all)", mode: m, step: i + 1, label: chosen.steps[i],
+          users: n, hidden: n === null, conversion: n === null ? null : Math.round((n / entrants) * 10000) / 10000,
+          from_previous: i === 0 || n === null || counts[i - 1] === null ? null : Math.round((n / counts[i - 1]) * 10000) / 10000,
+        });
+      });
+    }
+  }
+  return { funnel: chosen.id, funnels: FUNNELS.map((f) => ({ ...f })), from, to, k: K, rows };
+}
+
 /** {status, headers, body} for a request URL to `/api/reports/<route>?…`. */
 export function answer(url, accept = "application/json") {
   const { pathname, searchParams } = new URL(url);
   const q = Object.fromEntries(searchParams);
   const route = pathname.replace(/^\/api\/reports\//, "");
-  const body = { tenants, "active-users": activeUsers, features, retention, onboarding, launch, surveys }[route]?.(q);
+  const body = { tenants, "active-users": activeUsers, features, retention, onboarding, launch, surveys, coverage, markers, status, "tenant-table": tenantTable, funnels }[route]?.(q);
   if (!body) return { status: 404, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ error: { code: "not_found", message: "no such route" } }) };
   if (accept.includes("text/csv") && body.rows) return { status: 200, headers: { "Content-Type": "text/csv; charset=utf-8" }, body: toCsv(body.rows) };
   return { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };

@@ -170,16 +170,30 @@ describe("report page views on fixture data", () => {
     const expected = rows.filter((r) => r.period === latest).sort((a, b) => b.users - a.users);
     const shown = await cellTexts(page, "#panel-adoption table.adoption-table");
     assert.deepEqual(
-      shown.slice(0, expected.length).map((r) => r.slice(0, 5)),
+      shown.slice(0, expected.length).map((r) => [r[0], r[1], r[2], r[4], r[5]]),
       expected.map((r) => [r.feature, r.app, int(r.users), pct(r.share), int(r.events)]),
     );
+    // the change column: users against the week before, as a difference and a percentage
+    const previousWeek = [...new Set(rows.map((r) => r.period))].sort().at(-2);
+    for (const r of expected) {
+      const before = rows.find((x) => x.period === previousWeek && x.feature === r.feature && x.app === r.app);
+      const row = shown.find((x) => x[0] === r.feature && x[1] === r.app);
+      if (before) assert.ok(row[3].startsWith(`${r.users > before.users ? "+" : r.users < before.users ? "−" : "±"}${int(Math.abs(r.users - before.users))} (`), row[3]);
+    }
     assert.match(shown.at(-1)[0], /^\(other\)/); // the fold is last and says what it is
     const otherEvents = answer.other.filter((r) => r.user_type === "(all)");
-    assert.deepEqual(shown.at(-1).slice(2, 6), ["0", "–", int(otherEvents.at(-1).events), int(otherEvents.reduce((s, r) => s + r.events, 0))]);
+    assert.deepEqual(shown.at(-1).slice(2, 7), ["–", "–", "–", int(otherEvents.at(-1).events), int(otherEvents.reduce((s, r) => s + r.events, 0))]);
     const total = rows.filter((r) => r.feature === "feature.used").reduce((s, r) => s + r.events, 0);
-    assert.equal(shown.find((r) => r[0] === "feature.used")[5], int(total));
+    assert.equal(shown.find((r) => r[0] === "feature.used")[6], int(total));
     assert.equal(await page.locator("#panel-adoption svg.spark").count(), expected.length + 1);
-    assert.equal(await page.locator("#panel-adoption svg.bar").count(), 2 * (expected.length + 1));
+    assert.equal(await page.locator("#panel-adoption svg.bar").count(), 2 * expected.length + 1);
+    // sortable: by growth, the feature whose users grew most comes first
+    await page.selectOption("#a-sort", "growth");
+    await settled(page, "adoption");
+    await page.waitForFunction(() => location.hash.includes("sort=growth"));
+    const growth = (r) => r.users - (rows.find((x) => x.period === previousWeek && x.feature === r.feature && x.app === r.app)?.users ?? NaN);
+    const top = expected.filter((r) => Number.isFinite(growth(r))).sort((a, b) => growth(b) - growth(a))[0];
+    await page.waitForFunction((f) => document.querySelector("#panel-adoption table.adoption-table tbody tr th")?.textContent === f, top.feature);
     await finish("feature-adoption", opened);
   });
 
@@ -218,7 +232,8 @@ describe("report page views on fixture data", () => {
     const asked = seen.requests.filter((r) => r.url.pathname === "/api/reports/onboarding");
     assert.equal(asked.length, 1);
     assert.deepEqual(Object.fromEntries(asked[0].url.searchParams), { tenant: "kbadc0ffee0ddf00d", weeks: "6" });
-    const expected = fx.onboarding({ tenant: "kbadc0ffee0ddf00d", weeks: "6" }).rows;
+    // first seen on a Wednesday: the server sends 7 weeks for weeks=6; the page shows exactly 6
+    const expected = fx.onboarding({ tenant: "kbadc0ffee0ddf00d", weeks: "6" }).rows.slice(0, 6);
     const shown = await cellTexts(page, "#panel-onboarding table.onboarding-table");
     let adopted = 0;
     assert.deepEqual(
@@ -228,7 +243,7 @@ describe("report page views on fixture data", () => {
         return [r.week, String(i + 1), int(r.active_users), int(r.sessions), int(r.events), int(r.features_adopted), int(adopted), r.new_features.join(", ") || "—"];
       }),
     );
-    assert.equal(adopted, fx.FEATURES.length);
+    assert.ok(adopted >= fx.FEATURES.length - 1, String(adopted));
     // the tenant filter lists directory names, the unnamed tenant by a marked short key
     const options = await page.$$eval("#f-tenant option", (o) => o.map((x) => x.textContent));
     assert.ok(options.includes(fx.HOSTILE));
@@ -250,13 +265,21 @@ describe("report page views on fixture data", () => {
     const relative = ["4 wk before", "3 wk before", "2 wk before", "1 wk before", "launch week", "1 wk after", "2 wk after", "3 wk after"];
     assert.deepEqual(shown, answer.rows.map((r, i) => [r.week, relative[i], int(r.users), pct(r.share), int(r.events)]));
     const kpis = await page.$$eval("#panel-launch .kpi", (nodes) => nodes.map((n) => [n.querySelector("dt").textContent, n.querySelector(".kpi-value").textContent]));
-    assert.deepEqual(kpis.slice(0, 4), [
-      ["Weekly users before", int(answer.summary.users_before)],
-      ["Weekly users after", int(answer.summary.users_after)],
-      ["Share before", pct(answer.summary.share_before)],
-      ["Share after", pct(answer.summary.share_after)],
+    // the launch week is shown apart: the averages are of the weeks before it and after it
+    const mean = (list) => list.reduce((s, x) => s + x, 0) / list.length;
+    const side = (test) => answer.rows.filter((r) => test(r.offset));
+    assert.deepEqual(kpis.slice(0, 5), [
+      ["Weekly users before", int(mean(side((o) => o < 0).map((r) => r.users)))],
+      ["Launch week", int(side((o) => o === 0)[0].users)],
+      ["Weekly users after", int(mean(side((o) => o > 0).map((r) => r.users)))],
+      ["Share before", pct(mean(side((o) => o < 0).map((r) => r.share)))],
+      ["Share after", pct(mean(side((o) => o > 0).map((r) => r.share)))],
     ]);
-    assert.match(await page.textContent("#panel-launch .kpi:nth-child(2) .kpi-detail"), /new vs before/);
+    assert.match(await page.textContent("#panel-launch .kpi:nth-child(3) .kpi-detail"), /\(new\) vs before/);
+    // every feature of the window ranked by its before → after change: the launched one first
+    const ranked = await cellTexts(page, "#panel-launch table.rank-table");
+    assert.equal(ranked[0][1], "feature.used");
+    assert.equal(ranked.length, new Set(fx.features({ grain: "week", from: "2026-08-03", to: "2026-09-27" }).rows.map((r) => `${r.app}::${r.feature}`)).size);
     // another feature and window from the view's own form
     await page.selectOption("#l-feature", "service-desk::case.submitted");
     await page.fill("#l-weeks", "2");
@@ -275,13 +298,137 @@ describe("report page views on fixture data", () => {
   });
 });
 
+describe("issue 24: tenants, funnels, markers, honest display", () => {
+  test("tenants: one row per tenant with the API's figures, hidden as hidden, links into its views, sortable", async () => {
+    const opened = await openReports(`${HASH}&view=tenants`);
+    const { page } = opened;
+    await settled(page, "tenants");
+    const report = fx.tenantTable({ weeks: "12" });
+    const shown = await cellTexts(page, "#panel-tenants table.tenant-table");
+    assert.equal(shown.length, fx.TENANTS.length);
+    const byWau = [...report.rows].sort((a, b) => (b.wau ?? -1) - (a.wau ?? -1));
+    for (const [i, r] of byWau.entries()) {
+      assert.ok(shown[i][0].startsWith(r.name ?? "Unnamed tenant"), shown[i][0]);
+      assert.equal(shown[i][1], r.first_seen);
+      assert.equal(shown[i][3], r.wau === null ? "hidden" : int(r.wau));
+      assert.equal(shown[i][6], r.mau === null ? (r.mau_hidden ? "hidden" : "–") : int(r.mau));
+      assert.equal(shown[i][8], "not available");
+    }
+    assert.match(await page.textContent("#panel-tenants .coverage-note"), /of those who consented/);
+    assert.equal(await page.locator("#panel-tenants svg.spark").count(), fx.TENANTS.length);
+    // the link opens that tenant's active users
+    await page.click("#panel-tenants a.tenant-link >> nth=0");
+    await page.waitForFunction(() => location.hash.includes("view=active") && location.hash.includes("tenant=k"));
+    await settled(page, "active");
+    await opened.page.goto(`${base}/reports/${HASH}&view=tenants&tsort=name`);
+    await settled(opened.page, "tenants");
+    const names = (await cellTexts(opened.page, "#panel-tenants table.tenant-table")).map((r) => r[0]);
+    assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b)));
+    await finish("tenants", opened);
+  });
+
+  test("funnels: the steps of the latest week, conversion per week, hidden steps say hidden", async () => {
+    const opened = await openReports(`${HASH}&view=funnels`);
+    const { page, seen } = opened;
+    await settled(page, "funnels");
+    const asked = seen.requests.filter((r) => r.url.pathname === "/api/reports/funnels").at(-1).url.searchParams;
+    assert.deepEqual(Object.fromEntries(asked), { from: fx.RANGE.from, to: fx.RANGE.to });
+    const report = fx.funnels({ ...fx.RANGE });
+    const rows = report.rows.filter((r) => r.mode === "7d");
+    const weeks = [...new Set(rows.map((r) => r.week))].sort();
+    const perWeek = await cellTexts(page, "#panel-funnels table.funnel-table");
+    assert.deepEqual(
+      perWeek,
+      weeks.map((w) => {
+        const steps = rows.filter((r) => r.week === w);
+        const last = steps.at(-1);
+        return [w, ...steps.map((r) => (r.users === null ? "hidden" : int(r.users))), last.users === null ? "hidden" : pct(last.conversion)];
+      }),
+    );
+    assert.ok(perWeek.some((r) => r.includes("hidden")), "the fixture's hidden week says hidden, never 0");
+    const latest = await cellTexts(page, "#panel-funnels table.funnel-latest");
+    assert.deepEqual(latest.map((r) => r[1]), rows.filter((r) => r.week === weeks.at(-1)).map((r) => int(r.users)));
+    assert.equal(await page.locator("#panel-funnels canvas").count() > 0, true);
+    // within one session instead: the view asks again and shows the session rows
+    await page.selectOption("#u-mode", "session");
+    await page.waitForFunction(() => location.hash.includes("mode=session"));
+    await settled(page, "funnels");
+    const session = report.rows.filter((r) => r.mode === "session" && r.week === weeks.at(-1));
+    await page.waitForFunction((n) => document.querySelector("#panel-funnels table.funnel-latest tbody tr:last-child td")?.textContent.includes(n), int(session.at(-1).users));
+    await finish("funnels", opened);
+  });
+
+  test("markers: the launch view starts at the latest marker; charts list the markers in range", async () => {
+    const opened = await openReports(`#from=${fx.RANGE.from}&to=${fx.RANGE.to}&view=launch`);
+    const { page, seen } = opened;
+    await settled(page, "launch");
+    await page.waitForSelector("#panel-launch table.launch-table");
+    const asked = seen.requests.filter((r) => r.url.pathname === "/api/reports/launch").at(-1).url.searchParams;
+    assert.equal(asked.get("date"), fx.LAUNCH);
+    assert.equal(asked.get("feature"), "feature.used");
+    assert.match(await page.textContent("#panel-launch .launch-source"), /latest launch marker: 2026-08-31 “Insights launched”/);
+    await select(page, "active");
+    assert.match(await page.textContent("#panel-active .markers-note"), /2026-08-03 Search v2; 2026-08-31 Insights launched/);
+    await opened.context.close();
+  });
+
+  test("honest display: a suppressed week is hidden (never 0), the open week in progress, ± beside a margin", async () => {
+    const thisWeek = fx.isoWeek(new Date().toISOString().slice(0, 10));
+    const api = (url) => {
+      if (!url.includes("/active-users")) return null;
+      const q = Object.fromEntries(new URL(url).searchParams);
+      const body = fx.activeUsers(q);
+      if (q.grain === "week") {
+        const weeks = [...new Set(body.rows.map((r) => r.period))];
+        body.rows = body.rows.filter((r) => r.period !== weeks[2]); // suppressed: missing
+        const dp = body.rows.find((r) => r.period === weeks[3] && r.user_type === "(all)");
+        if (dp) dp.moe = { active_users: 3.2 };
+        const hidden = body.rows.find((r) => r.period === weeks[4] && r.user_type === "(all)");
+        if (hidden) Object.assign(hidden, { hidden: true, active_users: null, sessions: null, events: null });
+        body.rows.push({ period: thisWeek, tenant: "(all)", user_type: "(all)", active_users: 3, sessions: 4, events: 9 });
+      }
+      return { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    };
+    const to = new Date().toISOString().slice(0, 10);
+    const opened = await openReports(`#from=${fx.RANGE.from}&to=${to}&grain=week`, { api });
+    const { page } = opened;
+    await settled(page, "active");
+    const weeks = [...new Set(fx.activeUsers({ grain: "week", ...fx.RANGE }).rows.map((r) => r.period))];
+    const shown = await cellTexts(page, "#panel-active table.active-table");
+    const row = (w) => shown.find((r) => r[0] === w);
+    assert.equal(row(weeks[2])[1], "hidden");
+    assert.equal(row(weeks[4])[1], "hidden");
+    assert.match(row(weeks[3])[1], / ± 3$/);
+    assert.equal(row(thisWeek)[1], "in progress");
+    assert.ok(!shown.some((r) => r[1] === "0"), "never 0");
+    assert.match(await page.textContent("#panel-active .content"), /hidden \(fewer than 5 people, or none\)/);
+    await finish("active-users-hidden", opened);
+  });
+
+  test("while demo data is seeded the page says so, then loads the views", async () => {
+    let seeding = true;
+    const api = (url) => (url.includes("/api/reports/status") ? { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ demo_seeding: seeding }) } : null);
+    const opened = await openReports(HASH, { api });
+    const { page } = opened;
+    await page.waitForSelector("#seeding:not([hidden])");
+    assert.match(await page.textContent("#seeding"), /Demo data is being seeded/);
+    seeding = false;
+    await page.waitForSelector("#seeding", { state: "hidden", timeout: 15000 });
+    await settled(page, "active");
+    await opened.context.close();
+  });
+});
+
 describe("report page behaviour", () => {
   test("filters change the requests' query parameters; the keyboard reaches every control", async () => {
     const opened = await openReports(HASH);
     const { page, seen } = opened;
     await settled(page, "active");
-    const first = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users"));
+    const first = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users") && r.url.searchParams.get("from") === fx.RANGE.from);
     assert.deepEqual(first.map((r) => r.url.searchParams.get("grain")).sort(), ["day", "month", "week"]);
+    // and the previous period of the same length, for the KPIs' change
+    const previous = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users") && r.url.searchParams.get("from") !== fx.RANGE.from);
+    assert.deepEqual(previous.map((r) => Object.fromEntries(r.url.searchParams)), [{ grain: "day", from: fx.addDays(fx.RANGE.from, -112), to: fx.addDays(fx.RANGE.from, -1) }]);
     for (const r of first) {
       assert.deepEqual(Object.fromEntries(r.url.searchParams), { grain: r.url.searchParams.get("grain"), from: fx.RANGE.from, to: fx.RANGE.to });
     }
@@ -291,13 +438,15 @@ describe("report page behaviour", () => {
     await page.fill("#f-to", "2026-09-30");
     await page.selectOption("#f-tenant", "k9a8b7c6d5e4f3a21");
     await page.selectOption("#f-user-type", "advanced_user");
-    await page.selectOption("#f-app", "service-desk");
+    // the app filter does not apply to active users: disabled, and the page says where it applies
+    assert.equal(await page.isDisabled("#f-app"), true);
+    assert.match(await page.textContent("#app-note"), /applies to Feature adoption and Launch comparison only/);
     await page.check("input[name=grain][value=month]");
     await page.click("#filters button[type=submit]");
     await settled(page, "active");
     await page.waitForFunction(() => document.querySelector("#panel-active table.active-table caption")?.textContent.includes("month"));
     const expected = { from: "2026-08-01", to: "2026-09-30", tenant: "k9a8b7c6d5e4f3a21", user_type: "advanced_user" };
-    const active = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users"));
+    const active = seen.requests.filter((r) => r.url.pathname.endsWith("/active-users") && r.url.searchParams.get("from") === expected.from);
     assert.equal(active.length, 3);
     for (const r of active) assert.deepEqual({ ...Object.fromEntries(r.url.searchParams), grain: undefined }, { ...expected, grain: undefined });
     assert.match(page.url(), /tenant=k9a8b7c6d5e4f3a21/);
@@ -306,8 +455,14 @@ describe("report page behaviour", () => {
     await page.keyboard.press("ArrowRight");
     assert.equal(await page.evaluate(() => document.activeElement.id), "tab-adoption");
     await settled(page, "adoption");
+    assert.equal(await page.isDisabled("#f-app"), false);
+    await page.selectOption("#f-app", "service-desk");
+    await page.click("#filters button[type=submit]");
+    await page.waitForFunction(() => location.hash.includes("app=service-desk"));
+    await settled(page, "adoption");
     const features = seen.requests.filter((r) => r.url.pathname.endsWith("/features")).at(-1).url.searchParams;
     assert.deepEqual(Object.fromEntries(features), { ...expected, app: "service-desk", grain: "month" });
+    await page.focus("#tab-adoption");
     await page.keyboard.press("End");
     assert.equal(await page.evaluate(() => document.activeElement.id), "tab-surveys"); // the last tab
     assert.equal(await page.isHidden("#panel-adoption"), true);
@@ -319,7 +474,7 @@ describe("report page behaviour", () => {
       if (order.at(-1) !== at) order.push(at); // a date input has a stop per segment
       await page.keyboard.press("Tab");
     }
-    assert.deepEqual(order, ["f-from", "f-to", "f-tenant", "f-user-type", "f-app", "grain", "submit"]);
+    assert.deepEqual(order, ["f-from", "f-to", "f-tenant", "f-user-type", "grain", "submit"]); // the app filter is off on surveys
     // a bad range is refused in the page with a message, nothing is sent
     seen.requests.length = 0;
     await page.fill("#f-from", "2026-10-01");

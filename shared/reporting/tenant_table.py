@@ -41,10 +41,14 @@ class TenantTableRow(BaseModel):
     wau_previous: int | None
     wau_change: int | None
     """wau minus the week before's, when both are shown."""
+    wau_moe: float | None = None
+    """The 95 % margin of error of `wau`, when the release has one."""
     month: str
     mau: int | None
     mau_hidden: bool
+    mau_moe: float | None = None
     stickiness: float | None
+    """Mean daily active users ÷ WAU of the last closed week, else ÷ MAU of the last closed month."""
     sparkline: list[int | None]
     """Weekly active users of the last N closed weeks, oldest first; null = hidden or no data."""
     consent_asked: int | None
@@ -60,6 +64,23 @@ class TenantTable(BaseModel):
     k: int
     rows: list[TenantTableRow]
     coverage_per_tenant: bool
+
+
+def _moe(row: Any) -> float | None:
+    """A report row's margin of error of its active users (DP releases), None when it has none."""
+    moe = getattr(row, "moe", None) if row is not None else None
+    value = moe.get("active_users") if isinstance(moe, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _stickiness(week: Any, month: Any) -> float | None:
+    """The last closed week's stickiness (mean DAU ÷ WAU) when its release has one, else the last
+    closed month's (mean DAU ÷ MAU)."""
+    for row in (week, month):
+        value = None if row is None or getattr(row, "hidden", False) else getattr(row, "stickiness", None)
+        if value is not None:
+            return float(value)
+    return None
 
 
 def _users(row: Any) -> int | None:
@@ -131,10 +152,12 @@ class TenantTableReader:
                     and seen <= last_week_start + timedelta(days=6),
                     wau_previous=previous,
                     wau_change=None if wau is None or previous is None else wau - previous,
+                    wau_moe=None if wau is None else _moe(last),
                     month=month,
                     mau=_users(mau_row),
                     mau_hidden=_users(mau_row) is None and seen is not None and seen <= month_end,
-                    stickiness=None if last is None or wau is None else last.stickiness,
+                    mau_moe=_moe(mau_row),
+                    stickiness=_stickiness(last if wau is not None else None, mau_row),
                     sparkline=line,
                     consent_asked=None,
                     consent_granted=None,

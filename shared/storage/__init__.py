@@ -14,6 +14,7 @@
 * `markers` — launch markers (dated notes on the report charts).
 * `funnels` — the funnel cells (counts of people per step) and their build state.
 * `coverage` — consent decisions tallied by status (counts only).
+* `status` — the report page's status row (local demo seeding in progress).
 
 Each family owns its table names, keys and columns and takes/returns typed records; no module
 outside this package names a column or builds a key. `Tables` is one of each over one `Storage`.
@@ -34,6 +35,7 @@ from shared.storage.markers import MarkerStore
 from shared.storage.notifications import NotificationStore
 from shared.storage.reports import ReportsStore
 from shared.storage.salt_usage import SaltUsageStore
+from shared.storage.status import StatusStore
 from shared.storage.tenants import TenantStore
 
 __all__ = ["Entity", "Storage", "Tables", "period_day", "period_key"]
@@ -54,6 +56,7 @@ class Tables:
     markers: MarkerStore
     funnels: FunnelStore
     coverage: CoverageStore
+    status: StatusStore
 
     @classmethod
     def over(cls, storage: Storage) -> Tables:
@@ -69,4 +72,5 @@ class Tables:
             markers=MarkerStore(storage),
             funnels=FunnelStore(storage),
             coverage=CoverageStore(storage),
+            status=StatusStore(storage),
         )

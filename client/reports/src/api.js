@@ -21,6 +21,17 @@
 //  7. Ranges are capped by the server (400 `range_too_long` naming `from`); the page asks for at
 //     most MAX_RANGE_DAYS and onboarding for at most 104 weeks.
 //  8. Errors are the contract's `{"error":{"code","message","field"}}`; 503 carries `Retry-After`.
+//  9. (issue 24) A row may carry `hidden: true` (its counts are null) and `moe`: {field: 95 %
+//     margin of error}; both are optional. A count that is null, or a period missing between the
+//     first row and the range's end, is hidden (fewer than k people, or none): never shown as 0.
+// 10. `GET /tenant-table?weeks=` → {week, month, k, rows:[{tenant, name, first_seen,
+//     last_active_week, week, wau, wau_hidden, wau_previous, wau_change, month, mau, mau_hidden,
+//     stickiness, sparkline:[n|null], consent_asked, consent_granted}], coverage_per_tenant}.
+// 11. `GET /funnels?funnel=&from=&to=&tenant=&user_type=&mode=` → {funnel, funnels:[{id, name,
+//     steps:[label]}], k, rows:[{week, tenant, user_type, mode, step (1-based), label, users|null,
+//     hidden, conversion|null, from_previous|null}]}; `GET /coverage` → {k, per_tenant, rows:
+//     [{tenant, asked, granted, declined, hidden, granted_share}]}; `GET /markers` → {markers:
+//     [{id, date, feature, app, text}], latest}.
 
 export const API_BASE = "/api/reports";
 export const MAX_RANGE_DAYS = 366; // ASSUMPTION 7 (the server allows 400 days at the day grain)
@@ -109,14 +120,92 @@ export const requests = {
     reportUrl("launch", { feature, app, date, weeks, tenant: f.tenant, user_type: f.user_type }),
 };
 
-/** Active users of the scope at one grain: {k, rows:[{period, active_users, sessions, events}]}. */
+// ---- honest display (ASSUMPTION 9) --------------------------------------------------------------
+
+/** True when a row's `field` is not shown: the row says `hidden`, or the count is null/absent. */
+export const isHidden = (row, field) => !row || row.hidden === true || row[field] === null || row[field] === undefined;
+
+/** The 95 % margin of error of a row's `field`, or null when the row has none. */
+export const moeOf = (row, field) => (row && row.moe && typeof row.moe[field] === "number" ? row.moe[field] : null);
+
+/** The label of the period (at `grain`) that holds `iso`. */
+export const periodOf = (grain, iso) => (grain === "week" ? isoWeek(iso) : grain === "month" ? iso.slice(0, 7) : iso);
+
+/** The period labels from the one holding `first` to the one holding `last`, in order. */
+export function periodsBetween(grain, first, last) {
+  const labels = [];
+  let day = grain === "week" ? mondayOf(first) : grain === "month" ? `${first.slice(0, 7)}-01` : first;
+  while (day <= last && labels.length < 2000) {
+    labels.push(periodOf(grain, day));
+    day = grain === "week" ? addDays(day, 7) : grain === "month" ? `${addDays(day, 32).slice(0, 7)}-01` : addDays(day, 1);
+  }
+  return labels;
+}
+
+/** The open (current, not yet built) period at `grain`: shown as "in progress", never as a low value. */
+export const openPeriod = (grain) => periodOf(grain, today());
+
+/**
+ * Rows of a time series with every period from the first row to the range's end: a period the
+ * server did not send (a suppressed cell) is a `hidden` row with null counts; periods from today's
+ * on are `inProgress`. `fields` are the row's count fields.
+ */
+export function fillPeriods(rows, grain, to, fields) {
+  if (!rows.length) return [];
+  const byPeriod = new Map(rows.map((r) => [r.period, r]));
+  const open = openPeriod(grain);
+  const last = periodOf(grain, to);
+  const labels = periodsBetween(grain, periodStart(rows[0].period), periodStart(last > open ? open : last));
+  return labels.map((period) => {
+    const row = byPeriod.get(period);
+    const filled = row ? { ...row } : { period, ...Object.fromEntries(fields.map((f) => [f, null])), hidden: true, missing: true };
+    filled.hidden = isHidden(filled, fields[0]);
+    filled.inProgress = period >= open;
+    return filled;
+  });
+}
+
+/** Active users of the scope at one grain: {k, rows:[{period, active_users, sessions, events, hidden, inProgress, moe}]}. */
 export async function activeUsers(filters, grain, signal) {
   const body = await getJson(requests.activeUsers(filters, grain), signal);
   const rows = body.rows
     .filter((row) => scoped(row, filters))
-    .map(({ period, active_users, sessions, events, stickiness }) => ({ period, active_users, sessions, events, stickiness: stickiness ?? null }))
+    .map(({ period, active_users, sessions, events, stickiness, hidden, moe }) => ({ period, active_users: active_users ?? null, sessions: sessions ?? null, events: events ?? null, stickiness: stickiness ?? null, hidden: hidden === true, moe: moe || null }))
     .sort((a, b) => a.period.localeCompare(b.period));
-  return { k: body.k, rows, url: requests.activeUsers(filters, grain) };
+  return { k: body.k, rows: fillPeriods(rows, grain, filters.to, ["active_users", "sessions", "events"]), url: requests.activeUsers(filters, grain) };
+}
+
+// ---- issue 24: the tenant table, funnels, consent coverage, launch markers ----------------------
+
+/** ASSUMPTION 10. */
+export async function tenantTable(weeks, signal) {
+  const url = reportUrl("tenant-table", { weeks });
+  return { ...(await getJson(url, signal)), url };
+}
+
+/** ASSUMPTION 11: one funnel's step rows for the scope, oldest week first. */
+export async function funnels(filters, funnel, mode, signal) {
+  const url = reportUrl("funnels", { funnel, mode, from: filters.from, to: filters.to, tenant: filters.tenant, user_type: filters.user_type });
+  const body = await getJson(url, signal);
+  const rows = body.rows.filter((row) => scoped(row, filters)).sort((a, b) => a.week.localeCompare(b.week) || a.step - b.step);
+  return { ...body, rows, url };
+}
+
+/** ASSUMPTION 11: consent coverage, overall (and per tenant once the server has it). */
+export async function coverage(signal) {
+  const url = reportUrl("coverage");
+  return { ...(await getJson(url, signal)), url };
+}
+
+/** `GET /status` → {demo_seeding, ...}: whether the local host is still seeding its demo data. */
+export async function status(signal) {
+  return getJson(reportUrl("status"), signal);
+}
+
+/** ASSUMPTION 11: the launch markers, oldest first (drawn on every time chart). */
+export async function markers(signal) {
+  const body = await getJson(reportUrl("markers"), signal);
+  return body.markers || [];
 }
 
 /**
@@ -127,7 +216,7 @@ export async function features(filters, grain, signal) {
   const body = await getJson(requests.features(filters, grain), signal);
   const rows = body.rows
     .filter((row) => scoped(row, filters) && (!filters.app || row.app === filters.app))
-    .map(({ period, app, feature, users, events, share }) => ({ period, app, feature, users, events, share: share ?? null }));
+    .map(({ period, app, feature, users, events, share, hidden, moe }) => ({ period, app, feature, users: users ?? null, events: events ?? null, share: share ?? null, hidden: hidden === true || users === null || users === undefined, moe: moe || null }));
   const folded = (body.other || [])
     .filter((row) => scoped(row, filters))
     .map(({ period, events }) => ({ period, app: OTHER, feature: OTHER, users: 0, events, share: null }));

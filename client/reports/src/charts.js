@@ -29,7 +29,7 @@ export const seconds = (iso) => Date.parse(`${iso}T00:00:00Z`) / 1000;
  * A time chart: `x` ISO dates; `series` [{label, values, color, axis: "left"|"right",
  * kind: "line"|"bars", dash, format}]. Returns the wrapper element (role img, labelled).
  */
-export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, leftFormat = fmt.compact, yRange, xPadDays = 0, height = 280, grain = "day", marker, xLabel }) {
+export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat = fmt.int, leftFormat = fmt.compact, yRange, xPadDays = 0, height = 280, grain = "day", marker, xLabel, markers = [], gaps = [], progress = [] }) {
   const wrapper = el("figure", { class: "chart", role: "img", "aria-label": label });
   const host = el("div", { class: "chart-host" });
   wrapper.append(host);
@@ -64,7 +64,17 @@ export function timeChart({ label, x, series, leftLabel, rightLabel, rightFormat
     ],
   };
   const draw = [];
+  const shift = weekly ? HALF_WEEK : 0;
+  // hidden periods (fewer than k people, or none) and the open period: a marked band, not a 0
+  if (gaps.length) draw.push((u) => drawBands(u, gaps.map((d) => seconds(d) + shift), "hidden", "rgba(122,133,148,0.18)"));
+  if (progress.length) draw.push((u) => drawBands(u, progress.map((d) => seconds(d) + shift), "in progress", "rgba(179,71,0,0.12)"));
   if (marker) draw.push((u) => drawMarker(u, seconds(marker.date), marker.label));
+  const first = x[0];
+  const last = x.at(-1);
+  const end = grain === "month" ? `${last}`.slice(0, 7) + "-31" : grain === "week" ? addIso(last, 6) : last;
+  for (const m of markers) {
+    if (first && m.date >= first && m.date <= end) draw.push((u) => drawMarker(u, seconds(m.date), m.label, "#6a3d9a"));
+  }
   series.forEach((s, i) => s.labels && draw.push((u) => drawValues(u, i + 1, s.format || fmt.int, s.color)));
   if (draw.length) options.hooks = { draw };
   const data = [x.map((d) => seconds(d) + (weekly ? HALF_WEEK : 0)), ...series.map((s) => s.values)];
@@ -83,13 +93,34 @@ const TICKS = {
 };
 const tick = (grain) => (grain === "month" ? TICKS.month : TICKS.day);
 
-/** A dashed vertical line with a label (e.g. the launch date), drawn on the canvas. */
-function drawMarker(u, ts, text) {
+const addIso = (iso, days) => new Date(Date.parse(`${iso}T00:00:00Z`) + days * 86400000).toISOString().slice(0, 10);
+
+/** A band around each of `points` (x values) with a small label: hidden or in-progress periods. */
+function drawBands(u, points, text, fill) {
+  const { ctx } = u;
+  const { top, height } = u.bbox;
+  const xs = u.data[0];
+  const half = xs.length > 1 ? Math.abs(u.valToPos(xs[1], "x", true) - u.valToPos(xs[0], "x", true)) / 2 : 12 * devicePixelRatio;
+  ctx.save();
+  ctx.fillStyle = fill;
+  ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+  for (const ts of points) {
+    const x = u.valToPos(ts, "x", true);
+    ctx.fillRect(x - half, top, 2 * half, height);
+  }
+  ctx.fillStyle = "#3b4350";
+  ctx.textAlign = "center";
+  for (const ts of points.slice(0, 40)) ctx.fillText(text, u.valToPos(ts, "x", true), top + height - 4 * devicePixelRatio);
+  ctx.restore();
+}
+
+/** A dashed vertical line with a label (e.g. the launch date, a launch marker), on the canvas. */
+function drawMarker(u, ts, text, color = "#1b1f24") {
   const x = Math.round(u.valToPos(ts, "x", true));
   const { ctx } = u;
   const { top, height } = u.bbox;
   ctx.save();
-  ctx.strokeStyle = "#1b1f24";
+  ctx.strokeStyle = color;
   ctx.lineWidth = 1.5 * devicePixelRatio;
   ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
   ctx.beginPath();
@@ -97,7 +128,7 @@ function drawMarker(u, ts, text) {
   ctx.lineTo(x, top + height);
   ctx.stroke();
   ctx.setLineDash([]);
-  ctx.fillStyle = "#1b1f24";
+  ctx.fillStyle = color;
   ctx.font = `600 ${12 * devicePixelRatio}px system-ui, sans-serif`;
   ctx.fillText(text, x + 6 * devicePixelRatio, top + 14 * devicePixelRatio);
   ctx.restore();

@@ -54,6 +54,26 @@ export const fmt = {
   },
 };
 
+export const HIDDEN = "hidden";
+
+/**
+ * A row's figure as the page shows it (issue 24, honest display): "hidden" when the row is hidden
+ * or the figure is null — never 0 — and "± n" beside a figure that has a margin of error.
+ */
+export function figure(row, field, format = fmt.int) {
+  if (!row || row.hidden === true || row[field] === null || row[field] === undefined) return HIDDEN;
+  const moe = row.moe && typeof row.moe[field] === "number" ? row.moe[field] : null;
+  return moe === null ? format(row[field]) : `${format(row[field])} ± ${fmt.int(moe)}`;
+}
+
+/** A change between two shown figures (`+3 (+12 %)`), or "–" when either is hidden or absent. */
+export function change(before, after) {
+  if (before === null || before === undefined || after === null || after === undefined) return "–";
+  const diff = after - before;
+  const sign = diff > 0 ? "+" : diff < 0 ? "−" : "±";
+  return `${sign}${integer.format(Math.abs(diff))} (${fmt.change(before, after)})`;
+}
+
 const USER_TYPE_LABELS = { basic_user: "Basic users", advanced_user: "Advanced users", it_admin: "IT admins" };
 export const userTypeLabel = (type) => USER_TYPE_LABELS[type] || type;
 
@@ -66,12 +86,12 @@ export const tenantLabel = (t) => (t.name ? t.name : `Unnamed tenant (${String(t
  * A real data table: `columns` = [{label, cell: row => string|Node, numeric}], caption visible.
  * Numeric columns are right-aligned and use tabular figures.
  */
-export function table(caption, columns, rows, { className = "data", rowHeader = 0 } = {}) {
+export function table(caption, columns, rows, { className = "data", rowHeader = 0, rowClass } = {}) {
   const head = el("tr", {}, columns.map((c) => el("th", { scope: "col", class: c.numeric ? "num" : undefined }, c.label)));
   const body = rows.map((row) =>
     el(
       "tr",
-      {},
+      { class: rowClass ? rowClass(row).replace(" ", "-") || undefined : undefined },
       columns.map((c, i) => {
         const value = c.cell(row);
         return i === rowHeader
@@ -98,12 +118,21 @@ export function bar(fraction, className = "bar") {
 export function sparkline(values, label) {
   const w = 96;
   const h = 24;
-  const max = Math.max(1, ...values);
+  const max = Math.max(1, ...values.filter((v) => v !== null && v !== undefined));
   const step = values.length > 1 ? w / (values.length - 1) : 0;
-  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`).join(" ");
+  // a hidden value (null) breaks the line and gets a small grey tick: a gap, never a drop to 0
+  const runs = [[]];
+  const gaps = [];
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) {
+      gaps.push(i);
+      if (runs.at(-1).length) runs.push([]);
+    } else runs.at(-1).push(`${(i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`);
+  });
   return svg(
     "svg",
     { class: "spark", viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", "aria-label": label },
-    svg("polyline", { points, fill: "none" }),
+    runs.filter((r) => r.length).map((r) => (r.length === 1 ? svg("circle", { cx: r[0].split(",")[0], cy: r[0].split(",")[1], r: 1.5, class: "spark-dot" }) : svg("polyline", { points: r.join(" "), fill: "none" }))),
+    gaps.map((i) => svg("rect", { class: "spark-gap", x: Math.max(0, i * step - 1).toFixed(1), y: h - 3, width: 2, height: 3 })),
   );
 }

@@ -4,7 +4,7 @@ import "./reports.css";
 import * as api from "./api.js";
 import { disposeCharts } from "./charts.js";
 import { clear, el, tenantLabel } from "./dom.js";
-import { VIEWS } from "./views.js";
+import { APP_VIEWS, VIEWS } from "./views.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const form = $("#filters");
@@ -30,13 +30,38 @@ const context = {
     $("#l-feature").value = key;
     writeHash();
   },
+  markers: [],
+  compare: false,
+  featureSort: "users",
+  tenantSort: "wau",
+  funnel: { id: "", mode: "7d" },
+  setCompare(on) {
+    context.compare = on;
+    writeHash();
+    load("active");
+  },
+  setFeatureSort(sort) {
+    context.featureSort = sort;
+    writeHash();
+    load("adoption");
+  },
+  setTenantSort(sort) {
+    context.tenantSort = sort;
+    writeHash();
+    load("tenants");
+  },
+  setFunnel(choice) {
+    context.funnel = choice;
+    writeHash();
+    load("funnels");
+  },
 };
 
 // ---- state ------------------------------------------------------------------------------------
 
 function defaults() {
   const to = api.addDays(api.today(), -1); // aggregates are built the night after
-  return { from: api.addDays(to, -89), to, tenant: "", user_type: "", app: "", grain: "day", view: "active", survey: "" };
+  return { from: api.addDays(to, -89), to, tenant: "", user_type: "", app: "", grain: "day", view: "active", survey: "", sort: "" };
 }
 
 let filters = defaults();
@@ -60,7 +85,11 @@ function readHash() {
   };
   view = pick("view", (v) => VIEWS.some((x) => x.id === v));
   const launchDate = params.get("launch");
-  context.launch.date = launchDate && isDate(launchDate) ? launchDate : api.mondayOf(api.addDays(filters.from, Math.floor(api.daysBetween(filters.from, filters.to) / 2)));
+  context.launch.date = launchDate && isDate(launchDate) ? launchDate : context.launch.date;
+  context.compare = params.get("compare") === "1";
+  context.featureSort = pick("sort", (v) => ["users", "growth", "share"].includes(v)) || "users";
+  context.tenantSort = params.get("tsort") || "wau";
+  context.funnel = { id: params.get("funnel") || "", mode: params.get("mode") === "session" ? "session" : "7d" };
   const weeks = Number.parseInt(params.get("weeks") || "4", 10);
   context.launch.weeks = weeks >= 1 && weeks <= 12 ? weeks : 4;
   context.launch.feature = params.get("feature") || "";
@@ -69,6 +98,11 @@ function readHash() {
 
 function writeHash() {
   const params = new URLSearchParams({ view, ...filters, launch: context.launch.date, weeks: String(context.launch.weeks) });
+  if (context.compare) params.set("compare", "1");
+  if (context.featureSort !== "users") params.set("sort", context.featureSort);
+  if (context.tenantSort !== "wau") params.set("tsort", context.tenantSort);
+  if (context.funnel.id) params.set("funnel", context.funnel.id);
+  if (context.funnel.mode !== "7d") params.set("mode", context.funnel.mode);
   if (context.launch.feature) params.set("feature", context.launch.feature);
   if (context.survey) params.set("survey", context.survey);
   for (const [name, value] of [...params]) if (!value) params.delete(name);
@@ -100,7 +134,17 @@ const pending = new Map(); // view id → key of the filters being loaded (a sec
 let blocked = null; // a 401/403 answer to the first request: every view shows it
 
 const panelOf = (id) => $(`#panel-${id}`);
-const viewKey = (id) => JSON.stringify([filters, id === "launch" ? context.launch : null, id === "onboarding" ? context.tenants.length : null]);
+const viewKey = (id) =>
+  JSON.stringify([
+    filters,
+    id === "launch" ? [context.launch, context.markers.length] : null,
+    id === "onboarding" ? context.tenants.length : null,
+    id === "active" ? context.compare : null,
+    id === "adoption" ? context.featureSort : null,
+    id === "tenants" ? context.tenantSort : null,
+    id === "funnels" ? context.funnel : null,
+    context.markers.length,
+  ]);
 
 function errorText(error) {
   switch (error.status) {
@@ -136,7 +180,7 @@ function showError(panel, error, retry) {
 
 function updateKNote(k) {
   if (!Number.isInteger(k)) return;
-  $("#k-text").textContent = `counts of fewer than ${k} people (k = ${k}) are never shown — such cells are folded into “(other)” rows or suppressed (shown as 0 or left out).`;
+  $("#k-text").textContent = `counts of fewer than ${k} people (k = ${k}) are never shown — such cells are folded into “(other)” rows or shown as “hidden” (never as 0); every count is of people who consented.`;
 }
 
 async function load(id, { force = false } = {}) {
@@ -240,8 +284,16 @@ async function download(panel, d, button) {
 
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 
+/** The app filter applies to the views that report per app; elsewhere it is disabled and says so. */
+function appFilterFor(id) {
+  const applies = APP_VIEWS.includes(id);
+  form.elements.app.disabled = !applies;
+  $("#app-note").textContent = applies ? "" : "The app filter applies to Feature adoption and Launch comparison only.";
+}
+
 function select(id, { focus = false } = {}) {
   view = id;
+  appFilterFor(id);
   for (const tab of tabs) {
     const on = tab.id === `tab-${id}`;
     tab.setAttribute("aria-selected", String(on));
@@ -274,7 +326,7 @@ form.addEventListener("submit", (event) => {
     to: String(data.get("to") || ""),
     tenant: String(data.get("tenant") || ""),
     user_type: String(data.get("user_type") || ""),
-    app: String(data.get("app") || ""),
+    app: form.elements.app.disabled ? filters.app : String(data.get("app") || ""),
     grain: String(data.get("grain") || "day"),
   };
   const problem = !next.from || !next.to
@@ -297,7 +349,9 @@ form.addEventListener("submit", (event) => {
 launchForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const weeks = Number.parseInt(launchForm.elements.weeks.value, 10);
+  const date = launchForm.elements.date.value || context.launch.date;
   context.launch = {
+    marker: context.markers.find((m) => m.date === date) || null,
     feature: launchForm.elements.feature.value,
     date: launchForm.elements.date.value || context.launch.date,
     weeks: weeks >= 1 && weeks <= 12 ? weeks : 4,
@@ -306,6 +360,36 @@ launchForm.addEventListener("submit", (event) => {
   writeHash();
   load("launch");
 });
+
+// A link inside the page (the tenant table's names) changes the fragment: show what it names.
+window.addEventListener("hashchange", () => {
+  readHash();
+  fillForm();
+  select(view);
+});
+
+// ---- demo seeding (local host only) -------------------------------------------------------------
+
+/** While the local host seeds its synthetic demo data, say so (not "No data") and reload after. */
+async function watchSeeding() {
+  const banner = $("#seeding");
+  let status;
+  try {
+    status = await api.status();
+  } catch {
+    return; // no status: nothing to say
+  }
+  if (!status.demo_seeding) {
+    if (!banner.hidden) {
+      banner.hidden = true;
+      loaded.clear();
+      load(view, { force: true });
+    }
+    return;
+  }
+  banner.hidden = false;
+  setTimeout(watchSeeding, 5000);
+}
 
 // ---- start ----------------------------------------------------------------------------------------
 
@@ -323,6 +407,22 @@ async function start() {
       blocked = error; // no report will load: say why once in every view, send nothing more
     }
     // Otherwise tenants are only needed for the filter and onboarding; views explain their errors.
+  }
+  if (!blocked) {
+    try {
+      context.markers = await api.markers();
+    } catch {
+      context.markers = []; // the charts simply have no markers
+    }
+    const latest = context.markers.at(-1);
+    if (!context.launch.date) {
+      // the launch view starts at the latest launch marker (with its feature), else mid-range
+      context.launch.marker = latest || null;
+      context.launch.date = latest ? latest.date : api.mondayOf(api.addDays(filters.from, Math.floor(api.daysBetween(filters.from, filters.to) / 2)));
+      if (latest?.feature && !context.launch.feature) context.launch.feature = `${latest.app || "(none)"}::${latest.feature}`;
+      launchForm.elements.date.value = context.launch.date;
+    } else context.launch.marker = context.markers.find((m) => m.date === context.launch.date) || null;
+    watchSeeding();
   }
   select(view);
   if (blocked) return;
