@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.kernel.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
@@ -54,6 +54,10 @@ from shared.storage.notifications import (
 )
 
 LOG = logging.getLogger("cetegra.notifications")
+
+DELIVERED_DAYS = 400
+"""A delivery day is kept this long in the user's cadence row: longer than any window (366 days)
+plus the 30 days after which retention freezes an ended item's reach."""
 
 CACHE_SECONDS = 30.0
 """How long an instance serves its cached live items: a publish, change or archive made on another
@@ -108,7 +112,8 @@ class Delivery:
         state = {row.item_id: row for row in rows}
         surveys = cadence.allows_survey(profile, now)
         out = []
-        new_rows: list[StateRecord] = []
+        delivered = {} if profile is None else dict(profile.delivered)
+        fresh = False
         for item in sorted(live, key=_display_order):
             row = state.get(item.item_id)
             if row is not None and (row.dismissed_at or row.answered_at):
@@ -117,25 +122,25 @@ class Delivery:
                 if not surveys:
                     continue
                 surveys = not cadence.one_at_a_time
-            if row is None:
-                new_rows.append(
-                    replace(self._blank(identity, principal, item.item_id, now), delivered_at=now)
-                )
+            if item.item_id not in delivered:
+                delivered[item.item_id] = now.date().isoformat()
+                fresh = True
             seen = row is not None and row.seen_at is not None
             opened = row is not None and row.opened_at is not None
             out.append(_pending(item, languages, seen=seen, opened=opened))
-        if profile is None:
-            profile = CadenceRecord(
+        if profile is None or fresh:
+            # One small write, only when something is new for the caller: their first day, or an
+            # item's first delivery (kept in the cadence row, so the partition stays small).
+            base = profile or CadenceRecord(
                 key=identity.notification_key,
                 salt_version=identity.salt_version,
                 updated_at=now,
                 first_seen_at=now,
             )
-        else:
-            profile = None  # unchanged: not written
-        if new_rows or profile is not None:
+            horizon = (now - timedelta(days=DELIVERED_DAYS)).date().isoformat()
+            kept = {item: day for item, day in delivered.items() if day >= horizon}
             try:
-                self._store.save_user_state(new_rows, profile)
+                self._store.save_user_state([], replace(base, updated_at=now, delivered=kept))
             except StorageUnavailable:
                 # Reach and the first day are bookkeeping: the feed is still answered; the next
                 # request writes them.

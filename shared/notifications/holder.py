@@ -116,6 +116,7 @@ class NotificationState:
                         "last_prompt_at": cadence.last_prompt_at,
                         "last_answer_at": cadence.last_answer_at,
                         "last_dismiss_at": cadence.last_dismiss_at,
+                        "delivered": cadence.delivered,
                     }
                 )
             for a in self._store.answers_by(identity.notification_key):

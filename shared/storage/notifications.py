@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.storage.core import Entity, Storage
@@ -106,6 +106,10 @@ class CadenceRecord:
     last_prompt_at: datetime | None = None
     last_answer_at: datetime | None = None
     last_dismiss_at: datetime | None = None
+    delivered: dict[str, str] = field(default_factory=dict)
+    """Item id → the UTC day (ISO) `GET /api/notifications` first handed it to the user (reach:
+    delivered). Kept in this one row, not a row per item, so a first delivery costs one small
+    write and the feed's partition read stays as small as the user's actual actions."""
 
 
 CADENCE_TIMES = ("last_prompt_at", "last_answer_at", "last_dismiss_at")
@@ -242,6 +246,8 @@ def _cadence_entity(cadence: CadenceRecord) -> Entity:
         value = getattr(cadence, name)
         if value is not None:
             entity[name] = value
+    if cadence.delivered:
+        entity["delivered"] = json.dumps(cadence.delivered, sort_keys=True, separators=(",", ":"))
     return entity
 
 
@@ -254,6 +260,7 @@ def _cadence(entity: Entity) -> CadenceRecord:
         last_prompt_at=entity.get("last_prompt_at"),
         last_answer_at=entity.get("last_answer_at"),
         last_dismiss_at=entity.get("last_dismiss_at"),
+        delivered=json.loads(entity["delivered"]) if entity.get("delivered") else {},
     )
 
 
@@ -349,18 +356,28 @@ class NotificationStore:
             self._storage.write_partition(self._state, entities, upsert=True)
 
     def reach_rows(self, item_id: str | None = None) -> list[ReachRow]:
-        """The state rows' times, of one item (a filtered query) or of every item (a projected
-        scan, for the authoring list): reach is counted from these, never from who."""
-        columns = ["RowKey", *STATE_TIMES]
+        """Per user and item, the times of what happened (never who): the item's state rows, with
+        the delivery day from the user's cadence row merged in. Of one item: two filtered queries
+        (its state rows, the cadence rows); of every item: one projected scan (the authoring list)."""
+        columns = ["PartitionKey", "RowKey", "delivered", *STATE_TIMES]
         if item_id is None:
-            rows: Iterable[Entity] = self._storage.scan(self._state, select=columns)
+            rows: list[Entity] = list(self._storage.scan(self._state, select=columns))
         else:
-            rows = self._storage.query(self._state, "RowKey eq @item", {"item": item_id}, select=columns)
-        return [
-            ReachRow(r["RowKey"], {name: r[name] for name in STATE_TIMES if r.get(name) is not None})
-            for r in rows
-            if r["RowKey"] not in _NOT_ITEMS
-        ]
+            rows = [
+                *self._storage.query(self._state, "RowKey eq @item", {"item": item_id}, select=columns),
+                *self._storage.query(self._state, "RowKey eq @c", {"c": CADENCE_ROW}, select=columns),
+            ]
+        merged: dict[tuple[str, str], dict[str, datetime]] = {}
+        for r in rows:
+            if r["RowKey"] == CADENCE_ROW:
+                for item, day in json.loads(r.get("delivered") or "{}").items():
+                    if item_id is None or item == item_id:
+                        times = merged.setdefault((r["PartitionKey"], item), {})
+                        times.setdefault("delivered_at", datetime.fromisoformat(day).replace(tzinfo=UTC))
+            elif r["RowKey"] != MARKER_ROW:
+                times = merged.setdefault((r["PartitionKey"], r["RowKey"]), {})
+                times.update({name: r[name] for name in STATE_TIMES if r.get(name) is not None})
+        return [ReachRow(item, times) for (_, item), times in merged.items()]
 
     # ---- the tenant directory, read for audiences ------------------------------------------------
 
