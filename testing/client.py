@@ -37,6 +37,12 @@ def make_settings(connection_string: str, **overrides: str) -> Settings:
         # exact mode: the same releases without noise, so tests can compare with a recomputation;
         # the DP tests (tests/test_privacy_releases.py) pass "true"
         "RELEASE_NOISE": "false",
+        # surveys asked without a cadence, as on the local host; tests/test_notification_feed.py
+        # sets one
+        "SURVEY_FIRST_DAY": "1",
+        "SURVEY_INTERVAL_DAYS": "0",
+        "SURVEY_PAUSE_AFTER_ANSWER_DAYS": "0",
+        "SURVEY_PAUSE_AFTER_DISMISS_DAYS": "0",
         **overrides,
     }
     return Settings.from_env({k: v for k, v in env.items() if v is not None})

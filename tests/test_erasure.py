@@ -192,7 +192,7 @@ def test_export_of_unknown_user(client):
         "activity": [],
         "first_seen": [],
         "consent_markers": [],
-        "notifications": {"state": [], "answers": []},
+        "notifications": {"state": [], "answers": [], "cadence": []},
     }
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from functions.authoring_page import ROUTE as AUTHORING_PAGE
 from functions.reports_page import ROUTE as REPORT_PAGE
 from testing.host import Router, compile_template, route_prefix
 from testing.principal import principal_header
@@ -50,7 +51,8 @@ def test_every_route_is_served_under_api_with_an_empty_host_prefix(router):
     """host.json's routePrefix is "" (so pages can live outside /api); each route carries api/."""
     assert route_prefix() == "" and router.prefix == ""
     assert router.routes and all(route.path == f"/{route.template}" for route in router.routes)
-    assert all(route.path.startswith("/api/") for route in router.routes if route.template != REPORT_PAGE)
+    pages = (REPORT_PAGE, AUTHORING_PAGE)
+    assert all(route.path.startswith("/api/") for route in router.routes if route.template not in pages)
     assert router.match("GET", "/reports/")[0].name == "reports_page"
 
 

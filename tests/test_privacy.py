@@ -288,7 +288,8 @@ def test_full_lifecycle_leaves_no_identifier_anywhere(make_client, logs, clock):
         headers=HOSTILE,
     )
     assert erased.status == 200 and erased.json()["events_affected"] > 0
-    assert erased.json()["notification_rows_deleted"] == 3  # two state rows and one answer
+    # two state rows, the cadence row and one answer
+    assert erased.json()["notification_rows_deleted"] == 4
     after_erasure = client.stored_text().lower()  # unlinked events are still there, anonymous
     assert "ev2" in after_erasure
     clock.advance(days=800)
