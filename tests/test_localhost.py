@@ -172,7 +172,7 @@ def test_ops_cli_against_the_local_host(server, client, capsys, tmp_path):
         "activity": [],
         "first_seen": [],
         "consent_markers": [],
-        "notifications": {"state": [], "answers": []},
+        "notifications": {"state": [], "answers": [], "cadence": []},
     }
     assert (
         ops.main(
