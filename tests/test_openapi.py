@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from functions.authoring_page import ROUTE as AUTHORING_PAGE
 from functions.edge import ENDPOINTS
 from functions.openapi_document import PRINTABLE
-from functions.authoring_page import ROUTE as AUTHORING_PAGE
 from functions.reports_page import ROUTE as REPORT_PAGE
 
 
