@@ -228,7 +228,7 @@ export async function retention(filters, signal) {
   const body = await getJson(requests.retention(filters), signal);
   const rows = body.rows
     .filter((row) => scoped(row, filters))
-    .map(({ cohort, users, active, weeks_elapsed }) => ({ cohort, users, active, weeksElapsed: weeks_elapsed ?? null }))
+    .map(({ cohort, users, active, weeks_elapsed, hidden, moe }) => ({ cohort, users: hidden ? null : users ?? null, active: active || [], weeksElapsed: weeks_elapsed ?? null, hidden: hidden === true, moe: moe || null }))
     .sort((a, b) => a.cohort.localeCompare(b.cohort));
   return { k: body.k, rows, url: requests.retention(filters) };
 }

@@ -272,7 +272,7 @@ export const adoption = {
         { label: `Users in ${latest}`, numeric: true, cell: (f) => (folded(f) ? "–" : el("span", { class: "with-bar" }, bar((f.users ?? 0) / maxUsers), el("span", { class: "val" }, figure(f.row, "users")))) },
         { label: `Change vs ${previous || "before"}`, numeric: true, cell: (f) => (folded(f) ? "–" : change(f.previousUsers, f.users)) },
         { label: "Share of active users", numeric: true, cell: (f) => (f.hidden ? "hidden" : el("span", { class: "with-bar" }, bar(f.share, "bar share"), el("span", { class: "val" }, fmt.pct(f.share)))) },
-        { label: `Events in ${latest}`, numeric: true, cell: (f) => (f.lastEvents === null || f.lastEvents === undefined ? "hidden" : fmt.int(f.lastEvents)) },
+        { label: `Events in ${latest}`, numeric: true, cell: (f) => (f.lastEvents === null || f.lastEvents === undefined ? "hidden" : figure(f.row, "events")) },
         { label: "Events, whole range", numeric: true, cell: (f) => fmt.int(f.events) },
         {
           label: `Users per ${grain}`,
@@ -306,11 +306,17 @@ export const retention = {
         "tr",
         {},
         el("th", { scope: "row" }, el("span", { class: "cohort" }, row.cohort), el("span", { class: "cohort-date" }, `from ${start}`)),
-        el("td", { class: "num users" }, fmt.int(row.users)),
+        el("td", { class: "num users" }, figure(row, "users")),
         weeks.map((w) => {
           const unknown = row.weeksElapsed !== null ? w > row.weeksElapsed : api.addDays(start, 7 * w) > thisWeek;
           if (unknown) return el("td", { class: "heat future" }, el("span", { class: "visually-hidden" }, "not yet reached"), el("span", { "aria-hidden": "true" }, "·"));
-          const count = row.active[w - 1] ?? 0;
+          const count = row.active[w - 1];
+          if (count === null || count === undefined) {
+            return el("td", { class: "heat heat-0 under-k" }, el("span", { class: "pct" }, "hidden"), el("span", { class: "visually-hidden" }, ` (fewer than ${data.k} people, or none)`));
+          }
+          if (row.users === null || row.users === undefined) {
+            return el("td", { class: "heat heat-0" }, el("span", { class: "pct" }, "–"), el("span", { class: "count" }, fmt.int(count)));
+          }
           if (count === 0) {
             // the k rule: a kept 0 also stands for 1..k-1 people, so it is not shown as "0 %"
             return el("td", { class: "heat heat-0 under-k" }, el("span", { class: "pct" }, `<${data.k}`), el("span", { class: "visually-hidden" }, ` people: none or fewer than ${data.k}`));
