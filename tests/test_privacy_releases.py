@@ -30,14 +30,14 @@ from shared.reporting.cells import ALL
 from shared.storage.reports import ActiveCell, UserDay
 from tests.test_reports import READER, seed
 
-DOCUMENTED_EPSILON = 8.97
+DOCUMENTED_EPSILON = 9.21
 """docs/privacy-model.md, "The budget": per person and calendar month, at delta 1e-7."""
 
 
 # ---- calibration ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", [ACTIVE_DAY[0], ACTIVE_WEEK[1], FEATURES_WEEK[0], COHORT_ACTIVE[3]])
+@pytest.mark.parametrize("family", [ACTIVE_DAY[0], ACTIVE_WEEK[1], FEATURES_WEEK[1], COHORT_ACTIVE[3]])
 def test_the_stated_95_percent_interval_covers_at_least_94_percent(family: Family) -> None:
     """4,000 seeded releases of a known count (large enough never to be hidden or clipped at 0):
     the share within ± moe must be 94-96 %, and the spread must match the stated sigma."""
@@ -87,7 +87,7 @@ def test_every_release_the_build_draws_is_in_the_budget() -> None:
         f.name
         for group in (*build._ACTIVE.values(), *build._FEATURES.values(), (COHORT_SIZE, COHORT_ACTIVE))
         for families in group
-        for f in families
+        for f in families.values()
     }
     assert used <= {f.name for f in BUDGET}
 

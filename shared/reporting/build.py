@@ -18,7 +18,7 @@ sum); stickiness and the `(other)` rows are computed from released values only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -95,7 +95,7 @@ def level(key: Key) -> int:
 
 
 def _release[K: tuple[str, ...]](
-    releaser: Releaser, families: tuple[Family, ...], exact: dict[K, int]
+    releaser: Releaser, families: Mapping[int, Family], exact: dict[K, int]
 ) -> dict[K, Released]:
     """One release per level: a person is in exactly one scope of each level."""
     by_level: dict[int, dict[K, int]] = {}
@@ -165,13 +165,17 @@ def active_cells(
                 events[scope] += e
     user_families, session_families, event_families = _ACTIVE[grain]
     released_users = _release(releaser, user_families, users)
-    released_sessions = _release(releaser, session_families, sessions)
-    released_events = _release(releaser, event_families, events)
+    shown = [key for key, people in released_users.items() if not people.hidden]
+    released_sessions = _release(releaser, session_families, {key: sessions[key] for key in shown})
+    released_events = _release(releaser, event_families, {key: events[key] for key in shown})
     cells = []
     hidden = 0
     for key in users:
         people = released_users[key]
         hidden += people.hidden
+        if people.hidden:
+            cells.append(ActiveCell(grain, period, key[0], key[1], None, None, None))
+            continue
         cells.append(
             ActiveCell(
                 grain,
@@ -179,8 +183,8 @@ def active_cells(
                 key[0],
                 key[1],
                 people.value,
-                None if people.hidden else released_sessions[key].value,
-                None if people.hidden else released_events[key].value,
+                released_sessions[key].value,
+                released_events[key].value,
                 moe=(people.moe, released_sessions[key].moe, released_events[key].moe),
             )
         )
@@ -190,14 +194,19 @@ def active_cells(
 def feature_cells(
     grain: str, period: str, rows: Iterable[UserDay], releaser: Releaser, domain: Domain
 ) -> tuple[list[FeatureCell], int]:
-    """Users and events per scope x (app, feature) of the domain, released; only shown cells
-    are returned (a feature nobody could see is not listed), with the number hidden. Each
-    person counts in at most `PERIOD_FEATURES[grain]` features (their most used), with at most
-    `FEATURE_EVENTS` events each."""
+    """Users and events per scope x (app, feature) of the domain — per tenant, per user type and
+    overall (`FEATURE_LEVELS`: not per tenant x user type) — released. Only shown cells are
+    returned (a feature nobody could see is not listed). Each person counts in at most
+    `PERIOD_FEATURES[grain]` features (their most used), with at most `FEATURE_EVENTS` events
+    each."""
     features = domain.features
     allowed = set(features)
+    user_families, event_families = _FEATURES[grain]
     users: dict[tuple[str, ...], int] = {
-        (*scope, app, feature): 0 for scope in domain.scopes() for app, feature in features
+        (*scope, app, feature): 0
+        for scope in domain.scopes()
+        if level(scope) in user_families
+        for app, feature in features
     }
     events = dict(users)
     for person_rows in _people(rows).values():
@@ -213,9 +222,11 @@ def feature_cells(
                 if key in users:
                     users[key] += 1
                     events[key] += clip(totals[feature], FEATURE_EVENTS)
-    user_families, event_families = _FEATURES[grain]
     released_users = _release(releaser, user_families, users)
-    released_events = _release(releaser, event_families, events)
+    # events only where the users are shown: a hidden feature's events are never published, and
+    # choosing the keys from a release is post-processing (half the noise draws saved)
+    shown = {key: events[key] for key, people in released_users.items() if not people.hidden}
+    released_events = _release(releaser, event_families, shown)
     cells = []
     for key, people in released_users.items():
         if not people.hidden:
