@@ -274,3 +274,20 @@ def test_funnel_queries_are_checked(client):
         assert response.json()["error"]["field"] == field, query
     assert client.get("/api/reports/funnels?funnel=nope", principal=READER).status == 404
     assert client.get("/api/reports/funnels", principal=None).status == 401
+
+
+def test_a_changed_catalogue_rebuilds_kept_weeks_and_drops_stale_rows(client):
+    from shared.reporting.funnels import Catalogue, FunnelBuilder
+
+    seed_funnel(client, users=12, submitters=6)
+    client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)
+    assert funnel_builder(client.services).run().built_weeks == ["2026-W41"]
+    svc = client.services
+    only_cases = Catalogue(catalogue().funnels[:1], "other-fingerprint")
+    rebuilt = FunnelBuilder(
+        svc.tables.events, svc.tables.funnels, svc.tenants, svc.settings, svc.clock, only_cases
+    )
+    assert rebuilt.run().built_weeks == ["2026-W41"]
+    kept = {cell.funnel for cell in svc.tables.funnels.all_cells("2026-W41", "2026-W41")}
+    assert kept == {"case_submission"}  # the removed funnel's rows are gone, no table scan needed
+    assert rebuilt.run().built_weeks == []

@@ -7,21 +7,35 @@ rows, so no consent key leaves this module: the caller sees a tally, never a rec
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 
 from shared.storage.consent import CONSENT, STATE_ROW
 from shared.storage.core import Storage
+
+CACHE_SECONDS = 600.0
+"""How long one process reuses a tally: the pass reads every decision row (one per person asked),
+and coverage moves slowly; the report page asks for it on every load."""
 
 
 class CoverageStore:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._table = storage.table(CONSENT)
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Counter[str]] | None = None
 
     def statuses(self) -> Counter[str]:
         """Current decisions by status (`granted`, `declined`, ...): one filtered pass over the
-        consent table's decision rows, history rows left out by the filter."""
+        consent table's decision rows (history rows left out by the filter), reused for
+        CACHE_SECONDS."""
+        with self._lock:
+            if self._cached is not None and time.monotonic() - self._cached[0] < CACHE_SECONDS:
+                return Counter(self._cached[1])
         tally: Counter[str] = Counter()
         for row in self._storage.query(self._table, "RowKey eq @row", {"row": STATE_ROW}, select=["status"]):
             tally[str(row.get("status", ""))] += 1
-        return tally
+        with self._lock:
+            self._cached = (time.monotonic(), tally)
+        return Counter(tally)

@@ -6,7 +6,8 @@
   people who reached it, or null where the disclosure rule hides it. A cell names no person.
 * `rptfunnelstate`: partition `week`, row key = ISO week; column `catalogue` = the fingerprint of
   the funnel catalogue the week was built with (a changed catalogue rebuilds the weeks whose raw
-  days are still kept).
+  days are still kept), `partitions` = the tenants (and `(all)`) its cells went to, so a rebuild
+  deletes stale rows there without scanning the table.
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ class FunnelStore:
         self._storage = storage
         self._cells = storage.table(FUNNELS)
         self._state = storage.table(FUNNEL_STATE)
+        self._pending: dict[str, list[str]] = {}
+        """Partitions written by `replace_week`, kept in the week's state row by `mark_built`."""
 
     def replace_week(self, week: str, cells: Iterable[FunnelCell]) -> int:
-        """Write a week's cells and delete that week's rows a rebuild no longer has."""
+        """Write a week's cells and delete that week's rows a rebuild no longer has: only in the
+        partitions its last build wrote (the state row lists them), never a scan of the table."""
         by_tenant: dict[str, list[Entity]] = {}
         for cell in cells:
             by_tenant.setdefault(cell.tenant, []).append(_row(cell))
@@ -63,17 +67,23 @@ class FunnelStore:
             written += len(rows)
         keep = {(row["PartitionKey"], row["RowKey"]) for rows in by_tenant.values() for row in rows}
         stale = [
-            (str(row["PartitionKey"]), str(row["RowKey"]))
+            (tenant, str(row["RowKey"]))
+            for tenant in self._partitions(week)
             for row in self._storage.query(
                 self._cells,
-                "RowKey ge @low and RowKey lt @high",
-                {"low": f"{week}|", "high": f"{week}}}"},
-                select=["PartitionKey", "RowKey"],
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                {"pk": tenant, "low": f"{week}|", "high": f"{week}}}"},
+                select=["RowKey"],
             )
-            if (row["PartitionKey"], row["RowKey"]) not in keep
+            if (tenant, row["RowKey"]) not in keep
         ]
         self._storage.delete_entities(self._cells, stale)
+        self._pending[week] = sorted(by_tenant)
         return written
+
+    def _partitions(self, week: str) -> list[str]:
+        row = self._storage.get(self._state, STATE_PARTITION, week)
+        return [str(p) for p in json.loads(row.get("partitions", "[]"))] if row else []
 
     def cells(self, tenant: str, first_week: str, last_week: str) -> list[FunnelCell]:
         """One scope's cells of the weeks first..last (a range read of one partition)."""
@@ -94,7 +104,13 @@ class FunnelStore:
         }
 
     def mark_built(self, week: str, fingerprint: str) -> None:
-        row: Entity = {"PartitionKey": STATE_PARTITION, "RowKey": week, "catalogue": fingerprint}
+        """Written last (after the cells): a crash before it rebuilds the week on the next run."""
+        row: Entity = {
+            "PartitionKey": STATE_PARTITION,
+            "RowKey": week,
+            "catalogue": fingerprint,
+            "partitions": json.dumps(self._pending.pop(week, [])),
+        }
         self._storage.write_partition(self._state, [row], upsert=True)
 
     def all_cells(self, first_week: str, last_week: str) -> list[FunnelCell]:
