@@ -268,57 +268,33 @@ class ReportReader:
         first = launch - timedelta(weeks=query.weeks)
         last = launch + timedelta(weeks=query.weeks) - timedelta(days=1)
         active = {c.period: c for c in self._active("week", tenant, query.user_type, first, last)}
-        usage: dict[str, FeatureCell] = {}
+        usage: dict[str, list[FeatureCell]] = {}
         for c in self._features("week", tenant, query.user_type, first, last):
             if c.feature == query.feature and (query.app is None or c.app == query.app):
-                # several apps: users may overlap, so the larger count is the honest lower bound
-                known = usage.get(c.period)
-                if known is None or c.users > known.users:
-                    usage[c.period] = (
-                        c
-                        if known is None
-                        else FeatureCell(
-                            c.grain,
-                            c.period,
-                            c.tenant,
-                            c.user_type,
-                            c.app,
-                            c.feature,
-                            c.users,
-                            c.events + known.events,
-                            c.moe,
-                        )
-                    )
-                else:
-                    usage[c.period] = FeatureCell(
-                        c.grain,
-                        c.period,
-                        c.tenant,
-                        c.user_type,
-                        known.app,
-                        known.feature,
-                        known.users,
-                        c.events + known.events,
-                        known.moe,
-                    )
+                usage.setdefault(c.period, []).append(c)
         rows = []
         for offset in range(-query.weeks, query.weeks):
             key = week_key(launch + timedelta(weeks=offset))
-            cell = usage.get(key)
+            cells = usage.get(key, [])
             week = active.get(key)
             base = None if week is None else week.active_users
-            # a week is hidden when its scope is not released or hidden, or the feature's cell is
-            # hidden in a shown scope: never 0 (docs/privacy-model.md)
+            # several apps: users may overlap, so the largest count is the honest lower bound;
+            # events add up (their margins in quadrature). A week with no shown cell is hidden:
+            # its scope is not released or hidden, or the feature's cell is hidden — never 0.
+            best = max(cells, key=lambda c: c.users) if cells else None
+            events = sum(c.events for c in cells)
             rows.append(
                 LaunchRow(
                     week=key,
                     offset=offset,
                     phase="before" if offset < 0 else "after",
-                    hidden=cell is None,
-                    users=None if cell is None else cell.users,
-                    events=None if cell is None else cell.events,
-                    share=round(min(1.0, cell.users / base), 4) if cell is not None and base else None,
-                    moe={} if cell is None else _moe(users=cell.moe[0], events=cell.moe[1]),
+                    hidden=best is None,
+                    users=None if best is None else best.users,
+                    events=None if best is None else events,
+                    share=round(min(1.0, best.users / base), 4) if best is not None and base else None,
+                    moe={}
+                    if best is None
+                    else _moe(users=best.moe[0], events=round(sum(c.moe[1] ** 2 for c in cells) ** 0.5, 1)),
                 )
             )
         before = [r for r in rows if r.phase == "before"]
