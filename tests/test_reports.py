@@ -247,7 +247,15 @@ def test_csv_has_a_header_row_of_the_row_fields(seeded):
     assert response.header("Cache-Control") == "no-store"
     table = list(csv.reader(io.StringIO(response.body.decode())))
     assert table[0] == [
-        "period", "tenant", "user_type", "hidden", "active_users", "sessions", "events", "stickiness", "moe"
+        "period",
+        "tenant",
+        "user_type",
+        "hidden",
+        "active_users",
+        "sessions",
+        "events",
+        "stickiness",
+        "moe",
     ]
     json_rows = client.get(
         "/api/reports/active-users?grain=week&from=2026-10-05&to=2026-10-18", principal=READER
