@@ -350,9 +350,9 @@ class FunnelReader:
             tenants = None
         elif query.tenant not in (None, ALL):
             tenants = [str(query.tenant)]
-        cells = self._cells(tenants, week_key(first), week_key(last))
-        rows: list[FunnelStepRow] = []
         user_type = query.user_type or ALL
+        cells = self._cells(tenants, week_key(first), week_key(last), user_type, query.mode)
+        rows: list[FunnelStepRow] = []
         for cell in sorted(cells, key=lambda c: (c.week, c.tenant != ALL, c.tenant, c.user_type, c.mode)):
             if cell.funnel != funnel.funnel_id or cell.user_type != user_type:
                 continue
@@ -386,7 +386,9 @@ class FunnelReader:
             rows=rows,
         )
 
-    def _cells(self, tenants: list[str] | None, first: str, last: str) -> list[FunnelCell]:
+    def _cells(
+        self, tenants: list[str] | None, first: str, last: str, user_type: str, mode: str | None
+    ) -> list[FunnelCell]:
         if tenants is None:
-            return self._store.all_cells(first, last)
+            return self._store.all_cells(first, last, user_type, mode)
         return [cell for tenant in tenants for cell in self._store.cells(tenant, first, last)]

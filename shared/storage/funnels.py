@@ -1,13 +1,17 @@
 """Funnel cells: table `rptfunnel` (kept for good, counts of people only) and its build state
 `rptfunnelstate`.
 
-* `rptfunnel`: partition = tenant key or `(all)`; row key = `<ISO week>|<user type>|<funnel id>|
+* `rptfunnel`: partition = ISO week; row key = `<tenant key or (all)>|<user type>|<funnel id>|
   <mode>` (mode `session` or `7d`); column `steps` = JSON list, one entry per step: the number of
-  people who reached it, or null where the disclosure rule hides it. A cell names no person.
+  people who reached it, or null where the disclosure rule hides it; `user_type` and `mode` again
+  as columns (an every-tenant read filters on them). A cell names no person.
+  Partitioned by week because every read is a range of weeks (one query over those partitions,
+  for one scope with a row-key range) and a rebuild replaces one partition
+  (bench/reports.py: with the tenant as partition the every-tenant read was a table scan, p95
+  882 ms at 50 tenants).
 * `rptfunnelstate`: partition `week`, row key = ISO week; column `catalogue` = the fingerprint of
   the funnel catalogue the week was built with (a changed catalogue rebuilds the weeks whose raw
-  days are still kept), `partitions` = the tenants (and `(all)`) its cells went to, so a rebuild
-  deletes stale rows there without scanning the table.
+  days are still kept).
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ class FunnelCell(NamedTuple):
 
 def _row(cell: FunnelCell) -> Entity:
     return {
-        "PartitionKey": cell.tenant,
-        "RowKey": f"{cell.week}|{cell.user_type}|{cell.funnel}|{cell.mode}",
+        "PartitionKey": cell.week,
+        "RowKey": f"{cell.tenant}|{cell.user_type}|{cell.funnel}|{cell.mode}",
         "steps": json.dumps(cell.steps),
+        "user_type": cell.user_type,  # also in the key; a column so every-tenant reads filter on it
+        "mode": cell.mode,
     }
 
 
 def _cell(row: Entity) -> FunnelCell:
-    week, user_type, funnel, mode = str(row["RowKey"]).split("|")
-    return FunnelCell(str(row["PartitionKey"]), week, user_type, funnel, mode, json.loads(row["steps"]))
+    tenant, user_type, funnel, mode = str(row["RowKey"]).split("|")
+    return FunnelCell(tenant, str(row["PartitionKey"]), user_type, funnel, mode, json.loads(row["steps"]))
 
 
 class FunnelStore:
@@ -52,49 +58,45 @@ class FunnelStore:
         self._storage = storage
         self._cells = storage.table(FUNNELS)
         self._state = storage.table(FUNNEL_STATE)
-        self._pending: dict[str, list[str]] = {}
-        """Partitions written by `replace_week`, kept in the week's state row by `mark_built`."""
 
     def replace_week(self, week: str, cells: Iterable[FunnelCell]) -> int:
-        """Write a week's cells and delete that week's rows a rebuild no longer has: only in the
-        partitions its last build wrote (the state row lists them), never a scan of the table."""
-        by_tenant: dict[str, list[Entity]] = {}
-        for cell in cells:
-            by_tenant.setdefault(cell.tenant, []).append(_row(cell))
-        written = 0
-        for rows in by_tenant.values():
-            self._storage.write_partition(self._cells, rows, upsert=True)
-            written += len(rows)
-        keep = {(row["PartitionKey"], row["RowKey"]) for rows in by_tenant.values() for row in rows}
+        """Write a week's cells (one partition) and delete the rows a rebuild no longer has."""
+        rows = [_row(cell) for cell in cells]
+        self._storage.write_partition(self._cells, rows, upsert=True)
+        keep = {row["RowKey"] for row in rows}
         stale = [
-            (tenant, str(row["RowKey"]))
-            for tenant in self._partitions(week)
-            for row in self._storage.query(
-                self._cells,
-                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-                {"pk": tenant, "low": f"{week}|", "high": f"{week}}}"},
-                select=["RowKey"],
-            )
-            if (tenant, row["RowKey"]) not in keep
+            (week, str(row["RowKey"]))
+            for row in self._storage.partition(self._cells, week, select=["RowKey"])
+            if row["RowKey"] not in keep
         ]
         self._storage.delete_entities(self._cells, stale)
-        self._pending[week] = sorted(by_tenant)
-        return written
-
-    def _partitions(self, week: str) -> list[str]:
-        row = self._storage.get(self._state, STATE_PARTITION, week)
-        return [str(p) for p in json.loads(row.get("partitions", "[]"))] if row else []
+        return len(rows)
 
     def cells(self, tenant: str, first_week: str, last_week: str) -> list[FunnelCell]:
-        """One scope's cells of the weeks first..last (a range read of one partition)."""
+        """One scope's cells of the weeks first..last: one query over the weeks' partitions."""
         return [
             _cell(row)
             for row in self._storage.query(
                 self._cells,
-                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-                {"pk": tenant, "low": f"{first_week}|", "high": f"{last_week}}}"},
+                "PartitionKey ge @first and PartitionKey le @last and RowKey ge @low and RowKey lt @high",
+                {"first": first_week, "last": last_week, "low": f"{tenant}|", "high": f"{tenant}}}"},
             )
         ]
+
+    def all_cells(
+        self, first_week: str, last_week: str, user_type: str | None = None, mode: str | None = None
+    ) -> list[FunnelCell]:
+        """Every scope's cells of the weeks first..last (every tenant and `(all)`), of one user
+        type and mode when given (filtered by the service): one query over the weeks' partitions."""
+        filter_ = "PartitionKey ge @first and PartitionKey le @last"
+        parameters: dict[str, str] = {"first": first_week, "last": last_week}
+        if user_type is not None:
+            filter_ += " and user_type eq @user_type"
+            parameters["user_type"] = user_type
+        if mode is not None:
+            filter_ += " and mode eq @mode"
+            parameters["mode"] = mode
+        return [_cell(row) for row in self._storage.query(self._cells, filter_, parameters)]
 
     def built(self) -> dict[str, str]:
         """Every built week → the catalogue fingerprint it was built with."""
@@ -105,21 +107,5 @@ class FunnelStore:
 
     def mark_built(self, week: str, fingerprint: str) -> None:
         """Written last (after the cells): a crash before it rebuilds the week on the next run."""
-        row: Entity = {
-            "PartitionKey": STATE_PARTITION,
-            "RowKey": week,
-            "catalogue": fingerprint,
-            "partitions": json.dumps(self._pending.pop(week, [])),
-        }
+        row: Entity = {"PartitionKey": STATE_PARTITION, "RowKey": week, "catalogue": fingerprint}
         self._storage.write_partition(self._state, [row], upsert=True)
-
-    def all_cells(self, first_week: str, last_week: str) -> list[FunnelCell]:
-        """Every scope's cells of the weeks first..last (every tenant and `(all)`)."""
-        return [
-            _cell(row)
-            for row in self._storage.query(
-                self._cells,
-                "RowKey ge @low and RowKey lt @high",
-                {"low": f"{first_week}|", "high": f"{last_week}}}"},
-            )
-        ]
