@@ -351,3 +351,18 @@ def test_results_say_what_waits_for_the_next_snapshot_and_live_only_inside_the_w
     assert ended["waiting"]["hidden"] is True
     [summary] = client.get("/api/reports/surveys", principal=READER).json()["surveys"]
     assert summary["live"] is False and summary["answers"] == 10
+
+
+def test_the_new_author_routes_are_audited_with_what_was_acted_on(client):
+    note = create(client, publish=False)
+    client.get(f"/api/authoring/items/{note['id']}/reach", principal=AUTHOR)
+    copy = client.post(f"/api/authoring/items/{note['id']}/duplicate", {}, principal=AUTHOR).json()
+    client.get("/api/authoring/reach", principal=AUTHOR)
+    client.get("/api/authoring/settings", principal=AUTHOR)
+    client.get("/api/authoring/tenants", principal=READER)  # denied, audited too
+    records = client.services.tables.audit.day(client.clock.now.date())
+    targets = {(r.operation, r.status): r.target for r in records}
+    assert targets[("GET /api/authoring/items/{id}/reach", 200)] == "item:" + note["id"]
+    assert targets[("POST /api/authoring/items/{id}/duplicate", 201)] == "item:" + copy["id"]
+    assert ("GET /api/authoring/reach", 200) in targets and ("GET /api/authoring/settings", 200) in targets
+    assert ("GET /api/authoring/tenants", 403) in targets
