@@ -171,7 +171,7 @@ def bench_routes(router: Any, tenant: str) -> dict[str, dict[str, float]]:
         # issue 24
         "funnels 12w (all)": f"/api/reports/funnels?to={last}",
         "funnels 12w one tenant, 7d": f"/api/reports/funnels?to={last}&tenant={tenant}&mode=7d",
-        "funnels 12w every tenant": f"/api/reports/funnels?to={last}&tenant=*&user_type=(all)",
+        "funnels 4w every tenant": f"/api/reports/funnels?to={last}&tenant=*&user_type=(all)",
         "tenant-table 12w": "/api/reports/tenant-table?weeks=12",
         "coverage": "/api/reports/coverage",
         "markers": "/api/reports/markers",

@@ -48,6 +48,10 @@ CATALOGUE = Path(__file__).with_name("funnel_catalogue.json")
 MODES = ("session", "7d")
 WINDOW = timedelta(days=7)
 MAX_WEEKS = 160
+DEFAULT_WEEKS = 12
+EVERY_TENANT_WEEKS = 4
+"""`tenant=*` answers one row per tenant, scope, mode, step and week (12,060 rows for 12 weeks of
+200 tenants: p95 1.1 s in bench/reports.py), so its default range is the last 4 weeks."""
 Mode = Literal["session", "7d"]
 
 
@@ -273,7 +277,7 @@ class FunnelsQuery(BaseModel):
         alias="from",
         ge=EARLIEST,
         le=LATEST,
-        description="First day (YYYY-MM-DD); default: 12 weeks before `to`",
+        description="First day (YYYY-MM-DD); default: 12 weeks before `to` (4 with `tenant=*`)",
     )
     to: date | None = Field(
         None, ge=EARLIEST, le=LATEST, description="Last day (YYYY-MM-DD); default: yesterday (UTC)"
@@ -340,7 +344,8 @@ class FunnelReader:
         if funnel is None:
             raise NotFound("no such funnel in the catalogue", code="not_found")
         last = query.to or self._clock().date() - timedelta(days=1)
-        first = query.from_ or last - timedelta(weeks=12) + timedelta(days=1)
+        weeks = EVERY_TENANT_WEEKS if query.tenant == "*" else DEFAULT_WEEKS
+        first = query.from_ or last - timedelta(weeks=weeks) + timedelta(days=1)
         if first > last:
             raise BadRequest("'from' is after 'to'", code="invalid_value", field="from")
         if (last - first).days >= 7 * MAX_WEEKS:
@@ -361,7 +366,7 @@ class FunnelReader:
             for i, step in enumerate(funnel.steps):
                 n = cell.steps[i] if i < len(cell.steps) else None
                 rows.append(
-                    FunnelStepRow(
+                    FunnelStepRow.model_construct(  # from kept cells: no validation per row
                         week=cell.week,
                         tenant=cell.tenant,
                         user_type=cell.user_type,
