@@ -47,6 +47,13 @@ EXPECTED = {
     "authoring_items": ("httpTrigger", "api/authoring/items"),
     "authoring_item": ("httpTrigger", "api/authoring/items/{id}"),
     "authoring_item_results": ("httpTrigger", "api/authoring/items/{id}/results"),
+    "authoring_item_reach": ("httpTrigger", "api/authoring/items/{id}/reach"),
+    "authoring_item_duplicate": ("httpTrigger", "api/authoring/items/{id}/duplicate"),
+    "authoring_reach": ("httpTrigger", "api/authoring/reach"),
+    "authoring_settings": ("httpTrigger", "api/authoring/settings"),
+    "authoring_tenants": ("httpTrigger", "api/authoring/tenants"),
+    "notifications_opened": ("httpTrigger", "api/notifications/{id}/opened"),
+    "authoring_page": ("httpTrigger", "authoring/{*path}"),  # the authoring page, outside api/
     "reports_surveys": ("httpTrigger", "api/reports/surveys"),
     "ops_tenant_directory": ("httpTrigger", "api/ops/tenants/{tenant_id}"),
     "ops_audit_reference": ("httpTrigger", "api/ops/audit/reference"),
@@ -60,6 +67,7 @@ EXPECTED = {
     "reports_tenant_table": ("httpTrigger", "api/reports/tenant-table"),
     "reports_coverage": ("httpTrigger", "api/reports/coverage"),
     "reports_markers": ("httpTrigger", "api/reports/markers"),
+    "reports_status": ("httpTrigger", "api/reports/status"),
     "markers": ("httpTrigger", "api/markers"),
     "marker": ("httpTrigger", "api/markers/{id}"),
     "reports_page": ("httpTrigger", "reports/{*path}"),  # the report page, outside api/

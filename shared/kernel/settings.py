@@ -109,9 +109,7 @@ class Settings(BaseModel):
     """At most one survey prompt per this many days per user (0: no limit, every survey offered)."""
     survey_pause_after_answer_days: int = Field(30, alias="SURVEY_PAUSE_AFTER_ANSWER_DAYS", ge=0, le=365)
     """No new survey for this many days after the user answered one."""
-    survey_pause_after_dismiss_days: int = Field(
-        14, alias="SURVEY_PAUSE_AFTER_DISMISS_DAYS", ge=0, le=365
-    )
+    survey_pause_after_dismiss_days: int = Field(14, alias="SURVEY_PAUSE_AFTER_DISMISS_DAYS", ge=0, le=365)
     """No new survey for this many days after the user dismissed one ("don't ask again")."""
     release_noise: bool = Field(True, alias="RELEASE_NOISE")
     """Published numbers are differentially private releases (docs/privacy-model.md). `false` is
