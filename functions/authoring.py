@@ -105,7 +105,8 @@ reach = Endpoint(bp, "api/authoring/items/{id}/reach", "authoring_item_reach", a
 @reach.operation(
     "GET",
     summary="How far an item got: people delivered, seen, opened, dismissed (surveys: prompted, "
-    "answered), in total and per day; counts under k are hidden",
+    "answered), per closed UTC day and in total, released once with noise (differential privacy); "
+    "small counts hidden, each figure with its 95 % margin of error",
     response=ItemReach,
     roles=("author",),
     errors=(404,),
@@ -119,7 +120,10 @@ reach_all = Endpoint(bp, "api/authoring/reach", "authoring_reach", audited=True)
 
 
 @reach_all.operation(
-    "GET", summary="Every item's reach totals (counts under k hidden)", response=ReachList, roles=("author",)
+    "GET",
+    summary="Every item's released reach totals (small counts hidden, with margins of error)",
+    response=ReachList,
+    roles=("author",),
 )
 def every_reach(request: ApiRequest) -> ReachList:
     return request.services.notifications.reach_all()

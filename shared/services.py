@@ -114,6 +114,7 @@ def build(
         clock,
         k=settings.aggregate_min_users,
         tenants=tenants,
+        releaser=releaser,
     )
     holders: tuple[Holder, ...] = (  # consent first: an erasure withdraws before it deletes
         ConsentRecords(consent),
@@ -124,6 +125,7 @@ def build(
             clock,
             retention_months=settings.retention_months,
             invalidate=notifications.invalidate,
+            releaser=releaser,
         ),
     )
     return Services(

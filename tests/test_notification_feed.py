@@ -3,12 +3,13 @@ settings and tenant directory, through the registered routes against Azurite."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.privacy.disclosure.reach import Released, release_reach, release_reach_days
-from shared.storage.notifications import STATE
+from shared.privacy.disclosure.reach import Released, figure, first_items, total
+from shared.privacy.disclosure.releases import REACH_ITEMS_PER_MONTH
+from shared.storage.notifications import ITEMS, REACH_PARTITION, STATE
 from testing.principal import STAFF_TENANT_ID, principal_header
 
 TENANT_A = "aaaa0000-1111-2222-3333-444455556666"
@@ -236,19 +237,43 @@ def test_bad_translations_are_400_naming_the_field_and_store_nothing(client, tra
 # ---- reach ----------------------------------------------------------------------------------------
 
 
-def test_release_reach_hides_counts_under_k_never_as_zero():
-    assert release_reach({"seen": 0, "opened": 4, "delivered": 5}, 5) == {
-        "seen": Released(None, True),
-        "opened": Released(None, True),
-        "delivered": Released(5, False),
-    }
-    # per day: the hidden days may not sum to 1..k-1 beside a shown total
-    days = release_reach_days({"2026-12-01": 7, "2026-12-02": 6, "2026-12-03": 2}, 5)
-    assert days["2026-12-03"].hidden and days["2026-12-02"].hidden and days["2026-12-01"].count == 7
-    assert all(r.hidden for r in release_reach_days({"a": 2, "b": 1}, 5).values())
+def test_reach_figures_hide_under_the_threshold_never_as_zero():
+    # exact mode (sigma 0): the threshold is k
+    assert figure(0, 0.0, 5) == Released(None, True, 0.0)
+    assert figure(4, 0.0, 5) == Released(None, True, 0.0)
+    assert figure(5, 0.0, 5) == Released(5, False, 0.0)
+    # with noise: at least 1.645 sigma, margin 1.96 sigma
+    assert figure(41, 25.0, 5).hidden and figure(42, 25.0, 5) == Released(42, False, 49.0)
+    # a total sums every released day, hidden ones too, with sigma * sqrt(days)
+    assert total([3, 2], 0.0, 5) == Released(5, False, 0.0)
+    assert total([], 25.0, 5) == Released(None, True, 0.0)
+    four = total([30, 30, 30, 30], 25.0, 5)  # threshold 1.645 * 50 = 82.25, margin 98
+    assert four == Released(120, False, 98.0)
+    assert total([20, 20, 20, 20], 25.0, 5) == Released(None, True, 98.0)
+
+
+def test_a_person_counts_in_their_first_items_of_each_month():
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    actions = [(f"i{n:02d}", day + timedelta(hours=n)) for n in range(REACH_ITEMS_PER_MONTH + 1)]
+    kept = first_items(actions)
+    assert ("i20", "2026-11") not in kept and ("i19", "2026-11") in kept and len(kept) == 20
+    # a later action on an earlier item does not push out a counted one; a new month starts afresh
+    later = [*actions, ("i20", day + timedelta(days=30)), ("i00", day + timedelta(days=5))]
+    assert first_items(later) == kept | {("i20", "2026-12")}
+
+
+def reach_of(client, item_id):
+    response = client.get(f"/api/authoring/items/{item_id}/reach", principal=AUTHOR)
+    assert response.status == 200, response.body
+    return response.json()
+
+
+SHOWN = lambda n: {"count": n, "hidden": False, "moe": 0.0}  # noqa: E731 — exact mode
+HIDDEN = {"count": None, "hidden": True, "moe": 0.0}
 
 
 def test_reach_of_a_notification_and_a_survey(client):
+    start = client.clock.now.date()
     note = create(client, link="https://docs.cetegra.example/x")
     nps = survey(client, starts_at=iso(client.clock.now - timedelta(days=5)))
     people = [user(i) for i in range(7)]
@@ -264,23 +289,29 @@ def test_reach_of_a_notification_and_a_survey(client):
     for p in people[:5]:
         act(client, nps["id"], "answer", principal=p, body={"value": 9})
     act(client, nps["id"], "dismiss", principal=people[5])
+    client.clock.advance(days=1)  # the survey's day closes: released
+    today = client.clock.now.date()
 
-    reach = client.get(f"/api/authoring/items/{note['id']}/reach", principal=AUTHOR)
-    assert reach.status == 200, reach.body
-    body = reach.json()
+    body = reach_of(client, note["id"])
     assert body["measures"] == ["delivered", "seen", "opened", "dismissed"]
-    assert body["totals"]["delivered"] == {"count": 7, "hidden": False}
-    assert body["totals"]["seen"] == {"count": 6, "hidden": False}
-    assert body["totals"]["opened"] == {"count": None, "hidden": True}  # 2 people: hidden
-    assert body["totals"]["dismissed"] == {"count": None, "hidden": True}  # 0: hidden too, never 0
-    [day] = body["days"]
-    assert day["figures"]["seen"] == {"count": 6, "hidden": False}
+    assert body["totals"]["delivered"] == SHOWN(7)
+    assert body["totals"]["seen"] == SHOWN(6)
+    assert body["totals"]["opened"] == HIDDEN  # 2 people: hidden
+    assert body["totals"]["dismissed"] == HIDDEN  # 0: hidden too, never 0
+    # every day of the window up to yesterday (zeros included), then today, not released
+    assert [d["day"] for d in body["days"]] == [(start + timedelta(days=n)).isoformat() for n in range(5)]
+    assert body["days"][-1] == {"day": today.isoformat(), "released": False, "figures": {}}
+    assert body["released_through"] == (today - timedelta(days=1)).isoformat()
+    first, second = body["days"][0], body["days"][1]
+    assert first["released"] and first["figures"]["seen"] == SHOWN(6) and first["figures"]["opened"] == HIDDEN
+    assert second["figures"] == dict.fromkeys(body["measures"], HIDDEN)
 
-    body = client.get(f"/api/authoring/items/{nps['id']}/reach", principal=AUTHOR).json()
+    body = reach_of(client, nps["id"])
     assert body["measures"] == ["delivered", "prompted", "answered", "dismissed"]
-    assert body["totals"]["answered"] == {"count": 5, "hidden": False}
-    assert body["totals"]["prompted"] == {"count": 6, "hidden": False}
-    assert body["totals"]["dismissed"]["hidden"] is True
+    assert body["totals"]["answered"] == SHOWN(5)
+    assert body["totals"]["prompted"] == SHOWN(6)
+    assert body["totals"]["dismissed"]["hidden"] is True and body["totals"]["dismissed"]["count"] is None
+    assert len(body["days"]) == 10 and body["days"][0]["day"] == (start - timedelta(days=5)).isoformat()
 
     listing = client.get("/api/authoring/reach", principal=AUTHOR).json()
     assert {i["id"]: i["totals"]["delivered"]["count"] for i in listing["items"]} == {
@@ -289,14 +320,66 @@ def test_reach_of_a_notification_and_a_survey(client):
     }
     assert client.get(f"/api/authoring/items/{note['id']}/reach", principal=READER).status == 403
     assert client.get(f"/api/authoring/items/{'0' * 32}/reach", principal=AUTHOR).status == 404
-    # the reach survives retention removing the item's state
+    # the reach survives retention removing the item's state (its released days are kept)
     client.request(
         "PATCH", f"/api/authoring/items/{note['id']}", json_body={"status": "archived"}, principal=AUTHOR
     )
     client.clock.advance(days=31)
     client.services.retention.run()
-    kept = client.get(f"/api/authoring/items/{note['id']}/reach", principal=AUTHOR).json()
-    assert kept["totals"]["seen"] == {"count": 6, "hidden": False}
+    kept = reach_of(client, note["id"])
+    assert kept["totals"]["seen"] == SHOWN(6) and all(d["released"] for d in kept["days"])
+
+
+def test_the_open_day_is_not_released(client):
+    note = create(client)
+    for i in range(6):
+        feed(client, principal=user(i))
+        act(client, note["id"], "seen", principal=user(i))
+    today = reach_of(client, note["id"])
+    assert today["days"] == [{"day": client.clock.now.date().isoformat(), "released": False, "figures": {}}]
+    assert today["totals"]["seen"] == HIDDEN and today["released_through"] is None
+    storage = client.services.storage
+    assert storage.partition(storage.table(ITEMS), REACH_PARTITION) == []  # nothing stored for today
+    client.clock.advance(days=1)
+    closed = reach_of(client, note["id"])
+    assert closed["days"][0]["released"] and closed["days"][0]["figures"]["seen"] == SHOWN(6)
+    assert closed["totals"]["seen"] == SHOWN(6) and closed["days"][1]["released"] is False
+
+
+def test_a_day_is_released_once(make_client):
+    client = make_client(RELEASE_NOISE="true", **CADENCE)
+    note = create(client, starts_at=iso(client.clock.now - timedelta(days=3)))
+    for i in range(30):
+        feed(client, principal=user(i))
+        act(client, note["id"], "seen", principal=user(i))
+    client.clock.advance(days=1)
+    first = reach_of(client, note["id"])
+    assert first["totals"]["seen"]["moe"] == 98.0  # 1.96 * 25 * sqrt(4 days)
+    assert all(f["moe"] == 49.0 for d in first["days"] if d["released"] for f in d["figures"].values())
+    assert all(f["count"] is None for d in first["days"] for f in d["figures"].values() if f["hidden"])
+    # more actions on the released day cannot happen; a second read, the list and a retention run
+    # return the stored release, never a new draw
+    assert reach_of(client, note["id"]) == first
+    listing = client.get("/api/authoring/reach", principal=AUTHOR).json()
+    assert listing["items"][0]["totals"] == first["totals"]
+    client.services.retention.run()
+    assert reach_of(client, note["id"]) == first
+    client.clock.advance(days=1)  # only the new day is drawn
+    later = reach_of(client, note["id"])
+    assert later["days"][:4] == first["days"][:4] and later["days"][4]["released"]
+
+
+def test_a_person_beyond_their_monthly_items_is_not_counted(client):
+    notes = sorted(
+        (create(client, title=f"Note {n}") for n in range(REACH_ITEMS_PER_MONTH + 1)), key=lambda i: i["id"]
+    )
+    for i in range(5):
+        assert len(feed(client, principal=user(i))["items"]) == len(notes)
+    client.clock.advance(days=1)
+    listing = client.get("/api/authoring/reach", principal=AUTHOR).json()
+    delivered = {i["id"]: i["totals"]["delivered"] for i in listing["items"]}
+    # delivered the same day: their first 20 by item id count, the 21st does not
+    assert [delivered[n["id"]] for n in notes] == [SHOWN(5)] * REACH_ITEMS_PER_MONTH + [HIDDEN]
 
 
 # ---- authoring: duplicate, tenant directory --------------------------------------------------------
@@ -332,23 +415,23 @@ def test_results_say_what_waits_for_the_next_snapshot_and_live_only_inside_the_w
         assert act(client, nps["id"], "answer", principal=user(i), body={"value": 9}).status == 204
     first = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
     assert first["answers"] == 5 and first["live"] is True
-    assert first["waiting"] == {"count": None, "hidden": True}  # 0 waiting: under k, hidden
+    assert first["waiting"] is None  # no count per query (issue 23): only when it may renew
     taken = first["as_of"]
     client.clock.advance(minutes=1)
     for i in range(5, 7):
         act(client, nps["id"], "answer", principal=user(i), body={"value": 3})
     later = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
-    assert later["answers"] == 5 and later["waiting"] == {"count": None, "hidden": True}
+    assert later["answers"] == 5 and later["waiting"] is None
     assert later["renewable_at"].startswith(iso(client.clock.now + timedelta(hours=6))[:14])
     assert later["as_of"] == taken
     for i in range(7, 10):
         act(client, nps["id"], "answer", principal=user(i), body={"value": 3})
     waiting = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
-    assert waiting["waiting"] == {"count": 5, "hidden": False} and waiting["answers"] == 5
+    assert waiting["waiting"] is None and waiting["answers"] == 5  # 5 wait, not counted per query
     client.clock.advance(days=3)
     ended = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
     assert ended["live"] is False and ended["answers"] == 10  # renewed: 6 hours and k answers later
-    assert ended["waiting"]["hidden"] is True
+    assert ended["waiting"] is None
     [summary] = client.get("/api/reports/surveys", principal=READER).json()["surveys"]
     assert summary["live"] is False and summary["answers"] == 10
 

@@ -807,7 +807,11 @@ def test_retention_deletes_old_state_and_answers(client):
     # survey state, the cadence row and the answer
     assert client.services.retention.run().notification_rows_removed == 3
     assert notification_rows(client) == {STATE: [], ANSWERS: []}
-    assert len(rows(client, ITEMS)) == 2  # items are the authors' record, kept
+    items = [r for r in rows(client, ITEMS) if r["PartitionKey"] == "item"]
+    assert len(items) == 2  # items are the authors' record, kept
+    # and so is each item's released reach, drawn before its state went (issue 23)
+    released = [r for r in rows(client, ITEMS) if r["PartitionKey"] == "reach"]
+    assert {r["item"] for r in released} == {note["id"], survey["id"]}
 
 
 def test_no_body_comment_or_identity_in_logs(client, logs):

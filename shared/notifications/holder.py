@@ -17,7 +17,8 @@ from typing import Any
 
 from shared.kernel.logs import log
 from shared.kernel.periods import months_before
-from shared.notifications.reach import item_reach
+from shared.notifications.reach import Reach
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.holders import Mode, Outcome, Subject
 from shared.storage.notifications import NotificationStore
 
@@ -38,14 +39,16 @@ class NotificationState:
         retention_months: int,
         invalidate: Callable[[], None],
         k: int = 5,
+        releaser: Releaser | None = None,
     ) -> None:
         """`invalidate` drops the live items the delivery caches (`Notifications.invalidate`),
-        which an erasure does."""
+        which an erasure does; `releaser` draws the reach releases retention makes before it
+        removes state (by default real noise at `k`)."""
         self._store = store
         self._clock = clock
         self._months = retention_months
         self._invalidate = invalidate
-        self._k = k
+        self._reach = Reach(store, clock, releaser=releaser or Releaser(k))
 
     def expire(self, keep_from: date) -> Outcome:
         """Daily (retention timer): state of items archived or ended more than ARCHIVED_STATE_DAYS
@@ -62,12 +65,13 @@ class NotificationState:
             )
         ]
         cutoff = datetime.combine(months_before(now.date(), self._months), datetime.min.time(), now.tzinfo)
+        # every closed day of every item is released (and stored) before any state goes: the
+        # released rows outlive it, and the per-month bound needs a person's other items
+        self._reach.release()
         removed = 0
         for item in finished:  # each finished item is looked at once, not every day forever
-            # its released reach is kept on the item (figures only), so authors still see it
-            reach = item_reach(item, self._store.reach_rows(item.item_id), self._k)
             removed += self._store.delete_state(self._store.state_for_items([item.item_id]))
-            self._store.save_item(replace(item, state_removed_at=now, reach=reach.model_dump_json()))
+            self._store.save_item(replace(item, state_removed_at=now))
         removed += self._store.delete_state(self._store.state_updated_before(cutoff))
         answers = self._store.delete_answers(self._store.answers_before(cutoff))
         log(EXPIRY_LOG, logging.INFO, "notifications.expired", state_rows=removed, answers=answers)

@@ -352,8 +352,9 @@ class SurveyResults(BaseModel):
     live: bool = False
     """Published and inside its window now (a survey whose window ended is not live)."""
     waiting: ReachFigure | None = None
-    """Answers given or replaced since the snapshot (all answers before the first one): they
-    show with the next snapshot. A count of people, released like reach (under k: hidden)."""
+    """Always null since issue 23: a count of the answers waiting since the snapshot would be a
+    release drawn on every read (`renewable_at` says when the figures may change). Kept so that
+    clients reading it keep working."""
     renewable_at: datetime | None = None
     """The earliest time the snapshot may be renewed (it also needs k waiting answers); null
     before the first snapshot, which is taken once k people have answered."""
@@ -387,7 +388,7 @@ class SurveySummary(BaseModel):
     live: bool = False
     """Published and inside its window now."""
     waiting: ReachFigure | None = None
-    """Answers waiting for the next snapshot (see SurveyResults.waiting)."""
+    """Always null (see SurveyResults.waiting)."""
     renewable_at: datetime | None = None
 
 
@@ -465,13 +466,15 @@ SURVEY_MEASURES: tuple[ReachMeasure, ...] = ("delivered", "prompted", "answered"
 
 
 class ReachFigure(BaseModel):
-    """A count of people as released by `shared.privacy.disclosure.reach`: the number, or
-    `hidden: true` and null when the rule withholds it (never a 0 standing in for it)."""
+    """A count of people as released by `shared.privacy.disclosure.reach` (a differentially
+    private release): the number, or `hidden: true` and null when it does not clear the threshold
+    (never a 0 standing in for it); `moe` is its 95 % margin of error (0 in the exact test mode)."""
 
     model_config = ConfigDict(title="ReachFigure")
 
     count: int | None
     hidden: bool
+    moe: float = 0.0
 
 
 class ReachDay(BaseModel):
@@ -479,13 +482,16 @@ class ReachDay(BaseModel):
 
     day: str
     """A UTC day (YYYY-MM-DD): the people whose first such action was that day."""
+    released: bool = True
+    """False for today: the day is in progress and not released (no figures) until it closes."""
     figures: dict[str, ReachFigure]
 
 
 class ItemReach(BaseModel):
-    """`GET /api/authoring/items/{id}/reach`: how far an item got, counts of people only. A
-    notification: delivered (handed to the client), seen, opened (its link), dismissed; a survey:
-    delivered, prompted (shown), answered, dismissed."""
+    """`GET /api/authoring/items/{id}/reach`: how far an item got, counts of people only, released
+    once per closed UTC day (docs/notifications.md, "Reach"). A notification: delivered (handed to
+    the client), seen, opened (its link), dismissed; a survey: delivered, prompted (shown),
+    answered, dismissed."""
 
     model_config = ConfigDict(title="ItemReach")
 
@@ -494,8 +500,12 @@ class ItemReach(BaseModel):
     k: int
     measures: list[ReachMeasure]
     totals: dict[str, ReachFigure]
+    """Per measure, the sum of the released days (with its own margin of error)."""
     days: list[ReachDay]
-    """Oldest first; only days with at least one action."""
+    """Oldest first: every released day of the item's window (zeros included), then today if the
+    window is open (`released: false`)."""
+    released_through: str | None = None
+    """The last released day (yesterday at most); null before the first day closed."""
 
 
 class ReachSummary(BaseModel):

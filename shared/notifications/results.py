@@ -27,7 +27,6 @@ from shared.notifications.models import (
     NpsSeries,
     NpsTrendPoint,
     Question,
-    ReachFigure,
     ResultCell,
     ResultComment,
     SurveyReport,
@@ -45,7 +44,6 @@ from shared.privacy.disclosure import (
     snapshot_renewable,
     survey_publishable,
 )
-from shared.privacy.disclosure.reach import release_reach
 from shared.privacy.tenants import KEY_PATTERN
 from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationStore, SnapshotRecord
 
@@ -84,16 +82,17 @@ class Results:
     def _freshness(
         self, item: ItemRecord, published: Published, answers: list[AnswerRecord]
     ) -> dict[str, Any]:
-        """How fresh the figures are: live only inside the window; the answers given or replaced
-        since the snapshot (released like reach: a count under k is hidden) and when the snapshot
-        may be renewed (it also needs k of them: `snapshot_renewable`)."""
+        """How fresh the figures are: live only inside the window, and when the snapshot may be
+        renewed (it also needs k new answers: `snapshot_renewable`). No count of the answers
+        waiting since the snapshot (issue 23): a fresh count per query would be a release drawn
+        on every read, and the sum of the survey's released "answered" reach days after the
+        snapshot's day could clear its threshold only once the snapshot is renewable anyway (it
+        would always be hidden), so `waiting` is null."""
         now = self._clock()
         since = published.as_of
-        waiting = sum(1 for a in answers if since is None or a.answered_at > since)
-        released = release_reach({"waiting": waiting}, self._k)["waiting"]
         return {
             "live": item.status == "published" and item.starts_at <= now < item.ends_at,
-            "waiting": ReachFigure(count=released.count, hidden=released.hidden),
+            "waiting": None,
             "renewable_at": None if since is None else since + timedelta(hours=SNAPSHOT_HOURS),
         }
 

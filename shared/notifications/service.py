@@ -12,6 +12,7 @@ store, composed of the package's parts, each with its rules in its docstring:
   answers under the notification key; consent never read);
 * `authoring`: items written, published and archived by authors;
 * `results`: survey results under the k rule, snapshots, NPS trends, the readers' report;
+* `reach`: how far an item got, released once per closed day (differential privacy);
 * `models`: the routes' request and response models and limits;
 * `holder`: retention, erasure and export of state and answers (registered as a holder in
   `shared/services.py`, not reached through this class).
@@ -44,6 +45,7 @@ from shared.notifications.models import (
 )
 from shared.notifications.reach import Reach
 from shared.notifications.results import Results
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.identity import Principal
 from shared.privacy.pseudonyms import Pseudonymizer
 from shared.storage.notifications import NotificationStore
@@ -60,13 +62,16 @@ class Notifications:
         monotonic: Callable[[], float] = time.monotonic,
         cache_seconds: float = CACHE_SECONDS,
         tenants: TenantKeys | None = None,
+        releaser: Releaser | None = None,
     ) -> None:
+        """`releaser` draws the reach releases (`shared.services` passes the deployment's; by
+        default real noise at `k`)."""
         self._delivery = Delivery(
             store, pseudonymizer, clock, monotonic=monotonic, cache_seconds=cache_seconds, tenants=tenants
         )
         self._authoring = Authoring(store, clock, changed=self._delivery.invalidate)
         self._results = Results(store, clock, k=k, tenants=tenants)
-        self._reach = Reach(store, k=k)
+        self._reach = Reach(store, clock, releaser=releaser or Releaser(k))
         self._store = store
 
     # ---- users ----------------------------------------------------------------------------------

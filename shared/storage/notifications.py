@@ -14,6 +14,9 @@ Layout (docs/notifications.md has the reasoning):
   one partition, and answering again upserts the same row, so one user never has two answers.
   Row `snapshot` of the same partition holds the survey's published results (k rule applied, no
   key, no comment, no single answer): the results route reads answers and snapshot in one read.
+* `notifyitems`, partition `reach` — each item's released reach, one row per item and closed UTC
+  day (row `<item id>.<YYYY-MM-DD>`): the noisy count of each measure, written once (insert, never
+  replaced) and read back by every later query, so a day is never drawn again.
 
 Storage trouble surfaces as StorageUnavailable (503) from `shared.storage.Storage`.
 """
@@ -38,6 +41,8 @@ MARKER_ROW = "m"
 CADENCE_ROW = "c"
 """Not an item id (those are 32 hex digits), so never a state row of an item."""
 _NOT_ITEMS = (MARKER_ROW, CADENCE_ROW)
+REACH_PARTITION = "reach"
+"""Released reach rows, beside the items (not an item's partition, so item listings skip them)."""
 SNAPSHOT_ROW = "snapshot"
 """Not a notification key (those are `n` + 32 hex), so never an answer's row."""
 
@@ -117,10 +122,24 @@ CADENCE_TIMES = ("last_prompt_at", "last_answer_at", "last_dismiss_at")
 
 @dataclass(frozen=True)
 class ReachRow:
-    """The times of one user's state row for one item, nothing else (reach counts)."""
+    """The times of one user's state row for one item, and the user's notification key (only to
+    bound one person's contribution before the release; never stored or returned)."""
 
     item_id: str
     times: dict[str, datetime]
+    person: str = ""
+
+
+@dataclass(frozen=True)
+class ReleasedReach:
+    """One item's released reach of one closed UTC day: each measure's noisy count of people
+    (unclipped; the domain decides what is shown) and the noise's sigma (0 in exact mode)."""
+
+    item_id: str
+    day: str
+    values: dict[str, int]
+    sigma: float
+    released_at: datetime
 
 
 @dataclass(frozen=True)
@@ -377,7 +396,49 @@ class NotificationStore:
             elif r["RowKey"] != MARKER_ROW:
                 times = merged.setdefault((r["PartitionKey"], r["RowKey"]), {})
                 times.update({name: r[name] for name in STATE_TIMES if r.get(name) is not None})
-        return [ReachRow(item, times) for (_, item), times in merged.items()]
+        return [ReachRow(item, times, person) for (person, item), times in merged.items()]
+
+    # ---- released reach ---------------------------------------------------------------------------
+
+    def released_reach(self, item_id: str | None = None) -> list[ReleasedReach]:
+        """The stored reach releases of one item (a row range of the `reach` partition) or of every
+        item (the partition)."""
+        if item_id is None:
+            rows = self._storage.partition(self._items, REACH_PARTITION)
+        else:
+            rows = self._storage.query(
+                self._items,
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                {"pk": REACH_PARTITION, "low": f"{item_id}.", "high": f"{item_id}/"},
+            )
+        return [
+            ReleasedReach(
+                item_id=r["item"],
+                day=r["day"],
+                values={k: int(v) for k, v in json.loads(r["values"]).items()},
+                sigma=float(r["sigma"]),
+                released_at=r["released_at"],
+            )
+            for r in rows
+        ]
+
+    def save_released_reach(self, rows: list[ReleasedReach]) -> None:
+        """Insert released days (never replace one): a day already stored fails the write, so
+        two instances releasing at once cannot both publish; the caller reads back."""
+        entities: list[Entity] = [
+            {
+                "PartitionKey": REACH_PARTITION,
+                "RowKey": f"{r.item_id}.{r.day}",
+                "item": r.item_id,
+                "day": r.day,
+                "values": json.dumps(r.values, sort_keys=True),
+                "sigma": float(r.sigma),
+                "released_at": r.released_at,
+            }
+            for r in rows
+        ]
+        if entities:
+            self._storage.write_partition(self._items, entities, upsert=False)
 
     # ---- the tenant directory, read for audiences ------------------------------------------------
 

@@ -87,8 +87,10 @@ function audienceWords(audience) {
   return parts.join(" · ");
 }
 
-/** @param {{count: number|null, hidden: boolean} | undefined} figure */
-const figureWords = (figure) => (!figure ? "–" : figure.hidden ? `fewer than ${state.settings?.k ?? "k"}` : String(figure.count));
+/** A released count: the number ± its 95 % margin, or "hidden" (never a 0 standing in for it).
+ * @param {{count: number|null, hidden: boolean, moe?: number} | undefined} figure */
+const figureWords = (figure) =>
+  !figure ? "–" : figure.hidden ? "hidden" : figure.moe ? `${figure.count} ± ${figure.moe}` : String(figure.count);
 
 function reachWords(item) {
   const reach = state.reach.get(item.id);
@@ -425,7 +427,10 @@ async function detail(item) {
     api("GET", `/authoring/items/${item.id}/reach`),
     item.kind === "survey" && item.published_at ? api("GET", `/authoring/items/${item.id}/results`) : Promise.resolve(null),
   ]);
-  $("#k-text").textContent = `Counts of fewer than ${state.settings?.k ?? "k"} people are shown as “fewer than ${state.settings?.k ?? "k"}”, never as a number.`;
+  $("#k-text").textContent =
+    "Counts of people are released once a UTC day has closed (today is in progress), with noise: each shows ± its " +
+    `95 % margin of error, and a count under ${state.settings?.k ?? "k"} people or too small to tell from the noise ` +
+    "is “hidden”, never a number.";
   const totals = $("#reach-totals");
   totals.replaceChildren();
   const head = $("#reach-days thead");
@@ -445,7 +450,8 @@ async function detail(item) {
       const th = el("th", day.day);
       th.setAttribute("scope", "row");
       row.append(th);
-      for (const m of r.measures) row.append(el("td", day.figures[m] ? figureWords(day.figures[m]) : "–"));
+      for (const m of r.measures)
+        row.append(el("td", day.released === false ? "in progress" : day.figures[m] ? figureWords(day.figures[m]) : "–"));
       rows.append(row);
     }
     if (!r.days.length) {
@@ -467,11 +473,11 @@ async function detail(item) {
     figures.append(el("dt", "Answers"), el("dd", r.suppressed ? `fewer than ${k}` : String(r.answers)));
     if (r.nps !== null) figures.append(el("dt", "NPS"), el("dd", String(r.nps)));
     if (r.mean !== null) figures.append(el("dt", "Mean"), el("dd", String(r.mean)));
-    const waiting = r.waiting ? figureWords(r.waiting) : "–";
+    // no count of the answers waiting since the snapshot (issue 23: it would be a fresh release per read)
     $("#freshness").textContent = r.as_of
-      ? `Figures as of ${utc(r.as_of)} UTC. Answers waiting for the next snapshot: ${waiting}. ` +
-        `The snapshot may be renewed from ${utc(r.renewable_at)} UTC once at least ${k} answers wait.`
-      : `No figures until ${k} people have answered (answers so far: ${waiting}).`;
+      ? `Figures as of ${utc(r.as_of)} UTC. ` +
+        `The snapshot may be renewed from ${utc(r.renewable_at)} UTC once at least ${k} new answers wait.`
+      : `No figures until ${k} people have answered.`;
   }
 }
 

@@ -1,56 +1,95 @@
-"""The reach rule: how many people an item reached (delivered, seen, opened, dismissed; for a survey
-prompted, answered), as totals and per day.
+"""The reach releases: how many people an item reached (delivered, seen, opened, dismissed; for a
+survey delivered, prompted, answered, dismissed), per closed UTC day and in total, as differentially
+private releases of the `REACH` family (issue 23; docs/privacy-model.md).
 
-Why a rule of its own: these are counts of people (one per person and item and measure), shown
-to authors without any breakdown by tenant or user type. A count of 1..k-1 people would describe
-a handful of colleagues ("two people opened the link on Tuesday"), so it is **hidden**: the
-released figure says `hidden` and carries no number, never a 0 standing in for it (a 0 would be
-a false count, and "0 or hidden" would tell the two apart). Under the current k rule every count
-under k is hidden, 0 too, so a hidden figure says nothing about whether anyone acted.
-
-Per-day figures are disjoint (a person counts on the day of their *first* such action) and sum
-to the total, so when the total is shown, the hidden days' sum would be total minus the shown
-days: if that sum is 1..k-1, the smallest shown day is hidden too, until the hidden days hold at
-least k people (or every day is hidden) — the same complement as the survey buckets'.
-
-Differences between measures (delivered - seen) are not protected: they describe how a broadcast
-was received, never one person's attribute, and no breakdown exists to narrow them down. When
-issue 23's releases reach this module, `release_reach` returns the figures to publish (noisy), so
-callers keep calling it and never compare a count with k themselves.
+* **Unit and bound.** A person counts on the day of their *first* such action per item and
+  measure, so in at most `REACH.cells` (4) cells of an item's release, each by 1; and in at most
+  `REACH_ITEMS_PER_MONTH` items per calendar month: their first ones by first action that month
+  (for an item delivered that month, its delivery), later ones are not counted (`first_items`).
+* **Key domain.** Every day of the item's window from its start up to yesterday x every measure of
+  its kind, zeros included: which cells exist depends on the item, never on who acted. Today is
+  never released (in progress).
+* **Once.** Each (item, day) is drawn once (`draw_days`, through `Releaser.counts`) and stored by
+  the caller with its noisy values; every later read returns the stored release.
+* **Shown or hidden.** A day's figure is shown when its noisy count clears the releaser's
+  threshold (k and 1.645 sigma); otherwise it is hidden (null, never 0). A total is the sum of the
+  noisy values of every released day, hidden ones too (post-processing), with sigma * sqrt(days):
+  shown when it clears max(k, 1.645 sigma sqrt(days)), margin 1.96 sigma sqrt(days). A hidden
+  day's noisy value is kept in storage for the sums and never returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+
+from shared.privacy.disclosure.releases import REACH, REACH_ITEMS_PER_MONTH, Z95, Z_HIDE, Releaser
+
+_OFFSET = 1_000_000
+"""`Releaser.counts` clips a draw at 0 and hides it under the threshold; sums need the draw itself,
+so each exact count is shifted by this data-independent constant before the release and back after
+(post-processing: the same mechanism, sensitivity and noise)."""
 
 
 @dataclass(frozen=True)
 class Released:
-    """A count as published: `count` is None exactly when `hidden`."""
+    """A count as published: `count` is None exactly when `hidden`; `moe` its 95 % margin."""
 
     count: int | None
     hidden: bool
+    moe: float = 0.0
 
 
-def _one(count: int, k: int) -> Released:
-    return Released(count, False) if count >= k else Released(None, True)
+def sigma_of(releaser: Releaser) -> float:
+    """The noise of one released reach cell (0 in the test kit's exact mode)."""
+    return REACH.scale if releaser.noise else 0.0
 
 
-def release_reach(counts: Mapping[str, int], k: int) -> dict[str, Released]:
-    """Each measure's total number of people, released on its own: under k → hidden."""
-    return {name: _one(count, k) for name, count in counts.items()}
+def draw_days[K](releaser: Releaser, exact: Mapping[K, int]) -> dict[K, int]:
+    """One release of `REACH` over the given cells (an item's new days x its measures): the noisy
+    count of each, unclipped (may be negative; stored, shown only through `figure` and `total`)."""
+    released = releaser.counts(REACH, {key: _OFFSET + max(0, int(n)) for key, n in exact.items()})
+    out: dict[K, int] = {}
+    for key, value in released.items():
+        assert value.value is not None  # the offset is far above any threshold
+        out[key] = value.value - _OFFSET
+    return out
 
 
-def release_reach_days(days: Mapping[str, int], k: int) -> dict[str, Released]:
-    """One measure's people per day (disjoint, summing to the measure's total): days under k are
-    hidden, and if the hidden days then hold 1..k-1 people while the total is shown, the smallest
-    shown days join them until they hold at least k (the total minus the shown days must never
-    be a count of 1..k-1 people)."""
-    total = sum(days.values())
-    shown = {day: n for day, n in days.items() if n >= k}
-    hidden = total - sum(shown.values())
-    while total >= k and 0 < hidden < k and shown:
-        smallest = min(shown, key=lambda day: (shown[day], day))
-        hidden += shown.pop(smallest)
-    return {day: Released(shown[day], False) if day in shown else Released(None, True) for day in days}
+def _shown(noisy: int, sd: float, k: int) -> Released:
+    moe = round(Z95 * sd, 1)
+    threshold = max(float(k), Z_HIDE * sd)
+    return Released(noisy, False, moe) if noisy >= threshold else Released(None, True, moe)
+
+
+def figure(noisy: int, sigma: float, k: int) -> Released:
+    """One released day of one measure, as published."""
+    return _shown(noisy, sigma, k)
+
+
+def total(noisy: Iterable[int], sigma: float, k: int) -> Released:
+    """The sum of released days (hidden ones included): post-processing, sigma * sqrt(days).
+    No released day: hidden."""
+    values = list(noisy)
+    if not values:
+        return Released(None, True, 0.0)
+    return _shown(sum(values), sigma * math.sqrt(len(values)), k)
+
+
+def first_items(
+    actions: Iterable[tuple[str, datetime]], limit: int = REACH_ITEMS_PER_MONTH
+) -> set[tuple[str, str]]:
+    """One person's (item, "YYYY-MM") pairs that count: per calendar month, the first `limit`
+    items by the person's first action on them that month (ties by item id). Adding later actions
+    never removes a pair already counted, so a released day stays right."""
+    first: dict[tuple[str, str], datetime] = {}
+    for item, at in actions:
+        key = (item, at.strftime("%Y-%m"))
+        if key not in first or at < first[key]:
+            first[key] = at
+    by_month: dict[str, list[tuple[datetime, str]]] = {}
+    for (item, month), at in first.items():
+        by_month.setdefault(month, []).append((at, item))
+    return {(item, month) for month, ranked in by_month.items() for _, item in sorted(ranked)[:limit]}
