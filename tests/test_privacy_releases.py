@@ -40,14 +40,15 @@ DOCUMENTED_EPSILON = 9.21
 @pytest.mark.parametrize("family", [ACTIVE_DAY[0], ACTIVE_WEEK[1], FEATURES_WEEK[1], COHORT_ACTIVE[3]])
 def test_the_stated_95_percent_interval_covers_at_least_94_percent(family: Family) -> None:
     """4,000 seeded releases of a known count (large enough never to be hidden or clipped at 0):
-    the share within ± moe must be 94-96 %, and the spread must match the stated sigma."""
+    the share within ± moe must be at least 94 % (and not far above 95 %: the margin is the
+    smallest whole number that covers 95 %), and the spread must match the stated sigma."""
     releaser = Releaser(5)
     exact = 1_000
     values = releaser.counts(family, {i: exact for i in range(4_000)})
     errors = [v.value - exact for v in values.values() if v.value is not None]
     assert len(errors) == 4_000
     covered = sum(abs(e) <= family.moe for e in errors) / len(errors)
-    assert 0.94 <= covered <= 0.96, covered
+    assert 0.94 <= covered <= 0.975, covered
     sd = math.sqrt(sum(e * e for e in errors) / len(errors))
     assert 0.93 * family.scale <= sd <= 1.07 * family.scale, (sd, family.scale)
     assert abs(sum(errors) / len(errors)) < 4 * family.scale / math.sqrt(len(errors))  # unbiased

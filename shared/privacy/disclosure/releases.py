@@ -76,8 +76,9 @@ class Family:
 
     @property
     def moe(self) -> float:
-        """The 95 % margin of error of one released value."""
-        return round(Z95 * self.scale, 1)
+        """The 95 % margin of error of one released value: the noise is an integer, so the
+        smallest whole m with P(|noise| <= m) >= 95 % (m + 1/2 >= 1.96 sigma)."""
+        return float(math.ceil(Z95 * self.scale - 0.5))
 
     def measurement(self) -> Any:
         """The OpenDP measurement that draws this family's noise (integer vectors, L2 metric)."""
