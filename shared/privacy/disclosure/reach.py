@@ -14,7 +14,7 @@ private releases of the `REACH` family (issue 23; docs/privacy-model.md).
 * **Shown or hidden.** A day's figure is shown when its noisy count clears the releaser's
   threshold (k and 1.645 sigma); otherwise it is hidden (null, never 0). A total is the sum of the
   noisy values of every released day, hidden ones too (post-processing), with sigma * sqrt(days):
-  shown when it clears max(k, 1.645 sigma sqrt(days)), margin 1.96 sigma sqrt(days). A hidden
+  shown when it clears max(k, 1.645 sigma sqrt(days)), margin 1.96 sigma sqrt(days) (`margin`). A hidden
   day's noisy value is kept in storage for the sums and never returned.
 """
 
@@ -58,8 +58,15 @@ def draw_days[K](releaser: Releaser, exact: Mapping[K, int]) -> dict[K, int]:
     return out
 
 
+def margin(sd: float) -> float:
+    """The 95 % margin of error of a sum of integer Gaussian draws with standard deviation `sd`:
+    the smallest whole m with P(|noise| <= m) >= 95 % (as `Family.moe` states it for one draw:
+    49 for a day of reach); 0 in exact mode."""
+    return float(math.ceil(Z95 * sd - 0.5)) if sd > 0 else 0.0
+
+
 def _shown(noisy: int, sd: float, k: int) -> Released:
-    moe = round(Z95 * sd, 1)
+    moe = margin(sd)
     threshold = max(float(k), Z_HIDE * sd)
     return Released(noisy, False, moe) if noisy >= threshold else Released(None, True, moe)
 
