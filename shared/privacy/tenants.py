@@ -126,6 +126,11 @@ class Tenants:
                 self._known[ref] = key
         return {ref: self._known[ref] for ref in refs}
 
+    def directory_keys(self) -> tuple[str, ...]:
+        """Every tenant key of the directory: the tenant part of a release's key domain
+        (docs/privacy-model.md, "A fixed key domain"), sorted."""
+        return tuple(sorted(entry.key for entry in self._store.tenants()))
+
     def saw(self, first_days: dict[str, date]) -> None:
         """Keep each key's earliest day with data (the directory's `first_seen`): one read of the
         directory, a write only for keys whose first day moves earlier."""
