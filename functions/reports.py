@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from functions.edge import ApiRequest, Endpoint, blueprint
+from shared.privacy.disclosure.releases import Releaser
 from shared.reporting.coverage import Coverage, CoverageReport
 from shared.reporting.funnels import FunnelBuilder, FunnelReader, FunnelsQuery, FunnelsReport
 from shared.reporting.markers import MarkerDeletion, MarkerFields, MarkerList, Markers, MarkerView
@@ -131,7 +132,9 @@ def funnel_builder(services: Services) -> FunnelBuilder:
 
 
 def coverage(services: Services) -> Coverage:
-    return Coverage(services.tables.coverage, services.settings.aggregate_min_users)
+    settings = services.settings
+    releaser = Releaser(settings.aggregate_min_users, noise=settings.release_noise)
+    return Coverage(services.tables.coverage, releaser, services.clock)
 
 
 def markers_of(services: Services) -> Markers:
@@ -180,7 +183,7 @@ def _coverage(request: ApiRequest) -> CoverageReport:
 
 Endpoint(bp, "api/reports/coverage", "reports_coverage").operation(
     "GET",
-    summary="Consent coverage: how many people were asked, said yes, said no (counts only, k rule)",
+    summary="Consent coverage: how many people were asked, said yes, said no (released once a month)",
     roles=("reader",),
     response=CoverageReport,
     csv_rows="rows",

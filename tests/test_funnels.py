@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.reports import funnel_builder
-from shared.privacy.disclosure.funnels import funnel_steps, tally
+from shared.privacy.disclosure.funnels import release_funnel_steps
+from shared.privacy.disclosure.releases import Releaser
 from shared.reporting.funnels import CATALOGUE, Hit, catalogue, parse_catalogue, reached
 from testing.principal import STAFF_TENANT_ID, principal_header
 
@@ -129,45 +130,30 @@ def scopes(draw) -> dict[tuple[str, ...], list[set[int]]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(scopes())
-def test_no_shown_step_count_or_drop_is_a_small_number_of_people(users):
-    shown = funnel_steps(users, K)
-    for key, steps in shown.items():
-        previous = None
+@given(scopes(), st.booleans())
+def test_released_steps_never_rise_and_hide_everything_after_a_hidden_one(users, noise):
+    """Exact mode: a shown step is the exact count and at least k; with noise: shown steps never
+    rise and carry a margin. In both, a step after a hidden one is hidden (null, never 0)."""
+    counts = {key: [len(s) for s in steps] for key, steps in users.items()}
+    released = release_funnel_steps(counts, Releaser(K, noise=noise))
+    assert set(released) == set(counts)
+    for key, (steps, moe) in released.items():
         for i, n in enumerate(steps):
             if n is None:
                 assert all(s is None for s in steps[i:]), "a step after a hidden one is hidden"
                 break
-            assert n == len(users[key][i])
-            assert n == 0 or n >= K
-            if previous is not None:
-                assert previous - n == 0 or previous - n >= K
-            previous = n
-    for i in range(3):  # a shown margin minus its shown children never isolates 1..k-1 people
-        for parent in [k for k in shown if k[0] == "(all)" or k[1] == "(all)"]:
-            for position in (0, 1):
-                if parent[position] != "(all)":
-                    continue
-                children = [
-                    k
-                    for k in shown
-                    if k[position] != "(all)"
-                    and all(k[p] == parent[p] for p in (0, 1) if p != position)
-                    and shown[k][i] is not None
-                ]
-                if shown[parent][i] is None or not children:
-                    continue
-                rest = shown[parent][i] - sum(shown[c][i] for c in children)
-                assert rest == 0 or rest >= K
+            assert n >= K and (i == 0 or n <= steps[i - 1])
+            if not noise:
+                assert n == counts[key][i]
+        assert (moe > 0) == noise
 
 
-@given(st.dictionaries(st.sampled_from(["granted", "declined"]), st.integers(0, 30), min_size=2))
-def test_a_tally_never_shows_a_small_count_or_gives_one_away(parts):
-    shown = tally(parts, K)
-    for n in shown.values():
-        assert n is None or n == 0 or n >= K
-    hidden = [name for name in parts if shown[name] is None]
-    assert len(hidden) != 1 or shown["total"] is None
+def test_the_catalogue_fits_the_budget():
+    from shared.privacy.disclosure.funnels import check_funnel_bound
+
+    check_funnel_bound([len(f.steps) for f in catalogue().funnels], 2)
+    with pytest.raises(ValueError, match="budget"):
+        check_funnel_bound([9, 9], 2)
 
 
 # ---- the build and the route -------------------------------------------------------------------
@@ -250,15 +236,39 @@ def test_the_nightly_build_counts_steps_and_the_route_shows_them(client):
     )
 
 
-def test_a_small_drop_hides_the_later_steps_as_null_never_zero(client):
-    seed_funnel(client, users=8, submitters=6, tenants=("tA",))  # 8 → 8 → 6 (7d: 7): drops of 2 and 1
+def test_a_small_step_is_hidden_as_null_never_zero(client):
+    """Released steps (docs/privacy-model.md): a step under the threshold is null, and so is every
+    step after it; a small *drop* between shown steps is no longer hidden (the steps are
+    independent noisy releases: their difference isolates nobody)."""
+    seed_funnel(client, users=8, submitters=3, tenants=("tA",))  # 8 → 8 → 3 (7d: 4)
     client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)
     funnel_builder(client.services).run()
     rows = client.get("/api/reports/funnels?from=2026-10-05&to=2026-10-11", principal=READER).json()["rows"]
     last = [r for r in rows if r["step"] == 3]
     assert last and all(r["users"] is None and r["hidden"] and r["conversion"] is None for r in last)
     first = [r for r in rows if r["step"] == 1]
-    assert all(r["users"] == 8 for r in first)
+    assert all(r["users"] == 8 and not r["hidden"] for r in first)
+
+
+def test_every_key_of_the_domain_is_released_and_a_week_once(make_client):
+    """With noise: every tenant x user type x funnel x mode has a row (zeros included), shown steps
+    never rise, every shown step carries its margin of error."""
+    client = make_client(RELEASE_NOISE="true")
+    seed_funnel(client, users=30, submitters=20, tenants=("tA", "tB"))
+    client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)
+    funnel_builder(client.services).run()
+    rows = client.get(
+        "/api/reports/funnels?from=2026-10-05&to=2026-10-11&tenant=*&user_type=it_admin", principal=READER
+    ).json()["rows"]
+    assert {r["tenant"] for r in rows} >= set(
+        client.services.tenants.directory_keys()
+    )  # no data: still a row
+    every = client.get("/api/reports/funnels?from=2026-10-05&to=2026-10-11", principal=READER).json()["rows"]
+    for mode in ("session", "7d"):
+        steps = [r for r in every if r["mode"] == mode]
+        shown = [r["users"] for r in steps if not r["hidden"]]
+        assert shown == sorted(shown, reverse=True)
+        assert all(r["moe"] and r["moe"] > 0 for r in steps if not r["hidden"])
 
 
 def test_funnel_queries_are_checked(client):

@@ -84,7 +84,10 @@ def test_wau_change_against_the_week_before(client):
     assert row["stickiness"] is None or 0 < row["stickiness"] <= 1
 
 
-def test_coverage_counts_decisions_under_the_k_rule(client):
+def test_coverage_counts_decisions_as_a_monthly_release(client):
+    """Exact mode: the released counts are the decisions; `asked` is their sum; the month's
+    release is stored at its first read and returned as it is afterwards (new decisions wait for
+    next month's release)."""
     seed(client, {"tA": 8}, weeks=0, declined=6)
     body = client.get("/api/reports/coverage", principal=READER).json()
     assert body["rows"] == [
@@ -95,12 +98,27 @@ def test_coverage_counts_decisions_under_the_k_rule(client):
             "declined": 6,
             "hidden": False,
             "granted_share": 0.5714,
+            "moe": {},
         }
     ]
-    assert body["per_tenant"] is False
+    assert body["per_tenant"] is False and body["as_of"]
+    seed(client, {"tB": 8}, weeks=0, declined=0)
+    assert client.get("/api/reports/coverage", principal=READER).json() == body
 
 
-def test_coverage_hides_a_small_part_and_its_complement(client):
+def test_coverage_hides_a_small_count_never_zero(client):
+    """Released counts (docs/privacy-model.md): a count under the threshold is null, the others are
+    shown — differencing `asked - granted` against a hidden `declined` reveals nothing, as every
+    figure is noisy."""
     seed(client, {"tA": 8}, weeks=0, declined=2)
     row = client.get("/api/reports/coverage", principal=READER).json()["rows"][0]
-    assert row["declined"] is None and row["granted"] is None and row["asked"] == 10 and row["hidden"]
+    assert row["declined"] is None and row["granted"] == 8 and row["asked"] == 10 and row["hidden"]
+
+
+def test_coverage_with_noise_has_margins_and_is_drawn_once_a_month(make_client):
+    client = make_client(RELEASE_NOISE="true")
+    seed(client, {"tA": 8}, weeks=0, declined=6)
+    first = client.get("/api/reports/coverage", principal=READER).json()
+    assert client.get("/api/reports/coverage", principal=READER).json() == first
+    row = first["rows"][0]
+    assert all(row[name] is None or row["moe"][name] > 0 for name in ("asked", "granted", "declined"))

@@ -11,7 +11,7 @@ from typing import Literal
 from shared.privacy.disclosure import MARGIN
 
 ALL = MARGIN
-"""A report row's `(all)`: the exact margin the disclosure rule (`protect`) reads."""
+"""A report row's `(all)`: a margin, released in its own right (docs/privacy-model.md)."""
 OTHER, NO_APP, NO_TYPE = "(other)", "(none)", "(none)"
 PAGE_VIEW = "nav.page_view"
 Grain = Literal["day", "week", "month"]

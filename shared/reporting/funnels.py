@@ -13,9 +13,11 @@ later step in order:
 
 So a week is built once its last day plus 7 more days are final (the 14 days are read then), and
 its cells are kept for good like the other report cells: counts of people per step, per tenant
-and user type with exact `(all)` margins, through the disclosure seam
-(`shared.privacy.disclosure.funnels.funnel_steps`): a hidden step is stored and shown as null,
-never 0. Nothing kept links a count to a person.
+and user type with their `(all)` margins, released through the disclosure seam
+(`shared.privacy.disclosure.funnels.release_funnel_steps`, differential privacy over every key of
+the domain, zeros included): a hidden step is stored and shown as null, never 0. Nothing kept
+links a count to a person. A catalogue change rebuilds the kept weeks: that is a second release
+of those weeks (docs/privacy-model.md, "What is not covered").
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.kernel.errors import BadRequest, NotFound
 from shared.kernel.logs import log
 from shared.kernel.periods import oldest_kept_day, week_key, week_start
-from shared.kernel.settings import Settings
-from shared.privacy.disclosure.funnels import Key, funnel_steps
+from shared.kernel.settings import USER_TYPES, Settings
+from shared.privacy.disclosure.funnels import Key, check_funnel_bound, release_funnel_steps
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.tenants import Tenants
 from shared.reporting.cells import ALL, PAGE_VIEW
 from shared.reporting.queries import EARLIEST, LATEST, TENANT_FILTER, UserTypeFilter
@@ -183,6 +186,8 @@ class FunnelBuilder:
         self._late = timedelta(hours=settings.event_max_age_hours, seconds=settings.event_max_future_seconds)
         self._clock = clock
         self._catalogue = funnels or catalogue()
+        self._releaser = Releaser(self._k, noise=settings.release_noise)
+        check_funnel_bound([len(f.steps) for f in self._catalogue.funnels], len(MODES))
 
     def _final(self, day: date, now: datetime) -> bool:
         return now >= datetime.combine(day + timedelta(days=1), time(), tzinfo=now.tzinfo) + self._late
@@ -238,27 +243,35 @@ class FunnelBuilder:
                         )
                         scope.setdefault(event.pseudonym, (event.tenant_ref, event.user_type))
         keys = self._tenants.resolve_refs({ref for ref, _ in scope.values()})
-        users: dict[Key, list[set[int]]] = {}
+        tenants = sorted({*self._tenants.directory_keys(), *keys.values()})
+        # every key of the domain, zeros included: which cells exist must not depend on the data
+        counts: dict[Key, list[int]] = {
+            (tenant, kind, funnel.funnel_id, mode): [0] * len(funnel.steps)
+            for tenant in (ALL, *tenants)
+            for kind in (ALL, *USER_TYPES)
+            for funnel in self._catalogue.funnels
+            for mode in MODES
+        }
         for f_index, funnel in enumerate(self._catalogue.funnels):
             for pseudonym, mine in hits.items():
-                counts = reached(mine, f_index, len(funnel.steps), week_first, week_end)
-                if not counts:
+                reached_steps = reached(mine, f_index, len(funnel.steps), week_first, week_end)
+                if not reached_steps:
                     continue
                 ref, user_type = scope[pseudonym]
                 for tenant in (keys[ref], ALL):
                     for kind in (user_type, ALL):
-                        for mode, n in counts.items():
-                            sets = users.setdefault(
-                                (tenant, kind, funnel.funnel_id, mode), [set() for _ in funnel.steps]
-                            )
+                        for mode, n in reached_steps.items():
+                            cell = counts.get((tenant, kind, funnel.funnel_id, mode))
+                            if cell is None:
+                                continue  # a user type outside the policy's: not in the domain
                             for i in range(n):
-                                sets[i].add(pseudonym)
-        shown = funnel_steps(users, self._k)
+                                cell[i] += 1
+        shown = release_funnel_steps(counts, self._releaser)
         return self._store.replace_week(
             week,
             [
-                FunnelCell(tenant, week, user_type, funnel_id, mode, steps)
-                for (tenant, user_type, funnel_id, mode), steps in shown.items()
+                FunnelCell(tenant, week, user_type, funnel_id, mode, steps, moe)
+                for (tenant, user_type, funnel_id, mode), (steps, moe) in shown.items()
             ],
         )
 
@@ -290,7 +303,8 @@ class FunnelsQuery(BaseModel):
 
 
 class FunnelStepRow(BaseModel):
-    """One step of one funnel cell. `users` is null and `hidden` true where the k rule hides it."""
+    """One step of one funnel cell, released (docs/privacy-model.md). `users` is null and `hidden`
+    true where the release is too small to show (and for every step after a hidden one)."""
 
     week: str
     tenant: str
@@ -304,6 +318,8 @@ class FunnelStepRow(BaseModel):
     """Share of the first step's people who reached this step (null if either is hidden)."""
     from_previous: float | None
     """Share of the previous step's people who reached this step (null if either is hidden)."""
+    moe: float | None = None
+    """95 % margin of error of `users` (null when hidden)."""
 
 
 class FunnelDefinition(BaseModel):
@@ -377,6 +393,7 @@ class FunnelReader:
                         hidden=n is None,
                         conversion=_share(n, cell.steps[0]),
                         from_previous=None if i == 0 else _share(n, cell.steps[i - 1]),
+                        moe=None if n is None or not cell.moe else cell.moe,
                     )
                 )
         return FunnelsReport(

@@ -34,6 +34,8 @@ class FunnelCell(NamedTuple):
     funnel: str
     mode: str
     steps: list[int | None]
+    moe: float = 0.0
+    """95 % margin of error of each released step count (docs/privacy-model.md)."""
 
 
 def _row(cell: FunnelCell) -> Entity:
@@ -41,6 +43,7 @@ def _row(cell: FunnelCell) -> Entity:
         "PartitionKey": cell.week,
         "RowKey": f"{cell.tenant}|{cell.user_type}|{cell.funnel}|{cell.mode}",
         "steps": json.dumps(cell.steps),
+        "moe": cell.moe,
         "user_type": cell.user_type,  # also in the key; a column so every-tenant reads filter on it
         "mode": cell.mode,
     }
@@ -48,7 +51,15 @@ def _row(cell: FunnelCell) -> Entity:
 
 def _cell(row: Entity) -> FunnelCell:
     tenant, user_type, funnel, mode = str(row["RowKey"]).split("|")
-    return FunnelCell(tenant, str(row["PartitionKey"]), user_type, funnel, mode, json.loads(row["steps"]))
+    return FunnelCell(
+        tenant,
+        str(row["PartitionKey"]),
+        user_type,
+        funnel,
+        mode,
+        json.loads(row["steps"]),
+        float(row.get("moe") or 0.0),
+    )
 
 
 class FunnelStore:

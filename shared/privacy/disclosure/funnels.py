@@ -1,89 +1,67 @@
-"""The k rule for funnels and for tallies of people (consent coverage): which counts may be shown.
+"""Funnels: which step counts may be shown, as differentially private releases.
 
-Funnels: a funnel's steps are nested sets of people (who reached step i+1 reached step i), shown
-per scope (tenant, user type) beside exact `(all)` margins. Three ways a count of 1..k-1 people
-could be read off them, each closed here:
-
-* a step reached by fewer than k people: hidden (and every later step with it, since each later
-  step is a subset and the drop between them would be readable);
-* the drop between two shown consecutive steps of 1..k-1 people ("3 people opened a case and did
-  not submit it"): the later step is hidden, and the rest of the funnel with it;
-* a margin minus its shown children (`margins.protect`, the reports' rule), step by step.
-
-Hidden steps are returned as None, never 0, so a page can say "hidden" rather than draw a drop.
-The rules only ever hide more, so alternating them reaches a fixed point.
-
-Tallies (consent coverage): each count of people is shown when it is 0 or at least k, else None;
-when one of the parts is hidden, so is another, so the shown total minus the shown part never
-gives the hidden one.
+Every step count of every key of a fixed domain (tenant x user type x funnel x mode, with the
+`(all)` margins) is drawn once per week through `releases.Releaser` with the `FUNNELS` families
+(one person counts in at most `FUNNEL_STEP_CELLS` step counts per level; `check_funnel_bound`
+holds the catalogue to it). A step is shown when its noisy count clears the threshold and every
+earlier step is shown; a shown step is never more than the one before it. Both are
+post-processing of the release, so a small drop between two shown steps needs no hiding: the
+steps are independent noisy counts, and their difference isolates nobody (docs/privacy-model.md).
+Hidden steps are None, never 0, so a page says "hidden" rather than drawing a drop.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
-from shared.privacy.disclosure.margins import protect
+from shared.privacy.disclosure.margins import MARGIN
+from shared.privacy.disclosure.releases import FUNNEL_STEP_CELLS, FUNNELS, Released, Releaser
 
 Key = tuple[str, ...]
 """(tenant, user type, *rest): a funnel cell's scope and what it describes (funnel, mode, week)."""
 
 
-def _steps_rule(counts: list[int], kept: list[bool], k: int) -> list[bool]:
-    shown = list(kept)
-    last: int | None = None
-    for i, n in enumerate(counts):
-        after_hidden = last is not None and not shown[i - 1]
-        if after_hidden or not shown[i] or n < k or (last is not None and 0 < last - n < k):
-            shown[i] = False
-        if shown[i]:
-            last = n
-        elif last is None:
-            last = -1  # the first step hidden: nothing after it is shown
-    return shown
+def release_funnel_steps(
+    counts: Mapping[Key, list[int]], releaser: Releaser
+) -> dict[Key, tuple[list[int | None], float]]:
+    """Each funnel cell's step counts as released: (steps, 95 % margin of error), a step None
+    where hidden. `counts` holds every key of the domain (zeros included), keyed (tenant, user
+    type, funnel, mode) with `(all)` margins; `counts[key][i]` = people who reached step i.
+
+    The caller bounds each person to one cell per level and at most `FUNNEL_STEP_CELLS` steps in
+    all (`check_funnel_bound`)."""
+    by_level: dict[int, dict[tuple[str, ...], int]] = {}
+    for key, steps in counts.items():
+        position = (2 if key[0] == MARGIN else 0) + (1 if key[1] == MARGIN else 0)
+        for i, n in enumerate(steps):
+            by_level.setdefault(position, {})[(*key, str(i))] = n
+    released: dict[tuple[str, ...], Released] = {}
+    for position, cells in by_level.items():
+        released |= releaser.counts(FUNNELS[position], cells)
+    out: dict[Key, tuple[list[int | None], float]] = {}
+    for key, steps in counts.items():
+        shown: list[int | None] = []
+        previous: int | None = None
+        moe = 0.0
+        for i in range(len(steps)):
+            value = released[(*key, str(i))]
+            moe = value.moe
+            if value.value is None or (i > 0 and previous is None):
+                shown.append(None)
+                previous = None
+                continue
+            previous = value.value if previous is None else min(previous, value.value)
+            shown.append(previous)
+        out[key] = (shown, moe)
+    return out
 
 
-def funnel_steps(users: Mapping[Key, list[set[int]]], k: int) -> dict[Key, list[int | None]]:
-    """Each funnel cell's step counts as they may be shown: a count, or None where hidden.
-
-    `users[key][i]` is the set of (pseudonymous) people who reached step i of that cell, with
-    `(all)` keys for the exact margins; steps are nested (checked: a person at step i+1 is at step i).
-    """
-    for sets in users.values():
-        for earlier, later in itertools.pairwise(sets):
-            if not later <= earlier:
-                raise ValueError("funnel steps must be nested sets of people")
-    shown = {key: [True] * len(sets) for key, sets in users.items()}
-    changed = True
-    while changed:
-        changed = False
-        for key, sets in users.items():
-            after = _steps_rule([len(s) for s in sets], shown[key], k)
-            if after != shown[key]:
-                shown[key], changed = after, True
-        by_step: dict[Key, set[int]] = {
-            (*key, str(i)): sets[i] for key, sets in users.items() for i in range(len(sets)) if shown[key][i]
-        }
-        kept = protect(by_step, k)
-        for key, sets in users.items():
-            for i in range(len(sets)):
-                if shown[key][i] and (*key, str(i)) not in kept:
-                    shown[key][i], changed = False, True
-    return {
-        key: [len(s) if shown[key][i] else None for i, s in enumerate(sets)] for key, sets in users.items()
-    }
-
-
-def tally(parts: Mapping[str, int], k: int) -> dict[str, int | None]:
-    """Disjoint counts of people (e.g. consent decisions by status) and their total (`total`) as
-    they may be shown: 0 or at least k, else None; a second part is hidden with a hidden one (the
-    smallest shown one, unless it is 0), so the total gives no hidden part away."""
-    hidden = {name for name, n in parts.items() if 0 < n < k}
-    if len(hidden) == 1:
-        rest = sorted((n, name) for name, n in parts.items() if name not in hidden and n > 0)
-        if rest:
-            hidden.add(rest[0][1])
-    total = sum(parts.values())
-    shown: dict[str, int | None] = {name: (None if name in hidden else n) for name, n in parts.items()}
-    shown["total"] = total if total == 0 or total >= k else None
-    return shown
+def check_funnel_bound(steps_per_funnel: list[int], modes: int) -> None:
+    """The catalogue must let one person count in at most `FUNNEL_STEP_CELLS` step counts per
+    level (every step of every funnel, in every mode): the budget assumes it."""
+    total = sum(steps_per_funnel) * modes
+    if total > FUNNEL_STEP_CELLS:
+        raise ValueError(
+            f"the funnel catalogue has {total} step counts per person, more than the budget's "
+            f"{FUNNEL_STEP_CELLS} (shared/privacy/disclosure/releases.py)"
+        )

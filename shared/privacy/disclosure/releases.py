@@ -283,6 +283,28 @@ class Releaser:
             out[key] = Released(max(0, int(value)) if shown else None, moe)
         return out
 
+    def raw[K](self, family: Family, exact: Mapping[K, int]) -> dict[K, int]:
+        """The draws themselves (not clamped, nothing hidden), for a caller that stores them and
+        publishes sums of them (post-processing); publish only through `shown`."""
+        return _raw(self, family, exact)
+
+    def shown(self, family: Family, noisy: int, *, parts: int = 1) -> Released:
+        """A stored draw, or a sum of `parts` independent draws of `family`, as published: hidden
+        under the threshold for that much noise, else clamped at 0 with its 95 % margin."""
+        sigma = family.scale * math.sqrt(parts) if self.noise else 0.0
+        threshold = max(float(self.k), Z_HIDE * sigma)
+        moe = float(math.ceil(Z95 * sigma - 0.5)) if self.noise else 0.0
+        if family.people and noisy < threshold:
+            return Released(None, moe)
+        return Released(max(0, noisy), moe)
+
+
+def _raw(releaser: Releaser, family: Family, exact: Mapping[Any, int]) -> dict[Any, int]:
+    keys = list(exact)
+    values = [max(0, int(exact[key])) for key in keys]
+    noisy = family.measurement()(values) if releaser.noise and values else values
+    return {key: int(value) for key, value in zip(keys, noisy, strict=True)}
+
 
 def clip(value: int, bound: int) -> int:
     """A person's contribution to one cell, bounded before noise (the family's `bound`)."""
