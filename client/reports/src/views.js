@@ -366,7 +366,7 @@ export const onboarding = {
     if (!tenant || !tenant.first_seen) return { filters, tenant: tenant || null };
     return { filters, tenant, picked: !chosen, data: await api.onboarding(filters, tenant, signal) };
   },
-  render({ tenant, picked, data }) {
+  render({ tenant, picked, data }, context) {
     if (!tenant) return { nodes: [empty("No tenant has sent events yet.")], downloads: [] };
     if (!data) return { nodes: [empty(`${tenantLabel(tenant)} has no events yet.`)], downloads: [] };
     const downloads = [{ label: "Download CSV: weeks since the first event", url: data.url, name: "onboarding" }];
@@ -383,10 +383,12 @@ export const onboarding = {
       picked ? " Showing the newest tenant; pick another in the Tenant filter." : "",
     );
     if (!weeks.length) return { nodes: [intro, empty(NO_DATA)], downloads };
+    const onboardingMarks = markersIn(context, api.weekStart(weeks[0].week), api.addDays(api.weekStart(weeks.at(-1).week), 6));
     const chart = timeChart({
       label: `Chart of ${tenantLabel(tenant)}'s weekly active users and the number of features adopted so far, since its first event. The same numbers are in the table below.`,
       x: weeks.map((w) => api.weekStart(w.week)),
       grain: "week",
+      markers: onboardingMarks.lines,
       leftLabel: "Active users",
       rightLabel: "Features adopted",
       series: [
@@ -404,7 +406,7 @@ export const onboarding = {
       { label: "Adopted so far", numeric: true, cell: (w) => fmt.int(w.cumulative) },
       { label: "First used this week", cell: (w) => (w.new_features.length ? w.new_features.join(", ") : "—"), className: () => "wrap" },
     ], weeks, { className: "data onboarding-table" });
-    return { nodes: [intro, chart, weekTable], downloads };
+    return { nodes: [intro, chart, onboardingMarks.note, weekTable].filter(Boolean), downloads };
   },
 };
 
@@ -581,7 +583,7 @@ function npsBar(groups, total) {
   return svg("svg", { class: "nps-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" }, parts);
 }
 
-function surveyDetail(report, survey, tenants) {
+function surveyDetail(report, survey, tenants, context) {
   const k = report.k;
   const head = el(
     "div",
@@ -598,7 +600,7 @@ function surveyDetail(report, survey, tenants) {
     ),
   );
   const trend = api.trendOf(report, survey);
-  const trendNodes = trend ? npsTrend(trend, survey, k) : [];
+  const trendNodes = trend ? npsTrend(trend, survey, k, context) : [];
   if (survey.suppressed) {
     return [head, el("p", { class: "empty suppressed" }, `Fewer than ${k} people have answered this survey, so no results are shown (k rule). Results appear once ${k} or more have answered.`), ...trendNodes];
   }
@@ -666,12 +668,14 @@ function npsGroupOf(answer) {
 /** Tenant cells largest first, `(other)` last (the server sends them by key, which means nothing to a reader). */
 const byAnswers = (cells) => [...cells].sort((a, b) => (a.key === api.OTHER) - (b.key === api.OTHER) || b.answers - a.answers);
 
-function npsTrend(trend, survey, k) {
+function npsTrend(trend, survey, k, context) {
   const points = trend.points;
+  const trendMarks = markersIn(context, day(points[0].starts_at), day(points.at(-1).starts_at));
   const heading = el("h3", { class: "trend-title" }, `NPS trend of the series “${trend.series}”`);
   const chart = timeChart({
     label: `Line chart of the NPS of each survey in the series ${trend.series}, from ${day(points[0].starts_at)} to ${day(points.at(-1).starts_at)}, on a scale from −100 to +100. The same numbers are in the table below.`,
     x: points.map((p) => day(p.starts_at)),
+    markers: trendMarks.lines,
     grain: "day",
     xLabel: "Opened",
     height: 240,
@@ -695,7 +699,7 @@ function npsTrend(trend, survey, k) {
   );
   const missing = points.filter((p) => p.nps === null).length;
   const note = missing ? legendNote(`${missing === 1 ? "One survey" : `${missing} surveys`} of this series had fewer than ${k} answers (or an NPS group under ${k}) and ${missing === 1 ? "has" : "have"} no point on the chart (k rule).`) : null;
-  return [heading, chart, note, rows].filter(Boolean);
+  return [heading, chart, trendMarks.note, note, rows].filter(Boolean);
 }
 
 export const surveys = {
@@ -710,13 +714,13 @@ export const surveys = {
     const chosen = list.find((s) => s.id === context.survey) || list[0];
     const picker = el("select", { id: "s-survey", name: "survey" }, list.map((s) => el("option", { value: s.id }, surveyOption(s))));
     picker.value = chosen.id;
-    const detail = el("div", { class: "survey-detail" }, surveyDetail(report, chosen, context.tenants));
+    const detail = el("div", { class: "survey-detail" }, surveyDetail(report, chosen, context.tenants, context));
     let current = chosen;
     picker.addEventListener("change", () => {
       current = list.find((s) => s.id === picker.value);
       context.selectSurvey(current.id);
       disposeCharts(detail);
-      detail.replaceChildren(...surveyDetail(report, current, context.tenants));
+      detail.replaceChildren(...surveyDetail(report, current, context.tenants, context));
     });
     const pick = el("div", { class: "filters survey-picker" }, el("div", { class: "field wide" }, el("label", { for: "s-survey" }, `Survey (${list.length})`), picker));
     const nameOf = (key, kind) => cellName(key, kind, context.tenants);
