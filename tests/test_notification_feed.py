@@ -409,29 +409,27 @@ def test_authors_read_tenant_names_and_keys_but_no_counts(client):
 # ---- results freshness ------------------------------------------------------------------------------
 
 
-def test_results_say_what_waits_for_the_next_snapshot_and_live_only_inside_the_window(client):
+def test_results_say_when_the_next_snapshot_comes_and_live_only_inside_the_window(client):
     nps = survey(client, ends_at=iso(client.clock.now + timedelta(days=2)))
     for i in range(5):
         assert act(client, nps["id"], "answer", principal=user(i), body={"value": 9}).status == 204
+    before = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
+    assert before["answers"] is None and before["live"] is True and before["snapshot"] == 0
+    assert before["renewable_at"] is not None  # when the first results come
+    client.clock.now = datetime.fromisoformat(before["renewable_at"])
     first = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
-    assert first["answers"] == 5 and first["live"] is True
-    assert first["waiting"] is None  # no count per query (issue 23): only when it may renew
+    assert first["answers"] == 5 and first["waiting"] is None and first["snapshot"] == 1
     taken = first["as_of"]
     client.clock.advance(minutes=1)
-    for i in range(5, 7):
+    for i in range(5, 10):
         act(client, nps["id"], "answer", principal=user(i), body={"value": 3})
     later = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
-    assert later["answers"] == 5 and later["waiting"] is None
-    assert later["renewable_at"].startswith(iso(client.clock.now + timedelta(hours=6))[:14])
-    assert later["as_of"] == taken
-    for i in range(7, 10):
-        act(client, nps["id"], "answer", principal=user(i), body={"value": 3})
-    waiting = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
-    assert waiting["waiting"] is None and waiting["answers"] == 5  # 5 wait, not counted per query
+    assert later["answers"] == 5 and later["waiting"] is None and later["as_of"] == taken
+    assert later["renewable_at"] == first["renewable_at"] > taken
     client.clock.advance(days=3)
     ended = client.get(f"/api/authoring/items/{nps['id']}/results", principal=AUTHOR).json()
-    assert ended["live"] is False and ended["answers"] == 10  # renewed: 6 hours and k answers later
-    assert ended["waiting"] is None
+    assert ended["live"] is False and ended["answers"] == 10 and ended["snapshot"] == 4
+    assert ended["waiting"] is None and ended["renewable_at"] is None
     [summary] = client.get("/api/reports/surveys", principal=READER).json()["surveys"]
     assert summary["live"] is False and summary["answers"] == 10
 

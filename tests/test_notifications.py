@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from functions.openapi_document import PRINTABLE
 from shared.kernel.errors import StorageUnavailable
-from shared.notifications.results import nps
 from shared.notifications.service import Notifications
-from shared.privacy.disclosure import fold_buckets
+from shared.privacy.disclosure import SNAPSHOT_HOURS, fold_buckets
+from shared.privacy.disclosure.surveys import schedule
 from shared.services import build, install
-from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore
+from shared.storage.notifications import ANSWERS, ITEMS, STATE, NotificationStore, SnapshotRecord
 from testing.client import POLICY
 from testing.principal import STAFF_TENANT_ID, principal_header
 
@@ -387,7 +387,11 @@ def test_list_and_hostile_markup_come_back_as_text(client):
     assert shown["title"] == hostile[:120] and shown["body"] == listed["body"]
 
 
-# ---- results and the k rule -----------------------------------------------------------------------
+# ---- results: differentially private releases (exact mode here) ---------------------------------
+
+FIRST = {"hours": 42}
+"""From `create`'s default window (an hour ago to 7 days on): past t_1, the first scheduled
+snapshot (a quarter of the window after its start)."""
 
 
 def answer_as(client, survey, answers):
@@ -399,16 +403,32 @@ def answer_as(client, survey, answers):
         assert response.status == 204, response.body
 
 
+def nps_buckets(**counts):
+    """Every NPS bucket: the given ones (by score, `s10=6`), the others hidden (null)."""
+    return {str(score): counts.get(f"s{score}") for score in range(11)}
+
+
+def test_results_before_the_first_snapshot_show_nothing_and_say_when(client):
+    survey = create(client, kind="survey", question=nps_question(), link=None)
+    answer_as(client, survey, [(10, TENANT_A, (), "love it")] * 6)
+    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
+    assert results["k"] == 5 and results["answers"] is None and results["suppressed"] is True
+    assert results["distribution"] == {} and results["nps"] is None and results["comments"] == []
+    assert results["by_user_type"] == results["by_tenant"] == [] and results["as_of"] is None
+    t1 = schedule(datetime.fromisoformat(survey["starts_at"]), datetime.fromisoformat(survey["ends_at"]))[0]
+    assert results["snapshot"] == 0 and results["renewable_at"] == iso(t1)
+
+
 def test_results_below_k_show_nothing(client):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     answer_as(client, survey, [(10, TENANT_A, (), "love it")] * 4)
+    client.clock.advance(**FIRST)
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
-    assert results["k"] == 5 and results["answers"] == 0 and results["suppressed"] is True
+    assert results["answers"] is None and results["suppressed"] is True and results["snapshot"] == 1
     assert results["distribution"] == {} and results["nps"] is None and results["comments"] == []
-    assert results["by_user_type"] == results["by_tenant"] == []
 
 
-def test_results_distribution_nps_cells_and_comments_obey_k(client):
+def test_results_are_released_buckets_hidden_is_null_never_0(client):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     admin = (ADMIN_ROLE,)
     answers = (
@@ -418,26 +438,29 @@ def test_results_distribution_nps_cells_and_comments_obey_k(client):
         + [(7, TENANT_A, (), None)] * 5  # 5 passives
     )
     answer_as(client, survey, answers)
+    client.clock.advance(**FIRST)
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
-    assert results["answers"] == 16 and results["suppressed"] is False
-    # detractors (3) are under k and take the passives (5) into (other): the exact NPS would give
-    # promoters - detractors, so with 8 promoters and 8 in (other) the 3 and the 5 - it is withheld
-    assert results["nps_groups"] == {"promoters": 8, "(other)": 8} and results["nps"] is None
-    # 10 → 6 and 7 → 5 would be kept, but promoters 8 - "10" 6 = 2 people who gave 9, and (other)
-    # 8 - "7" 5 = the 3 detractors: both scores join (other) (see `refine`)
-    assert results["distribution"] == {"(other)": 16}
-    tenant_a = client.services.pseudonymizer.current(TENANT_A, "x").tenant_ref
-    # tenant B (3) is under k; (other) would be 3 < k, so the smallest kept cell... is A (13): all folded
-    assert results["by_tenant"] == [{"key": "(other)", "answers": 16, "nps": None, "mean": None}]
-    assert tenant_a not in json.dumps(results)
-    assert results["by_user_type"] == [{"key": "(other)", "answers": 16, "nps": None, "mean": None}]
-    for cells in (results["by_tenant"], results["by_user_type"], [results["distribution"]]):
-        for cell in cells:
-            for count in [cell["answers"]] if "answers" in cell else cell.values():
-                assert count == 0 or count >= 5
+    assert results["answers"] == 16 and results["suppressed"] is False and results["snapshot"] == 1
+    assert results["distribution"] == nps_buckets(s10=6, s7=5)  # 9 (2) and 3 (3) are hidden
+    assert results["nps_groups"] == {"promoters": 8, "passives": 5, "detractors": None}
+    assert results["nps"] == round(100 * (8 - 3) / 16, 1)  # exact mode: the exact histogram
+    assert results["answers_moe"] == results["distribution_moe"] == results["nps_moe"] == 0
+    key_a = client.services.tenants.key_of(TENANT_A)
+    assert {c["key"]: c["answers"] for c in results["by_tenant"]} == {key_a: 13}  # B (3) hidden
+    assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {
+        "it_admin": None,
+        "advanced_user": None,
+        "basic_user": 13,
+        "(none)": None,
+    }
+    for cell in results["by_user_type"]:
+        assert cell["answers"] is None or cell["answers"] >= 5
+        assert (cell["nps"] is None) == (cell["answers"] is None)
+    assert 0 not in [*results["distribution"].values(), *results["nps_groups"].values()]
     comments = results["comments"]
     assert sorted(c["text"] for c in comments) == ["great"] * 6 + ["too slow"] * 3
-    # no tenant is shown: every comment is labelled by user type only (here folded as well)
+    # comment labels keep the k rule (`fold_buckets`): B (3) would leave (other) under k, so A joins
+    # it and no tenant is shown; every comment is labelled by user type only, here folded as well
     assert all(c["tenant"] is None and c["user_type"] == "(other)" for c in comments)
     reader = client.get(f"/api/authoring/items/{survey['id']}/results", principal=READER).json()
     assert reader["comments"] is None and reader["distribution"] == results["distribution"]
@@ -450,12 +473,18 @@ def test_big_cells_are_shown_with_their_comments(client):
         survey,
         [(5, TENANT_A, (), "fast")] * 6 + [(2, TENANT_B, (ADMIN_ROLE,), "needs filters")] * 5,
     )
+    client.clock.advance(**FIRST)
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
     key_a = client.services.tenants.key_of(TENANT_A)
     key_b = client.services.tenants.key_of(TENANT_B)
-    assert results["distribution"] == {"2": 5, "5": 6} and results["mean"] == round((30 + 10) / 11, 2)
-    assert {c["key"]: c["answers"] for c in results["by_tenant"]} == {key_a: 6, key_b: 5}
-    assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {"basic_user": 6, "it_admin": 5}
+    assert results["distribution"] == {"1": None, "2": 5, "3": None, "4": None, "5": 6}
+    assert results["mean"] == round((30 + 10) / 11, 2) and results["mean_moe"] == 0
+    assert {c["key"]: (c["answers"], c["mean"]) for c in results["by_tenant"]} == {
+        key_a: (6, 5.0),
+        key_b: (5, 2.0),
+    }
+    shown = {c["key"]: c["answers"] for c in results["by_user_type"] if c["answers"] is not None}
+    assert shown == {"basic_user": 6, "it_admin": 5}
     assert {(c["text"], c["tenant"], c["user_type"]) for c in results["comments"]} == {
         ("fast", key_a, "basic_user"),
         ("needs filters", key_b, "it_admin"),
@@ -469,6 +498,7 @@ def test_nps_trend_across_a_series(client):
     client.clock.advance(days=90)
     second = create(client, kind="survey", question=nps_question(), link=None, series="quarterly-nps")
     answer_as(client, second, [(10, TENANT_A, (), None)] * 5 + [(8, TENANT_A, (), None)] * 5)
+    client.clock.advance(**FIRST)
     third = create(
         client,
         kind="survey",
@@ -477,13 +507,12 @@ def test_nps_trend_across_a_series(client):
         series="quarterly-nps",
         starts_at=iso(client.clock.now - timedelta(minutes=30)),
     )
-    answer_as(client, third, [(10, TENANT_A, (), None)] * 2)
+    answer_as(client, third, [(10, TENANT_A, (), None)] * 6)
     trend = client.get(f"/api/authoring/items/{second['id']}/results", principal=AUTHOR).json()["trend"]
     assert [(p["id"], p["answers"], p["nps"]) for p in trend] == [
         (first["id"], 10, 0.0),
         (second["id"], 10, 50.0),
-        (third["id"], 0, None),  # under k: no figure
-    ]
+    ]  # the third has no snapshot yet: no point
 
 
 # ---- the readers' survey list (GET /api/reports/surveys) -----------------------------------------
@@ -505,7 +534,7 @@ def test_survey_list_needs_reader_author_or_operator(client):
     assert rows(client, ITEMS) == [] and notification_rows(client) == {STATE: [], ANSWERS: []}
 
 
-def test_survey_list_is_the_results_under_k_without_comments_or_ids(client):
+def test_survey_list_is_the_results_without_comments_or_ids(client):
     big = create(client, kind="survey", question=nps_question(), link=None, title="Q3 <b>NPS</b>")
     answer_as(
         client,
@@ -518,24 +547,33 @@ def test_survey_list_is_the_results_under_k_without_comments_or_ids(client):
     answer_as(client, small, [(4, TENANT_A, (), "secret")] * 4)
     create(client, publish=False, kind="survey", question=nps_question(), link=None)  # a draft: nobody's
     create(client)  # a notification: not a survey
+    client.clock.advance(**FIRST)
     report = survey_report(client)
     assert report["k"] == 5
     listed = {s["id"]: s for s in report["surveys"]}
     assert set(listed) == {big["id"], small["id"]}
     results = client.get(f"/api/authoring/items/{big['id']}/results", principal=READER).json()
     entry = listed[big["id"]]
-    for field in ("answers", "suppressed", "distribution", "nps", "nps_groups", "mean", "question"):
-        assert entry[field] == results[field], field  # one tally, one k rule
+    for field in ("answers", "suppressed", "distribution", "nps", "nps_groups", "mean", "question", "as_of"):
+        assert entry[field] == results[field], field  # one snapshot
     assert entry["by_user_type"] == results["by_user_type"] and entry["by_tenant"] == results["by_tenant"]
     assert entry["title"] == "Q3 <b>NPS</b>" and entry["status"] == "published"
-    # 6 promoters shown; passives (2) and detractors (3) are each under k: summed as (other). The
-    # exact NPS, 100 * (6 - 3) / 11, would give the 3 detractors (and so the 2 passives) away
-    assert entry["answers"] == 11 and entry["nps"] is None
-    assert entry["nps_groups"] == {"promoters": 6, "(other)": 5}
-    assert entry["distribution"] == {"10": 6, "(other)": 5}
-    assert entry["by_tenant"] == [{"key": "(other)", "answers": 11, "nps": None, "mean": None}]
+    assert entry["answers"] == 11 and entry["nps"] == round(100 * (6 - 3) / 11, 1)
+    assert entry["nps_groups"] == {"promoters": 6, "passives": None, "detractors": None}
+    assert entry["distribution"] == nps_buckets(s10=6)
+    assert entry["by_tenant"] == [
+        {
+            "key": client.services.tenants.key_of(TENANT_A),
+            "answers": 8,
+            "moe": 0.0,
+            "nps": 75.0,
+            "nps_moe": 0.0,
+            "mean": None,
+            "mean_moe": None,
+        }
+    ]
     under_k = listed[small["id"]]
-    assert under_k["suppressed"] is True and under_k["answers"] == 0 and under_k["mean"] is None
+    assert under_k["suppressed"] is True and under_k["answers"] is None and under_k["mean"] is None
     assert under_k["distribution"] == {} and under_k["by_tenant"] == under_k["by_user_type"] == []
     text = json.dumps(report)
     assert "comments" not in entry and "great" not in text and "secret" not in text and "slow" not in text
@@ -546,12 +584,13 @@ def test_survey_list_is_the_results_under_k_without_comments_or_ids(client):
     for survey in report["surveys"]:
         counts = [survey["answers"], *survey["distribution"].values(), *survey["nps_groups"].values()]
         counts += [c["answers"] for c in survey["by_user_type"] + survey["by_tenant"]]
-        assert all(n == 0 or n >= report["k"] for n in counts), survey
+        assert all(n is None or n >= report["k"] for n in counts), survey
 
 
 def test_survey_list_shows_big_cells_by_tenant_and_user_type(client):
     survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
     answer_as(client, survey, [(5, TENANT_A, (), "fast")] * 6 + [(2, TENANT_B, (ADMIN_ROLE,), None)] * 5)
+    client.clock.advance(**FIRST)
     [entry] = survey_report(client, AUTHOR)["surveys"]  # authors too get no comments here
     key_a = client.services.tenants.key_of(TENANT_A)
     key_b = client.services.tenants.key_of(TENANT_B)
@@ -559,7 +598,8 @@ def test_survey_list_shows_big_cells_by_tenant_and_user_type(client):
         key_a: (6, 5.0),
         key_b: (5, 2.0),
     }
-    assert {c["key"]: c["answers"] for c in entry["by_user_type"]} == {"basic_user": 6, "it_admin": 5}
+    shown = {c["key"]: c["answers"] for c in entry["by_user_type"] if c["answers"] is not None}
+    assert shown == {"basic_user": 6, "it_admin": 5}
     assert entry["nps"] is None and entry["nps_groups"] == {} and entry["mean"] == round(40 / 11, 2)
     assert "fast" not in json.dumps(entry)
 
@@ -574,18 +614,18 @@ def test_survey_list_gives_each_series_nps_trend(client):
     lonely = create(client, kind="survey", question=nps_question(), link=None, series="onboarding")
     answer_as(client, lonely, [(9, TENANT_A, (), None)] * 3)
     create(client, kind="survey", question={"type": "rating", "text": "Rate it"}, link=None, series="ratings")
+    client.clock.advance(**FIRST)
     report = survey_report(client)
     assert [s["id"] for s in report["surveys"]][-1] == first["id"]  # newest first
     assert {s["id"]: s["status"] for s in report["surveys"]}[first["id"]] == "archived"
     trends = {t["series"]: t["points"] for t in report["trends"]}
-    assert set(trends) == {"onboarding", "quarterly-nps"}  # a rating series has no NPS trend
+    assert set(trends) == {"quarterly-nps"}  # onboarding (3 answers) has no NPS shown; ratings none
     results = client.get(f"/api/authoring/items/{second['id']}/results", principal=READER).json()
     assert trends["quarterly-nps"] == results["trend"]
     assert [(p["id"], p["answers"], p["nps"]) for p in trends["quarterly-nps"]] == [
         (first["id"], 10, 0.0),
         (second["id"], 10, 50.0),
     ]
-    assert [(p["answers"], p["nps"]) for p in trends["onboarding"]] == [(0, None)]  # under k
 
 
 def test_survey_list_reads_each_survey_once(client, reads):
@@ -593,6 +633,9 @@ def test_survey_list_reads_each_survey_once(client, reads):
         survey = create(client, kind="survey", question=nps_question(), link=None, series="nps")
         answer_as(client, survey, [(9, TENANT_A, (), None)] * 5)
         client.clock.advance(days=30)
+    reads["n"] = 0
+    survey_report(client)  # takes each survey's due snapshot: + a read of the tenant directory each
+    assert reads["n"] <= 1 + 3 + 3
     reads["n"] = 0
     survey_report(client)
     assert reads["n"] <= 1 + 3  # the items, then each survey's answers (trends reuse them)
@@ -610,8 +653,7 @@ def test_survey_list_storage_down_is_503(client, monkeypatch):
     assert response.status == 503 and response.header("Retry-After")
 
 
-def test_fold_and_nps_units():
-    assert nps([10, 9, 8, 7, 0]) == 20.0 and nps([]) is None and nps([6] * 3) == -100.0
+def test_fold_units():
     assert fold_buckets({"a": 6, "b": 2, "c": 1}, 5) == ({}, 9)
     assert fold_buckets({"a": 6, "b": 7, "c": 1}, 5) == ({"b": 7}, 7)
     assert fold_buckets({"a": 6, "b": 7, "c": 5}, 5) == ({"a": 6, "b": 7, "c": 5}, 0)
@@ -869,20 +911,6 @@ def results_of(client, survey, principal=AUTHOR):
     return response.json()
 
 
-def test_a_rating_mean_is_withheld_when_a_rating_was_folded(client):
-    survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
-    answer_as(
-        client,
-        survey,
-        [(5, TENANT_A, (), None)] * 6 + [(1, TENANT_A, (), None)] * 2 + [(2, TENANT_B, (), None)] * 3,
-    )
-    results = results_of(client, survey)
-    # "5" 6 kept, (other) 5 = two 1s and three 2s: a mean (36 / 11 → the sum 10 of (other)) would
-    # solve it, so there is none; nor per cell (tenant B's 3 are folded into (other) with A's)
-    assert results["distribution"] == {"5": 6, "(other)": 5} and results["mean"] is None
-    assert all(c["mean"] is None for c in results["by_tenant"] + results["by_user_type"])
-
-
 def test_comment_labels_never_name_a_small_tenant_and_user_type_pair(client):
     survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
     admin = (ADMIN_ROLE,)
@@ -893,11 +921,13 @@ def test_comment_labels_never_name_a_small_tenant_and_user_type_pair(client):
         + [(4, TENANT_A, admin, "a-only admin of A")]  # ...and its only admin
         + [(4, TENANT_B, admin, "c-admin of B")] * 5,
     )
+    client.clock.advance(**FIRST)
     results = results_of(client, survey)
     key_a = client.services.tenants.key_of(TENANT_A)
     # each cell is >= k (A 6, B 5, basic 5, admins 6), but (A, admin) is 1: one label only, for all
     assert {c["key"]: c["answers"] for c in results["by_tenant"]}[key_a] == 6
-    assert {c["key"]: c["answers"] for c in results["by_user_type"]} == {"basic_user": 5, "it_admin": 6}
+    shown = {c["key"]: c["answers"] for c in results["by_user_type"] if c["answers"] is not None}
+    assert shown == {"basic_user": 5, "it_admin": 6}
     lonely = [c for c in results["comments"] if c["text"] == "a-only admin of A"]
     assert lonely == [{"text": "a-only admin of A", "tenant": key_a, "user_type": None}]
     assert all(c["user_type"] is None for c in results["comments"])
@@ -910,45 +940,55 @@ def test_comments_are_ordered_by_text_not_by_the_notification_key(client):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     words = ["zebra", "Apple", "mango", "banana", "kiwi", "cherry"]
     answer_as(client, survey, [(10, TENANT_A, (), word) for word in words])
+    client.clock.advance(**FIRST)
     texts = [c["text"] for c in results_of(client, survey)["comments"]]
     assert texts == ["Apple", "banana", "cherry", "kiwi", "mango", "zebra"]
     # and again in another survey: the same people, the order still only that of the texts
     again = create(client, kind="survey", question=nps_question(), link=None, title="Again")
     answer_as(client, again, [(10, TENANT_A, (), word[::-1]) for word in words])
+    client.clock.advance(**FIRST)
     assert [c["text"] for c in results_of(client, again)["comments"]] == sorted(
         (w[::-1] for w in words), key=str.casefold
     )
 
 
-def test_results_are_a_snapshot_so_one_answer_cannot_be_read_off_the_difference(client):
+def test_results_are_scheduled_snapshots_so_one_answer_cannot_be_read_off_the_difference(client):
     survey = create(client, kind="survey", question={"type": "rating", "text": "Rate search"}, link=None)
     answer_as(client, survey, [(5, TENANT_A, (), None)] * 5)
+    client.clock.advance(**FIRST)
     first = results_of(client, survey, READER)
-    assert first["answers"] == 5 and first["as_of"] is not None
+    assert first["answers"] == 5 and first["as_of"] is not None and first["snapshot"] == 1
     client.clock.advance(minutes=1)
-    # one more person answers (and another changes their answer): nothing moves, however long after
+    # one more person answers (and another changes their answer): nothing moves before t_2
     act(client, survey["id"], "answer", principal=user("late"), body={"value": 1})
     act(client, survey["id"], "answer", principal=user("r0"), body={"value": 2})
-    client.clock.advance(hours=48)
+    t = schedule(datetime.fromisoformat(survey["starts_at"]), datetime.fromisoformat(survey["ends_at"]))
+    assert first["renewable_at"] == iso(t[1])
     for view in (results_of(client, survey, READER), results_of(client, survey)):
         for field in ("as_of", "answers", "distribution", "mean", "by_user_type", "by_tenant"):
             assert view[field] == first[field], field
     [listed] = survey_report(client)["surveys"]
     assert listed["answers"] == 5 and listed["as_of"] == first["as_of"]
-    # k changes since the snapshot (2 above, 3 more): renewed, but only once SNAPSHOT_HOURS passed
-    for i in range(3):
-        act(client, survey["id"], "answer", principal=user(f"later{i}"), body={"value": 3})
+    # at t_2 (whatever the answers): a fresh release of all answers so far
+    client.clock.now = t[1]
     renewed = results_of(client, survey, READER)
-    assert renewed["answers"] == 9 and renewed["as_of"] != first["as_of"]
-    assert renewed["distribution"] == {"(other)": 9}  # 5 4x"5", 1x"1", 1x"2", 3x"3": all under k
-    act(client, survey["id"], "answer", principal=user("more"), body={"value": 4})
+    assert renewed["answers"] == 6 and renewed["as_of"] != first["as_of"] and renewed["snapshot"] == 2
+    assert renewed["distribution"] == {"1": None, "2": None, "3": None, "4": None, "5": None}
     client.clock.advance(hours=1)
-    assert results_of(client, survey, READER)["as_of"] == renewed["as_of"]  # < 6 hours and < k
+    assert results_of(client, survey, READER)["as_of"] == renewed["as_of"]
+    # at most MAX_SNAPSHOTS (4), never more often than SNAPSHOT_HOURS
+    client.clock.now = t[3] + timedelta(days=30)
+    last = results_of(client, survey, READER)
+    assert last["snapshot"] == 4 and last["renewable_at"] is None
+    client.clock.advance(days=300)
+    assert results_of(client, survey, READER)["as_of"] == last["as_of"]
+    assert SNAPSHOT_HOURS == 6
 
 
 def test_snapshot_is_kept_without_a_key_value_or_comment(client):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     answer_as(client, survey, [(9, TENANT_A, (), "private words")] * 5)
+    client.clock.advance(**FIRST)
     results_of(client, survey)
     [snapshot] = [r for r in rows(client, ANSWERS) if r["RowKey"] == "snapshot"]
     assert "private words" not in snapshot["data"] and "user-r" not in snapshot["data"]
@@ -1032,6 +1072,7 @@ def test_author_and_report_routes_give_503_with_retry_after_when_storage_is_down
 def test_snapshot_write_failing_is_503_and_the_next_read_takes_it(client, monkeypatch):
     survey = create(client, kind="survey", question=nps_question(), link=None)
     answer_as(client, survey, [(9, TENANT_A, (), None)] * 5)
+    client.clock.advance(**FIRST)
     storage = client.services.storage
     real = storage.write_partition
 
@@ -1078,6 +1119,7 @@ def test_a_tenants_answers_under_two_salt_versions_land_in_one_cell_with_its_dir
         act(client, survey["id"], "answer", principal=user(f"after-{i}"), body={"value": 10})
     refs = {r["tenant"] for r in rows(client, ANSWERS)}
     assert len(refs) == 3  # A under two salt versions, B under the new one
+    client.clock.advance(**FIRST)
     results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
     key_b = client.services.tenants.key_of(TENANT_B)
     assert {c["key"]: c["answers"] for c in results["by_tenant"]} == {key: 6, key_b: 5}
@@ -1087,21 +1129,23 @@ def test_a_tenants_answers_under_two_salt_versions_land_in_one_cell_with_its_dir
     assert {t["tenant"]: t["name"] for t in directory["tenants"]}[key] == "Contoso"
 
 
-def test_a_snapshot_taken_by_reference_is_shown_by_stable_key(client):
-    """Snapshots taken before results were keyed name tenants by reference: shown by key, with
-    the same counts (the snapshot is not retaken, so nothing new can be differenced)."""
+def test_a_snapshot_of_the_k_rule_is_no_release_and_is_replaced_when_one_is_due(client):
+    """Snapshots taken under the k rule (before issue 23) are not releases: not shown, and
+    replaced by the first scheduled snapshot."""
     survey = create(client, kind="survey", question=nps_question(), link=None)
     answer_as(client, survey, [(10, TENANT_A, (), None)] * 5 + [(3, TENANT_B, (), None)] * 5)
-    services = client.services
-    old = Notifications(NotificationStore(services.storage), services.pseudonymizer, client.clock, k=5)
-    taken = old.results(survey["id"], with_comments=False)  # the release before: cells by reference
-    ref_a = services.pseudonymizer.current(TENANT_A, "x").tenant_ref
-    assert {c.key for c in taken.by_tenant} == {
-        ref_a,
-        services.pseudonymizer.current(TENANT_B, "x").tenant_ref,
+    old = {
+        "as_of": iso(client.clock.now),
+        "answers": 10,
+        "suppressed": False,
+        "distribution": {"(other)": 10},
     }
-    results = client.get(f"/api/authoring/items/{survey['id']}/results", principal=AUTHOR).json()
-    assert results["as_of"] == taken.as_of.isoformat().replace("+00:00", "Z")
-    keys = {services.tenants.key_of(TENANT_A): 5, services.tenants.key_of(TENANT_B): 5}
+    NotificationStore(client.services.storage).save_snapshot(
+        SnapshotRecord(survey["id"], client.clock.now, json.dumps(old))
+    )
+    assert results_of(client, survey)["answers"] is None
+    client.clock.advance(**FIRST)
+    results = results_of(client, survey)
+    keys = {client.services.tenants.key_of(TENANT_A): 5, client.services.tenants.key_of(TENANT_B): 5}
     assert {c["key"]: c["answers"] for c in results["by_tenant"]} == keys
     assert {c["nps"] for c in results["by_tenant"]} == {100.0, -100.0}

@@ -7,7 +7,8 @@ so the reports show exactly what the real pipeline would build from such traffic
 communication is seeded the same way (`shared.notifications.service`): one notification for the demo's
 notification centre, a quarterly NPS series and a rating survey, answered by the synthetic users
 through `Notifications.answer`; each survey's results snapshot is taken by the domain's own rule
-(`results`, at least k answers) when its window closes, or now for the open one.
+(`results`, the scheduled snapshots of `shared.privacy.disclosure.surveys`) when its window
+closes, or now for the open one.
 
 Smaller demos for tests: DEMO_DAYS (days of events, default 120) and DEMO_USERS (synthetic users
 over the five tenants, default 159).
@@ -31,6 +32,7 @@ from shared.ingestion.ingest import keep
 from shared.kernel.logs import log
 from shared.notifications.models import ItemFields, ItemPatch, Question, SurveyAnswer
 from shared.notifications.service import Notifications
+from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.identity import Principal
 from shared.privacy.tenants import TenantName
 from shared.services import Services, services
@@ -216,6 +218,7 @@ def seed_communication(svc: Services, users: list[_User], rng: random.Random, *,
         k=svc.settings.aggregate_min_users,
         tenants=svc.tenants,
         cache_seconds=0.0,
+        releaser=Releaser(svc.settings.aggregate_min_users, noise=svc.settings.release_noise),
     )
 
     def publish(fields: ItemFields) -> str:

@@ -292,12 +292,18 @@ class ResultCell(BaseModel):
     model_config = ConfigDict(title="ResultCell")
 
     key: str
-    """A user type or tenant key, or `(other)` for the folded small cells."""
-    answers: int
+    """A user type (or `(none)`) or tenant key."""
+    answers: int | None
+    """The released number of answers of this cell (the sum of its released buckets); null when
+    hidden (never 0)."""
+    moe: float = 0.0
+    """The 95 % margin of error of `answers` (0 in the exact test mode)."""
     nps: float | None
-    """Null unless every cell of this breakdown has each NPS group at 0 or >= k people."""
+    """From the cell's released NPS histogram; null when `answers` is hidden."""
+    nps_moe: float | None = None
     mean: float | None
-    """Null unless every cell of this breakdown has each rating at 0 or >= k people."""
+    """From the cell's released rating histogram; null when `answers` is hidden."""
+    mean_moe: float | None = None
 
 
 class ResultComment(BaseModel):
@@ -317,51 +323,68 @@ class NpsTrendPoint(BaseModel):
     id: str
     title: str
     starts_at: datetime
-    answers: int
+    answers: int | None
+    """The released number of answers of the survey's latest snapshot."""
+    answers_moe: float = 0.0
     nps: float | None
+    """Its NPS (a survey whose NPS is not shown has no point)."""
+    nps_moe: float | None = None
 
 
 class SurveyResults(BaseModel):
+    """A survey's results: differentially private releases (docs/notifications.md, "Results"),
+    from its latest scheduled snapshot. Hidden figures are null, never 0; every figure carries its
+    95 % margin of error (`*_moe`, 0 in the exact test mode)."""
+
     model_config = ConfigDict(title="SurveyResults")
 
     id: str
     question: Question
     k: int
     as_of: datetime | None
-    """When the snapshot these results come from was taken (null under k): results are renewed at
-    most every SNAPSHOT_HOURS and only after k more answers, never live."""
-    answers: int
-    """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
+    """When the snapshot these results come from was taken (null before the first one)."""
+    answers: int | None
+    """The released number of answers (the sum of the released buckets); null when hidden (then
+    `suppressed` is true and nothing else is shown) or before the first snapshot."""
+    answers_moe: float = 0.0
     suppressed: bool
-    distribution: dict[str, int]
-    """Answer → people, each >= k; smaller buckets are summed under `(other)`."""
+    distribution: dict[str, int | None]
+    """Every answer bucket (NPS 0-10, rating 1-5, the options) → released people; null when
+    hidden (under the threshold), never 0."""
+    distribution_moe: float = 0.0
+    """The 95 % margin of error of each bucket."""
     nps: float | None
-    """% promoters (9-10) - % detractors (0-6), NPS surveys only; null when an NPS group had to
-    be folded (it would give the folded counts away)."""
-    nps_groups: dict[str, int]
-    """NPS surveys: people per group (`promoters`, `passives`, `detractors`), folded like the
-    distribution (a group under k is summed with others under `(other)`); `{}` otherwise."""
+    """% promoters (9-10) - % detractors (0-6) of the released histogram, NPS surveys only."""
+    nps_moe: float | None = None
+    nps_groups: dict[str, int | None]
+    """NPS surveys: people per group (`promoters`, `passives`, `detractors`), the sums of their
+    released buckets; null when hidden; `{}` otherwise."""
+    nps_groups_moe: dict[str, float] = Field(default_factory=dict)
     mean: float | None
-    """Ratings only; null when a rating had to be folded into `(other)` (as for `nps`)."""
+    """Ratings only: the mean of the released histogram."""
+    mean_moe: float | None = None
     by_user_type: list[ResultCell]
+    """Every user type of the policy and `(none)`."""
     by_tenant: list[ResultCell]
+    """The tenants whose released answers are shown."""
     comments: list[ResultComment] | None
-    """Authors only (null for readers)."""
+    """Authors only (null for readers); outside the releases."""
     trend: list[NpsTrendPoint]
-    """The NPS of every survey of this item's series, oldest first."""
+    """The NPS of every survey of this item's series with an NPS shown, oldest first."""
     live: bool = False
     """Published and inside its window now (a survey whose window ended is not live)."""
     waiting: ReachFigure | None = None
-    """Always null since issue 23: a count of the answers waiting since the snapshot would be a
-    release drawn on every read (`renewable_at` says when the figures may change). Kept so that
-    clients reading it keep working."""
+    """Always null since issue 23 (kept so that clients reading it keep working)."""
+    snapshot: int = 0
+    """Which of the survey's at most 4 scheduled snapshots this is (0: none yet)."""
     renewable_at: datetime | None = None
-    """The earliest time the snapshot may be renewed (it also needs k waiting answers); null
-    before the first snapshot, which is taken once k people have answered."""
+    """When the next snapshot may be taken (before the first: when the first results come);
+    null after the last one."""
 
 
 class SurveySummary(BaseModel):
-    """One survey in the readers' list: its question, window and results under the k rule."""
+    """One survey in the readers' list: its question, window and released results (see
+    SurveyResults for every field)."""
 
     model_config = ConfigDict(title="SurveySummary")
 
@@ -374,21 +397,27 @@ class SurveySummary(BaseModel):
     ends_at: datetime
     as_of: datetime | None
     """When the snapshot was taken (see SurveyResults.as_of)."""
-    answers: int
-    """0 when fewer than k people answered (then `suppressed` is true and nothing else is shown)."""
+    answers: int | None
+    """Null when hidden or before the first snapshot (then `suppressed` is true)."""
+    answers_moe: float = 0.0
     suppressed: bool
-    distribution: dict[str, int]
+    distribution: dict[str, int | None]
+    distribution_moe: float = 0.0
     nps: float | None
-    nps_groups: dict[str, int]
+    nps_moe: float | None = None
+    nps_groups: dict[str, int | None]
+    nps_groups_moe: dict[str, float] = Field(default_factory=dict)
     mean: float | None
+    mean_moe: float | None = None
     by_user_type: list[ResultCell]
     by_tenant: list[ResultCell]
-    """Cells keyed by the tenant key of the answers (`t` + 16 hex, as audiences name tenants) or
-    `(other)`; never a tenant id."""
+    """Cells keyed by the tenant key of the answers (`t` + 16 hex, as audiences name tenants);
+    never a tenant id."""
     live: bool = False
     """Published and inside its window now."""
     waiting: ReachFigure | None = None
     """Always null (see SurveyResults.waiting)."""
+    snapshot: int = 0
     renewable_at: datetime | None = None
 
 
@@ -397,7 +426,7 @@ class NpsSeries(BaseModel):
 
     series: str
     points: list[NpsTrendPoint]
-    """Oldest first; a point under k has 0 answers and no NPS."""
+    """Oldest first; only surveys with an NPS shown."""
 
 
 class SurveyReport(BaseModel):
@@ -456,6 +485,8 @@ class TenantKeys(Protocol):
     def note(self, tenant_id: str, current: Pseudonyms) -> str: ...
 
     def resolve_refs(self, refs: set[str]) -> dict[str, str]: ...
+
+    def directory_keys(self) -> tuple[str, ...]: ...
 
 
 # ---- reach, cadence, the tenant directory (authors) ---------------------------------------------

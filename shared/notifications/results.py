@@ -1,28 +1,29 @@
-"""Survey results under the k rule: the tally of a survey's answers, its snapshot, the NPS trend of a
-series, and the readers' report of every survey (`SurveyReport`).
+"""Survey results as differentially private releases (issue 23): the released histograms of a
+survey's answers, taken as scheduled snapshots, what is shown of them, the NPS trend of a series,
+and the readers' report of every survey (`SurveyReport`).
 
-Results obey the k rule of the aggregates: no count of 1..k-1 people is shown *or can be worked
-out* from what is shown; smaller cells are folded into `(other)` (and if that remainder is
-itself under k, the next smallest cell joins it), an NPS or mean is shown only where no group
-or rating had to be folded, a survey with fewer than k answers shows nothing. Results are a
-snapshot renewed only after k new answers (no live differencing). Comments go to authors only,
-labelled with a tenant and/or user type only where that cell (and pair) has at least k answers.
-Every one of these decisions is the disclosure package's (`shared.privacy.disclosure`, module
-`buckets`); `tally` and `Results._publish` only assemble what it allows.
+Every decision about what may be shown is the disclosure package's (`shared.privacy.disclosure`,
+module `surveys`): when a snapshot is due (at most `MAX_SNAPSHOTS` per survey, at times that
+depend on the window, never on the answers), the release of every level's histogram
+(`surveys.draw`, through `Releaser.counts`), and what is shown of it (`surveys.bucket`, `total`,
+`nps`, `mean`; hidden is null, never 0). The release is stored in the survey's snapshot record and
+every read computes the same figures from it. Comments go to authors only and are not covered by
+the releases (docs/privacy-model.md, "What is not covered"); their labels keep the k rule
+(`comment_labels`).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.kernel.errors import BadRequest
+from shared.kernel.settings import USER_TYPES
 from shared.notifications.models import (
     NpsSeries,
     NpsTrendPoint,
@@ -34,17 +35,8 @@ from shared.notifications.models import (
     SurveySummary,
     TenantKeys,
 )
-from shared.privacy.disclosure import (
-    SNAPSHOT_HOURS,
-    breakdown_figures_publishable,
-    comment_labels,
-    figure_publishable,
-    fold_buckets,
-    refine,
-    snapshot_renewable,
-    survey_publishable,
-)
-from shared.privacy.tenants import KEY_PATTERN
+from shared.privacy.disclosure import comment_labels, fold_buckets, surveys
+from shared.privacy.disclosure.releases import Releaser
 from shared.storage.notifications import AnswerRecord, ItemRecord, NotificationStore, SnapshotRecord
 
 OTHER = "(other)"
@@ -55,20 +47,30 @@ Clock = Callable[[], datetime]
 class Results:
     """Results for authors (with comments) and readers (`survey_report`), from snapshots."""
 
-    def __init__(self, store: NotificationStore, clock: Clock, *, k: int, tenants: TenantKeys | None) -> None:
+    def __init__(
+        self,
+        store: NotificationStore,
+        clock: Clock,
+        *,
+        k: int,
+        tenants: TenantKeys | None,
+        releaser: Releaser | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._k = k
         self._tenants = tenants
+        self._releaser = releaser or Releaser(k)
 
     def results(self, item: ItemRecord, *, with_comments: bool) -> SurveyResults:
         if item.kind != "survey" or item.question is None:
             raise BadRequest("results exist for surveys only", code="not_a_survey")
         question = Question.model_validate(item.question)
-        published, answers = self._results_of(item.item_id, question)
+        snapshot, answers = self._results_of(item, question)
+        published = self._shown(question, snapshot)
         series = self._series_of(item, self._store.items() if item.series else [item])
         trend = self._trend(series, {item.item_id: published})
-        comments = _comments(published, answers) if with_comments else None
+        comments = _comments(snapshot, published, answers) if with_comments else None
         return SurveyResults(
             id=item.item_id,
             question=question,
@@ -76,42 +78,39 @@ class Results:
             **published.fields(),
             comments=comments,
             trend=trend,
-            **self._freshness(item, published, answers),
+            **self._freshness(item, snapshot),
         )
 
-    def _freshness(
-        self, item: ItemRecord, published: Published, answers: list[AnswerRecord]
-    ) -> dict[str, Any]:
-        """How fresh the figures are: live only inside the window, and when the snapshot may be
-        renewed (it also needs k new answers: `snapshot_renewable`). No count of the answers
-        waiting since the snapshot (issue 23): a fresh count per query would be a release drawn
-        on every read, and the sum of the survey's released "answered" reach days after the
-        snapshot's day could clear its threshold only once the snapshot is renewable anyway (it
-        would always be hidden), so `waiting` is null."""
+    def _freshness(self, item: ItemRecord, snapshot: Snapshot | None) -> dict[str, Any]:
+        """How fresh the figures are: live only inside the window, and when the next snapshot
+        may be taken (the first results, before any). `waiting` stays null (issue 23)."""
         now = self._clock()
-        since = published.as_of
+        taken = snapshot.index if snapshot else 0
+        last = snapshot.taken_at if snapshot else None
         return {
             "live": item.status == "published" and item.starts_at <= now < item.ends_at,
             "waiting": None,
-            "renewable_at": None if since is None else since + timedelta(hours=SNAPSHOT_HOURS),
+            "snapshot": taken,
+            "renewable_at": surveys.renewable_at(item.starts_at, item.ends_at, taken, last),
         }
 
     def survey_report(self) -> SurveyReport:
         """Every survey ever published (newest first) with its results, and each series' NPS
-        trend, for readers: the same snapshot as `results` (one k rule), never comments. Costs one
-        read of the items and one of each survey's answers (the snapshot is in that partition)."""
-        surveys = [
+        trend, for readers: the same snapshot as `results`, never comments. Costs one read of the
+        items and one of each survey's answers (the snapshot is in that partition)."""
+        items = [
             item
             for item in self._store.items()
             if item.kind == "survey" and item.question is not None and item.published_at is not None
         ]
         published: dict[str, Published] = {}
-        answered: dict[str, list[AnswerRecord]] = {}
-        for item in surveys:
+        snapshots: dict[str, Snapshot | None] = {}
+        for item in items:
             question = Question.model_validate(item.question)
-            published[item.item_id], answered[item.item_id] = self._results_of(item.item_id, question)
+            snapshots[item.item_id], _ = self._results_of(item, question)
+            published[item.item_id] = self._shown(question, snapshots[item.item_id])
         summaries = []
-        for item in sorted(surveys, key=lambda i: (i.starts_at, i.item_id), reverse=True):
+        for item in sorted(items, key=lambda i: (i.starts_at, i.item_id), reverse=True):
             summaries.append(
                 SurveySummary(
                     id=item.item_id,
@@ -122,59 +121,76 @@ class Results:
                     starts_at=item.starts_at,
                     ends_at=item.ends_at,
                     **published[item.item_id].fields(),
-                    **self._freshness(item, published[item.item_id], answered[item.item_id]),
+                    **self._freshness(item, snapshots[item.item_id]),
                 )
             )
-        names = sorted({item.series for item in surveys if item.series})
+        names = sorted({item.series for item in items if item.series})
         trends = [
             NpsSeries(series=name, points=points)
             for name in names
-            if (points := self._trend([i for i in surveys if i.series == name], published))
+            if (points := self._trend([i for i in items if i.series == name], published))
         ]
         return SurveyReport(k=self._k, surveys=summaries, trends=trends)
 
-    def _results_of(self, item_id: str, question: Question) -> tuple[Published, list[AnswerRecord]]:
-        """The survey's published results and its answers, by *stable tenant key*: answers carry
-        the tenant reference of the salt version they were given under, which a rotation changes;
-        grouped by reference, one tenant would become two cells (each maybe under k) and the report
-        could not name it. So every answer's reference is mapped to its key (`Tenants.resolve_refs`)
-        before the k rule runs: the rule then counts the tenant's people once, in one cell."""
-        answers, snapshot = self._store.answers_and_snapshot(item_id)
-        if self._tenants is None:
-            return self._publish(item_id, question, answers, snapshot), answers
-        keys = self._tenants.resolve_refs({a.tenant for a in answers})
-        answers = [replace(a, tenant=keys[a.tenant]) for a in answers]
-        published = self._publish(item_id, question, answers, snapshot)
-        return _by_key(published, self._tenants), answers
+    def _results_of(self, item: ItemRecord, question: Question) -> tuple[Snapshot | None, list[AnswerRecord]]:
+        """The survey's current snapshot (taking the one that is due, if any) and its answers, by
+        *stable tenant key*: answers carry the tenant reference of the salt version they were
+        given under, which a rotation changes, so every reference is mapped to its key
+        (`Tenants.resolve_refs`) before the release: a tenant's people are one cell."""
+        answers, record = self._store.answers_and_snapshot(item.item_id)
+        if self._tenants is not None:
+            keys = self._tenants.resolve_refs({a.tenant for a in answers})
+            answers = [replace(a, tenant=keys[a.tenant]) for a in answers]
+        return self._snapshot(item, question, answers, record), answers
 
-    def _publish(
+    def _snapshot(
         self,
-        item_id: str,
+        item: ItemRecord,
         question: Question,
         answers: list[AnswerRecord],
-        snapshot: SnapshotRecord | None,
-    ) -> Published:
-        """The survey's published results: a snapshot, not the live answers (docs/notifications.md,
-        "Snapshots"). Results that changed with every answer would let anyone who polls before and
-        after one person answers (or answers again) read that person's answer off the difference.
-        So the first snapshot is taken when k people have answered, and a new one replaces it only
-        when it is at least SNAPSHOT_HOURS old *and* at least k answers were given or replaced
-        since (`shared.privacy.disclosure.snapshot_renewable`): two consecutive snapshots then
-        differ by at least k people's answers. Snapshots are
-        aggregates under the k rule (no key, value or comment of anyone) and are kept with the
-        survey; erasure removes a person's answer and comment, not their share of a past count."""
+        record: SnapshotRecord | None,
+    ) -> Snapshot | None:
+        """The survey's snapshot: a release of all its answers so far, taken at the first read at
+        or after each of its `MAX_SNAPSHOTS` scheduled times (`surveys.due`: the window and the
+        clock decide, never the answers) and stored; every other read returns the stored one.
+        A snapshot of the k rule's time (before issue 23) is not a release: it is replaced by the
+        first one due. Snapshots are aggregates (no key, value or comment of anyone) and are kept
+        with the survey; erasure removes a person's answer and comment, not their share of a past
+        release."""
         now = self._clock()
-        if snapshot is not None:
-            previous = Published.model_validate_json(snapshot.data)
-            changed = sum(1 for a in answers if a.answered_at > snapshot.taken_at)
-            if not snapshot_renewable(changed, now - snapshot.taken_at, self._k):
-                return previous
-        fresh = tally(question, answers, self._k)
-        if fresh.suppressed:
-            return fresh  # under k: nothing shown, nothing kept
-        fresh = fresh.model_copy(update={"as_of": now})
-        self._store.save_snapshot(SnapshotRecord(item_id, now, fresh.model_dump_json()))
+        snapshot = _stored(record)
+        taken = snapshot.index if snapshot else 0
+        last = snapshot.taken_at if snapshot else None
+        index = surveys.due(item.starts_at, item.ends_at, now, taken, last)
+        if not index:
+            return snapshot
+        domain = surveys.buckets(question.type, question.options)
+        tenants = self._tenants.directory_keys() if self._tenants is not None else ()
+        rows = [surveys.Answer(str(a.value), a.user_type, a.tenant) for a in answers]
+        histograms = surveys.draw(self._releaser, domain, rows, USER_TYPES, tenants)
+        types_shown, _ = fold_buckets(dict(Counter(a.user_type for a in answers)), self._k)
+        tenants_shown, _ = fold_buckets(dict(Counter(a.tenant for a in answers)), self._k)
+        fresh = Snapshot(
+            index=index,
+            taken_at=now,
+            histograms=histograms,
+            labels=comment_labels(
+                Counter((a.tenant, a.user_type) for a in answers),
+                set(types_shown),
+                set(tenants_shown),
+                self._k,
+            ),
+            types_shown=sorted(types_shown),
+            tenants_shown=sorted(tenants_shown),
+        )
+        self._store.save_snapshot(SnapshotRecord(item.item_id, now, fresh.model_dump_json()))
         return fresh
+
+    def _shown(self, question: Question, snapshot: Snapshot | None) -> Published:
+        """What a snapshot shows (post-processing of its release; the same on every read)."""
+        if snapshot is None:
+            return Published()
+        return shown(self._releaser, question, snapshot)
 
     @staticmethod
     def _series_of(item: ItemRecord, items: list[ItemRecord]) -> list[ItemRecord]:
@@ -184,9 +200,9 @@ class Results:
         return [i for i in items if i.series == item.series and i.kind == "survey"]
 
     def _trend(self, series: list[ItemRecord], known: dict[str, Published]) -> list[NpsTrendPoint]:
-        """NPS per published NPS survey of a series, oldest first, from each survey's snapshot (a
-        survey under k, or whose NPS is withheld by the k rule, has none). Surveys already read
-        (`known`) are not read again."""
+        """NPS per published NPS survey of a series, oldest first, from each survey's latest
+        snapshot; a survey with no NPS shown has no point. Surveys already read (`known`) are not
+        read again."""
         points = []
         for survey in sorted(series, key=lambda i: (i.starts_at, i.item_id)):
             if survey.question is None or survey.question.get("type") != "nps" or survey.published_at is None:
@@ -194,204 +210,173 @@ class Results:
             published = known.get(survey.item_id)
             if published is None:
                 question = Question.model_validate(survey.question)
-                published, _ = self._results_of(survey.item_id, question)
+                snapshot, _ = self._results_of(survey, question)
+                published = self._shown(question, snapshot)
+            if published.nps is None:
+                continue
             points.append(
                 NpsTrendPoint(
                     id=survey.item_id,
                     title=survey.title,
                     starts_at=survey.starts_at,
                     answers=published.answers,
+                    answers_moe=published.answers_moe,
                     nps=published.nps,
+                    nps_moe=published.nps_moe,
                 )
             )
         return points
 
 
-class Published(BaseModel):
-    """A survey's answers under the k rule: what authors and readers may see (and what a snapshot
-    keeps). Nothing here lets anyone work out a count of 1..k-1 people (docs/notifications.md)."""
+class Snapshot(BaseModel):
+    """A stored snapshot: which of the survey's snapshots it is, when it was taken, the noisy
+    histograms of its release (hidden values included, for the sums; never returned) and how the
+    survey's comments are labelled (authors only, outside the releases)."""
 
-    model_config = ConfigDict(title="Published")
+    model_config = ConfigDict(title="SurveySnapshot")
 
-    as_of: datetime | None = None
-    answers: int = 0
-    suppressed: bool = True
-    distribution: dict[str, int] = Field(default_factory=dict)
-    nps: float | None = None
-    nps_groups: dict[str, int] = Field(default_factory=dict)
-    mean: float | None = None
-    by_user_type: list[ResultCell] = Field(default_factory=list)
-    by_tenant: list[ResultCell] = Field(default_factory=list)
+    index: int
+    taken_at: datetime
+    histograms: surveys.Histograms
     labels: Literal["both", "tenant", "user_type"] = "tenant"
-    """How comments are labelled (the same for every comment of the survey, see `_comments`)."""
     types_shown: list[str] = Field(default_factory=list)
     tenants_shown: list[str] = Field(default_factory=list)
 
+
+def _stored(record: SnapshotRecord | None) -> Snapshot | None:
+    """The stored snapshot, or None (none yet, or one of the k rule's time, which is no release)."""
+    if record is None:
+        return None
+    try:
+        return Snapshot.model_validate_json(record.data)
+    except ValidationError:
+        return None
+
+
+class Published(BaseModel):
+    """What a snapshot shows: released figures (None where hidden) with their 95 % margins."""
+
+    as_of: datetime | None = None
+    answers: int | None = None
+    answers_moe: float = 0.0
+    suppressed: bool = True
+    distribution: dict[str, int | None] = Field(default_factory=dict)
+    distribution_moe: float = 0.0
+    nps: float | None = None
+    nps_moe: float | None = None
+    nps_groups: dict[str, int | None] = Field(default_factory=dict)
+    nps_groups_moe: dict[str, float] = Field(default_factory=dict)
+    mean: float | None = None
+    mean_moe: float | None = None
+    by_user_type: list[ResultCell] = Field(default_factory=list)
+    by_tenant: list[ResultCell] = Field(default_factory=list)
+
     def fields(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of,
-            "answers": self.answers,
-            "suppressed": self.suppressed,
-            "distribution": self.distribution,
-            "nps": self.nps,
-            "nps_groups": self.nps_groups,
-            "mean": self.mean,
-            "by_user_type": self.by_user_type,
-            "by_tenant": self.by_tenant,
-        }
+        return self.model_dump()
 
 
-def _by_key(published: Published, tenants: TenantKeys) -> Published:
-    """A snapshot taken before results were keyed names tenants by reference: shown by key, the
-    cells of one tenant's references merged. Every merged count is a sum of published counts (so
-    0 or >= k) and a merged NPS or mean is their answer-weighted average, nothing new is given away;
-    a figure withheld in one of the cells stays withheld."""
-    refs = {c.key for c in published.by_tenant if c.key != OTHER and not re.match(KEY_PATTERN, c.key)}
-    if not refs:
-        return published
-    keys = tenants.resolve_refs(refs)
-    merged: dict[str, list[ResultCell]] = {}
-    for cell in published.by_tenant:
-        merged.setdefault(keys.get(cell.key, cell.key), []).append(cell)
-
-    def weighted(cells: list[ResultCell], figure: str) -> float | None:
-        values: list[float | None] = [getattr(c, figure) for c in cells]
-        total = sum(c.answers for c in cells)
-        if total == 0 or any(v is None for v in values):
-            return None
-        weighted_sum = sum((v or 0.0) * c.answers for v, c in zip(values, cells, strict=True))
-        return round(weighted_sum / total, 1 if figure == "nps" else 2)
-
-    cells = [
-        ResultCell(
-            key=key,
-            answers=sum(c.answers for c in group),
-            nps=weighted(group, "nps"),
-            mean=weighted(group, "mean"),
-        )
-        for key, group in merged.items()
-    ]
-    cells.sort(key=lambda c: (c.key == OTHER, c.key))
-    shown = sorted({keys.get(ref, ref) for ref in published.tenants_shown})
-    return published.model_copy(update={"by_tenant": cells, "tenants_shown": shown})
-
-
-def _atom(question: Question, value: int | str) -> str:
-    """The finest thing a published NPS or mean is made of: the NPS group, or the rating."""
-    return _nps_group(int(value)) if question.type == "nps" else str(value)
-
-
-def _atoms(question: Question, rows: Iterable[AnswerRecord]) -> dict[str, int]:
-    """People per NPS group (for a rating: per rating) among these answers."""
-    counts: dict[str, int] = {}
-    for a in rows:
-        atom = _atom(question, a.value)
-        counts[atom] = counts.get(atom, 0) + 1
-    return counts
-
-
-def _clean(question: Question, rows: Iterable[AnswerRecord], k: int) -> bool:
-    """May an NPS or mean be published for these answers? Never for a choice question (it has
-    none); otherwise as `figure_publishable` decides from the people per group (per rating)."""
-    return question.type != "choice" and figure_publishable(_atoms(question, rows), k)
-
-
-def _cells(
-    question: Question, answers: list[AnswerRecord], key: Callable[[AnswerRecord], str], k: int
-) -> tuple[list[ResultCell], set[str]]:
-    """Answers per user type or tenant, folded (`fold_buckets`). A cell's NPS or mean is shown only
-    when `breakdown_figures_publishable` allows it for every cell of the breakdown (`(other)` too):
-    then every (cell, group) count is 0 or >= k, and no difference of published figures can
-    isolate fewer than k people."""
-    groups: dict[str, list[AnswerRecord]] = {}
-    for a in answers:
-        groups.setdefault(key(a), []).append(a)
-    shown, other = fold_buckets({name: len(rows) for name, rows in groups.items()}, k)
-    members = [(name, groups[name]) for name in sorted(shown)]
-    if other:
-        members.append((OTHER, [a for name, rows in groups.items() if name not in shown for a in rows]))
-    detailed = question.type != "choice" and breakdown_figures_publishable(
-        [_atoms(question, rows) for _, rows in members], k
+def _cell(releaser: Releaser, question: Question, key: str, histogram: dict[str, int]) -> ResultCell:
+    answers = surveys.total(releaser, histogram.values())
+    score, score_moe = _score(releaser, question, histogram) if answers.value is not None else (None, None)
+    return ResultCell(
+        key=key,
+        answers=answers.value,
+        moe=answers.moe,
+        nps=score if question.type == "nps" else None,
+        nps_moe=score_moe if question.type == "nps" else None,
+        mean=score if question.type == "rating" else None,
+        mean_moe=score_moe if question.type == "rating" else None,
     )
-    cells = [
-        ResultCell(
-            key=name,
-            answers=len(rows),
-            nps=nps(int(a.value) for a in rows) if detailed and question.type == "nps" else None,
-            mean=_mean(rows) if detailed and question.type == "rating" else None,
-        )
-        for name, rows in members
-    ]
-    return cells, set(shown)
 
 
-def tally(question: Question, answers: list[AnswerRecord], k: int) -> Published:
-    """The k rule applied once for every view of a survey's answers; every decision is a call into
-    the disclosure package (`shared.privacy.disclosure`), nothing here compares a count with k.
-
-    * Fewer than k answers: nothing (`suppressed`; `survey_publishable`).
-    * `distribution`: answer → people, folded (`fold_buckets`); for NPS also made consistent with
-      the shown groups (`refine`), so "group - its shown scores" is never 1..k-1 people.
-    * `nps_groups`: promoters/passives/detractors, folded.
-    * `nps` / `mean`: only when no NPS group (no rating) had to be folded (`_clean`,
-      `figure_publishable`).
-    * `by_user_type`, `by_tenant`: folded cells; their NPS/mean under the same rule (`_cells`).
-    * comment labels (`comment_labels`)."""
-    if not survey_publishable(len(answers), k):
-        return Published()
-    counts: dict[str, int] = {}
-    for a in answers:
-        counts[str(a.value)] = counts.get(str(a.value), 0) + 1
-    shown, _ = fold_buckets(counts, k)
-    groups: dict[str, int] = {}
+def _score(
+    releaser: Releaser, question: Question, histogram: dict[str, int]
+) -> tuple[float | None, float | None]:
     if question.type == "nps":
-        people = {name: 0 for name in NPS_GROUPS}
-        for a in answers:
-            people[_nps_group(int(a.value))] += 1
-        kept, rest = fold_buckets({name: n for name, n in people.items() if n}, k)
-        groups = {name: kept[name] for name in NPS_GROUPS if name in kept}
-        if rest:
-            groups[OTHER] = rest
-        shown = refine(counts, shown, {key: _nps_group(int(key)) for key in counts}, set(kept), k)
-    distribution = {key: shown[key] for key in _bucket_order(question, shown)}
-    if len(answers) > sum(shown.values()):
-        distribution[OTHER] = len(answers) - sum(shown.values())
-    clean = _clean(question, answers, k)
-    by_user_type, types_shown = _cells(question, answers, lambda a: a.user_type, k)
-    by_tenant, tenants_shown = _cells(question, answers, lambda a: a.tenant, k)
+        return surveys.nps(releaser, histogram)
+    if question.type == "rating":
+        return surveys.mean(releaser, histogram)
+    return None, None
+
+
+def shown(releaser: Releaser, question: Question, snapshot: Snapshot) -> Published:
+    """Everything a snapshot shows, computed from its noisy histograms only (post-processing):
+
+    * `distribution`: every answer bucket, its noisy count where it clears the threshold, else
+      null (never 0); `answers`: the sum of all buckets, hidden ones included, shown when it clears
+      max(k, 1.645 sigma sqrt(buckets)) (`suppressed` when it does not: nothing else is shown).
+    * `nps_groups`: sums of their buckets, shown like `answers`; `nps` / `mean`: from the noisy
+      histogram clamped at 0.
+    * `by_user_type` (every user type and `(none)`), `by_tenant` (the tenants whose answers are
+      shown): each from its own histogram, as the totals.
+    Every figure carries its 95 % margin of error."""
+    histograms = snapshot.histograms
+    domain = surveys.buckets(question.type, question.options)
+    everyone = histograms.get("all", {}).get(surveys.ALL, {})
+    answers = surveys.total(releaser, (everyone.get(b, 0) for b in domain))
+    if answers.value is None:
+        return Published(as_of=snapshot.taken_at, answers_moe=answers.moe)
+    distribution: dict[str, int | None] = {}
+    distribution_moe = 0.0
+    for b in domain:
+        figure = surveys.bucket(releaser, everyone.get(b, 0))
+        distribution[b] = figure.value
+        distribution_moe = figure.moe
+    groups: dict[str, int | None] = {}
+    groups_moe: dict[str, float] = {}
+    if question.type == "nps":
+        members: dict[str, list[int]] = {name: [] for name in NPS_GROUPS}
+        for b in domain:
+            members[_nps_group(int(b))].append(everyone.get(b, 0))
+        for name in NPS_GROUPS:
+            figure = surveys.total(releaser, members[name])
+            groups[name], groups_moe[name] = figure.value, figure.moe
+    score, score_moe = _score(releaser, question, everyone)
+    by_type = [
+        _cell(releaser, question, key, histograms.get("type", {}).get(key, {}))
+        for key in [*USER_TYPES, surveys.NO_TYPE]
+    ]
+    by_tenant = [
+        cell
+        for key, histogram in sorted(histograms.get("tenant", {}).items())
+        if (cell := _cell(releaser, question, key, histogram)).answers is not None
+    ]
     return Published(
-        answers=len(answers),
+        as_of=snapshot.taken_at,
+        answers=answers.value,
+        answers_moe=answers.moe,
         suppressed=False,
         distribution=distribution,
-        nps=nps(int(a.value) for a in answers) if clean and question.type == "nps" else None,
+        distribution_moe=distribution_moe,
+        nps=score if question.type == "nps" else None,
+        nps_moe=score_moe if question.type == "nps" else None,
         nps_groups=groups,
-        mean=_mean(answers) if clean and question.type == "rating" else None,
-        by_user_type=by_user_type,
+        nps_groups_moe=groups_moe,
+        mean=score if question.type == "rating" else None,
+        mean_moe=score_moe if question.type == "rating" else None,
+        by_user_type=by_type,
         by_tenant=by_tenant,
-        labels=comment_labels(
-            Counter((a.tenant, a.user_type) for a in answers), types_shown, tenants_shown, k
-        ),
-        types_shown=sorted(types_shown),
-        tenants_shown=sorted(tenants_shown),
     )
 
 
-def _comments(published: Published, answers: list[AnswerRecord]) -> list[ResultComment]:
-    """Comments of the answers in the snapshot (none under k), labelled as `comment_labels` decided, in
-    the order of their text: never by key (one person would sit at the same place in every
-    survey) nor by time."""
-    if published.suppressed or published.as_of is None:
+def _comments(
+    snapshot: Snapshot | None, published: Published, answers: list[AnswerRecord]
+) -> list[ResultComment]:
+    """Comments of the answers in the snapshot (none while its answers are not shown), labelled as
+    `comment_labels` decided, in the order of their text: never by key (one person would sit at
+    the same place in every survey) nor by time. Authors only; outside the releases."""
+    if snapshot is None or published.suppressed:
         return []
-    as_of = published.as_of
-    types, tenants = set(published.types_shown), set(published.tenants_shown)
+    as_of = snapshot.taken_at
+    types, tenants = set(snapshot.types_shown), set(snapshot.tenants_shown)
     comments = [
         ResultComment(
             text=a.comment,
             user_type=(a.user_type if a.user_type in types else OTHER)
-            if published.labels in ("both", "user_type")
+            if snapshot.labels in ("both", "user_type")
             else None,
             tenant=(a.tenant if a.tenant in tenants else OTHER)
-            if published.labels in ("both", "tenant")
+            if snapshot.labels in ("both", "tenant")
             else None,
         )
         for a in answers
@@ -400,26 +385,6 @@ def _comments(published: Published, answers: list[AnswerRecord]) -> list[ResultC
     return sorted(comments, key=lambda c: (c.text.casefold(), c.text))
 
 
-def nps(values: Iterable[int]) -> float | None:
-    scores = list(values)
-    if not scores:
-        return None
-    promoters = sum(1 for v in scores if v >= 9)
-    detractors = sum(1 for v in scores if v <= 6)
-    return round(100.0 * (promoters - detractors) / len(scores), 1)
-
-
 def _nps_group(score: int) -> str:
     """9-10 promoters, 7-8 passives, 0-6 detractors."""
     return "promoters" if score >= 9 else "passives" if score >= 7 else "detractors"
-
-
-def _mean(rows: list[AnswerRecord]) -> float | None:
-    values = [int(a.value) for a in rows]
-    return round(sum(values) / len(values), 2) if values else None
-
-
-def _bucket_order(question: Question, shown: dict[str, int]) -> list[str]:
-    if question.type == "choice":
-        return [o for o in question.options or [] if o in shown]
-    return sorted(shown, key=int)

@@ -64,13 +64,13 @@ class Notifications:
         tenants: TenantKeys | None = None,
         releaser: Releaser | None = None,
     ) -> None:
-        """`releaser` draws the reach releases (`shared.services` passes the deployment's; by
+        """`releaser` draws the reach and survey releases (`shared.services` passes the deployment's; by
         default real noise at `k`)."""
         self._delivery = Delivery(
             store, pseudonymizer, clock, monotonic=monotonic, cache_seconds=cache_seconds, tenants=tenants
         )
         self._authoring = Authoring(store, clock, changed=self._delivery.invalidate)
-        self._results = Results(store, clock, k=k, tenants=tenants)
+        self._results = Results(store, clock, k=k, tenants=tenants, releaser=releaser or Releaser(k))
         self._reach = Reach(store, clock, releaser=releaser or Releaser(k))
         self._store = store
 

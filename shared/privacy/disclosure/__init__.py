@@ -9,7 +9,8 @@ private releases (`releases`, docs/privacy-model.md): OpenDP's discrete Gaussian
 domain fixed before the data is read, each person's contribution clipped, one accounted budget
 per person and calendar month, a cell under the threshold shown as hidden. The older threshold
 rules (no published count of people in 1..k-1, k = `AGGREGATE_MIN_USERS`) still guard the
-internal aggregate tables and the families not yet converted (surveys, funnels):
+internal aggregate tables, the families not yet converted (funnels) and the labels of survey
+comments:
 
 * `releases` — the differentially private releases, the monthly budget (`BUDGET`,
   `monthly_budget`) and the exact mode of the test kit (`Releaser(noise=False)`).
@@ -18,9 +19,10 @@ internal aggregate tables and the families not yet converted (surveys, funnels):
   k folds into coarser cells, a last remainder under k is suppressed (`Cell`, `fold_cells`).
 * `margins` — the `(all)` margin, and `protect` (small cells suppressed, and the children whose
   margin minus the shown children would be 1..k-1), used by the funnel cells.
-* `buckets` — the survey buckets (disjoint answers, published total): folding into `(other)`
-  (`fold_buckets`), NPS scores consistent with their groups (`refine`), when a survey, an NPS or
-  mean, or comment labels may be shown, and when a results snapshot may be renewed.
+* `buckets` — the survey comments' labels (`fold_buckets`, `comment_labels`): comments are
+  outside the releases.
+* `surveys` — survey results as releases: the scheduled snapshots (`MAX_SNAPSHOTS`,
+  `SNAPSHOT_HOURS`), the release of a survey's histograms and what is shown of them.
 
 Callers (`shared.reporting.aggregates`, `shared.reporting.build`,
 `shared.notifications.results`) never compare a count with k themselves; `tests/test_layout.py`
@@ -28,32 +30,21 @@ fails on any such comparison outside this package. A new report calls these func
 
 """
 
-from shared.privacy.disclosure.buckets import (
-    SNAPSHOT_HOURS,
-    LabelMode,
-    breakdown_figures_publishable,
-    comment_labels,
-    figure_publishable,
-    fold_buckets,
-    refine,
-    snapshot_renewable,
-    survey_publishable,
-)
+from shared.privacy.disclosure import surveys
+from shared.privacy.disclosure.buckets import LabelMode, comment_labels, fold_buckets
 from shared.privacy.disclosure.cells import Cell, fold_cells
 from shared.privacy.disclosure.margins import MARGIN, protect
+from shared.privacy.disclosure.surveys import MAX_SNAPSHOTS, SNAPSHOT_HOURS
 
 __all__ = [
     "MARGIN",
+    "MAX_SNAPSHOTS",
     "SNAPSHOT_HOURS",
     "Cell",
     "LabelMode",
-    "breakdown_figures_publishable",
     "comment_labels",
-    "figure_publishable",
     "fold_buckets",
     "fold_cells",
     "protect",
-    "refine",
-    "snapshot_renewable",
-    "survey_publishable",
+    "surveys",
 ]

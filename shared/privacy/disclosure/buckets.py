@@ -1,29 +1,18 @@
-"""The surveys' k rule: buckets of disjoint answers (one per person), whose total is published.
+"""The k rule that survey comments keep: which user types and tenants label a comment.
 
-Used by `shared.notifications.results.tally` and `Results._publish` (docs/notifications.md, "Results
-and the k rule" and "Snapshots"). Every count here is a number of people: one answer per person
+Survey results are differentially private releases (`surveys`); comments go to authors only and
+are outside them (docs/privacy-model.md, "What is not covered"). Their labels keep the k rule:
+`shared.notifications.results` folds the answers per user type and per tenant (`fold_buckets`) and
+asks `comment_labels` how to label. Every count here is a number of people: one answer per person
 and survey, so a bucket's people are its answers and `(other)` is a plain sum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
-from datetime import timedelta
+from collections.abc import Mapping, Set
 from typing import Literal
 
 LabelMode = Literal["both", "tenant", "user_type"]
-
-SNAPSHOT_HOURS = 6
-"""Survey results are a snapshot: renewed at most this often, and only once k answers were given
-or replaced since the last one (`snapshot_renewable`)."""
-
-_FOLDED = "(other)"
-"""`refine`'s block of the coarse groups that are not shown on their own."""
-
-
-def survey_publishable(answers: int, k: int) -> bool:
-    """A survey with fewer than k answers shows nothing at all (no count, figure or comment)."""
-    return answers >= k
 
 
 def fold_buckets(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
@@ -55,53 +44,6 @@ def fold_buckets(counts: dict[str, int], k: int) -> tuple[dict[str, int], int]:
     return shown, other
 
 
-def refine(
-    counts: dict[str, int], shown: dict[str, int], blocks: dict[str, str], coarse: set[str], k: int
-) -> dict[str, int]:
-    """The shown fine buckets (`fold_buckets` of `counts`), made consistent with the shown coarse
-    groups.
-
-    `blocks` maps every fine bucket (an NPS score) to its coarse group (promoters, ...); `coarse`
-    is the set of groups shown on their own, all other groups are summed in the coarse `(other)`.
-    A reader can subtract a group's shown fine buckets from the group: that remainder (the folded
-    answers inside one shown group, or inside the coarse `(other)`) must be 0 or >= k too. Where it
-    is not, the smallest shown fine bucket of that block joins the fine `(other)` until it is. This
-    ends: a block with all its buckets folded has the whole block as remainder, which is >= k
-    (a shown group) or part of a coarse `(other)` that is >= k."""
-    kept = dict(shown)
-    while True:
-        block_of = {key: blocks[key] if blocks[key] in coarse else _FOLDED for key in counts}
-        remainder: dict[str, int] = {}
-        for key, n in counts.items():
-            if key not in kept:
-                remainder[block_of[key]] = remainder.get(block_of[key], 0) + n
-        bad = sorted(b for b, n in remainder.items() if 0 < n < k)
-        if not bad:
-            return kept
-        inside = [key for key in kept if block_of[key] == bad[0]]
-        if not inside:  # cannot happen (see above); publish no bucket rather than a small remainder
-            return {}
-        kept.pop(min(inside, key=lambda key: (kept[key], key)))
-
-
-def figure_publishable(atoms: Mapping[str, int], k: int) -> bool:
-    """May an NPS or mean be published for answers with these counts per atom (per NPS group; for
-    a mean, per rating)? Only if every atom among them has 0 or >= k people. NPS x answers is
-    promoters - detractors and mean x answers is the sum of the ratings: beside folded groups or
-    buckets either would let a reader solve for a folded count (6 promoters, `(other)` 5 and NPS
-    27.3 → 3 detractors, 2 passives). Where the rule holds, the figure adds nothing the shown
-    counts do not."""
-    return all(n >= k for n in atoms.values())
-
-
-def breakdown_figures_publishable(cells: Iterable[Mapping[str, int]], k: int) -> bool:
-    """May the cells of a breakdown (per user type, per tenant; `(other)` too), given each as its
-    counts per atom, show their NPS or mean? Only when *every* cell passes `figure_publishable`:
-    then every (cell, atom) count is 0 or >= k, and no difference of published figures can
-    isolate fewer than k people."""
-    return all(figure_publishable(atoms, k) for atoms in cells)
-
-
 def comment_labels(
     pairs: Mapping[tuple[str, str], int], types: Set[str], tenants: Set[str], k: int
 ) -> LabelMode:
@@ -114,11 +56,3 @@ def comment_labels(
     if all(n >= k and tenant in tenants and user_type in types for (tenant, user_type), n in pairs.items()):
         return "both"
     return "tenant" if tenants else "user_type"
-
-
-def snapshot_renewable(changed: int, age: timedelta, k: int) -> bool:
-    """May a survey's published snapshot be replaced by a fresh one? Only when it is at least
-    SNAPSHOT_HOURS old *and* at least k answers were given or replaced since (`changed`): two
-    consecutive snapshots then differ by at least k people's answers, so no difference between
-    them is one person's answer (docs/notifications.md, "Snapshots")."""
-    return not (changed < k or age < timedelta(hours=SNAPSHOT_HOURS))

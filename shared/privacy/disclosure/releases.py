@@ -175,12 +175,17 @@ COHORT_SIZE = _levels("cohort.size", 1, 1, 1, (10.0,) * 4)
 """A person is new in one week only, ever."""
 COHORT_ACTIVE = _levels("cohort.active", WEEKS_PER_MONTH, 1, 1, (12.0,) * 4)
 """Each closing week: of each of the 12 cohorts before it, who is active — a person is in one."""
+SURVEY_SNAPSHOTS = 4
+"""A survey's results are released at most this many times (`surveys.MAX_SNAPSHOTS`)."""
 SURVEY_ANSWERS = (
-    Family("survey.answers.all", SURVEY_ANSWERS_PER_MONTH, 1, 1, 6.0),
-    Family("survey.answers.type", SURVEY_ANSWERS_PER_MONTH, 1, 1, 6.0),
-    Family("survey.answers.tenant", SURVEY_ANSWERS_PER_MONTH, 1, 1, 6.0),
+    Family("survey.answers.all", SURVEY_ANSWERS_PER_MONTH * SURVEY_SNAPSHOTS, 1, 1, 12.0),
+    Family("survey.answers.type", SURVEY_ANSWERS_PER_MONTH * SURVEY_SNAPSHOTS, 1, 1, 12.0),
+    Family("survey.answers.tenant", SURVEY_ANSWERS_PER_MONTH * SURVEY_SNAPSHOTS, 1, 1, 12.0),
 )
-"""Each answer is in exactly one released increment of its survey's results (per level)."""
+"""Each snapshot of a survey releases every answer so far again: a person's current answer is in
+one (answer bucket) cell per level, in each of the survey's at most `SURVEY_SNAPSHOTS` snapshots,
+of each of the at most `SURVEY_ANSWERS_PER_MONTH` surveys a month they answer. Sigma 12 keeps the
+family's monthly rho where sigma 6 with one release per answer had it (8 / 2 x 12^2 = 2 / 2 x 6^2)."""
 REACH = Family("notification.reach", REACH_ITEMS_PER_MONTH, 1, 4, 25.0)
 """Per notification: delivered, seen, dismissed, opened — each once per person."""
 COVERAGE = _levels("consent.coverage", 1, 1, 1, (8.0,) * 4)
