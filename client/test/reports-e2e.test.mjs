@@ -327,22 +327,27 @@ describe("report page on the local host's demo data", () => {
     const latest = report.surveys[0];
     assert.equal(await page.inputValue("#s-survey"), latest.id);
     assert.equal(await page.textContent("#panel-surveys .survey-title"), latest.title);
-    const shown = await kpis(page, "surveys");
-    assert.equal(shown.Answers, int(latest.answers));
-    assert.equal(shown.NPS, latest.nps === null ? "–" : signed(latest.nps));
-    const tenantRows = await cells(page, "#panel-surveys .cells-tenant");
-    // largest first, (other) last
-    const byTenant = [...latest.by_tenant].sort((a, b) => (a.key === "(other)") - (b.key === "(other)") || b.answers - a.answers);
-    assert.deepEqual(tenantRows.map((r) => r[1]), byTenant.map((c) => int(c.answers)));
-    for (const [i, c] of byTenant.entries()) {
-      if (c.key === "(other)") assert.match(tenantRows[i][0], /^\(other\)/);
-      else assert.equal(tenantRows[i][0], names[c.key]); // the directory's name, not "Unnamed tenant"
+    // survey results are releases (issue 23): with the small demo the noisy answers may be hidden
+    const pm = (moe) => (moe ? ` ± ${Number.isInteger(moe) ? int(moe) : moe}` : "");
+    if (latest.suppressed) {
+      assert.equal(await page.locator("#panel-surveys .suppressed").count(), 1);
+    } else {
+      const shown = await kpis(page, "surveys");
+      assert.equal(shown.Answers, `${int(latest.answers)}${pm(latest.answers_moe)}`);
+      assert.equal(shown.NPS, latest.nps === null ? "–" : `${signed(latest.nps)}${pm(latest.nps_moe)}`);
+      const tenantRows = await cells(page, "#panel-surveys .cells-tenant");
+      // largest first; only tenants whose answers are shown
+      const byTenant = [...latest.by_tenant].sort((a, b) => b.answers - a.answers);
+      assert.deepEqual(tenantRows.map((r) => r[1]), byTenant.map((c) => `${int(c.answers)}${pm(c.moe)}`));
+      for (const [i, c] of byTenant.entries()) assert.equal(tenantRows[i][0], names[c.key]); // the directory's name
     }
     const [trend] = report.trends;
-    assert.equal(trend.points.length, 3);
-    const trendRows = await cells(page, "#panel-surveys .trend-table");
-    assert.deepEqual(trendRows.map((r) => r[2]), trend.points.map((p) => int(p.answers)));
-    assert.deepEqual(trendRows.map((r) => (r[3].startsWith("–") ? null : r[3])), trend.points.map((p) => (p.nps === null ? null : signed(p.nps))));
+    if (trend) {
+      assert.ok(trend.points.length <= 3 && trend.points.every((p) => p.nps !== null)); // a survey without a shown NPS has no point
+      const trendRows = await cells(page, "#panel-surveys .trend-table");
+      assert.deepEqual(trendRows.map((r) => r[2]), trend.points.map((p) => `${int(p.answers)}${pm(p.answers_moe)}`));
+      assert.deepEqual(trendRows.map((r) => r[3]), trend.points.map((p) => signed(p.nps)));
+    }
     await finish("surveys", opened);
   });
 });

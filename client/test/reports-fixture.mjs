@@ -302,6 +302,18 @@ export const SURVEYS = [
     id: sid(0), title: "Quarterly NPS · Q1 2026", status: "archived", series: "quarterly-nps", question: question("nps", NPS_TEXT),
     starts_at: "2026-04-01T00:00:00Z", ends_at: "2026-04-30T00:00:00Z", answers: 0, suppressed: true,
   }),
+  // as the server releases surveys since issue 23: every bucket, hidden ones null (never 0), margins
+  survey({
+    id: sid(5), title: "Pilot NPS (released)", question: question("nps", NPS_TEXT),
+    starts_at: "2026-03-01T00:00:00Z", ends_at: "2026-03-31T00:00:00Z", as_of: "2026-03-31T00:00:00Z", snapshot: 4, renewable_at: null,
+    answers: 96, answers_moe: 78,
+    distribution: { 0: null, 1: null, 2: null, 3: null, 4: null, 5: null, 6: null, 7: null, 8: 25, 9: 30, 10: 41 }, distribution_moe: 24,
+    nps: 52.1, nps_moe: 21.3, nps_groups: { promoters: 71, passives: 25, detractors: null }, nps_groups_moe: { promoters: 33, passives: 33, detractors: 63 },
+    by_user_type: [
+      { key: "basic_user", answers: 60, moe: 52, nps: 50.0, nps_moe: 25.2, mean: null, mean_moe: null },
+      { key: "it_admin", answers: null, moe: 52, nps: null, nps_moe: null, mean: null, mean_moe: null },
+    ],
+  }),
 ];
 const point = (s) => ({ id: s.id, title: s.title, starts_at: s.starts_at, answers: s.answers, nps: s.nps });
 export const TRENDS = [{ series: "quarterly-nps", points: [sid(0), sid(2), sid(1)].map((id) => point(SURVEYS.find((s) => s.id === id))) }];

@@ -631,6 +631,25 @@ describe("report page behaviour", () => {
     await finish("surveys-hostile", opened);
   });
 
+  test("surveys: released results show hidden (never 0) and ± margins", async () => {
+    const released = fx.SURVEYS.find((s) => s.title === "Pilot NPS (released)");
+    const opened = await openReports(`${HASH}&view=surveys&survey=${released.id}`);
+    const { page } = opened;
+    await settled(page, "surveys");
+    const kpis = Object.fromEntries(await page.$$eval("#panel-surveys .kpi", (ks) => ks.map((k) => [k.querySelector("dt").textContent, k.querySelector(".kpi-value").textContent])));
+    assert.equal(kpis.Answers, "96 ± 78");
+    assert.equal(kpis.NPS, "+52.1 ± 21.3");
+    assert.equal(kpis["Detractors (0–6)"], "hidden");
+    const buckets = await cellTexts(page, "#panel-surveys .distribution-table");
+    assert.deepEqual(buckets[0], ["0", "hidden", "–"]);
+    assert.deepEqual(buckets.at(-1), ["10", "41 ± 24", pct(41 / 96)]);
+    assert.deepEqual(await cellTexts(page, "#panel-surveys .cells-user_type"), [
+      ["Basic users", "60 ± 52", "+50.0 ± 25.2"],
+      ["IT admins", "hidden", "–"],
+    ]);
+    await finish("surveys-released", opened);
+  });
+
   test("surveys: CSV of the shown survey, built in the page, spreadsheet-safe", async () => {
     const opened = await openReports(`${HASH}&view=surveys`);
     const { page } = opened;

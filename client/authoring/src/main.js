@@ -103,7 +103,8 @@ function answerWords(item) {
   if (item.kind !== "survey") return "";
   const survey = state.surveys.get(item.id);
   if (!survey) return item.status === "draft" ? "" : "–";
-  return survey.suppressed ? `fewer than ${state.settings?.k ?? "k"}` : String(survey.answers);
+  if (survey.as_of === null) return "–";
+  return survey.suppressed || survey.answers === null ? "hidden" : `${survey.answers}${survey.answers_moe ? ` ± ${survey.answers_moe}` : ""}`;
 }
 
 // ---- loading --------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ function renderCadence() {
     ["After “don't ask again”", `no survey for ${s.cadence.pause_after_dismiss_days} days`],
     ["Changes reach users", `within ${s.cache_seconds} seconds`],
     ["Counts", `of fewer than ${s.k} people are hidden`],
-    ["Survey results", `renewed at most every ${s.snapshot_hours} hours, after ${s.k} more answers`],
+    ["Survey results", `released in 4 scheduled snapshots per survey, at least ${s.snapshot_hours} hours apart`],
   ];
   for (const [term, value] of rows) box.append(el("dt", term), el("dd", value));
 }
@@ -470,14 +471,18 @@ async function detail(item) {
     figures.replaceChildren();
     const k = r.k;
     figures.append(el("dt", "Status"), el("dd", r.live ? "Live" : statusWords(item)));
-    figures.append(el("dt", "Answers"), el("dd", r.suppressed ? `fewer than ${k}` : String(r.answers)));
-    if (r.nps !== null) figures.append(el("dt", "NPS"), el("dd", String(r.nps)));
-    if (r.mean !== null) figures.append(el("dt", "Mean"), el("dd", String(r.mean)));
-    // no count of the answers waiting since the snapshot (issue 23: it would be a fresh release per read)
+    const pm = (/** @type {number | null | undefined} */ moe) => (moe ? ` ± ${moe}` : "");
+    const answers = r.as_of === null ? "–" : r.suppressed || r.answers === null ? "hidden" : `${r.answers}${pm(r.answers_moe)}`;
+    figures.append(el("dt", "Answers"), el("dd", answers));
+    if (r.nps !== null && r.nps !== undefined) figures.append(el("dt", "NPS"), el("dd", `${r.nps}${pm(r.nps_moe)}`));
+    if (r.mean !== null && r.mean !== undefined) figures.append(el("dt", "Mean"), el("dd", `${r.mean}${pm(r.mean_moe)}`));
+    // results are differentially private releases taken at scheduled times (issue 23); no count per read
+    const next = r.renewable_at ? ` Next snapshot from ${utc(r.renewable_at)} UTC.` : " This was the last snapshot.";
     $("#freshness").textContent = r.as_of
-      ? `Figures as of ${utc(r.as_of)} UTC. ` +
-        `The snapshot may be renewed from ${utc(r.renewable_at)} UTC once at least ${k} new answers wait.`
-      : `No figures until ${k} people have answered.`;
+      ? `Figures as of ${utc(r.as_of)} UTC (snapshot ${r.snapshot ?? "?"} of 4; hidden: under the threshold of ${k}).${next}`
+      : r.renewable_at
+        ? `The first results come from ${utc(r.renewable_at)} UTC.`
+        : "No results.";
   }
 }
 

@@ -595,26 +595,34 @@ function surveyDetail(report, survey, tenants, context) {
       { class: "survey-meta" },
       el("span", { class: `badge status-${survey.status}` }, survey.status === "published" ? "Live" : survey.status === "archived" ? "Archived" : "Draft"),
       ` ${QUESTION_TYPES[survey.question.type]} · open ${day(survey.starts_at)} → ${day(survey.ends_at)}${survey.series ? ` · series “${survey.series}”` : ""}`,
-      // Results are a snapshot (renewed at most every 6 hours, after k more answers), never live.
+      // Results are a snapshot (at most 4 per survey, at scheduled times), never live.
       survey.as_of ? ` · results as of ${survey.as_of.slice(0, 16).replace("T", " ")} UTC` : "",
     ),
   );
   const trend = api.trendOf(report, survey);
   const trendNodes = trend ? npsTrend(trend, survey, k, context) : [];
   if (survey.suppressed) {
-    return [head, el("p", { class: "empty suppressed" }, `Fewer than ${k} people have answered this survey, so no results are shown (k rule). Results appear once ${k} or more have answered.`), ...trendNodes];
+    const when = survey.renewable_at ? ` The next snapshot is taken from ${survey.renewable_at.slice(0, 16).replace("T", " ")} UTC.` : "";
+    const text = !survey.as_of && survey.renewable_at
+      ? `No results yet: a survey's results are released in scheduled snapshots.${when}`
+      : `Fewer than ${k} people have answered this survey, or too few for its released figures to clear the threshold, so no results are shown.${when}`;
+    return [head, el("p", { class: "empty suppressed" }, text), ...trendNodes];
   }
   const total = survey.answers;
-  const kpis = [kpi("Answers", fmt.int(total), "people who answered")];
+  // Survey results are differentially private releases (issue 23): a hidden figure is null (never
+  // 0) and every figure may carry its 95 % margin of error (`*_moe`).
+  const pm = (moe) => (moe ? ` ± ${Number.isInteger(moe) ? fmt.int(moe) : moe.toLocaleString(navigator.language || "en-GB")}` : "");
+  const kpis = [kpi("Answers", `${fmt.int(total)}${pm(survey.answers_moe)}`, "people who answered")];
   if (survey.question.type === "nps") {
-    kpis.push(kpi("NPS", signed(survey.nps), survey.nps === null ? `withheld: a group has fewer than ${k} people (k rule)` : "% promoters − % detractors"));
+    kpis.push(kpi("NPS", `${signed(survey.nps)}${survey.nps === null ? "" : pm(survey.nps_moe)}`, survey.nps === null ? `withheld: a group has fewer than ${k} people (k rule)` : "% promoters − % detractors"));
     for (const g of [...api.NPS_GROUPS, api.OTHER]) {
-      if (survey.nps_groups[g]) kpis.push(kpi(GROUP_LABELS[g], fmt.pct(survey.nps_groups[g] / total), `${fmt.int(survey.nps_groups[g])} people`));
+      if (survey.nps_groups[g] === null) kpis.push(kpi(GROUP_LABELS[g], "hidden", "under the release threshold"));
+      else if (survey.nps_groups[g]) kpis.push(kpi(GROUP_LABELS[g], fmt.pct(survey.nps_groups[g] / total), `${fmt.int(survey.nps_groups[g])}${pm(survey.nps_groups_moe?.[g])} people`));
     }
   } else if (survey.question.type === "rating") {
-    kpis.push(kpi("Average rating", rating(survey.mean), survey.mean === null ? `withheld: a rating has fewer than ${k} people (k rule)` : "out of 5"));
+    kpis.push(kpi("Average rating", `${rating(survey.mean)}${survey.mean === null ? "" : pm(survey.mean_moe)}`, survey.mean === null ? `withheld: a rating has fewer than ${k} people (k rule)` : "out of 5"));
   } else {
-    const top = api.answerBuckets(survey).filter((b) => b.answer !== api.OTHER).sort((a, b) => b.people - a.people)[0];
+    const top = api.answerBuckets(survey).filter((b) => b.answer !== api.OTHER && b.people !== null).sort((a, b) => b.people - a.people)[0];
     if (top) kpis.push(kpi("Most chosen", top.answer, `${fmt.pct(top.people / total)} of answers`));
   }
   const nodes = [head, el("dl", { class: "kpis survey-kpis" }, kpis)];
@@ -633,8 +641,8 @@ function surveyDetail(report, survey, tenants, context) {
     `Answers to “${survey.question.text}”`,
     [
       { label: "Answer", cell: answerLabel },
-      { label: "People", numeric: true, cell: (b) => el("span", { class: "with-bar" }, bar(b.people / most, `bar answer-bar${survey.question.type === "nps" ? ` nps-${npsGroupOf(b.answer)}` : ""}`), el("span", { class: "val" }, fmt.int(b.people))) },
-      { label: "Share of answers", numeric: true, cell: (b) => fmt.pct(b.people / total) },
+      { label: "People", numeric: true, cell: (b) => (b.people === null ? "hidden" : el("span", { class: "with-bar" }, bar(b.people / most, `bar answer-bar${survey.question.type === "nps" ? ` nps-${npsGroupOf(b.answer)}` : ""}`), el("span", { class: "val" }, `${fmt.int(b.people)}${pm(survey.distribution_moe)}`))) },
+      { label: "Share of answers", numeric: true, cell: (b) => (b.people === null ? "–" : fmt.pct(b.people / total)) },
     ],
     buckets,
     { className: "data distribution-table" },
@@ -645,8 +653,8 @@ function surveyDetail(report, survey, tenants, context) {
       caption,
       [
         { label: kind === "tenant" ? "Tenant" : "User type", cell: (c) => cellName(c.key, kind, tenants) },
-        { label: "Answers", numeric: true, cell: (c) => fmt.int(c.answers) },
-        ...(measure ? [{ label: measure, numeric: true, cell: (c) => (survey.question.type === "nps" ? signed(c.nps) : rating(c.mean)) }] : []),
+        { label: "Answers", numeric: true, cell: (c) => (c.answers === null ? "hidden" : `${fmt.int(c.answers)}${pm(c.moe)}`) },
+        ...(measure ? [{ label: measure, numeric: true, cell: (c) => (survey.question.type === "nps" ? `${signed(c.nps)}${c.nps === null ? "" : pm(c.nps_moe)}` : `${rating(c.mean)}${c.mean === null ? "" : pm(c.mean_moe)}`) }] : []),
       ],
       rows,
       { className: `data cells-table cells-${kind}` },
@@ -654,7 +662,7 @@ function surveyDetail(report, survey, tenants, context) {
   nodes.push(
     distribution,
     el("div", { class: "survey-grid" }, cells("user_type", "By user type", survey.by_user_type), cells("tenant", "By tenant", byAnswers(survey.by_tenant))),
-    el("p", { class: "note" }, `Groups with fewer than ${k} answers are folded into “(other)” (and the smallest shown group joins them if “(other)” would itself be under ${k}), so no number here describes fewer than ${k} people. Comments are shown to survey authors only.`),
+    el("p", { class: "note" }, `Survey results are differentially private releases (at most 4 snapshots per survey): a figure under the threshold shows as “hidden” (never 0), and “±” is its 95 % margin of error. Comments are shown to survey authors only.`),
     ...trendNodes,
   );
   return nodes;
@@ -666,7 +674,7 @@ function npsGroupOf(answer) {
 }
 
 /** Tenant cells largest first, `(other)` last (the server sends them by key, which means nothing to a reader). */
-const byAnswers = (cells) => [...cells].sort((a, b) => (a.key === api.OTHER) - (b.key === api.OTHER) || b.answers - a.answers);
+const byAnswers = (cells) => [...cells].sort((a, b) => (a.key === api.OTHER) - (b.key === api.OTHER) || (b.answers ?? -1) - (a.answers ?? -1));
 
 function npsTrend(trend, survey, k, context) {
   const points = trend.points;
@@ -690,7 +698,7 @@ function npsTrend(trend, survey, k, context) {
     [
       { label: "Survey", cell: (p) => (p.id === survey.id ? el("strong", {}, `${p.title} (shown above)`) : p.title) },
       { label: "Opened", cell: (p) => day(p.starts_at) },
-      { label: "Answers", numeric: true, cell: (p) => (p.answers === 0 ? `<${k}` : fmt.int(p.answers)) },
+      { label: "Answers", numeric: true, cell: (p) => (p.answers === 0 ? `<${k}` : p.answers === null ? "hidden" : `${fmt.int(p.answers)}${p.answers_moe ? ` ± ${fmt.int(p.answers_moe)}` : ""}`) },
       // An NPS is also withheld when one of its groups had fewer than k people (it would give that count away).
       { label: "NPS", numeric: true, cell: (p) => (p.nps !== null ? signed(p.nps) : p.answers === 0 ? `– (fewer than ${k} answers)` : `– (withheld: a group under ${k})`) },
     ],
