@@ -8,17 +8,16 @@ So every published number goes through this package. The reports' numbers are di
 private releases (`releases`, docs/privacy-model.md): OpenDP's discrete Gaussian over a key
 domain fixed before the data is read, each person's contribution clipped, one accounted budget
 per person and calendar month, a cell under the threshold shown as hidden. The older threshold
-rules (no published count of people in 1..k-1, k = `AGGREGATE_MIN_USERS`) still guard the
-internal aggregate tables, the families not yet converted (funnels) and the labels of survey
-comments:
+rules (no published count of people in 1..k-1, k = `AGGREGATE_MIN_USERS`) guard only what is
+not published: the internal aggregate tables and the labels of survey comments (which authors
+read as text):
 
 * `releases` — the differentially private releases, the monthly budget (`BUDGET`,
   `monthly_budget`) and the exact mode of the test kit (`Releaser(noise=False)`).
-
 * `cells` — the aggregates' cells (overlapping sets of pseudonyms, multi-part keys): a cell under
   k folds into coarser cells, a last remainder under k is suppressed (`Cell`, `fold_cells`).
-* `margins` — the `(all)` margin, and `protect` (small cells suppressed, and the children whose
-  margin minus the shown children would be 1..k-1), used by the funnel cells.
+* `margins` — the `(all)` margin of the report keys.
+* `funnels`, `reach` — the funnel steps and the notification reach, released (`releases`).
 * `buckets` — the survey comments' labels (`fold_buckets`, `comment_labels`): comments are
   outside the releases.
 * `surveys` — survey results as releases: the scheduled snapshots (`MAX_SNAPSHOTS`,
@@ -27,13 +26,12 @@ comments:
 Callers (`shared.reporting.aggregates`, `shared.reporting.build`,
 `shared.notifications.results`) never compare a count with k themselves; `tests/test_layout.py`
 fails on any such comparison outside this package. A new report calls these functions.
-
 """
 
 from shared.privacy.disclosure import surveys
 from shared.privacy.disclosure.buckets import LabelMode, comment_labels, fold_buckets
 from shared.privacy.disclosure.cells import Cell, fold_cells
-from shared.privacy.disclosure.margins import MARGIN, protect
+from shared.privacy.disclosure.margins import MARGIN
 from shared.privacy.disclosure.surveys import MAX_SNAPSHOTS, SNAPSHOT_HOURS
 
 __all__ = [
@@ -45,6 +43,5 @@ __all__ = [
     "comment_labels",
     "fold_buckets",
     "fold_cells",
-    "protect",
     "surveys",
 ]
