@@ -24,10 +24,13 @@ import logging
 import os
 import random
 import threading
+import time as time_module
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from functions.reports import funnel_builder
+from shared.ingestion.catalogues import app_id, page_template
 from shared.ingestion.ingest import keep
 from shared.kernel.logs import log
 from shared.notifications.models import ItemFields, ItemPatch, Question, SurveyAnswer
@@ -35,6 +38,7 @@ from shared.notifications.service import Notifications
 from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.identity import Principal
 from shared.privacy.tenants import TenantName
+from shared.reporting.markers import MarkerFields, Markers
 from shared.services import Services, services
 from shared.storage.events import StoredEvent
 
@@ -122,6 +126,28 @@ def _day_events(
         for app in apps:
             actions.append(("app.launch", app, PAGES[app][0]))
             actions += [("nav.page_view", app, rng.choice(PAGES[app])) for _ in range(rng.randint(1, 4))]
+            if app == "workspace" and rng.random() < 0.35:  # the funnel catalogue's case flow
+                actions += _steps(
+                    rng,
+                    app,
+                    (
+                        ("nav.page_view", "/cases"),
+                        ("nav.page_view", "/cases/new"),
+                        ("case.submitted", "/cases/new"),
+                    ),
+                    (0.65, 0.6),
+                )
+            if app == "catalog" and rng.random() < 0.5:  # ... and its catalogue order flow
+                actions += _steps(
+                    rng,
+                    app,
+                    (
+                        ("nav.page_view", "/catalog"),
+                        ("nav.page_view", "/catalog/order/{id}"),
+                        ("catalog.ordered", "/catalog/order/{id}"),
+                    ),
+                    (0.55, 0.5),
+                )
             if app == "support" and rng.random() < 0.3:
                 actions.append(("case.submitted", app, "/support/cases"))
             if app == "catalog" and rng.random() < 0.25:
@@ -142,8 +168,8 @@ def _day_events(
                     session,
                     moment,
                     moment,
-                    app,
-                    page,
+                    app_id(app),  # what ingestion stores: catalogue values only
+                    page_template(page),
                     pseudonyms.tenant_ref,
                     user.user_type,
                     pseudonyms.event_pseudonym,
@@ -151,6 +177,37 @@ def _day_events(
                 )
             )
     return events
+
+
+def _steps(
+    rng: random.Random, app: str, steps: tuple[tuple[str, str], ...], onward: tuple[float, ...]
+) -> list[tuple[str, str, str | None]]:
+    """A funnel's steps in order, each after the first taken with its chance of going on."""
+    taken: list[tuple[str, str, str | None]] = [(steps[0][0], app, steps[0][1])]
+    for (name, page), chance in zip(steps[1:], onward, strict=True):
+        if rng.random() > chance:
+            break
+        taken.append((name, app, page))
+    return taken
+
+
+def seed_markers(svc: Services, launch: date) -> None:
+    """Launch markers as a product team would record them (POST /api/markers): the launch of the
+    synthetic "insights" feature, and an earlier one, so every time chart has something to show."""
+    markers = Markers(svc.tables.markers, svc.clock)
+    markers.add(
+        MarkerFields.model_validate({"date": launch - timedelta(days=28), "text": "Search v2 (demo)"})
+    )
+    markers.add(
+        MarkerFields.model_validate(
+            {
+                "date": launch,
+                "text": "Insights dashboards launched (demo)",
+                "feature": "feature.used",
+                "app": "insights",
+            }
+        )
+    )
 
 
 def seed(svc: Services, *, days: int = DAYS, seed_value: int = 12, users_total: int | None = None) -> int:
@@ -178,6 +235,8 @@ def seed(svc: Services, *, days: int = DAYS, seed_value: int = 12, users_total: 
             if events:
                 written += keep(svc.tables, events)
     result = svc.aggregation.run()
+    funnel_builder(svc).run()
+    seed_markers(svc, first + timedelta(days=launch_day))
     surveys = seed_communication(svc, users, rng, launch=first + timedelta(days=launch_day))
     log(
         LOG,
@@ -313,12 +372,23 @@ def seed_in_background() -> threading.Thread | None:
         try:
             if is_empty(svc):
                 print("Seeding SYNTHETIC demo data for /reports/ (DEMO_DATA=0 turns this off)...", flush=True)
+                svc.tables.status.note_demo_seeding(True, svc.clock())  # the report page says so
+                started = time_module.monotonic()
                 events = seed(
                     svc, days=_env_int("DEMO_DAYS", DAYS), users_total=_env_int("DEMO_USERS", 0) or None
                 )
-                print(f"Demo data ready: {events} synthetic events, reports built.", flush=True)
+                took = time_module.monotonic() - started
+                print(
+                    f"Demo data ready: {events} synthetic events, reports built in {took:.0f} s.", flush=True
+                )
         except Exception as exc:  # the server keeps running without demo data
             log(LOG, logging.ERROR, "demo.failed", error=type(exc).__name__)
+        finally:
+            try:
+                if svc.tables.status.demo_seeding():
+                    svc.tables.status.note_demo_seeding(False, svc.clock())
+            except Exception as exc:  # the page then shows the banner until it is reloaded
+                log(LOG, logging.ERROR, "demo.status_failed", error=type(exc).__name__)
 
     thread = threading.Thread(target=run, daemon=True, name="demo-data")
     thread.start()
