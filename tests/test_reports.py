@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
@@ -208,6 +209,11 @@ def test_reports_on_seeded_data(seeded):
 
     onboarding = client.get(f"/api/reports/onboarding?tenant={keys['tA']}&weeks=3", principal=READER).json()
     assert [r["week"] for r in onboarding["rows"]] == ["2026-W41", "2026-W42", "2026-W43"]
+    # exactly N weeks even when the first day is not a Monday
+    entry = client.services.tables.tenants.tenant(keys["tA"])
+    client.services.tables.tenants.save_tenant(replace(entry, first_seen=date(2026, 10, 8)))
+    thursday = client.get(f"/api/reports/onboarding?tenant={keys['tA']}&weeks=2", principal=READER).json()
+    assert [r["week"] for r in thursday["rows"]] == ["2026-W41", "2026-W42"]
     assert onboarding["rows"][0]["active_users"] == 8
     assert onboarding["rows"][1]["new_features"] == ["workspace: case.submitted"]
 

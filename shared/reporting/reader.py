@@ -223,7 +223,9 @@ class ReportReader:
             raise NotFound("no such tenant key", code="unknown_tenant")
         rows: list[OnboardingRow] = []
         if entry.first_seen is not None:
-            first = entry.first_seen
+            # exactly `weeks` ISO weeks from the tenant's first week (not from its first day, which
+            # would reach into an N+1-th week), up to today
+            first = week_start(week_key(entry.first_seen))
             last = min(first + timedelta(weeks=query.weeks) - timedelta(days=1), self._today())
             active = {c.period: c for c in self._active("week", query.tenant, ALL, first, last)}
             features: dict[str, set[str]] = {}
