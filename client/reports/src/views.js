@@ -593,7 +593,8 @@ function surveyDetail(report, survey, tenants, context) {
     el(
       "p",
       { class: "survey-meta" },
-      el("span", { class: `badge status-${survey.status}` }, survey.status === "published" ? "Live" : survey.status === "archived" ? "Archived" : "Draft"),
+      // "Live" only inside the window (the API's `live`); a published survey whose window ended is "Ended"
+      el("span", { class: `badge status-${survey.live ? "published" : survey.status}` }, survey.live ? "Live" : survey.status === "published" ? (new Date(survey.ends_at) <= new Date() ? "Ended" : "Scheduled") : survey.status === "archived" ? "Archived" : "Draft"),
       ` ${QUESTION_TYPES[survey.question.type]} · open ${day(survey.starts_at)} → ${day(survey.ends_at)}${survey.series ? ` · series “${survey.series}”` : ""}`,
       // Results are a snapshot (at most 4 per survey, at scheduled times), never live.
       survey.as_of ? ` · results as of ${survey.as_of.slice(0, 16).replace("T", " ")} UTC` : "",
