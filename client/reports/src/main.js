@@ -178,9 +178,12 @@ function showError(panel, error, retry) {
   status.replaceChildren(box);
 }
 
-function updateKNote(k) {
+function updateKNote(k, privacy) {
   if (!Number.isInteger(k)) return;
-  $("#k-text").textContent = `counts of fewer than ${k} people (k = ${k}) are never shown — such cells are folded into “(other)” rows or shown as “hidden” (never as 0); every count is of people who consented.`;
+  const guarantee = privacy && Number.isFinite(privacy.epsilon)
+    ? ` Every number is a differentially private release (ε = ${privacy.epsilon} per person and month): a little random noise, drawn once when the period closed, with its 95 % margin shown as “±”.`
+    : "";
+  $("#k-text").textContent = `counts of fewer than ${k} people (k = ${k}) are never shown — such values say “hidden” (never 0); every count is of people who consented.${guarantee}`;
 }
 
 async function load(id, { force = false } = {}) {
@@ -207,7 +210,10 @@ async function load(id, { force = false } = {}) {
     content.replaceChildren(...nodes);
     renderDownloads(panel, downloads);
     $(".status", panel).replaceChildren();
-    updateKNote(data.k ?? data.features?.k ?? data.retention?.k ?? data.data?.k ?? data.candidates?.k ?? data.report?.k);
+    updateKNote(
+      data.k ?? data.features?.k ?? data.retention?.k ?? data.data?.k ?? data.candidates?.k ?? data.report?.k,
+      data.privacy ?? data.features?.privacy ?? data.retention?.privacy ?? data.data?.privacy ?? data.report?.privacy,
+    );
     collectApps(data);
     loaded.set(id, key);
   } catch (error) {

@@ -339,7 +339,7 @@ export const retention = {
       el("span", {}, "0 %"),
       Array.from({ length: 11 }, (_, i) => el("span", { class: `swatch heat-${i}` })),
       el("span", {}, "100 %"),
-      el("span", { class: "legend-note" }, `“<${data.k}”: none or fewer than ${data.k} people (k rule) · “·”: week not over yet`),
+      el("span", { class: "legend-note" }, `“hidden”: too few people to show (after noise) · “·”: week not over yet`),
     );
     return { nodes: [legend, el("div", { class: "scroll" }, heat)], downloads };
   },
