@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import azure.functions as func
@@ -68,52 +69,67 @@ ASSET = re.compile(r"dist/[a-z0-9][a-z0-9_-]*\.(?:js|css)")
 """The bundle's file names: no dot-segments, no slashes beyond `dist/`, no other suffixes."""
 
 
-def page_file(path: str) -> Path | None:
-    """The file a route path names, or None: only `index.html` and the bundle in `dist/`."""
-    if path in ("", "index.html"):
-        target = PAGE_DIR / "index.html"
-    elif ASSET.fullmatch(path):
-        target = PAGE_DIR / path
-    else:
-        return None
-    resolved = target.resolve()
-    if not resolved.is_relative_to(PAGE_DIR) or not resolved.is_file():
-        return None
-    return resolved
+@dataclass(frozen=True)
+class StaticPage:
+    """A page of static files (the report page, the authoring page): a closed set of files under
+    `directory` (`index.html` and the committed bundle in `dist/`), served with `PAGE_HEADERS`."""
 
+    directory: Path
+    name: str
+    """How errors name it: "the report page"."""
+    mount: str
+    """Its route prefix with the slash: `reports/`."""
 
-def serve(req: func.HttpRequest) -> func.HttpResponse:
-    """GET/HEAD of the page's files; `/reports` (no slash) redirects so relative links resolve."""
-    method = req.method.upper()
-    if method not in ("GET", "HEAD"):
-        return with_base_headers(
-            error_response(
-                MethodNotAllowed(f"{method} is not allowed on the report page", allow=("GET", "HEAD"))
+    def page_file(self, path: str) -> Path | None:
+        """The file a route path names, or None: only `index.html` and the bundle in `dist/`."""
+        if path in ("", "index.html"):
+            target = self.directory / "index.html"
+        elif ASSET.fullmatch(path):
+            target = self.directory / path
+        else:
+            return None
+        resolved = target.resolve()
+        if not resolved.is_relative_to(self.directory) or not resolved.is_file():
+            return None
+        return resolved
+
+    def serve(self, req: func.HttpRequest) -> func.HttpResponse:
+        """GET/HEAD of the page's files; the mount without its slash redirects (308) so relative
+        links resolve; an unchanged file is a 304 by its ETag."""
+        method = req.method.upper()
+        if method not in ("GET", "HEAD"):
+            return with_base_headers(
+                error_response(
+                    MethodNotAllowed(f"{method} is not allowed on {self.name}", allow=("GET", "HEAD"))
+                )
             )
+        path = req.route_params.get("path") or ""
+        if not path and not req.url.split("?", 1)[0].endswith("/"):
+            return _with_page_headers(func.HttpResponse(status_code=308, headers={"Location": self.mount}))
+        target = self.page_file(path)
+        if target is None:
+            return with_base_headers(error_response(NotFound(f"no such file on {self.name}")))
+        body = target.read_bytes()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if etag in (req.headers.get("if-none-match") or "").replace(" ", "").split(","):
+            return _with_page_headers(func.HttpResponse(status_code=304, headers={"ETag": etag}))
+        response = func.HttpResponse(
+            body=b"" if method == "HEAD" else body,
+            status_code=200,
+            headers={"Content-Type": CONTENT_TYPES[target.suffix], "ETag": etag},
         )
-    path = req.route_params.get("path") or ""
-    if not path and not req.url.split("?", 1)[0].endswith("/"):
-        response = func.HttpResponse(status_code=308, headers={"Location": "reports/"})
         return _with_page_headers(response)
-    target = page_file(path)
-    if target is None:
-        return with_base_headers(error_response(NotFound("no such file on the report page")))
-    body = target.read_bytes()
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    if etag in (req.headers.get("if-none-match") or "").replace(" ", "").split(","):
-        return _with_page_headers(func.HttpResponse(status_code=304, headers={"ETag": etag}))
-    response = func.HttpResponse(
-        body=b"" if method == "HEAD" else body,
-        status_code=200,
-        headers={"Content-Type": CONTENT_TYPES[target.suffix], "ETag": etag},
-    )
-    return _with_page_headers(response)
 
 
 def _with_page_headers(response: func.HttpResponse) -> func.HttpResponse:
     for name, value in PAGE_HEADERS.items():
         response.headers[name] = value
     return response
+
+
+PAGE = StaticPage(PAGE_DIR, "the report page", "reports/")
+page_file = PAGE.page_file
+serve = PAGE.serve
 
 
 @bp.function_name("reports_page")
