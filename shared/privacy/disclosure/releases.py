@@ -277,21 +277,21 @@ class Releaser:
         """Release every cell of `exact` (keys from a data-independent domain, zeros included):
         one Gaussian draw each. Counts of people under the threshold come back hidden; other
         counts (events, sessions) are never hidden here (their row's people decide)."""
-        keys = list(exact)
-        values = [max(0, int(exact[key])) for key in keys]
-        noisy = family.measurement()(values) if self.noise and values else values
         moe = family.moe if self.noise else 0.0
         threshold = self.threshold(family)
         out: dict[K, Released] = {}
-        for key, value in zip(keys, noisy, strict=True):
+        for key, value in self.raw(family, exact).items():
             shown = value >= threshold if family.people else True
-            out[key] = Released(max(0, int(value)) if shown else None, moe)
+            out[key] = Released(max(0, value) if shown else None, moe)
         return out
 
     def raw[K](self, family: Family, exact: Mapping[K, int]) -> dict[K, int]:
         """The draws themselves (not clamped, nothing hidden), for a caller that stores them and
         publishes sums of them (post-processing); publish only through `shown`."""
-        return _raw(self, family, exact)
+        keys = list(exact)
+        values = [max(0, int(exact[key])) for key in keys]
+        noisy = family.measurement()(values) if self.noise and values else values
+        return {key: int(value) for key, value in zip(keys, noisy, strict=True)}
 
     def shown(self, family: Family, noisy: int, *, parts: int = 1) -> Released:
         """A stored draw, or a sum of `parts` independent draws of `family`, as published: hidden
@@ -302,13 +302,6 @@ class Releaser:
         if family.people and noisy < threshold:
             return Released(None, moe)
         return Released(max(0, noisy), moe)
-
-
-def _raw(releaser: Releaser, family: Family, exact: Mapping[Any, int]) -> dict[Any, int]:
-    keys = list(exact)
-    values = [max(0, int(exact[key])) for key in keys]
-    noisy = family.measurement()(values) if releaser.noise and values else values
-    return {key: int(value) for key, value in zip(keys, noisy, strict=True)}
 
 
 def clip(value: int, bound: int) -> int:
