@@ -27,11 +27,6 @@ from datetime import datetime
 
 from shared.privacy.disclosure.releases import REACH, REACH_ITEMS_PER_MONTH, Z95, Z_HIDE, Releaser
 
-_OFFSET = 1_000_000
-"""`Releaser.counts` clips a draw at 0 and hides it under the threshold; sums need the draw itself,
-so each exact count is shifted by this data-independent constant before the release and back after
-(post-processing: the same mechanism, sensitivity and noise)."""
-
 
 @dataclass(frozen=True)
 class Released:
@@ -50,12 +45,7 @@ def sigma_of(releaser: Releaser) -> float:
 def draw_days[K](releaser: Releaser, exact: Mapping[K, int]) -> dict[K, int]:
     """One release of `REACH` over the given cells (an item's new days x its measures): the noisy
     count of each, unclipped (may be negative; stored, shown only through `figure` and `total`)."""
-    released = releaser.counts(REACH, {key: _OFFSET + max(0, int(n)) for key, n in exact.items()})
-    out: dict[K, int] = {}
-    for key, value in released.items():
-        assert value.value is not None  # the offset is far above any threshold
-        out[key] = value.value - _OFFSET
-    return out
+    return releaser.raw(REACH, exact)
 
 
 def margin(sd: float) -> float:
