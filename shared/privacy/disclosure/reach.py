@@ -9,7 +9,7 @@ private releases of the `REACH` family (issue 23; docs/privacy-model.md).
 * **Key domain.** Every day of the item's window from its start up to yesterday x every measure of
   its kind, zeros included: which cells exist depends on the item, never on who acted. Today is
   never released (in progress).
-* **Once.** Each (item, day) is drawn once (`draw_days`, through `Releaser.counts`) and stored by
+* **Once.** Each (item, day) is drawn once (`draw_days`, through `Releaser.raw`) and stored by
   the caller with its noisy values; every later read returns the stored release.
 * **Shown or hidden.** A day's figure is shown when its noisy count clears the releaser's
   threshold (k and 1.645 sigma); otherwise it is hidden (null, never 0). A total is the sum of the
