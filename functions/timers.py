@@ -12,7 +12,6 @@ import logging
 import azure.functions as func
 
 from functions.edge import blueprint
-from functions.reports import funnel_builder
 from shared.kernel.logs import log
 from shared.services import services
 
@@ -45,4 +44,4 @@ FUNNEL_SCHEDULE = "0 50 0 * * *"
 def funnel_timer(timer: func.TimerRequest) -> None:
     """After the aggregation: the funnel weeks whose 14 raw days are final (shared/reporting/funnels.py)."""
     log(LOG, logging.INFO, "timer.funnels", past_due=timer.past_due)
-    funnel_builder(services()).run()
+    services().funnels.run()

@@ -37,8 +37,12 @@ from shared.privacy.tenants import Tenants
 from shared.reporting.aggregates import Aggregation
 from shared.reporting.build import Domain
 from shared.reporting.cells import NO_APP
+from shared.reporting.coverage import Coverage
+from shared.reporting.funnels import FunnelBuilder, FunnelReader
 from shared.reporting.holder import ReportInputs
+from shared.reporting.markers import Markers
 from shared.reporting.reader import ReportReader
+from shared.reporting.tenant_table import TenantTableReader
 from shared.storage import Storage, Tables
 
 Clock = Callable[[], datetime]
@@ -74,6 +78,12 @@ class Services:
     clock: Clock
     tenants: Tenants
     reports: ReportReader
+    funnels: FunnelBuilder
+    """The nightly funnel build (the funnel timer, the local host's demo data and the tests)."""
+    funnel_reports: FunnelReader
+    coverage: Coverage
+    tenant_table: TenantTableReader
+    markers: Markers
     holders: tuple[Holder, ...]
     """Every family that keeps pseudonymous data, in the order retention, erasure and export
     visit them (shared/privacy/holders.py)."""
@@ -128,6 +138,8 @@ def build(
             releaser=releaser,
         ),
     )
+    reports = ReportReader(store, tables.tenants, settings.aggregate_min_users, clock)
+    coverage = Coverage(tables.coverage, releaser, clock)
     return Services(
         settings=settings,
         storage=storage,
@@ -153,7 +165,12 @@ def build(
         notifications=notifications,
         clock=clock,
         tenants=tenants,
-        reports=ReportReader(store, tables.tenants, settings.aggregate_min_users, clock),
+        reports=reports,
+        funnels=FunnelBuilder(tables.events, tables.funnels, tenants, settings, clock),
+        funnel_reports=FunnelReader(tables.funnels, settings.aggregate_min_users, clock),
+        coverage=coverage,
+        tenant_table=TenantTableReader(reports, coverage, settings.aggregate_min_users, clock),
+        markers=Markers(tables.markers, clock),
         holders=holders,
     )
 

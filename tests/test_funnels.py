@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.reports import funnel_builder
 from shared.privacy.disclosure.funnels import release_funnel_steps
 from shared.privacy.disclosure.releases import Releaser
 from shared.reporting.funnels import CATALOGUE, Hit, catalogue, parse_catalogue, reached
@@ -211,11 +210,11 @@ def seed_funnel(client, users: int, submitters: int, tenants=("tA", "tB")) -> No
 def test_the_nightly_build_counts_steps_and_the_route_shows_them(client):
     seed_funnel(client, users=12, submitters=6)
     client.clock.now = datetime(2026, 10, 19, 3, tzinfo=UTC)  # W42 is not over: W41 waits
-    assert funnel_builder(client.services).run().built_weeks == []
+    assert client.services.funnels.run().built_weeks == []
     client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)  # 2026-10-18 (W41 + 7 days) final
-    result = funnel_builder(client.services).run()
+    result = client.services.funnels.run()
     assert result.built_weeks == ["2026-W41"]
-    assert funnel_builder(client.services).run().built_weeks == []  # idempotent: nothing pending
+    assert client.services.funnels.run().built_weeks == []  # idempotent: nothing pending
     body = client.get("/api/reports/funnels?from=2026-10-05&to=2026-10-11", principal=READER).json()
     assert body["funnel"] == "case_submission" and body["k"] == 5
     by = {(r["mode"], r["step"]): r for r in body["rows"] if r["tenant"] == "(all)"}
@@ -242,7 +241,7 @@ def test_a_small_step_is_hidden_as_null_never_zero(client):
     independent noisy releases: their difference isolates nobody)."""
     seed_funnel(client, users=8, submitters=3, tenants=("tA",))  # 8 → 8 → 3 (7d: 4)
     client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)
-    funnel_builder(client.services).run()
+    client.services.funnels.run()
     rows = client.get("/api/reports/funnels?from=2026-10-05&to=2026-10-11", principal=READER).json()["rows"]
     last = [r for r in rows if r["step"] == 3]
     assert last and all(r["users"] is None and r["hidden"] and r["conversion"] is None for r in last)
@@ -256,7 +255,7 @@ def test_every_key_of_the_domain_is_released_and_a_week_once(make_client):
     client = make_client(RELEASE_NOISE="true")
     seed_funnel(client, users=30, submitters=20, tenants=("tA", "tB"))
     client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)
-    funnel_builder(client.services).run()
+    client.services.funnels.run()
     rows = client.get(
         "/api/reports/funnels?from=2026-10-05&to=2026-10-11&tenant=*&user_type=it_admin", principal=READER
     ).json()["rows"]
@@ -291,7 +290,7 @@ def test_a_changed_catalogue_rebuilds_kept_weeks_and_drops_stale_rows(client):
 
     seed_funnel(client, users=12, submitters=6)
     client.clock.now = datetime(2026, 10, 20, 3, tzinfo=UTC)
-    assert funnel_builder(client.services).run().built_weeks == ["2026-W41"]
+    assert client.services.funnels.run().built_weeks == ["2026-W41"]
     svc = client.services
     only_cases = Catalogue(catalogue().funnels[:1], "other-fingerprint")
     rebuilt = FunnelBuilder(

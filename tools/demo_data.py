@@ -29,7 +29,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from functions.reports import funnel_builder
 from shared.ingestion.catalogues import app_id, page_template
 from shared.ingestion.ingest import keep
 from shared.kernel.logs import log
@@ -38,7 +37,7 @@ from shared.notifications.service import Notifications
 from shared.privacy.disclosure.releases import Releaser
 from shared.privacy.identity import Principal
 from shared.privacy.tenants import TenantName
-from shared.reporting.markers import MarkerFields, Markers
+from shared.reporting.markers import MarkerFields
 from shared.services import Services, services
 from shared.storage.events import StoredEvent
 
@@ -194,7 +193,7 @@ def _steps(
 def seed_markers(svc: Services, launch: date) -> None:
     """Launch markers as a product team would record them (POST /api/markers): the launch of the
     synthetic "insights" feature, and an earlier one, so every time chart has something to show."""
-    markers = Markers(svc.tables.markers, svc.clock)
+    markers = svc.markers
     markers.add(
         MarkerFields.model_validate({"date": launch - timedelta(days=28), "text": "Search v2 (demo)"})
     )
@@ -235,7 +234,7 @@ def seed(svc: Services, *, days: int = DAYS, seed_value: int = 12, users_total: 
             if events:
                 written += keep(svc.tables, events)
     result = svc.aggregation.run()
-    funnel_builder(svc).run()
+    svc.funnels.run()
     seed_markers(svc, first + timedelta(days=launch_day))
     surveys = seed_communication(svc, users, rng, launch=first + timedelta(days=launch_day))
     log(
