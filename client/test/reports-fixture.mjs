@@ -1,4 +1,4 @@
-// Answers of `/api/reports/*` in the shapes of the contract (../shared/api-contract.md) and of the
+// Answers of `/api/reports/*` in the shapes of the HTTP reference (docs/api.md) and of the
 // report routes (shared/reporting/reader.py and queries.py: `other` beside feature rows, month
 // `stickiness`, retention `weeks_elapsed`, `/onboarding`, `/launch`) for the page's browser tests: four tenants (one named with markup, one without a directory name), three user types,
 // 16 weeks (2026-07-06 → 2026-10-25), six features and a launch of `feature.used` in the

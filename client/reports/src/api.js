@@ -1,9 +1,9 @@
 // The ONE place that knows the report API: paths, query parameters, row shapes, and what the
-// contract (../shared/api-contract.md, `/api/reports/*`) does not pin down. Everything else in the
+// HTTP reference (docs/api.md, `/api/reports/*`) does not pin down. Everything else in the
 // page works on what these functions return.
 //
-// Aligned with the report routes of the `reports` branch (functions/reports.py, shared/reporting/reports.py
-// at 2a4dacb); where the page relies on more than the contract's table it says ASSUMPTION:
+// Aligned with the report routes (functions/reports.py, shared/reporting/queries.py and
+// reader.py); where the page relies on more than the reference's tables it says ASSUMPTION:
 //  1. `period` is `YYYY-MM-DD` (day), ISO week `YYYY-Www` (week), `YYYY-MM` (month).
 //  2. Without `tenant` the answer is the `(all)` partition; without `user_type` it holds every
 //     user type plus `(all)`: the page takes the rows labelled with its scope (the filter's value,
