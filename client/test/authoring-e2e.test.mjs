@@ -127,7 +127,7 @@ test("create → refuse a bad field → preview in two languages → publish →
   await rowOf(page, "Saved searches are here").locator("button").click();
   await page.waitForFunction(() => document.querySelectorAll("#reach-totals dd").length > 0);
   const totals = await page.$$eval("#reach-totals dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
-  // reach is released per closed UTC day (issue 23): today is in progress, nothing released yet
+  // reach is released per closed UTC day: today is in progress, nothing released yet
   assert.equal(totals.Delivered, "hidden");
   assert.equal(totals["Link opened"], "hidden"); // hidden, never 0
   const today = await page.$$eval("#reach-days tbody tr:last-child td", (tds) => tds.map((td) => td.textContent));
@@ -158,7 +158,7 @@ test("a survey: publish, two answers, results with their freshness; duplicate ma
   await page.waitForFunction(() => !document.getElementById("results").hidden);
   const figures = await page.$$eval("#results-figures dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
   assert.equal(figures.Status, "Live");
-  // results are released at scheduled snapshots (issue 23): none before the first, which the page names
+  // results are released at scheduled snapshots: none before the first, which the page names
   assert.equal(figures.Answers, "–");
   assert.match(await page.textContent("#freshness"), /^The first results come from .* UTC\.$/);
   await axe(page, "survey");

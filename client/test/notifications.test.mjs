@@ -301,7 +301,7 @@ test("declined analytics: notifications still arrive; the client never throws", 
   await context.close();
 });
 
-// ---- Issue 21, point 14: the module on another site, a bearer getToken that takes 300 ms.
+// ---- The module on another site, a bearer getToken that takes 300 ms.
 
 /** A page of the second site that has imported the module as `window.n` (no demo, no CSP). */
 async function crossSitePage(context) {

@@ -327,7 +327,7 @@ describe("report page on the local host's demo data", () => {
     const latest = report.surveys[0];
     assert.equal(await page.inputValue("#s-survey"), latest.id);
     assert.equal(await page.textContent("#panel-surveys .survey-title"), latest.title);
-    // survey results are releases (issue 23): with the small demo the noisy answers may be hidden
+    // survey results are releases: with the small demo the noisy answers may be hidden
     const pm = (moe) => (moe ? ` ± ${Number.isInteger(moe) ? int(moe) : moe}` : "");
     if (latest.suppressed) {
       assert.equal(await page.locator("#panel-surveys .suppressed").count(), 1);

@@ -302,7 +302,7 @@ export const SURVEYS = [
     id: sid(0), title: "Quarterly NPS · Q1 2026", status: "archived", series: "quarterly-nps", question: question("nps", NPS_TEXT),
     starts_at: "2026-04-01T00:00:00Z", ends_at: "2026-04-30T00:00:00Z", answers: 0, suppressed: true,
   }),
-  // as the server releases surveys since issue 23: every bucket, hidden ones null (never 0), margins
+  // as the server releases surveys: every bucket, hidden ones null (never 0), margins
   survey({
     id: sid(5), title: "Pilot NPS (released)", question: question("nps", NPS_TEXT),
     starts_at: "2026-03-01T00:00:00Z", ends_at: "2026-03-31T00:00:00Z", as_of: "2026-03-31T00:00:00Z", snapshot: 4, renewable_at: null,
@@ -332,7 +332,7 @@ export function toCsv(rows) {
   return [fields.join(","), ...rows.map((r) => fields.map((f) => csvCell(r[f])).join(","))].join("\r\n") + "\r\n";
 }
 
-// ---- issue 24: coverage, launch markers, the tenant table, funnels, the page status ----------------
+// ---- coverage, launch markers, the tenant table, funnels, the page status -------------------------
 
 export const coverage = () => ({ k: K, per_tenant: false, rows: [{ tenant: "(all)", asked: 420, granted: 300, declined: 120, hidden: false, granted_share: 0.7143 }] });
 export const MARKERS = [

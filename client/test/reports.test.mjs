@@ -298,7 +298,7 @@ describe("report page views on fixture data", () => {
   });
 });
 
-describe("issue 24: tenants, funnels, markers, honest display", () => {
+describe("tenants, funnels, markers, honest display", () => {
   test("tenants: one row per tenant with the API's figures, hidden as hidden, links into its views, sortable", async () => {
     const opened = await openReports(`${HASH}&view=tenants`);
     const { page } = opened;

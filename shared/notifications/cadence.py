@@ -1,7 +1,7 @@
 """Survey cadence: when a user may be asked a survey at all, enforced by the server.
 
 A survey that pops up on every reload, on a user's first day, or right after they answered or
-closed one, is what makes people stop answering (issue 25: "after answering the demo's NPS, the
+closed one, is what makes people stop answering ("after answering the demo's NPS, the
 next NPS popped up on reload"). So `GET /api/notifications` offers a survey only when the
 deployment's cadence (app settings `SURVEY_*`, readable by authors) allows it:
 

@@ -374,7 +374,7 @@ class SurveyResults(BaseModel):
     live: bool = False
     """Published and inside its window now (a survey whose window ended is not live)."""
     waiting: ReachFigure | None = None
-    """Always null since issue 23 (kept so that clients reading it keep working)."""
+    """Always null since results are releases (kept so that clients reading it keep working)."""
     snapshot: int = 0
     """Which of the survey's at most 4 scheduled snapshots this is (0: none yet)."""
     renewable_at: datetime | None = None

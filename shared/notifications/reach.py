@@ -125,7 +125,7 @@ class Reach:
         today = self._today()
         stored = self._store.released_reach(item.item_id)
         if item.reach is not None and not stored and item.state_removed_at is not None:
-            return ItemReach.model_validate_json(item.reach)  # kept under the k rule before issue 23
+            return ItemReach.model_validate_json(item.reach)  # kept under the k rule, before releases
         if set(domain_days(item, today)) - {r.day for r in stored}:
             self.release()
             stored = self._store.released_reach(item.item_id)

@@ -1,4 +1,4 @@
-"""Survey results as differentially private releases (issue 23): the released histograms of a
+"""Survey results as differentially private releases: the released histograms of a
 survey's answers, taken as scheduled snapshots, what is shown of them, the NPS trend of a series,
 and the readers' report of every survey (`SurveyReport`).
 
@@ -83,7 +83,7 @@ class Results:
 
     def _freshness(self, item: ItemRecord, snapshot: Snapshot | None) -> dict[str, Any]:
         """How fresh the figures are: live only inside the window, and when the next snapshot
-        may be taken (the first results, before any). `waiting` stays null (issue 23)."""
+        may be taken (the first results, before any). `waiting` stays null: results are releases."""
         now = self._clock()
         taken = snapshot.index if snapshot else 0
         last = snapshot.taken_at if snapshot else None
@@ -153,7 +153,7 @@ class Results:
         """The survey's snapshot: a release of all its answers so far, taken at the first read at
         or after each of its `MAX_SNAPSHOTS` scheduled times (`surveys.due`: the window and the
         clock decide, never the answers) and stored; every other read returns the stored one.
-        A snapshot of the k rule's time (before issue 23) is not a release: it is replaced by the
+        A snapshot of the k rule's time (before results were releases) is not a release: it is replaced by the
         first one due. Snapshots are aggregates (no key, value or comment of anyone) and are kept
         with the survey; erasure removes a person's answer and comment, not their share of a past
         release."""

@@ -476,7 +476,7 @@ async function detail(item) {
     figures.append(el("dt", "Answers"), el("dd", answers));
     if (r.nps !== null && r.nps !== undefined) figures.append(el("dt", "NPS"), el("dd", `${r.nps}${pm(r.nps_moe)}`));
     if (r.mean !== null && r.mean !== undefined) figures.append(el("dt", "Mean"), el("dd", `${r.mean}${pm(r.mean_moe)}`));
-    // results are differentially private releases taken at scheduled times (issue 23); no count per read
+    // results are differentially private releases taken at scheduled times; no count per read
     const next = r.renewable_at ? ` Next snapshot from ${utc(r.renewable_at)} UTC.` : " This was the last snapshot.";
     $("#freshness").textContent = r.as_of
       ? `Figures as of ${utc(r.as_of)} UTC (snapshot ${r.snapshot ?? "?"} of 4; hidden: under the threshold of ${k}).${next}`

@@ -21,7 +21,7 @@
 //  7. Ranges are capped by the server (400 `range_too_long` naming `from`); the page asks for at
 //     most MAX_RANGE_DAYS and onboarding for at most 104 weeks.
 //  8. Errors are the contract's `{"error":{"code","message","field"}}`; 503 carries `Retry-After`.
-//  9. (issue 24) A row may carry `hidden: true` (its counts are null) and `moe`: {field: 95 %
+//  9. A row may carry `hidden: true` (its counts are null) and `moe`: {field: 95 %
 //     margin of error}; both are optional. A count that is null, or a period missing between the
 //     first row and the range's end, is hidden (fewer than k people, or none): never shown as 0.
 // 10. `GET /tenant-table?weeks=` → {week, month, k, rows:[{tenant, name, first_seen,
@@ -175,7 +175,7 @@ export async function activeUsers(filters, grain, signal) {
   return { k: body.k, rows: fillPeriods(rows, grain, filters.to, ["active_users", "sessions", "events"]), url: requests.activeUsers(filters, grain) };
 }
 
-// ---- issue 24: the tenant table, funnels, consent coverage, launch markers ----------------------
+// ---- the tenant table, funnels, consent coverage, launch markers -------------------------------
 
 /** ASSUMPTION 10. */
 export async function tenantTable(weeks, signal) {

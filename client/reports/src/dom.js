@@ -57,7 +57,7 @@ export const fmt = {
 export const HIDDEN = "hidden";
 
 /**
- * A row's figure as the page shows it (issue 24, honest display): "hidden" when the row is hidden
+ * A row's figure as the page shows it (honest display): "hidden" when the row is hidden
  * or the figure is null — never 0 — and "± n" beside a figure that has a margin of error.
  */
 export function figure(row, field, format = fmt.int) {

@@ -610,7 +610,7 @@ function surveyDetail(report, survey, tenants, context) {
     return [head, el("p", { class: "empty suppressed" }, text), ...trendNodes];
   }
   const total = survey.answers;
-  // Survey results are differentially private releases (issue 23): a hidden figure is null (never
+  // Survey results are differentially private releases: a hidden figure is null (never
   // 0) and every figure may carry its 95 % margin of error (`*_moe`).
   const pm = (moe) => (moe ? ` ± ${Number.isInteger(moe) ? fmt.int(moe) : moe.toLocaleString(navigator.language || "en-GB")}` : "");
   const kpis = [kpi("Answers", `${fmt.int(total)}${pm(survey.answers_moe)}`, "people who answered")];

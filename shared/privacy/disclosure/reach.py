@@ -1,6 +1,6 @@
 """The reach releases: how many people an item reached (delivered, seen, opened, dismissed; for a
 survey delivered, prompted, answered, dismissed), per closed UTC day and in total, as differentially
-private releases of the `REACH` family (issue 23; docs/privacy-model.md).
+private releases of the `REACH` family (docs/privacy-model.md).
 
 * **Unit and bound.** A person counts on the day of their *first* such action per item and
   measure, so in at most `REACH.cells` (4) cells of an item's release, each by 1; and in at most

@@ -1,6 +1,6 @@
 """The survey releases: a survey's results (distribution, NPS groups, NPS, mean, per user type, per
 tenant, the series' NPS trend) as differentially private releases of the `SURVEY_ANSWERS`
-families (issue 23; docs/privacy-model.md, docs/notifications.md "Results").
+families (docs/privacy-model.md, docs/notifications.md "Results").
 
 * **Scheduled snapshots.** Snapshot i (1..`MAX_SNAPSHOTS`) may be taken at the first read at or
   after t_i = starts_at + i x (ends_at - starts_at) / MAX_SNAPSHOTS, never within SNAPSHOT_HOURS
