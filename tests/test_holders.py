@@ -3,6 +3,7 @@ pseudonymous data and nothing else, so a new family is its storage module and it
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from shared.notifications.holder import NotificationState
 from shared.privacy.consent import ConsentRecords
 from shared.privacy.holders import Mode, Outcome, Subject
 from shared.reporting.holder import ReportInputs
+from shared.storage import Tables
 from testing.principal import TENANT_ID, USER_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +71,35 @@ def test_lifecycle_knows_holders_not_tables():
         text = path.read_text()
         for word in ("shared.storage", "shared.ingestion", "shared.reporting", "shared.notifications"):
             assert word not in text, f"{path.name} names {word}"
+
+
+HELD = {
+    "consent": ConsentRecords,
+    "events": RawEvents,
+    "salt_usage": RawEvents,
+    "reports": ReportInputs,
+    "notifications": NotificationState,
+}
+"""Each table family that keeps anything keyed by a pseudonym, and the holder that expires, erases
+and exports it (the notification family's cadence row lives in the user's state partition)."""
+
+NO_PERSON = {
+    "aggregates": "counts of people only (the aggregation's cells and progress)",
+    "audit": "who did what, kept for accountability: keyed audit references (docs/operations.md)",
+    "tenants": "the tenant directory: tenant keys and names, no person",
+    "markers": "launch markers: a date, a feature and a text; who recorded one is in the audit table",
+    "funnels": "released counts of people per funnel step and the build state",
+    "coverage": "the consent decisions tallied by status and the released tally",
+    "status": "one row: whether the demo seeding runs",
+}
+"""Every other family, and why it holds nothing a person could ask to have erased or exported."""
+
+
+def test_every_table_family_is_held_or_names_no_person(client):
+    """A new family in `Tables` fails here until it is given a holder (registered in
+    shared/services.py) or a reason it keeps no pseudonymous data."""
+    families = {field.name for field in fields(Tables)}
+    assert set(HELD).isdisjoint(NO_PERSON)
+    assert families == set(HELD) | set(NO_PERSON)
+    registered = {type(holder) for holder in client.services.holders}
+    assert set(HELD.values()) <= registered
