@@ -15,7 +15,8 @@
 //   catalogued route template.
 // * It never loses an event it can deliver: events stay queued in sessionStorage until a 2xx
 //   confirms them, one batch in flight at a time. On pagehide/visibilitychange what no request
-//   carries yet goes once, with keepalive, even during a backoff. A batch still in flight at a
+//   carries yet goes once, with keepalive, even during a backoff (as much as the browser's 64 KiB
+//   keepalive budget per page takes). A batch still in flight at a
 //   navigation is marked in the queue, and the next page re-sends it only when that request's time
 //   limit is over: an event goes out at most about twice, and the server stores each `event_id`
 //   once. 429/503 `Retry-After` is honoured (except on unload); other refusals (400) drop the batch.
@@ -88,6 +89,7 @@ let epoch = 0; // +1 at every decline or withdrawal: work begun before it sends 
 let decisions = 0; // +1 at every setConsent: a consent read begun before a choice does not undo it
 /** @type {Set<AbortController>} */
 const sending = new Set(); // the event requests in flight in this page, aborted at a withdrawal
+let keepaliveBytes = 0; // the bodies of those requests: browsers allow a page 64 KiB of keepalive bodies
 /** @type {QueuedEvent[]} */
 let memoryQueue = []; // declined + sendWhenDeclined, or a tab whose sessionStorage is unusable
 
@@ -415,15 +417,16 @@ export function track(name, details = {}) {
 }
 
 /**
- * The first events of the queue that fit one request (100 events, 60 KiB), as sent (no marks).
- * @param {QueuedEvent[]} queue @returns {AnalyticsEvent[]}
+ * The first events of the queue that fit one request (100 events, 60 KiB, or `maxBytes` if less:
+ * then none if the first does not fit), as sent (no marks).
+ * @param {QueuedEvent[]} queue @param {number} [maxBytes] @returns {AnalyticsEvent[]}
  */
-function nextBatch(queue) {
+function nextBatch(queue, maxBytes = MAX_BODY_BYTES) {
   const batch = [];
   let bytes = 20;
   for (const { _until, ...event } of queue.slice(0, MAX_BATCH)) {
     bytes += JSON.stringify(event).length + 1;
-    if (bytes > MAX_BODY_BYTES && batch.length) break;
+    if (bytes > Math.min(maxBytes, MAX_BODY_BYTES) && (batch.length || maxBytes < MAX_BODY_BYTES)) break;
     batch.push(event);
   }
   return batch;
@@ -492,14 +495,19 @@ function send(batch, ms) {
   mark(batch, Date.now() + ms);
   const controller = new AbortController();
   sending.add(controller);
+  const body = JSON.stringify({ events: batch });
+  keepaliveBytes += body.length;
   return request("/events", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ events: batch }),
+    body,
     keepalive: true,
   }, ms, controller)
     .catch(() => null)
-    .finally(() => sending.delete(controller));
+    .finally(() => {
+      sending.delete(controller);
+      keepaliveBytes -= body.length;
+    });
 }
 
 /**
@@ -583,21 +591,25 @@ async function drain() {
 }
 
 /**
- * On unload: one batch at once, without waiting for a token (the page is going), and even during a
- * backoff: a closing tab gets no later chance, and a refusal costs nothing more than a retry would.
+ * On unload: what is queued goes at once, without waiting for a token (the page is going), and even
+ * during a backoff: a closing tab gets no later chance, and a refusal costs nothing more than a retry
+ * would. As many batches as the browser's keepalive budget takes (64 KiB of request bodies in flight
+ * per page, requests already in flight included); what does not fit stays queued for the next page.
  */
 function flushUnloading() {
   if (!options || !collecting()) return;
-  // Not what a request in flight carries: pagehide and visibilitychange both fire on a navigation,
-  // and a batch sent by one of them (or by a flush still waiting for its answer) goes once.
-  const batch = nextBatch(sendable(readQueue()));
-  if (!batch.length) return;
-  // Never navigator.sendBeacon: a beacon carries the page URL as Referer (it takes no referrer
-  // policy), and a keepalive fetch outlives the page just as well.
   const started = epoch;
-  void send(batch, options.timeoutMs).then((answer) => {
-    if (started === epoch) settle(batch, answer); // the page may live on (a hidden tab)
-  });
+  for (;;) {
+    // Not what a request in flight carries: pagehide and visibilitychange both fire on a navigation,
+    // and a batch sent by one of them (or by a flush still waiting for its answer) goes once.
+    const batch = nextBatch(sendable(readQueue()), MAX_BODY_BYTES - keepaliveBytes);
+    if (!batch.length) return;
+    // Never navigator.sendBeacon: a beacon carries the page URL as Referer (it takes no referrer
+    // policy), and a keepalive fetch outlives the page just as well.
+    void send(batch, options.timeoutMs).then((answer) => {
+      if (started === epoch) settle(batch, answer); // the page may live on (a hidden tab)
+    });
+  }
 }
 
 /**

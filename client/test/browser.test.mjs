@@ -535,6 +535,27 @@ test("cross-site: a tab closed while a retry is pending still delivers its queue
   await context.close();
 });
 
+test("cross-site: a tab closed in a backoff with more than one request's worth queued delivers all of it (21.10)", async () => {
+  const context = await browser.newContext();
+  const user = "closes-with-a-long-queue";
+  const { page } = await open(context, user, crossSite("&batch=100&interval=600000"), site);
+  await accept(page);
+  const from = proxy.requests.length;
+  proxy.rules.push({ match: isEvents, status: 503, headers: { "Retry-After": "30" }, times: 1 });
+  await page.click("#flush");
+  await waitFor(async () => postsSince(from).length === 1); // refused: the client waits 30 s
+  // the events pile up during the backoff: 250 of them, more than one request (100) carries
+  await page.evaluate(() => { for (let i = 0; i < 249; i++) window.analytics.track("app.launch", { app: "workspace" }); });
+  assert.equal(await queued(page), 250);
+  const closing = proxy.requests.length;
+  await page.close({ runBeforeUnload: true });
+  await waitFor(async () => (await stored(user)).length === 250, 15000);
+  const sent = postsSince(closing);
+  assert.equal(sent.flat().length, 250, `${sent.length} POSTs carried ${sent.flat().length} events on unload`);
+  assert.ok(sent.every((ids) => ids.length <= 100));
+  await context.close();
+});
+
 test("cross-site: a page loaded during an outage keeps a granted tab's events and sends them later (21.11)", async () => {
   const context = await browser.newContext();
   const user = "outage-reload";
