@@ -9,9 +9,9 @@ tenant key, the item id or the day range acted on. The policy says the pseudonym
 record never holds a raw user id, tenant id, e-mail, name or request body, and neither does a
 reference's lookup.
 
-Targets are `kind:value` strings: `subject:o…`, `tenant:k…`, `item:<id>`, `days:<from>..<to>`;
-empty when a call acted on nothing in particular (a retention run, a list) or was refused before
-its request was read.
+Targets are `kind:value` strings: `subject:o…`, `tenant:k…`, `item:<id>`, `marker:<id>`,
+`days:<from>..<to>`; empty when a call acted on nothing in particular (a retention run, a list) or
+was refused before its request was read.
 """
 
 from __future__ import annotations
