@@ -5,15 +5,13 @@
   active users (tenant level and the overall/user-type level), feature users and cohort retention
   through the real mechanism (`Releaser.counts` with the families the nightly build uses):
   median and 95th percentile of the absolute and relative error of the *shown* values, and how
-  often the value is hidden. Targets (issue 23): weekly active users of the overall row at 1,000+
+  often the value is hidden. Targets: weekly active users of the overall row at 1,000+
   people within 2 % (p95); a 100-person tenant within 10 % (p95).
-* **Cost**: the week close of the nightly build (active cells, feature cells, cohort releases) on
-  a synthetic week of TENANTS tenants, with noise against the same build in the test kit's exact
-  mode (identical code, keys and clipping, no draws), alternating, median of rounds, in one run.
-  Target: <= 1.2x.
-
-No Azurite: the releases are pure computation; storage cost is unchanged by them (the same
-rows, written once) and is measured by bench/reports.py.
+* **Cost of the draws alone**: the computation of a week close (active and feature cells) on a
+  synthetic week of TENANTS tenants, with noise against the same code in the test kit's exact
+  mode (identical keys and clipping, no draws), alternating, median of rounds, in one run. For
+  information: the target (a night's build with releases <= 1.2x without) is measured where the
+  build's storage is, by bench/reports.py (`monday_noise_vs_exact`).
 """
 
 from __future__ import annotations
@@ -133,7 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     targets = {
         "(all) weekly active users at 1,000 within 2 % (p95)": overall["rel_p95"] <= 0.02,
         "100-person tenant weekly active users within 10 % (p95)": tenant["rel_p95"] <= 0.10,
-        "week close with releases <= 1.2x the same build without noise": cost["ratio"] <= 1.2,
         "epsilon <= 10 at delta 1e-7 per person and month": budget.epsilon <= 10,
     }
     payload = {

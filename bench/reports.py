@@ -301,6 +301,8 @@ def bench_build(conn: str, tenants: int, users: int, rng: random.Random) -> dict
             closes[mode].append(wall)
             print(f"  week close ({mode}) from 7 rollup days: {wall:.2f} s", file=sys.stderr)
     week_wall = statistics.median(closes["noise"])
+    week_exact = statistics.median(closes["exact"])
+    day_wall = statistics.median(builds)
     return {
         "events": len(events),
         "tenants": tenants,
@@ -311,7 +313,11 @@ def bench_build(conn: str, tenants: int, users: int, rng: random.Random) -> dict
         "rollup_rows": len(rows),
         "week_close_seconds": week_wall,
         "week_close_exact_mode_seconds": statistics.median(closes["exact"]),
-        "week_close_noise_vs_exact": week_wall / statistics.median(closes["exact"]),
+        "week_close_noise_vs_exact": week_wall / week_exact,
+        # a Monday night: the day's build and the week close (the costliest night of a week)
+        "monday_with_noise_seconds": day_wall + week_wall,
+        "monday_exact_mode_seconds": day_wall + week_exact,
+        "monday_noise_vs_exact": (day_wall + week_wall) / (day_wall + week_exact),
     }
 
 
@@ -391,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {
             "every report route p95 <= 250 ms": worst <= 250,
             "nightly build of a day <= 1.5x raw scan": args.routes_only or nightly["build_vs_scan"] <= 1.5,
+            "a Monday night with releases <= 1.2x without noise": args.routes_only
+            or nightly["monday_noise_vs_exact"] <= 1.2,
         },
     }
     print(

@@ -4,7 +4,7 @@ Why: the privacy texts promise aggregated statistics "with no link to individual
 Policy, 4) and that usage data "cannot be linked back to you" (Privacy at a Glance). A threshold
 rule (no count under k) does not keep that promise against a reader who combines releases: an
 audit recovered suppressed counts of 1-4 people by differencing stickiness, BI tables, survey
-snapshots and cohorts (issue 23). Differential privacy does keep it, for every combination of
+snapshots and cohorts. Differential privacy does keep it, for every combination of
 releases at once: whatever a reader computes from all of a month's releases changes its odds
 about any one person by at most e^epsilon (plus delta).
 
@@ -18,7 +18,8 @@ How (docs/privacy-model.md has the plain-words version):
   does not depend on the data (the tenant directory x the policy's user types x the catalogues), so
   which cells exist reveals nothing. A cell is **shown** only when its noisy count of people
   clears `threshold` (at least k and 1.645 sigma, so an empty cell shows with at most 5 %
-  probability); otherwise it is **hidden** (never 0). Hiding is post-processing: free.
+  probability; 3 sigma, 0.13 %, for the large feature domain); otherwise it is **hidden**
+  (never 0). Hiding is post-processing: free.
 * **Accounting**: `BUDGET` lists every family with how many releases a person can be in per
   calendar month. `monthly_budget()` composes one OpenDP measurement per release (zero-
   concentrated DP, rho adds up) and converts the total to (epsilon, delta) with OpenDP's
@@ -36,7 +37,9 @@ vetted alternative in the library, so this module enables `contrib` and nothing 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -52,6 +55,15 @@ Z95 = 1.959964
 Z_HIDE = 1.645
 """A cell is hidden unless its noisy count exceeds this many sigmas (and k): an empty cell
 shows with at most 5 % probability."""
+Z_HIDE_FEATURES = 3.0
+"""The same for feature cells, whose domain is every catalogue (app, feature) of a scope (442
+today): at 1.645 sigma one in twenty features nobody used would be listed, ~22 phantom rows per
+tenant and period; at 3 sigma 0.13 %, ~0.6 per scope."""
+PARALLEL_FROM = 8192
+"""A release of at least this many cells is drawn in chunks on a thread pool: OpenDP's sampler
+runs in native code without the GIL (a week's feature keys take ~2 s on one core). Each cell
+gets one independent draw of the same measurement either way, so the chunks' output has the
+distribution of one call."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,9 @@ class Family:
     scale: float
     people: bool = True
     """A count of people (decides hidden) rather than of events or sessions."""
+    hide_z: float = Z_HIDE
+    """Shown only above this many sigmas (and k): `Z_HIDE`, or `Z_HIDE_FEATURES` for a large
+    sparse domain."""
 
     @property
     def sensitivity(self) -> float:
@@ -106,11 +121,12 @@ def _levels(
     scales: Sequence[float],
     people: bool = True,
     levels: Sequence[str] = LEVELS,
+    hide_z: float = Z_HIDE,
 ) -> dict[int, Family]:
     """A release at several report levels is one release per level: one person is in exactly
     one cell of each level. Keyed by the level's position in `LEVELS`."""
     return {
-        LEVELS.index(level): Family(f"{name}.{level}", per_month, bound, cells, scale, people)
+        LEVELS.index(level): Family(f"{name}.{level}", per_month, bound, cells, scale, people, hide_z)
         for level, scale in zip(levels, scales, strict=True)
     }
 
@@ -147,30 +163,27 @@ FEATURE_LEVELS = LEVELS[1:]
 """Features are released per tenant, per user type and overall, not per tenant x user type: that
 level would be 4 in 5 of the feature keys (the noise draws) for a question the tenant and user
 type rows answer."""
-FEATURES_WEEK = _levels(
-    "features.week.users", WEEKS_PER_MONTH, 1, PERIOD_FEATURES["week"], (17.5,) * 3, levels=FEATURE_LEVELS
-)
-FEATURES_WEEK_EVENTS = _levels(
-    "features.week.events",
-    WEEKS_PER_MONTH,
-    FEATURE_EVENTS,
-    PERIOD_FEATURES["week"],
-    (500.0,) * 3,
-    people=False,
-    levels=FEATURE_LEVELS,
-)
-FEATURES_MONTH = _levels(
-    "features.month.users", 1, 1, PERIOD_FEATURES["month"], (17.5,) * 3, levels=FEATURE_LEVELS
-)
-FEATURES_MONTH_EVENTS = _levels(
-    "features.month.events",
-    1,
-    FEATURE_EVENTS,
-    PERIOD_FEATURES["month"],
-    (500.0,) * 3,
-    people=False,
-    levels=FEATURE_LEVELS,
-)
+
+
+def _features(grain: str, per_month: int) -> tuple[dict[int, Family], dict[int, Family]]:
+    """Feature users (hidden below `Z_HIDE_FEATURES`) and their events, of a week or a month."""
+    name, features = f"features.{grain}", PERIOD_FEATURES[grain]
+    return (
+        _levels(
+            f"{name}.users",
+            per_month,
+            1,
+            features,
+            (17.5,) * 3,
+            levels=FEATURE_LEVELS,
+            hide_z=Z_HIDE_FEATURES,
+        ),
+        _levels(f"{name}.events", per_month, FEATURE_EVENTS, features, (500.0,) * 3, False, FEATURE_LEVELS),
+    )
+
+
+FEATURES_WEEK, FEATURES_WEEK_EVENTS = _features("week", WEEKS_PER_MONTH)
+FEATURES_MONTH, FEATURES_MONTH_EVENTS = _features("month", 1)
 COHORT_SIZE = _levels("cohort.size", 1, 1, 1, (10.0,) * 4)
 """A person is new in one week only, ever."""
 COHORT_ACTIVE = _levels("cohort.active", WEEKS_PER_MONTH, 1, 1, (12.0,) * 4)
@@ -271,7 +284,7 @@ class Releaser:
 
     def threshold(self, family: Family) -> float:
         """The smallest noisy count of people that is shown."""
-        return max(float(self.k), Z_HIDE * family.scale) if self.noise else float(self.k)
+        return max(float(self.k), family.hide_z * family.scale) if self.noise else float(self.k)
 
     def counts[K](self, family: Family, exact: Mapping[K, int]) -> dict[K, Released]:
         """Release every cell of `exact` (keys from a data-independent domain, zeros included):
@@ -290,18 +303,35 @@ class Releaser:
         publishes sums of them (post-processing); publish only through `shown`."""
         keys = list(exact)
         values = [max(0, int(exact[key])) for key in keys]
-        noisy = family.measurement()(values) if self.noise and values else values
+        noisy = _draw(family.measurement(), values) if self.noise and values else values
         return {key: int(value) for key, value in zip(keys, noisy, strict=True)}
 
     def shown(self, family: Family, noisy: int, *, parts: int = 1) -> Released:
         """A stored draw, or a sum of `parts` independent draws of `family`, as published: hidden
         under the threshold for that much noise, else clamped at 0 with its 95 % margin."""
         sigma = family.scale * math.sqrt(parts) if self.noise else 0.0
-        threshold = max(float(self.k), Z_HIDE * sigma)
+        threshold = max(float(self.k), family.hide_z * sigma)
         moe = float(math.ceil(Z95 * sigma - 0.5)) if self.noise else 0.0
         if family.people and noisy < threshold:
             return Released(None, moe)
         return Released(max(0, noisy), moe)
+
+
+WORKERS = min(4, os.cpu_count() or 1)
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="release")
+
+
+def _draw(measurement: Any, values: list[int]) -> list[int]:
+    """`measurement(values)`; from `PARALLEL_FROM` cells in `WORKERS` chunks on threads."""
+    if len(values) < PARALLEL_FROM or WORKERS < 2:
+        return list(measurement(values))
+    size = -(-len(values) // WORKERS)
+    chunks = [values[i : i + size] for i in range(0, len(values), size)]
+    return [value for chunk in _pool().map(measurement, chunks) for value in chunk]
 
 
 def clip(value: int, bound: int) -> int:
