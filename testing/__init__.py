@@ -7,6 +7,7 @@
 * `testing.clock` — injected time that tests move explicitly;
 * `testing.host` — the Functions host's routing and response encoding, read from the FunctionApp;
 * `testing.client` / `testing.fixtures` — the in-process client and the pytest fixtures.
+* `testing.pages` — requests to a static page's function and the headers its files carry.
 
 It sits beside `tests/` (never inside it) so that `bench/` and `tools/` can use it without
 importing the test suite; it imports neither (the local host, `tools/localhost`, is built on

@@ -6,24 +6,15 @@ through this same handler.
 
 from __future__ import annotations
 
-import azure.functions as func
 import pytest
 
 from functions import BLUEPRINTS, authoring_page, reports_page
 from functions.authoring_page import serve
-from functions.reports_page import CONTENT_SECURITY_POLICY
+from testing.pages import assert_page_file, page_request
 
 
-def _get(path: str, *, method: str = "GET", url: str | None = None, headers: dict[str, str] | None = None):
-    request = func.HttpRequest(
-        method=method,
-        url=url or f"https://analytics.example/authoring/{path}",
-        headers=headers or {},
-        params={},
-        route_params={"path": path},
-        body=b"",
-    )
-    return serve(request)
+def _get(path: str, **request):
+    return page_request(serve, "authoring/", path, **request)
 
 
 @pytest.mark.parametrize(
@@ -36,15 +27,7 @@ def _get(path: str, *, method: str = "GET", url: str | None = None, headers: dic
     ],
 )
 def test_serves_the_page_and_its_bundle_with_the_strict_headers(path, content_type, marker):
-    response = _get(path)
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == content_type
-    assert marker in response.get_body()
-    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
-    assert "trusted-types 'none'" in response.headers["Content-Security-Policy"]
-    assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert_page_file(_get(path), content_type, marker)
 
 
 @pytest.mark.parametrize(

@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import json
 
-import azure.functions as func
 import pytest
 
 from functions import BLUEPRINTS, reports_page
-from functions.reports_page import CONTENT_SECURITY_POLICY, PAGE_DIR, ROUTE, serve
+from functions.reports_page import CONTENT_SECURITY_POLICY, PAGE_DIR, ROUTE, StaticPage, serve
+from testing.pages import assert_page_file, page_request
 
 
-def _get(path: str, *, method: str = "GET", url: str | None = None, headers: dict[str, str] | None = None):
-    request = func.HttpRequest(
-        method=method,
-        url=url or f"https://analytics.example/reports/{path}",
-        headers=headers or {},
-        params={},
-        route_params={"path": path},
-        body=b"",
-    )
-    return serve(request)
+def _get(path: str, **request):
+    return page_request(serve, "reports/", path, **request)
 
 
 @pytest.mark.parametrize(
@@ -36,16 +28,7 @@ def _get(path: str, *, method: str = "GET", url: str | None = None, headers: dic
     ],
 )
 def test_serves_the_page_and_its_bundle_with_the_strict_headers(path, content_type, marker):
-    response = _get(path)
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == content_type
-    assert marker in response.get_body()
-    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert response.headers["Cache-Control"] == "private, no-cache"
-    assert response.headers["ETag"].startswith('"')
+    assert_page_file(_get(path), content_type, marker)
 
 
 def test_the_policy_allows_nothing_inline_nothing_foreign_and_no_framing():
@@ -99,16 +82,18 @@ def test_nothing_outside_the_page_and_its_bundle_is_served(path):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_a_symlink_out_of_the_page_directory_is_not_followed(tmp_path, monkeypatch):
+def test_a_symlink_out_of_the_page_directory_is_not_followed(tmp_path):
     page = tmp_path / "reports"
     (page / "dist").mkdir(parents=True)
     (page / "index.html").write_text("<!doctype html>")
     secret = tmp_path / "secret.js"
     secret.write_text("secret")
     (page / "dist" / "leak.js").symlink_to(secret)
-    monkeypatch.setattr(reports_page, "PAGE_DIR", page)
-    assert _get("dist/leak.js").status_code == 404
-    assert _get("").status_code == 200
+    (page / "dist" / "kept.js").write_text("kept")
+    served = StaticPage(page.resolve(), "the report page", "reports/").serve
+    assert page_request(served, "reports/", "dist/leak.js").status_code == 404
+    assert page_request(served, "reports/", "dist/kept.js").status_code == 200
+    assert page_request(served, "reports/", "").status_code == 200
 
 
 def test_revalidation_answers_304_without_a_body():
