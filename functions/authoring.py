@@ -1,11 +1,16 @@
 """Author routes (role `Cetegra.Analytics.Author` or the ops role; every call audited like ops
-calls): create, list, change, publish and archive items; survey results also for readers."""
+calls): create, list, change, publish and archive items; survey results also for readers. Every
+route is one row of `ROUTES`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from functions.edge import ApiRequest, Endpoint, blueprint
+from pydantic import BaseModel
+
+from functions.edge import MAX_BODY, ApiRequest, AuditTarget, Endpoint, blueprint
 from shared.notifications.cadence import Cadence
 from shared.notifications.delivery import CACHE_SECONDS
 from shared.notifications.models import (
@@ -24,7 +29,7 @@ from shared.notifications.models import (
 )
 from shared.privacy.audit import item_target
 from shared.privacy.disclosure import SNAPSHOT_HOURS
-from shared.privacy.identity import may
+from shared.privacy.identity import RoleKind, may
 
 bp = blueprint()
 
@@ -35,132 +40,17 @@ def acted_on(request: ApiRequest, result: Any) -> str:
     return item_target(item_id) if item_id else ""
 
 
-items = Endpoint(bp, "api/authoring/items", "authoring_items", audited=True)
-
-
-@items.operation("GET", summary="Every item, newest first", response=ItemList, roles=("author",))
-def list_items(request: ApiRequest) -> ItemList:
-    return request.services.notifications.items()
-
-
-@items.operation(
-    "POST",
-    summary="Create an item (as a draft)",
-    body=ItemFields,
-    response=ItemView,
-    status=201,
-    max_body=MAX_AUTHOR_BYTES,
-    roles=("author",),
-    audit_target=acted_on,
-)
-def create_item(request: ApiRequest) -> ItemView:
-    body: ItemFields = request.body
-    return request.services.notifications.create(body)
-
-
-item = Endpoint(bp, "api/authoring/items/{id}", "authoring_item", audited=True)
-
-
-@item.operation(
-    "GET", summary="One item", response=ItemView, roles=("author",), errors=(404,), audit_target=acted_on
-)
-def get_item(request: ApiRequest) -> ItemView:
-    return request.services.notifications.item(request.route["id"])
-
-
-@item.operation(
-    "PATCH",
-    summary="Change an item's fields and/or its status (publish, unpublish, archive)",
-    body=ItemPatch,
-    response=ItemView,
-    max_body=MAX_AUTHOR_BYTES,
-    roles=("author",),
-    errors=(404,),
-    audit_target=acted_on,
-)
-def update_item(request: ApiRequest) -> ItemView:
-    body: ItemPatch = request.body
-    return request.services.notifications.update(request.route["id"], body)
-
-
-results = Endpoint(bp, "api/authoring/items/{id}/results", "authoring_item_results", audited=True)
-
-
-@results.operation(
-    "GET",
-    summary="A survey's results under the k rule (comments for authors only)",
-    response=SurveyResults,
-    roles=("author", "reader"),
-    errors=(400, 404),
-    audit_target=acted_on,
-)
-def survey_results(request: ApiRequest) -> SurveyResults:
-    author = may(request.user, ("author",), request.services.settings)
-    return request.services.notifications.results(request.route["id"], with_comments=author)
-
-
-reach = Endpoint(bp, "api/authoring/items/{id}/reach", "authoring_item_reach", audited=True)
-
-
-@reach.operation(
-    "GET",
-    summary="How far an item got: people delivered, seen, opened, dismissed (surveys: prompted, "
-    "answered), per closed UTC day and in total, released once with noise (differential privacy); "
-    "small counts hidden, each figure with its 95 % margin of error",
-    response=ItemReach,
-    roles=("author",),
-    errors=(404,),
-    audit_target=acted_on,
-)
-def item_reach(request: ApiRequest) -> ItemReach:
-    return request.services.notifications.reach(request.route["id"])
-
-
-reach_all = Endpoint(bp, "api/authoring/reach", "authoring_reach", audited=True)
-
-
-@reach_all.operation(
-    "GET",
-    summary="Every item's released reach totals (small counts hidden, with margins of error)",
-    response=ReachList,
-    roles=("author",),
-)
-def every_reach(request: ApiRequest) -> ReachList:
-    return request.services.notifications.reach_all()
-
-
-duplicate = Endpoint(bp, "api/authoring/items/{id}/duplicate", "authoring_item_duplicate", audited=True)
-
-
 def duplicated(request: ApiRequest, result: Any) -> str:
     """The copy made (the source is in the route)."""
     item_id = (result or {}).get("id")
     return item_target(item_id) if item_id else ""
 
 
-@duplicate.operation(
-    "POST",
-    summary="Copy an item as a new draft",
-    body=MarkRequest,
-    response=ItemView,
-    status=201,
-    roles=("author",),
-    errors=(404,),
-    audit_target=duplicated,
-)
-def duplicate_item(request: ApiRequest) -> ItemView:
-    return request.services.notifications.duplicate(request.route["id"])
+def survey_results(request: ApiRequest) -> SurveyResults:
+    author = may(request.user, ("author",), request.services.settings)
+    return request.services.notifications.results(request.route["id"], with_comments=author)
 
 
-authoring_settings = Endpoint(bp, "api/authoring/settings", "authoring_settings", audited=True)
-
-
-@authoring_settings.operation(
-    "GET",
-    summary="The deployment's survey cadence, k, languages and timings, as authors need them",
-    response=AuthoringSettings,
-    roles=("author",),
-)
 def read_settings(request: ApiRequest) -> AuthoringSettings:
     settings = request.services.settings
     return AuthoringSettings(
@@ -172,14 +62,139 @@ def read_settings(request: ApiRequest) -> AuthoringSettings:
     )
 
 
-tenant_directory = Endpoint(bp, "api/authoring/tenants", "authoring_tenants", audited=True)
+@dataclass(frozen=True)
+class AuthoringRoute:
+    """One author operation: its method and path under /api/authoring/, what it does, its body and
+    answer models, and how the process's services answer it (`shared/notifications/`)."""
+
+    method: str
+    path: str
+    summary: str
+    response: type[BaseModel]
+    answer: Callable[[ApiRequest], BaseModel]
+    body: type[BaseModel] | None = None
+    status: int = 200
+    max_body: int = MAX_BODY
+    roles: tuple[RoleKind, ...] = ("author",)
+    errors: tuple[int, ...] = ()
+    audit_target: AuditTarget | None = None
 
 
-@tenant_directory.operation(
-    "GET",
-    summary="The tenant directory's keys and names, to name audiences (no counts)",
-    response=TenantDirectory,
-    roles=("author",),
+ROUTES = (
+    AuthoringRoute(
+        "GET",
+        "items",
+        "Every item, newest first",
+        ItemList,
+        lambda request: request.services.notifications.items(),
+    ),
+    AuthoringRoute(
+        "POST",
+        "items",
+        "Create an item (as a draft)",
+        ItemView,
+        lambda request: request.services.notifications.create(request.body),
+        body=ItemFields,
+        status=201,
+        max_body=MAX_AUTHOR_BYTES,
+        audit_target=acted_on,
+    ),
+    AuthoringRoute(
+        "GET",
+        "items/{id}",
+        "One item",
+        ItemView,
+        lambda request: request.services.notifications.item(request.route["id"]),
+        errors=(404,),
+        audit_target=acted_on,
+    ),
+    AuthoringRoute(
+        "PATCH",
+        "items/{id}",
+        "Change an item's fields and/or its status (publish, unpublish, archive)",
+        ItemView,
+        lambda request: request.services.notifications.update(request.route["id"], request.body),
+        body=ItemPatch,
+        max_body=MAX_AUTHOR_BYTES,
+        errors=(404,),
+        audit_target=acted_on,
+    ),
+    AuthoringRoute(
+        "GET",
+        "items/{id}/results",
+        "A survey's results under the k rule (comments for authors only)",
+        SurveyResults,
+        survey_results,
+        roles=("author", "reader"),
+        errors=(400, 404),
+        audit_target=acted_on,
+    ),
+    AuthoringRoute(
+        "GET",
+        "items/{id}/reach",
+        "How far an item got: people delivered, seen, opened, dismissed (surveys: prompted, "
+        "answered), per closed UTC day and in total, released once with noise (differential privacy); "
+        "small counts hidden, each figure with its 95 % margin of error",
+        ItemReach,
+        lambda request: request.services.notifications.reach(request.route["id"]),
+        errors=(404,),
+        audit_target=acted_on,
+    ),
+    AuthoringRoute(
+        "GET",
+        "reach",
+        "Every item's released reach totals (small counts hidden, with margins of error)",
+        ReachList,
+        lambda request: request.services.notifications.reach_all(),
+    ),
+    AuthoringRoute(
+        "POST",
+        "items/{id}/duplicate",
+        "Copy an item as a new draft",
+        ItemView,
+        lambda request: request.services.notifications.duplicate(request.route["id"]),
+        body=MarkRequest,
+        status=201,
+        errors=(404,),
+        audit_target=duplicated,
+    ),
+    AuthoringRoute(
+        "GET",
+        "settings",
+        "The deployment's survey cadence, k, languages and timings, as authors need them",
+        AuthoringSettings,
+        read_settings,
+    ),
+    AuthoringRoute(
+        "GET",
+        "tenants",
+        "The tenant directory's keys and names, to name audiences (no counts)",
+        TenantDirectory,
+        lambda request: request.services.notifications.tenant_directory(),
+    ),
 )
-def list_tenants(request: ApiRequest) -> TenantDirectory:
-    return request.services.notifications.tenant_directory()
+"""Every author route, declared once; one Azure Function per path (`authoring_items`,
+`authoring_item` for `items/{id}`, `authoring_item_reach`, ...), every call audited."""
+
+
+def _register(routes: tuple[AuthoringRoute, ...]) -> None:
+    endpoints: dict[str, Endpoint] = {}
+    for route in routes:
+        template = f"api/authoring/{route.path}"
+        if template not in endpoints:
+            name = "authoring_" + route.path.replace("items/{id}", "item").replace("/", "_")
+            endpoints[template] = Endpoint(bp, template, name, audited=True)
+        endpoints[template].operation(
+            route.method,
+            summary=route.summary,
+            body=route.body,
+            response=route.response,
+            status=route.status,
+            max_body=route.max_body,
+            roles=route.roles,
+            errors=route.errors,
+            audit_target=route.audit_target,
+        )(route.answer)
+
+
+_register(ROUTES)

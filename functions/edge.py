@@ -57,6 +57,8 @@ Auth = Literal["public", "user", "ops"]
 BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
 JSON = "application/json"
 CSV = "text/csv"
+MAX_BODY = 4096
+"""A request body's size limit in bytes, unless an operation names its own."""
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PREFLIGHT_HEADERS = ("content-type", "authorization")
 """Request headers a browser may send cross-origin; the principal header is set by Easy Auth only."""
@@ -180,7 +182,7 @@ class Endpoint:
         response: type[BaseModel] | None = None,
         status: int = 200,
         content_types: tuple[str, ...] = (JSON,),
-        max_body: int = 4096,
+        max_body: int = MAX_BODY,
         errors: tuple[int, ...] = (),
         roles: tuple[RoleKind, ...] = (),
         query: type[BaseModel] | None = None,
