@@ -13,21 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import azure.functions as func
-
 from functions.edge import blueprint
 from functions.reports_page import StaticPage
 
 bp = blueprint()
 
-ROUTE = "authoring/{*path}"
 PAGE_DIR = Path(__file__).resolve().parent.parent / "client" / "authoring"
 PAGE = StaticPage(PAGE_DIR, "the authoring page", "authoring/")
-page_file = PAGE.page_file
+ROUTE = PAGE.route
 serve = PAGE.serve
-
-
-@bp.function_name("authoring_page")
-@bp.route(route=ROUTE, methods=None, auth_level=func.AuthLevel.ANONYMOUS)
-def authoring_page(req: func.HttpRequest) -> func.HttpResponse:
-    return serve(req)
+PAGE.register(bp, "authoring_page")

@@ -24,7 +24,6 @@ from shared.kernel.errors import MethodNotAllowed, NotFound
 
 bp = blueprint()
 
-ROUTE = "reports/{*path}"
 PAGE_DIR = Path(__file__).resolve().parent.parent / "client" / "reports"
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -80,6 +79,23 @@ class StaticPage:
     mount: str
     """Its route prefix with the slash: `reports/`."""
 
+    @property
+    def route(self) -> str:
+        """The route the page's function is registered under: the mount and any path below it."""
+        return self.mount + "{*path}"
+
+    def register(self, blueprint: func.Blueprint, name: str) -> None:
+        """Register the page's function, named `name`, on `blueprint`: every method reaches it
+        (it answers 405 itself), anonymously (Easy Auth guards it in Azure)."""
+
+        def page(req: func.HttpRequest) -> func.HttpResponse:
+            return self.serve(req)
+
+        page.__name__ = page.__qualname__ = name
+        blueprint.function_name(name)(
+            blueprint.route(route=self.route, methods=None, auth_level=func.AuthLevel.ANONYMOUS)(page)
+        )
+
     def page_file(self, path: str) -> Path | None:
         """The file a route path names, or None: only `index.html` and the bundle in `dist/`."""
         if path in ("", "index.html"):
@@ -128,11 +144,6 @@ def _with_page_headers(response: func.HttpResponse) -> func.HttpResponse:
 
 
 PAGE = StaticPage(PAGE_DIR, "the report page", "reports/")
-page_file = PAGE.page_file
+ROUTE = PAGE.route
 serve = PAGE.serve
-
-
-@bp.function_name("reports_page")
-@bp.route(route=ROUTE, methods=None, auth_level=func.AuthLevel.ANONYMOUS)
-def reports_page(req: func.HttpRequest) -> func.HttpResponse:
-    return serve(req)
+PAGE.register(bp, "reports_page")
