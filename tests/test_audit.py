@@ -1,4 +1,4 @@
-"""The audit table answers "who did what to whom" without holding anyone's identity (issue 21.6).
+"""The audit table answers "who did what to whom" without holding anyone's identity.
 
 Every audited call records the actor and what was acted on: the subject of an export or erasure
 as a keyed reference (the same keyed hash as the actor's, so one lookup finds a person in either

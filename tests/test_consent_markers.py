@@ -1,4 +1,4 @@
-"""Consent markers (issue 11): a worker that knows a user's marker writes their events in one
+"""Consent markers: a worker that knows a user's marker writes their events in one
 transaction without reading the consent, and a withdrawal or an erasure made on *another* worker
 still stops the very next request. Two workers here are two object graphs (each with its own
 storage client and remembered ETags) over one Azurite table prefix, as two Functions instances
@@ -192,8 +192,8 @@ def test_an_erasure_on_another_worker_stops_the_next_request_and_its_markers_are
 def test_a_withdrawal_between_the_marker_read_and_the_write_wins(client, size):
     """The slow path's order: marker ETag, then consent, then the conditional write. A withdrawal
     stored after the consent read rewrites the marker, so the write stores nothing and the next
-    attempt reads the withdrawal; a full 100-event request too (before issue 21 it was written
-    after the consent read without a marker, so all 100 were stored)."""
+    attempt reads the withdrawal; a full 100-event request too (written after the consent read
+    without a marker, all 100 would be stored)."""
     a, b = Worker(client), Worker(client)
     a.decide("granted")
     events = a.services.tables.events
@@ -405,8 +405,8 @@ def test_a_resent_decline_of_someone_who_never_said_yes_stores_no_marker(client)
 
 def test_a_full_hundred_event_request_is_written_with_the_marker(client):
     """100 events leave no room for the marker in one transaction: they take two, each
-    conditional on the marker (99 + 1), and the marker stands afterwards. Before issue 21 they
-    were written alone after a consent read, with no marker: a withdrawal could land in between."""
+    conditional on the marker (99 + 1), and the marker stands afterwards. Written alone after a
+    consent read, with no marker, they would let a withdrawal land in between."""
     a = Worker(client)
     a.decide("granted")
     calls = Transactions(a)

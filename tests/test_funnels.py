@@ -1,4 +1,4 @@
-"""Funnels (issue 24): the catalogue, in-order counting within a session and within 7 days, the
+"""Funnels: the catalogue, in-order counting within a session and within 7 days, the
 nightly build over the raw days, the k rule on step counts (hidden is null, never 0), the route."""
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def test_unexpected_error_is_500_without_trace(client, monkeypatch, logs):
     assert "internal detail" not in logs.text and "Traceback" not in response.body.decode()
 
 
-# ---- cross-site requests: state changes need application/json (issue 21.3) ----------------------
+# ---- cross-site requests: state changes need application/json -----------------------------------
 
 STAFF_ALL_ROLES = principal_header(
     user_id="staff-all-roles",
@@ -137,7 +137,8 @@ def test_a_state_change_needs_a_json_content_type_even_without_a_body(
 
 
 def test_dismiss_and_retention_with_an_empty_text_plain_body_change_nothing(client):
-    """The issue's two examples: each was 204/200 from a cross-site simple request."""
+    """A dismissal and a retention run sent as a cross-site simple request (text/plain, empty
+    body) are refused with 415; the same run with an empty JSON body is done."""
     dismissed = client.request(
         "POST", f"/api/notifications/{'0' * 32}/dismiss", body=b"", content_type="text/plain"
     )
@@ -158,7 +159,7 @@ def test_events_alone_accept_text_plain_for_send_beacon(client):
     assert response.status == 400  # past the content type: an empty batch is a schema error
 
 
-# ---- CORS: Retry-After is readable from another origin (issue 21.4) -----------------------------
+# ---- CORS: Retry-After is readable from another origin ------------------------------------------
 
 
 def exposed(response) -> set[str]:

@@ -242,7 +242,7 @@ def test_sign_in_is_multi_tenant_and_restricted_to_the_listed_tenants():
 
 
 def test_staff_tenants_flow_from_the_azd_environment_to_the_app_setting():
-    """STAFF_TENANT_IDS (issue 21.1): a required parameter (the app refuses to start in Azure
+    """STAFF_TENANT_IDS: a required parameter (the app refuses to start in Azure
     without it), passed as the app setting of the same name, and its tenants may sign in."""
     assert template_settings()["STAFF_TENANT_IDS"] == "join(staffTenantIds, ',')"
     function = (INFRA / "app" / "function.bicep").read_text()
@@ -261,7 +261,7 @@ def test_staff_tenants_flow_from_the_azd_environment_to_the_app_setting():
 def test_platform_cors_is_off_so_the_apps_own_cors_answers():
     """App Service's CORS, when given origins, answers preflights itself and takes precedence over
     the app's CORS headers, and it cannot expose a response header: a client on another origin
-    would never read `Retry-After` (issue 21.4). So the platform's list stays empty and the app's
+    would never read `Retry-After`. So the platform's list stays empty and the app's
     CORS (functions/edge.py, CORS_ALLOWED_ORIGINS) answers, Expose-Headers included."""
     function = (INFRA / "app" / "function.bicep").read_text()
     cors = re.search(r"\n      cors: \{\n(.*?)\n      \}", function, re.S)

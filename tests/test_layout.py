@@ -104,7 +104,7 @@ def k_comparisons(source: str) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize(
     "line",
-    [  # the k rules as they stood in shared/ before issue 22.2 moved them into the package
+    [  # k rules as they once stood in shared/, outside the package
         "        return self.people == 0 or self.people >= k",
         "    def publishable(self, k: int) -> bool:",
         "    kept = {key for key, members in users.items() if len(members) >= k}",
@@ -144,7 +144,7 @@ def test_the_k_rule_pattern_ignores_prose_and_plain_uses_of_k(line):
 def test_only_the_disclosure_package_compares_a_count_with_k():
     """Every published number goes through shared/privacy/disclosure/ (its docstring says why):
     a report, survey or aggregate that compared a count with k itself would be a fourth rule that
-    issue 23's differentially private releases would miss. Call the package instead."""
+    the differentially private releases would miss. Call the package instead."""
     offenders = [
         f"{path.relative_to(ROOT)}:{number}: {line}"
         for package in ("shared", "functions")

@@ -232,7 +232,7 @@ def test_ops_cli_without_role_fails(server):
 
 def test_a_cross_site_simple_request_changes_nothing_through_the_local_host(server):
     """A form, a beacon or a text/plain fetch from another site (no CORS preflight) is 415 on every
-    state-changing route but `POST /api/events`, also with an empty body (issue 21.3)."""
+    state-changing route but `POST /api/events`, also with an empty body."""
     principal = {"X-MS-CLIENT-PRINCIPAL": principal_header(user_id="cross-site-victim")}
     operator = principal_header(tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Operator",))
     for path, who in (
@@ -254,7 +254,7 @@ def test_a_cross_site_simple_request_changes_nothing_through_the_local_host(serv
 
 
 def test_cors_responses_expose_retry_after_through_the_local_host(server):
-    """The local host adds no CORS of its own: the app's headers reach the browser (issue 21.4)."""
+    """The local host adds no CORS of its own: the app's headers reach the browser."""
     from testing.client import ORIGIN
 
     principal = principal_header(user_id="cors-user")

@@ -1,4 +1,4 @@
-"""Launch markers (issue 24): authors and operators record and delete them through audited routes,
+"""Launch markers: authors and operators record and delete them through audited routes,
 readers list them; bad input is a 400 naming the field; storage trouble a 503."""
 
 from __future__ import annotations

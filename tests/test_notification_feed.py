@@ -1,5 +1,5 @@
-"""Issue 25 on the server: survey cadence, the feed, languages, reach, duplicate, the authors'
-settings and tenant directory, through the registered routes against Azurite."""
+"""Notifications and surveys on the server: survey cadence, the feed, languages, reach, duplicate,
+the authors' settings and tenant directory, through the registered routes against Azurite."""
 
 from __future__ import annotations
 

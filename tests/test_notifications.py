@@ -1,4 +1,4 @@
-"""Notifications and surveys (issue 13) through the registered routes, against Azurite."""
+"""Notifications and surveys through the registered routes, against Azurite."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ NO_CADENCE = {
     "SURVEY_PAUSE_AFTER_ANSWER_DAYS": "0",
     "SURVEY_PAUSE_AFTER_DISMISS_DAYS": "0",
 }
-"""The issue-13 behaviour these tests were written for: every survey offered at once (the cadence
-has its own tests in tests/test_notification_feed.py)."""
+"""Every survey offered at once, as these tests expect (the cadence has its own tests in
+tests/test_notification_feed.py)."""
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_published_item_is_pending_until_seen(client):
     assert shown["title"] == "New: saved searches" and shown["link"].startswith("https://")
     seen = act(client, item["id"], "seen")
     assert seen.status == 204 and seen.body == b""
-    [kept] = pending(client)  # the feed keeps it, read (issue 25.4)
+    [kept] = pending(client)  # the feed keeps it, read
     assert kept["id"] == item["id"] and kept["seen"] is True
     assert act(client, item["id"], "dismiss").status == 204
     assert pending(client) == []
@@ -309,7 +309,7 @@ def test_operators_author_and_readers_see_results_without_comments(client):
         ({"link": "javascript:alert(1)"}, "link"),
         ({"link": 'https://evil.example/"onmouseover=x'}, "link"),
         ({"priority": "urgent"}, "priority"),
-        ({"kind": "survey"}, "question"),  # cross-field rules name the field to fix (issue 25.1)
+        ({"kind": "survey"}, "question"),  # cross-field rules name the field to fix
         ({"question": nps_question()}, "question"),
         ({"audience": {"tenants": ["c0ffee00-1111-2222-3333-444455556666"]}}, "audience"),
         ({"audience": {"user_types": ["root"]}}, "audience.user_types[0]"),
@@ -851,7 +851,7 @@ def test_retention_deletes_old_state_and_answers(client):
     assert notification_rows(client) == {STATE: [], ANSWERS: []}
     items = [r for r in rows(client, ITEMS) if r["PartitionKey"] == "item"]
     assert len(items) == 2  # items are the authors' record, kept
-    # and so is each item's released reach, drawn before its state went (issue 23)
+    # and so is each item's released reach, drawn before its state went
     released = [r for r in rows(client, ITEMS) if r["PartitionKey"] == "reach"]
     assert {r["item"] for r in released} == {note["id"], survey["id"]}
 
@@ -902,7 +902,7 @@ def test_openapi_documents_the_routes_from_the_models(client):
     assert "comments" in schemas["SurveyResults"]["properties"]
 
 
-# ---- review of issue 13: nothing published gives a count of 1..k-1 people away ---------------------
+# ---- nothing published gives a count of 1..k-1 people away -----------------------------------------
 
 
 def results_of(client, survey, principal=AUTHOR):
@@ -1003,7 +1003,7 @@ def test_snapshot_is_kept_without_a_key_value_or_comment(client):
     assert len(exported["answers"]) == 1  # the snapshot is nobody's answer
 
 
-# ---- review of issue 13: endpoints ---------------------------------------------------------------
+# ---- endpoints: refused and failed changes, storage trouble, salt versions, old snapshots --------
 
 
 @pytest.mark.parametrize(
@@ -1130,8 +1130,8 @@ def test_a_tenants_answers_under_two_salt_versions_land_in_one_cell_with_its_dir
 
 
 def test_a_snapshot_of_the_k_rule_is_no_release_and_is_replaced_when_one_is_due(client):
-    """Snapshots taken under the k rule (before issue 23) are not releases: not shown, and
-    replaced by the first scheduled snapshot."""
+    """Snapshots taken under the k rule (before results were released with noise) are not
+    releases: not shown, and replaced by the first scheduled snapshot."""
     survey = create(client, kind="survey", question=nps_question(), link=None)
     answer_as(client, survey, [(10, TENANT_A, (), None)] * 5 + [(3, TENANT_B, (), None)] * 5)
     old = {

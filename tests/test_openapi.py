@@ -52,7 +52,7 @@ def test_report_routes_document_their_query_parameters_and_csv(client):
 
 
 def test_every_state_change_documents_its_json_body_and_415(client):
-    """Issue 21.3: a state-changing request always sends a JSON body (`{}` where nothing is asked
+    """A state-changing request always sends a JSON body (`{}` where nothing is asked
     for), so the document marks the body required; only events also take text/plain (sendBeacon)."""
     document = client.get("/api/openapi.json", principal=None).json()
     changes = 0

@@ -132,7 +132,7 @@ def test_the_documented_figure_is_in_the_docs() -> None:
     assert f"ε = {DOCUMENTED_EPSILON}" in text and "δ = 10⁻⁷" in text
 
 
-# ---- the differencing attacks of issue 23 yield no exact count --------------------------------------
+# ---- differencing attacks yield no exact count ------------------------------------------------------
 
 
 RUNS = 300

@@ -1,4 +1,4 @@
-"""Analytics roles count only in Cegal's staff tenant (STAFF_TENANT_IDS), issue 21.1.
+"""Analytics roles count only in Cegal's staff tenant (STAFF_TENANT_IDS).
 
 The app registration is multi-tenant, and every customer tenant's admins assign its app roles in
 their own tenant. So a `Cetegra.Analytics.Operator`, `Author` or `Reader` claim from a customer

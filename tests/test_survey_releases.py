@@ -1,4 +1,4 @@
-"""Survey results as differentially private releases (issue 23; docs/notifications.md "Results").
+"""Survey results as differentially private releases (docs/notifications.md "Results").
 
 Exact mode (`Releaser(k, noise=False)`) for the structure: every bucket of the question's domain
 is released, a shown figure is the exact count (>= k), a hidden one is null (never 0), sums and

@@ -1,4 +1,4 @@
-"""The tenant table and consent coverage (issue 24): one row per tenant from the published
+"""The tenant table and consent coverage: one row per tenant from the published
 reports, hidden figures null (never 0), the open week left out; coverage as a k-ruled tally."""
 
 from __future__ import annotations

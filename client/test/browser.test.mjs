@@ -410,8 +410,8 @@ test("cross-site with a bearer token: a navigation mid-batch stores every event 
   await context.close();
 });
 
-// ---- Issue 21, points 7-13: the product page on another site (third-party cookies blocked), the
-// API behind the recording proxy, a bearer getToken that takes 300 ms.
+// ---- The product page on another site (third-party cookies blocked), the API behind the
+// recording proxy, a bearer getToken that takes 300 ms.
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const crossSite = (extra = "") =>
@@ -436,7 +436,7 @@ const isEvents = (r) => r.method === "POST" && r.path === "/api/events";
 const postsSince = (from) =>
   proxy.requests.slice(from).filter(isEvents).map((r) => JSON.parse(r.body).events.map((e) => e.event_id));
 
-test("cross-site, slow token, hanging /consent: init() resolves 'unavailable' within its timeout (21.7)", async () => {
+test("cross-site, slow token, hanging /consent: init() resolves 'unavailable' within its timeout", async () => {
   await withRule({ match: (r) => r.path === "/api/consent", hang: true }, async () => {
     // default timeout (5 s), a 1 s timeout, and a getToken that never resolves
     for (const [extra, limit] of [["", 7000], ["&timeout=1000", 2500], ["&tokenDelay=never&timeout=1000", 2500]]) {
@@ -458,7 +458,7 @@ test("cross-site, slow token, hanging /consent: init() resolves 'unavailable' wi
   });
 });
 
-test("cross-site, slow token, hanging /events: flush() resolves within the timeout, the events stay queued (21.7)", async () => {
+test("cross-site, slow token, hanging /events: flush() resolves within the timeout, the events stay queued", async () => {
   const context = await browser.newContext();
   const user = "hanging-events";
   const { page } = await open(context, user, crossSite("&timeout=1000&batch=100&interval=600000"), site);
@@ -480,7 +480,7 @@ test("cross-site, slow token, hanging /events: flush() resolves within the timeo
   await context.close();
 });
 
-test("cross-site, slow token: a withdrawal 50 ms after flush() sends nothing (21.8)", async () => {
+test("cross-site, slow token: a withdrawal 50 ms after flush() sends nothing", async () => {
   const context = await browser.newContext();
   const user = "withdraws-mid-flush";
   const { page } = await open(context, user, crossSite("&batch=100&interval=600000"), site);
@@ -500,7 +500,7 @@ test("cross-site, slow token: a withdrawal 50 ms after flush() sends nothing (21
   await context.close();
 });
 
-test("cross-site, slow token: one batch in flight at a time; 10 track() with maxBatch 5 send each event once (21.9)", async () => {
+test("cross-site, slow token: one batch in flight at a time; 10 track() with maxBatch 5 send each event once", async () => {
   const context = await browser.newContext();
   const user = "single-flight";
   const { page } = await open(context, user, crossSite("&batch=5&interval=600000"), site);
@@ -519,7 +519,7 @@ test("cross-site, slow token: one batch in flight at a time; 10 track() with max
   await context.close();
 });
 
-test("cross-site: a tab closed while a retry is pending still delivers its queue (21.10)", async () => {
+test("cross-site: a tab closed while a retry is pending still delivers its queue", async () => {
   const context = await browser.newContext();
   const user = "closes-in-backoff";
   const { page } = await open(context, user, crossSite("&batch=100&interval=600000"), site);
@@ -535,7 +535,7 @@ test("cross-site: a tab closed while a retry is pending still delivers its queue
   await context.close();
 });
 
-test("cross-site: a tab closed in a backoff with more than one request's worth queued delivers all of it (21.10)", async () => {
+test("cross-site: a tab closed in a backoff with more than one request's worth queued delivers all of it", async () => {
   const context = await browser.newContext();
   const user = "closes-with-a-long-queue";
   const { page } = await open(context, user, crossSite("&batch=100&interval=600000"), site);
@@ -556,7 +556,7 @@ test("cross-site: a tab closed in a backoff with more than one request's worth q
   await context.close();
 });
 
-test("cross-site: a page loaded during an outage keeps a granted tab's events and sends them later (21.11)", async () => {
+test("cross-site: a page loaded during an outage keeps a granted tab's events and sends them later", async () => {
   const context = await browser.newContext();
   const user = "outage-reload";
   const { page } = await open(context, user, crossSite("&batch=100&interval=300"), site);
@@ -593,7 +593,7 @@ test("cross-site: a page loaded during an outage keeps a granted tab's events an
   await context.close();
 });
 
-test("cross-site: a tab held through an outage sends nothing once the API says consent was withdrawn elsewhere (21.11)", async () => {
+test("cross-site: a tab held through an outage sends nothing once the API says consent was withdrawn elsewhere", async () => {
   const context = await browser.newContext();
   const user = "outage-withdrawn";
   const { page } = await open(context, user, crossSite("&batch=100&interval=300"), site);
@@ -620,7 +620,7 @@ test("cross-site: a tab held through an outage sends nothing once the API says c
   await context.close();
 });
 
-test("no Referer reaches the API: a page URL with a query, same-origin and cross-site, in page and on unload (21.12)", async () => {
+test("no Referer reaches the API: a page URL with a query, same-origin and cross-site, in page and on unload", async () => {
   const secret = "&email=alice%40contoso.com&token=s3cr3t";
   for (const [user, origin, extra] of [["referrer-same", proxied, ""], ["referrer-cross", site, crossSite()]]) {
     const context = await browser.newContext();
@@ -640,7 +640,7 @@ test("no Referer reaches the API: a page URL with a query, same-origin and cross
   }
 });
 
-test("cross-site, slow token: a navigation sends each event at most twice (21.13)", async () => {
+test("cross-site, slow token: a navigation sends each event at most twice", async () => {
   const context = await browser.newContext();
   const user = "navigates";
   const query = crossSite("&batch=100&interval=600000");

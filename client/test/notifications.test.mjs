@@ -312,7 +312,7 @@ async function crossSitePage(context) {
   return page;
 }
 
-test("init() without or with bad options never throws; the calls then resolve [] or {ok: false} (21.14)", async () => {
+test("init() without or with bad options never throws; the calls then resolve [] or {ok: false}", async () => {
   const context = await browser.newContext();
   const page = await crossSitePage(context);
   const result = await page.evaluate(async () => {
@@ -334,7 +334,7 @@ test("init() without or with bad options never throws; the calls then resolve []
   await context.close();
 });
 
-test("cross-site, third-party cookies blocked: a bearer getToken (300 ms) brings the items; no cookie, no Referer (21.14)", async () => {
+test("cross-site, third-party cookies blocked: a bearer getToken (300 ms) brings the items; no cookie, no Referer", async () => {
   const item = await publish({ title: "Across sites", audience: { apps: ["cross"] } });
   const context = await browser.newContext();
   const page = await crossSitePage(context);
@@ -360,7 +360,7 @@ test("cross-site, third-party cookies blocked: a bearer getToken (300 ms) brings
   await context.close();
 });
 
-test("cross-site, slow token, hanging API: pending() resolves [] and seen() {ok: false, status: 0} within the timeout (21.14)", async () => {
+test("cross-site, slow token, hanging API: pending() resolves [] and seen() {ok: false, status: 0} within the timeout", async () => {
   const hang = { match: (r) => r.path.startsWith("/api/notifications"), hang: true };
   proxy.rules.push(hang);
   try {
@@ -396,7 +396,7 @@ test("cross-site, slow token, hanging API: pending() resolves [] and seen() {ok:
   }
 });
 
-test("the demo: answering and dismissing surveys throws nothing and logs no console error (21.14)", async () => {
+test("the demo: answering and dismissing surveys throws nothing and logs no console error", async () => {
   await publish({ kind: "survey", title: "Answer me", link: null, audience: { apps: ["demo-errors"] },
     question: { type: "nps", text: "Recommend us?" } });
   await publish({ kind: "survey", title: "Dismiss me", link: null, audience: { apps: ["demo-errors"] },
