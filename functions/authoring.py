@@ -41,8 +41,14 @@ def acted_on(request: ApiRequest, result: Any) -> str:
 
 
 def duplicated(request: ApiRequest, result: Any) -> str:
-    """The copy made (the source is in the route)."""
+    """The copy made (the audit record's target)."""
     item_id = (result or {}).get("id")
+    return item_target(item_id) if item_id else ""
+
+
+def copied_from(request: ApiRequest, result: Any) -> str:
+    """The item a duplicate copies, from the route (the audit record's source)."""
+    item_id = request.route.get("id")
     return item_target(item_id) if item_id else ""
 
 
@@ -78,6 +84,7 @@ class AuthoringRoute:
     roles: tuple[RoleKind, ...] = ("author",)
     errors: tuple[int, ...] = ()
     audit_target: AuditTarget | None = None
+    audit_source: AuditTarget | None = None
 
 
 ROUTES = (
@@ -157,6 +164,7 @@ ROUTES = (
         status=201,
         errors=(404,),
         audit_target=duplicated,
+        audit_source=copied_from,
     ),
     AuthoringRoute(
         "GET",
@@ -194,6 +202,7 @@ def _register(routes: tuple[AuthoringRoute, ...]) -> None:
             roles=route.roles,
             errors=route.errors,
             audit_target=route.audit_target,
+            audit_source=route.audit_source,
         )(route.answer)
 
 

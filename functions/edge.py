@@ -133,6 +133,9 @@ class Operation:
     """Name of the response's list of flat rows that `Accept: text/csv` returns as CSV."""
     audit_target: AuditTarget | None = None
     """On an audited endpoint: what the call acted on, for the audit record's `target`."""
+    audit_source: AuditTarget | None = None
+    """On an audited endpoint: what the target was made from (a duplicate's original), for the
+    audit record's `source`."""
 
 
 @dataclass
@@ -188,6 +191,7 @@ class Endpoint:
         query: type[BaseModel] | None = None,
         csv_rows: str | None = None,
         audit_target: AuditTarget | None = None,
+        audit_source: AuditTarget | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations[method] = Operation(
@@ -205,6 +209,7 @@ class Endpoint:
                 query,
                 csv_rows,
                 audit_target,
+                audit_source,
             )
             return handler
 
@@ -263,9 +268,12 @@ class Endpoint:
         """Every ops call leaves a record; if it cannot be written the call is reported as 503."""
         assert call.audit_id is not None
         op = self.operations.get(method)
-        target = ""
-        if op is not None and op.audit_target is not None and call.request is not None:
-            target = op.audit_target(call.request, call.result)
+        target = source = ""
+        if op is not None and call.request is not None:
+            if op.audit_target is not None:
+                target = op.audit_target(call.request, call.result)
+            if op.audit_source is not None:
+                source = op.audit_source(call.request, call.result)
         try:
             svc.audit.record(
                 call.audit_id,
@@ -274,6 +282,7 @@ class Endpoint:
                 response.status_code,
                 call.result,
                 target,
+                source,
             )
         except ServiceUnavailable as exc:
             return error_response(exc)

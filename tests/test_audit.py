@@ -105,6 +105,34 @@ def test_authoring_calls_name_the_item(client):
     ]
 
 
+def test_a_duplicate_names_the_copy_and_the_item_it_was_copied_from(client):
+    """The copy is the target (the item the call made); the item it was copied from is the row's
+    `source`, in the same `item:<id>` form, so one query on either column finds both items' history.
+    Every other row has an empty source."""
+    author = principal_header(
+        user_id=OPERATOR_ID, tenant_id=STAFF_TENANT_ID, roles=("Cetegra.Analytics.Author",)
+    )
+    original = client.post("/api/authoring/items", item_body(client.clock.now), principal=author).json()["id"]
+    copied = client.post(f"/api/authoring/items/{original}/duplicate", {}, principal=author)
+    assert copied.status == 201
+    copy = copied.json()["id"]
+    assert copy != original
+    missing = "0" * 32
+    assert client.post(f"/api/authoring/items/{missing}/duplicate", {}, principal=author).status == 404
+    rows = {(row["operation"], row["status"]): row for row in audit_rows(client)}
+    duplicate = rows[("POST /api/authoring/items/{id}/duplicate", 201)]
+    assert (duplicate["target"], duplicate["source"]) == (f"item:{copy}", f"item:{original}")
+    failed = rows[("POST /api/authoring/items/{id}/duplicate", 404)]
+    assert (failed["target"], failed["source"]) == ("", f"item:{missing}")
+    assert rows[("POST /api/authoring/items", 201)]["source"] == ""
+    text = json.dumps(list(rows.values()), default=str).lower()
+    assert not [raw for raw in RAW if raw.lower() in text]
+    [record] = [
+        r for r in client.services.tables.audit.day(client.clock.now.date()) if r.target == f"item:{copy}"
+    ]
+    assert record.source == f"item:{original}"
+
+
 def test_runs_over_days_name_the_days(client):
     ranged = client.post(
         "/api/ops/aggregation/run", {"from": "2026-11-01", "to": "2026-11-20"}, principal=OPS

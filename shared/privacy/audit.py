@@ -11,7 +11,9 @@ reference's lookup.
 
 Targets are `kind:value` strings: `subject:o…`, `tenant:k…`, `item:<id>`, `marker:<id>`,
 `days:<from>..<to>`; empty when a call acted on nothing in particular (a retention run, a list) or
-was refused before its request was read.
+was refused before its request was read. A call that makes its target from another record also
+names that one as the record's `source`, in the same form: a duplicate's target is the copy
+(`item:<new>`), its source the item copied (`item:<old>`). Every other record's source is empty.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class Audit:
         status: int,
         result: Any,
         target: str = "",
+        source: str = "",
     ) -> None:
         """Write the record; raises StorageUnavailable so an unaudited ops call is not reported as done."""
         now = self._clock()
@@ -113,6 +116,7 @@ class Audit:
                 target=target,
                 status=status,
                 counts=json.dumps(_counts(result), default=str, sort_keys=True),
+                source=source,
             )
         )
         log(LOG, logging.INFO, "audit.recorded", operation=operation, status=status, audit_id=audit_id)

@@ -25,6 +25,9 @@ class AuditRecord(NamedTuple):
     status: int
     counts: str
     """The response's counts as sorted JSON."""
+    source: str = ""
+    """What the target was made from, in the target's form (`item:<id>`: the item a duplicate
+    copied); empty for every other call."""
 
 
 class AuditStore:
@@ -48,6 +51,7 @@ class AuditStore:
                 row.get("target", ""),  # records written before targets were kept
                 row["status"],
                 row["counts"],
+                row.get("source", ""),  # records written before sources were kept
             )
             for row in self._storage.partition(self._table, period_key("daily", day))
         ]
