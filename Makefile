@@ -96,6 +96,7 @@ bench: install
 	$(PY) -m bench.erasure
 	$(PY) -m bench.notifications
 	$(PY) -m bench.reports
+	$(PY) -m bench.privacy
 
 clean:
 	rm -rf $(VENV) $(INFRAVENV) .venv-audit node_modules .pytest_cache .ruff_cache
