@@ -28,7 +28,7 @@ os.environ.setdefault("DEV_SALT_FILE", str(Path(tempfile.gettempdir()) / "cetegr
 os.environ.setdefault("POLICY_VERSION", "2026-04")
 
 
-class CountingTransport(RequestsTransport):
+class CountingTransport(RequestsTransport):  # type: ignore[misc]
     """Counts every HTTP request the Table SDK sends (each is one storage transaction)."""
 
     def __init__(self, **kwargs: Any) -> None:
