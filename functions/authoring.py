@@ -129,7 +129,7 @@ ROUTES = (
     AuthoringRoute(
         "GET",
         "items/{id}/results",
-        "A survey's results under the k rule (comments for authors only)",
+        "A survey's released results: noisy counts, small ones hidden (comments for authors only)",
         SurveyResults,
         survey_results,
         roles=("author", "reader"),

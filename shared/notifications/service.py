@@ -11,7 +11,7 @@ store, composed of the package's parts, each with its rules in its docstring:
 * `delivery`: the user's pending items, seen, dismiss, answer, and the live-items cache (state and
   answers under the notification key; consent never read);
 * `authoring`: items written, published and archived by authors;
-* `results`: survey results under the k rule, snapshots, NPS trends, the readers' report;
+* `results`: survey results as released snapshots, NPS trends, the readers' report;
 * `reach`: how far an item got, released once per closed day (differential privacy);
 * `models`: the routes' request and response models and limits;
 * `holder`: retention, erasure and export of state and answers (registered as a holder in

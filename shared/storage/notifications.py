@@ -12,7 +12,7 @@ Layout (docs/notifications.md has the reasoning):
   partition read, and written in the same transaction as the state row that moves it.
 * `notifyanswers` — survey answers. Partition = item id, row = notification key: results read
   one partition, and answering again upserts the same row, so one user never has two answers.
-  Row `snapshot` of the same partition holds the survey's published results (k rule applied, no
+  Row `snapshot` of the same partition holds the survey's released results (noisy counts, no
   key, no comment, no single answer): the results route reads answers and snapshot in one read.
 * `notifyitems`, partition `reach` — each item's released reach, one row per item and closed UTC
   day (row `<item id>.<YYYY-MM-DD>`): the noisy count of each measure, written once (insert, never
