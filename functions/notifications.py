@@ -76,11 +76,11 @@ answer = Endpoint(bp, "api/notifications/{id}/answer", "notifications_answer")
 
 @answer.operation(
     "POST",
-    summary="Answer a survey (a second answer replaces the first)",
+    summary="Answer a survey (a second answer replaces the first; at most 2 surveys a calendar month)",
     body=SurveyAnswer,
     status=204,
     max_body=MAX_ANSWER_BYTES,
-    errors=(404,),
+    errors=(404, 409),
 )
 def answer_survey(request: ApiRequest) -> Reply:
     body: SurveyAnswer = request.body

@@ -26,6 +26,7 @@ STATUS_TEXT = {
     403: "Missing role",
     404: "Not found",
     405: "Method not allowed",
+    409: "Refused by the current state (e.g. a limit reached)",
     413: "Body too large",
     415: "Unsupported content type",
     429: "Too many events from this principal (see Retry-After)",

@@ -169,6 +169,27 @@ def test_answering_again_replaces_the_answer(client):
     assert state["answered_at"] and state["RowKey"] == survey["id"]
 
 
+def test_a_person_answers_at_most_two_surveys_a_calendar_month(client):
+    """The survey releases' budget counts two answered surveys per person and month: a third
+    answer is refused (409 answer_limit, nothing stored) even when the cadence is off, as it is
+    for a crafted request; changing an answer given this month stays allowed, another person is
+    unaffected, and the next calendar month allows two again."""
+    surveys = [create(client, kind="survey", question=nps_question(), link=None) for _ in range(3)]
+    first, second, third = (s["id"] for s in surveys)
+    assert act(client, first, "answer", body={"value": 9}).status == 204
+    assert act(client, second, "answer", body={"value": 7}).status == 204
+    refused = act(client, third, "answer", body={"value": 3})
+    assert refused.status == 409 and refused.json()["error"]["code"] == "answer_limit"
+    assert len(rows(client, ANSWERS)) == 2
+    assert {r["RowKey"] for r in item_rows(client) if r.get("answered_at")} == {first, second}
+    assert act(client, second, "answer", body={"value": 8}).status == 204  # a change, not a third
+    assert act(client, third, "answer", principal=user("other"), body={"value": 3}).status == 204
+    now = client.clock.now
+    client.clock.now = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 0, 5, tzinfo=now.tzinfo)
+    late = create(client, kind="survey", question=nps_question(), link=None)
+    assert act(client, late["id"], "answer", body={"value": 10}).status == 204
+
+
 def test_choice_and_rating_values_are_checked(client):
     choice = create(
         client,

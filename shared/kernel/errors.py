@@ -45,6 +45,12 @@ class NotFound(AnalyticsError):
     status, code = 404, "not_found"
 
 
+class Conflict(AnalyticsError):
+    """The request is valid but the current state refuses it (e.g. a monthly limit is reached)."""
+
+    status, code = 409, "conflict"
+
+
 class MethodNotAllowed(AnalyticsError):
     status, code = 405, "method_not_allowed"
 

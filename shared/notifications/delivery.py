@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.kernel.errors import BadRequest, NotFound, StorageUnavailable, VaultUnavailable
+from shared.kernel.errors import BadRequest, Conflict, NotFound, StorageUnavailable, VaultUnavailable
 from shared.kernel.logs import log
 from shared.notifications.cadence import UNLIMITED, Cadence
 from shared.notifications.models import (
@@ -43,6 +43,7 @@ from shared.notifications.models import (
     TenantKeys,
     is_item_id,
 )
+from shared.privacy.disclosure.releases import SURVEY_ANSWERS_PER_MONTH
 from shared.privacy.identity import Principal
 from shared.privacy.pseudonyms import Pseudonymizer, Pseudonyms
 from shared.storage.notifications import (
@@ -214,6 +215,7 @@ class Delivery:
         row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
             identity, principal, item.item_id, now
         )
+        self._within_monthly_answers(identity, item.item_id, now)
         previous = self._store.answer(item.item_id, identity.notification_key)
         self._store.save_answer(
             AnswerRecord(
@@ -249,6 +251,26 @@ class Delivery:
             question=item.question["type"],
             commented=comment is not None,
         )
+
+    def _within_monthly_answers(self, identity: Pseudonyms, item_id: str, now: datetime) -> None:
+        """A person answers at most `SURVEY_ANSWERS_PER_MONTH` surveys a calendar month (UTC):
+        the survey releases' privacy budget is computed for that many (docs/privacy-model.md).
+        The cadence keeps offered surveys within it; this holds it for answers to surveys that
+        were not offered too (a crafted request), so the budget is a fact, not a hope. Changing
+        an answer already given this month is always allowed."""
+        month = (now.year, now.month)
+        others = {
+            row.item_id
+            for row in self._store.state(identity.notification_key)
+            if row.answered_at is not None
+            and (row.answered_at.year, row.answered_at.month) == month
+            and row.item_id != item_id
+        }
+        if len(others) >= SURVEY_ANSWERS_PER_MONTH:
+            raise Conflict(
+                f"at most {SURVEY_ANSWERS_PER_MONTH} surveys can be answered in a calendar month",
+                code="answer_limit",
+            )
 
     def _undo_answer(self, item_id: str, key: str, previous: AnswerRecord | None) -> None:
         """The state write failed after the answer was written: put the earlier answer back (or
