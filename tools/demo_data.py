@@ -99,7 +99,7 @@ def _users(rng: random.Random, days: int = DAYS, total: int | None = None) -> li
                     joins=joins,
                     leaves=leaves,
                     activity={"it_admin": 0.55, "advanced_user": 0.6, "basic_user": 0.4}[user_type],
-                    adopts_insights=rng.random() < (0.7 if user_type == "advanced_user" else 0.35),
+                    adopts_insights=rng.random() < (0.9 if user_type == "advanced_user" else 0.6),
                 )
             )
     return users
@@ -155,7 +155,7 @@ def _day_events(
         ramp = min(0.8, (index - launch_day + 3) / 30)
         if index >= launch_day and user.adopts_insights and rng.random() < ramp:
             actions.append(("nav.page_view", "insights", "/insights"))
-            actions += [("feature.used", "insights", "/insights/dashboards")] * rng.randint(1, 3)
+            actions += [("feature.used", "insights", "/insights/dashboards")] * rng.randint(3, 6)
         for name, app, page in actions:
             moment += timedelta(seconds=rng.randint(5, 240))
             if moment.date() != day:

@@ -3,8 +3,9 @@
 // stand-in (`/.auth/login/aad`), the report page at /reports/. For every view, the numbers on the
 // page equal the API's answer to the very request the page made (fetched again here with the same
 // sign-in cookie), axe-core finds no serious or critical violation, and a screenshot goes to
-// client/test/artifacts/reports-e2e-<view>.png. A small demo (DEMO_DAYS, DEMO_USERS) keeps the
-// seed, and so the test, short on a 2-core machine.
+// client/test/artifacts/reports-e2e-<view>.png. A short demo (DEMO_DAYS) keeps the seed, and so
+// the test, short on a 2-core machine; the demo's default 159 people (DEMO_USERS) are kept, as a
+// feature's weekly users are shown only from 3 sigma of their noise (53 people).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -74,7 +75,7 @@ before(async () => {
   host = spawn(PYTHON, ["-m", "tools.localhost", "--port", String(port), "--no-func"], {
     cwd: ROOT,
     env: { ...process.env, DEV_SALT_FILE: join(mkdtempSync(join(tmpdir(), "cetegra-e2e-")), "salt"),
-           DEMO_DATA: "1", DEMO_DAYS: "70", DEMO_USERS: "60" },
+           DEMO_DATA: "1", DEMO_DAYS: "70", DEMO_USERS: "159" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   host.stdout.on("data", (chunk) => { log += chunk; });
@@ -192,7 +193,9 @@ describe("report page on the local host's demo data", () => {
     const shown = (await cells(page, "#panel-adoption table.adoption-table")).filter((r) => !r[0].startsWith("(other)") && r[2] !== "hidden");
     const key = (r) => `${r[1]} ${r[0]}`;
     assert.deepEqual(shown.map((r) => [r[0], r[1], r[2], r[4], r[5]]).sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
-    assert.ok(shown.some((r) => r[1] === "insights"), "the launched feature is there");
+    // the demo's launched feature is released in its weeks (each week's draw is random: a week near
+    // 3 sigma may hide it, so the latest week alone is not asserted; the page equals the API above)
+    assert.ok(rows.some((r) => r.app === "insights" && !r.hidden), "the launched feature is there");
     await finish("feature-adoption", opened);
   });
 
