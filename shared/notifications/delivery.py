@@ -206,16 +206,16 @@ class Delivery:
             raise BadRequest("this item is not a survey", code="not_a_survey")
         value = _checked_value(Question.model_validate(item.question), answer.value, item.translations)
         comment = answer.comment.strip() if answer.comment and answer.comment.strip() else None
+        now = self._clock()
+        self._within_monthly_answers(identity, item.item_id, now)  # before anything is written
         older = self._older(principal, identity)
         if self._tenants is not None:
             # Link this salt version's reference to the tenant's stable key now (adopting the key
             # of its older references), so results after a rotation keep one cell per tenant.
             self._tenants.note(principal.tenant_id, identity)
-        now = self._clock()
         row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
             identity, principal, item.item_id, now
         )
-        self._within_monthly_answers(identity, item.item_id, now)
         previous = self._store.answer(item.item_id, identity.notification_key)
         self._store.save_answer(
             AnswerRecord(
