@@ -207,13 +207,14 @@ class Delivery:
         value = _checked_value(Question.model_validate(item.question), answer.value, item.translations)
         comment = answer.comment.strip() if answer.comment and answer.comment.strip() else None
         now = self._clock()
-        self._within_monthly_answers(identity, item.item_id, now)  # before anything is written
+        rows = self._store.state(identity.notification_key)  # one partition read serves both
+        self._within_monthly_answers(rows, item.item_id, now)  # before anything is written
         older = self._older(principal, identity)
         if self._tenants is not None:
             # Link this salt version's reference to the tenant's stable key now (adopting the key
             # of its older references), so results after a rotation keep one cell per tenant.
             self._tenants.note(principal.tenant_id, identity)
-        row = self._store.state_row(identity.notification_key, item.item_id) or self._blank(
+        row = next((r for r in rows if r.item_id == item.item_id), None) or self._blank(
             identity, principal, item.item_id, now
         )
         previous = self._store.answer(item.item_id, identity.notification_key)
@@ -252,7 +253,8 @@ class Delivery:
             commented=comment is not None,
         )
 
-    def _within_monthly_answers(self, identity: Pseudonyms, item_id: str, now: datetime) -> None:
+    @staticmethod
+    def _within_monthly_answers(rows: list[StateRecord], item_id: str, now: datetime) -> None:
         """A person answers at most `SURVEY_ANSWERS_PER_MONTH` surveys a calendar month (UTC):
         the survey releases' privacy budget is computed for that many (docs/privacy-model.md).
         The cadence keeps offered surveys within it; this holds it for answers to surveys that
@@ -261,7 +263,7 @@ class Delivery:
         month = (now.year, now.month)
         others = {
             row.item_id
-            for row in self._store.state(identity.notification_key)
+            for row in rows
             if row.answered_at is not None
             and (row.answered_at.year, row.answered_at.month) == month
             and row.item_id != item_id
